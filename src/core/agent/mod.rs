@@ -1,0 +1,3 @@
+//! The agent loop and its tools.
+
+pub mod tools;

@@ -1,0 +1,128 @@
+//! The two enums the core speaks: `Command`s come in from a client (workspace or headless CLI),
+//! `Event`s go out. Every state change a client shows comes from an `Event` that was also
+//! persisted.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::llm::types::Usage;
+
+/// Something a client asks the core to do.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Send a user message to a chat (and run the turn).
+    SendMessage {
+        chat_id: String,
+        text: String,
+        attachments: Vec<std::path::PathBuf>,
+    },
+    /// Cancel the running turn of a chat.
+    CancelTurn { chat_id: String },
+    /// Resume a chat interrupted by a crash from its snapshot.
+    ResumeChat { chat_id: String },
+    /// Answer a command confirmation request (review mode).
+    ConfirmCommand { request_id: String, allow: bool },
+    /// Apply or reject a pending change.
+    ResolveChange { change_id: String, apply: bool },
+    CancelTask { task_id: String },
+    RetryTask { task_id: String },
+}
+
+/// Something that happened in the core. Serialised as one JSON object per line by
+/// `exec --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    TurnStarted {
+        chat_id: String,
+        turn: i64,
+    },
+    /// A model request is starting (one per step of a turn).
+    ModelCallStarted {
+        chat_id: String,
+        call_id: String,
+        model: String,
+        step: u32,
+    },
+    TextDelta {
+        chat_id: String,
+        text: String,
+    },
+    ReasoningDelta {
+        chat_id: String,
+        text: String,
+    },
+    /// A retryable failure; the request will be sent again after `delay_ms`. When
+    /// `discard_partial` is set, the partial reply streamed so far is void.
+    Retrying {
+        chat_id: String,
+        attempt: u32,
+        max_attempts: u32,
+        delay_ms: u64,
+        reason: String,
+        discard_partial: bool,
+    },
+    ModelCallFinished {
+        chat_id: String,
+        call_id: String,
+        usage: Usage,
+        finish_reason: Option<String>,
+        latency_ms: u64,
+    },
+    /// An assistant message is complete (persisted).
+    MessageFinished {
+        chat_id: String,
+        message_id: String,
+        content: String,
+    },
+    ToolStarted {
+        chat_id: String,
+        trace_id: String,
+        tool_call_id: String,
+        tool_name: String,
+        input: serde_json::Value,
+    },
+    ToolFinished {
+        chat_id: String,
+        trace_id: String,
+        tool_name: String,
+        outcome: String,
+        latency_ms: u64,
+        output: String,
+        error: Option<String>,
+        diff: Option<String>,
+    },
+    /// Review mode: a write became a pending change.
+    ChangePending {
+        chat_id: String,
+        change_id: String,
+        path: String,
+        diff: String,
+    },
+    ChangeResolved {
+        change_id: String,
+        applied: bool,
+    },
+    /// Review mode: a command waits for a yes or no.
+    CommandConfirmationRequested {
+        chat_id: String,
+        request_id: String,
+        command: String,
+    },
+    TurnFinished {
+        chat_id: String,
+        turn: i64,
+        /// `completed`, `cancelled`, `failed`, `step_limit`.
+        status: String,
+        usage: Usage,
+        error: Option<String>,
+    },
+    TaskUpdated {
+        task_id: String,
+        status: String,
+        label: Option<String>,
+        chat_id: Option<String>,
+    },
+    Notice {
+        message: String,
+    },
+}

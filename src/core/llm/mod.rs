@@ -1,0 +1,3 @@
+//! OpenAI-compatible chat-completions client.
+
+pub mod types;

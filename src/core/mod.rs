@@ -1,0 +1,6 @@
+//! The UI-free engine: the only place that talks to the model, the store and the disk.
+//! Nothing in here may import a front end.
+
+pub mod agent;
+pub mod events;
+pub mod llm;
