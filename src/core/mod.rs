@@ -4,3 +4,4 @@
 pub mod agent;
 pub mod events;
 pub mod llm;
+pub mod store;

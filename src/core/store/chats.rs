@@ -1,0 +1,549 @@
+//! Projects, sessions, chats, messages and their parts.
+
+use anyhow::{anyhow, Result};
+use rusqlite::{params, Row, Transaction};
+
+use super::models::*;
+use super::{new_id, now, optional, Store};
+
+const CHAT_COLUMNS: &str =
+    "id, session_id, parent_chat_id, kind, title, model, agent, status, created_at, updated_at";
+
+fn chat_from_row(r: &Row<'_>) -> rusqlite::Result<Chat> {
+    Ok(Chat {
+        id: r.get(0)?,
+        session_id: r.get(1)?,
+        parent_chat_id: r.get(2)?,
+        kind: r.get(3)?,
+        title: r.get(4)?,
+        model: r.get(5)?,
+        agent: r.get(6)?,
+        status: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+    })
+}
+
+fn session_from_row(r: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        title: r.get(2)?,
+        created_at: r.get(3)?,
+        updated_at: r.get(4)?,
+    })
+}
+
+/// A message id plus the turn it belongs to, as returned by inserts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRef {
+    pub id: String,
+    pub seq: i64,
+}
+
+impl Store {
+    /// The project rooted at `root` (canonical path), created on first use.
+    pub fn ensure_project(&self, root: &str) -> Result<Project> {
+        let name = std::path::Path::new(root)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| root.to_string());
+        let at = now();
+        self.tx(|tx| {
+            tx.execute(
+                "INSERT INTO projects (id, root, name, created_at, last_opened_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT(root) DO UPDATE SET last_opened_at = excluded.last_opened_at",
+                params![new_id(), root, name, at],
+            )?;
+            tx.query_row(
+                "SELECT id, root, name FROM projects WHERE root = ?1",
+                [root],
+                |r| {
+                    Ok(Project {
+                        id: r.get(0)?,
+                        root: r.get(1)?,
+                        name: r.get(2)?,
+                    })
+                },
+            )
+        })
+    }
+
+    pub fn project_of_session(&self, session_id: &str) -> Result<Project> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT p.id, p.root, p.name FROM projects p
+                 JOIN sessions s ON s.project_id = p.id WHERE s.id = ?1",
+                [session_id],
+                |r| {
+                    Ok(Project {
+                        id: r.get(0)?,
+                        root: r.get(1)?,
+                        name: r.get(2)?,
+                    })
+                },
+            )
+        })
+    }
+
+    pub fn create_session(&self, project_id: &str, title: &str) -> Result<Session> {
+        let session = Session {
+            id: new_id(),
+            project_id: project_id.to_string(),
+            title: title.to_string(),
+            created_at: now(),
+            updated_at: now(),
+        };
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO sessions (id, project_id, title, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    session.id,
+                    session.project_id,
+                    session.title,
+                    session.created_at,
+                    session.updated_at
+                ],
+            )
+        })?;
+        Ok(session)
+    }
+
+    /// A session by full id or unique prefix.
+    pub fn get_session(&self, id: &str) -> Result<Session> {
+        let id = self.resolve_prefix("sessions", id)?;
+        self.with(|c| {
+            c.query_row(
+                "SELECT id, project_id, title, created_at, updated_at FROM sessions WHERE id = ?1",
+                [&id],
+                session_from_row,
+            )
+        })
+    }
+
+    /// The most recently active session of a project.
+    pub fn latest_session(&self, project_id: &str) -> Result<Option<Session>> {
+        self.with(|c| {
+            optional(c.query_row(
+                "SELECT id, project_id, title, created_at, updated_at FROM sessions
+                 WHERE project_id = ?1 ORDER BY updated_at DESC, rowid DESC LIMIT 1",
+                [project_id],
+                session_from_row,
+            ))
+        })
+    }
+
+    pub fn touch_session(&self, session_id: &str, title_if_empty: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE sessions SET updated_at = ?2,
+                     title = CASE WHEN title = '' THEN ?3 ELSE title END
+                 WHERE id = ?1",
+                params![session_id, now(), title_if_empty],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Sessions (newest first), optionally of one project, each with its chats.
+    pub fn list_sessions(&self, project_id: Option<&str>) -> Result<Vec<SessionSummary>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT s.id, s.project_id, s.title, s.created_at, s.updated_at, p.root
+                 FROM sessions s JOIN projects p ON p.id = s.project_id
+                 WHERE ?1 IS NULL OR s.project_id = ?1
+                 ORDER BY s.updated_at DESC, s.rowid DESC",
+            )?;
+            let sessions = stmt
+                .query_map([project_id], |r| Ok((session_from_row(r)?, r.get::<_, String>(5)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut chat_stmt = c.prepare(&format!(
+                "SELECT {CHAT_COLUMNS},
+                     (SELECT COUNT(*) FROM messages m WHERE m.chat_id = chats.id),
+                     (SELECT COALESCE(MAX(turn_number), 0) FROM messages m WHERE m.chat_id = chats.id)
+                 FROM chats WHERE session_id = ?1 ORDER BY created_at, rowid"
+            ))?;
+            let mut out = Vec::with_capacity(sessions.len());
+            for (session, project_root) in sessions {
+                let chats = chat_stmt
+                    .query_map([&session.id], |r| {
+                        Ok(ChatSummary {
+                            chat: chat_from_row(r)?,
+                            message_count: r.get(10)?,
+                            turns: r.get(11)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                out.push(SessionSummary {
+                    session,
+                    project_root,
+                    chats,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn create_chat(&self, new: &NewChat<'_>) -> Result<Chat> {
+        let at = now();
+        let chat = Chat {
+            id: new_id(),
+            session_id: new.session_id.to_string(),
+            parent_chat_id: new.parent_chat_id.map(str::to_string),
+            kind: new.kind.to_string(),
+            title: new.title.to_string(),
+            model: new.model.to_string(),
+            agent: new.agent.to_string(),
+            status: "idle".into(),
+            created_at: at.clone(),
+            updated_at: at,
+        };
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO chats ({CHAT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+                ),
+                params![
+                    chat.id,
+                    chat.session_id,
+                    chat.parent_chat_id,
+                    chat.kind,
+                    chat.title,
+                    chat.model,
+                    chat.agent,
+                    chat.status,
+                    chat.created_at,
+                    chat.updated_at
+                ],
+            )
+        })?;
+        Ok(chat)
+    }
+
+    /// A chat by full id or unique prefix.
+    pub fn get_chat(&self, id: &str) -> Result<Chat> {
+        let id = self.resolve_prefix("chats", id)?;
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?1"),
+                [&id],
+                chat_from_row,
+            )
+        })
+    }
+
+    pub fn list_chats(&self, session_id: &str) -> Result<Vec<Chat>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {CHAT_COLUMNS} FROM chats WHERE session_id = ?1 ORDER BY created_at, rowid"
+            ))?;
+            let rows = stmt.query_map([session_id], chat_from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// The chat most recently active across all sessions (`traces --last`).
+    pub fn latest_chat(&self) -> Result<Option<Chat>> {
+        self.with(|c| {
+            optional(c.query_row(
+                &format!(
+                    "SELECT {CHAT_COLUMNS} FROM chats ORDER BY updated_at DESC, rowid DESC LIMIT 1"
+                ),
+                [],
+                chat_from_row,
+            ))
+        })
+    }
+
+    pub fn set_chat_status(&self, chat_id: &str, status: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE chats SET status = ?2, updated_at = ?3 WHERE id = ?1",
+                params![chat_id, status, now()],
+            )
+        })?;
+        Ok(())
+    }
+
+    pub fn set_chat_model(&self, chat_id: &str, model: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE chats SET model = ?2, updated_at = ?3 WHERE id = ?1",
+                params![chat_id, model, now()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Highest turn number used in a chat (0 when empty).
+    pub fn last_turn(&self, chat_id: &str) -> Result<i64> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COALESCE(MAX(turn_number), 0) FROM messages WHERE chat_id = ?1",
+                [chat_id],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Stores a user message with its text and image attachments in one transaction.
+    pub fn insert_user_message(
+        &self,
+        chat_id: &str,
+        turn_number: i64,
+        text: &str,
+        attachments: &[NewAttachment],
+    ) -> Result<MessageRef> {
+        let at = now();
+        self.tx(|tx| {
+            let msg = insert_message(tx, chat_id, "user", "complete", turn_number, None, &at)?;
+            let mut parts = vec![MessagePart::text(PartKind::Text, text)];
+            for a in attachments {
+                let attachment_id = new_id();
+                tx.execute(
+                    "INSERT INTO attachments (id, chat_id, message_id, path, file_name, mime, bytes,
+                         width, height, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        attachment_id,
+                        chat_id,
+                        msg.id,
+                        a.path,
+                        a.file_name,
+                        a.mime,
+                        a.bytes as i64,
+                        a.width,
+                        a.height,
+                        at
+                    ],
+                )?;
+                parts.push(MessagePart {
+                    kind: PartKind::Image,
+                    content: a.path.clone(),
+                    tool_call_id: None,
+                    tool_name: None,
+                    attachment_id: Some(attachment_id),
+                });
+            }
+            write_parts(tx, &msg.id, &parts)?;
+            touch_chat(tx, chat_id, &at)?;
+            Ok(msg)
+        })
+    }
+
+    /// Opens an assistant message that is being streamed. Its parts are written by
+    /// [`Store::save_assistant_progress`] and [`Store::finish_assistant_message`]; a crash in
+    /// between leaves it `streaming`, which the next start turns into `interrupted`.
+    pub fn begin_assistant_message(
+        &self,
+        chat_id: &str,
+        turn_number: i64,
+        model: &str,
+    ) -> Result<MessageRef> {
+        let at = now();
+        self.tx(|tx| {
+            let msg = insert_message(
+                tx,
+                chat_id,
+                "assistant",
+                "streaming",
+                turn_number,
+                Some(model),
+                &at,
+            )?;
+            touch_chat(tx, chat_id, &at)?;
+            Ok(msg)
+        })
+    }
+
+    /// Persists what has streamed so far, replacing the message's parts.
+    pub fn save_assistant_progress(&self, message_id: &str, parts: &[MessagePart]) -> Result<()> {
+        self.tx(|tx| write_parts(tx, message_id, parts))
+    }
+
+    /// Closes an assistant message with its final parts and status (`complete`, `cancelled`,
+    /// `failed`, `interrupted`).
+    pub fn finish_assistant_message(
+        &self,
+        message_id: &str,
+        parts: &[MessagePart],
+        status: &str,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let at = now();
+        self.tx(|tx| {
+            write_parts(tx, message_id, parts)?;
+            tx.execute(
+                "UPDATE messages SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
+                params![message_id, status, error, at],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Stores one tool result as a `tool` message.
+    pub fn insert_tool_result(
+        &self,
+        chat_id: &str,
+        turn_number: i64,
+        tool_call_id: &str,
+        tool_name: &str,
+        content: &str,
+    ) -> Result<MessageRef> {
+        let at = now();
+        self.tx(|tx| {
+            let msg = insert_message(tx, chat_id, "tool", "complete", turn_number, None, &at)?;
+            write_parts(
+                tx,
+                &msg.id,
+                &[MessagePart {
+                    kind: PartKind::ToolResult,
+                    content: content.to_string(),
+                    tool_call_id: Some(tool_call_id.to_string()),
+                    tool_name: Some(tool_name.to_string()),
+                    attachment_id: None,
+                }],
+            )?;
+            Ok(msg)
+        })
+    }
+
+    pub fn message_count(&self, chat_id: &str) -> Result<i64> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM messages WHERE chat_id = ?1",
+                [chat_id],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// All messages of a chat, in order, with their parts.
+    pub fn load_messages(&self, chat_id: &str) -> Result<Vec<StoredMessage>> {
+        self.load_messages_range(chat_id, 0, i64::MAX)
+    }
+
+    /// Messages with `from_seq <= seq`, at most `limit` of them, in order.
+    pub fn load_messages_range(
+        &self,
+        chat_id: &str,
+        from_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredMessage>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, chat_id, seq, role, status, turn_number, model, error, created_at
+                 FROM messages WHERE chat_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let mut messages = stmt
+                .query_map(params![chat_id, from_seq, limit], |r| {
+                    Ok(StoredMessage {
+                        id: r.get(0)?,
+                        chat_id: r.get(1)?,
+                        seq: r.get(2)?,
+                        role: r.get(3)?,
+                        status: r.get(4)?,
+                        turn_number: r.get(5)?,
+                        model: r.get(6)?,
+                        error: r.get(7)?,
+                        created_at: r.get(8)?,
+                        parts: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut part_stmt = c.prepare(
+                "SELECT kind, content, tool_call_id, tool_name, attachment_id
+                 FROM message_parts WHERE message_id = ?1 ORDER BY idx",
+            )?;
+            for m in &mut messages {
+                m.parts = part_stmt
+                    .query_map([&m.id], |r| {
+                        Ok(MessagePart {
+                            kind: PartKind::parse(&r.get::<_, String>(0)?),
+                            content: r.get(1)?,
+                            tool_call_id: r.get(2)?,
+                            tool_name: r.get(3)?,
+                            attachment_id: r.get(4)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+            }
+            Ok(messages)
+        })
+    }
+
+    /// The last assistant message of a chat that finished with text.
+    pub fn last_assistant_text(&self, chat_id: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            optional(c.query_row(
+                "SELECT COALESCE(GROUP_CONCAT(p.content, ''), '') FROM messages m
+                 JOIN message_parts p ON p.message_id = m.id AND p.kind = 'text'
+                 WHERE m.chat_id = ?1 AND m.role = 'assistant'
+                 GROUP BY m.id ORDER BY m.seq DESC LIMIT 1",
+                [chat_id],
+                |r| r.get(0),
+            ))
+        })
+        .map_err(|e| anyhow!("reading last answer of chat {chat_id}: {e}"))
+    }
+}
+
+fn insert_message(
+    tx: &Transaction<'_>,
+    chat_id: &str,
+    role: &str,
+    status: &str,
+    turn_number: i64,
+    model: Option<&str>,
+    at: &str,
+) -> rusqlite::Result<MessageRef> {
+    let seq: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE chat_id = ?1",
+        [chat_id],
+        |r| r.get(0),
+    )?;
+    let id = new_id();
+    tx.execute(
+        "INSERT INTO messages (id, chat_id, seq, role, status, turn_number, model, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![id, chat_id, seq, role, status, turn_number, model, at],
+    )?;
+    Ok(MessageRef { id, seq })
+}
+
+fn write_parts(
+    tx: &Transaction<'_>,
+    message_id: &str,
+    parts: &[MessagePart],
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM message_parts WHERE message_id = ?1",
+        [message_id],
+    )?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO message_parts (message_id, idx, kind, content, tool_call_id, tool_name, attachment_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (idx, p) in parts.iter().enumerate() {
+        stmt.execute(params![
+            message_id,
+            idx as i64,
+            p.kind.as_str(),
+            p.content,
+            p.tool_call_id,
+            p.tool_name,
+            p.attachment_id
+        ])?;
+    }
+    Ok(())
+}
+
+fn touch_chat(tx: &Transaction<'_>, chat_id: &str, at: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE chats SET updated_at = ?2 WHERE id = ?1",
+        params![chat_id, at],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! The SQLite store: the only place in boocode with SQL.
+//!
+//! One database file, WAL mode, foreign keys on, versioned migrations. One connection behind a
+//! mutex is the single writer; every statement is short, so holding it from async code is fine.
+
+mod chats;
+mod models;
+mod schema;
+mod tasks;
+mod traces;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::{anyhow, Context, Result};
+use rusqlite::{Connection, OptionalExtension};
+
+pub use chats::MessageRef;
+pub use models::*;
+pub use tasks::NewTask;
+pub use traces::TraceCompletion;
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+/// What [`Store::recover_after_crash`] repaired.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub traces_interrupted: usize,
+    pub messages_interrupted: usize,
+    pub model_calls_interrupted: usize,
+    pub tasks_requeued: usize,
+    pub chats_interrupted: usize,
+}
+
+impl RecoveryReport {
+    pub fn is_empty(&self) -> bool {
+        *self == RecoveryReport::default()
+    }
+}
+
+/// Current time as stored: RFC 3339 UTC with milliseconds (sorts as text).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, applying missing migrations.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating data directory {}", dir.display()))?;
+        }
+        let existed = path.exists();
+        if !existed {
+            create_private_file(path)?;
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("opening database {}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let store = Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_path_buf(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// An in-memory database, for tests and benchmarks.
+    pub fn open_in_memory() -> Result<Store> {
+        let conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let store = Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: PathBuf::from(":memory:"),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        self.with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let mut conn = self.lock()?;
+        let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let target = schema::MIGRATIONS.len() as i64;
+        if current > target {
+            return Err(anyhow!(
+                "database {} has schema version {current}, newer than this boocode understands ({target}); upgrade boocode",
+                self.path.display()
+            ));
+        }
+        for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)
+                .with_context(|| format!("applying migration {}", index + 1))?;
+            tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| anyhow!("database connection poisoned by an earlier panic"))
+    }
+
+    /// Runs `f` on the connection.
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let conn = self.lock()?;
+        Ok(f(&conn)?)
+    }
+
+    /// Runs `f` in one transaction: writes that belong together commit together or not at all.
+    fn tx<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Repairs what a crash left behind: unfinished traces become `interrupted`, streaming
+    /// messages `interrupted`, running tasks go back to the queue.
+    pub fn recover_after_crash(&self) -> Result<RecoveryReport> {
+        let at = now();
+        self.tx(|tx| {
+            let traces_interrupted = tx.execute(
+                "UPDATE tool_traces SET outcome = 'interrupted', finished_at = ?1,
+                     error = COALESCE(error, 'interrupted: boocode stopped before the call finished')
+                 WHERE finished_at IS NULL",
+                [&at],
+            )?;
+            let messages_interrupted = tx.execute(
+                "UPDATE messages SET status = 'interrupted', finished_at = ?1
+                 WHERE status = 'streaming'",
+                [&at],
+            )?;
+            let model_calls_interrupted = tx.execute(
+                "UPDATE model_calls SET finished_at = ?1, error = 'interrupted'
+                 WHERE finished_at IS NULL",
+                [&at],
+            )?;
+            let tasks_requeued = tx.execute(
+                "UPDATE tasks SET status = 'pending', started_at = NULL WHERE status = 'running'",
+                [],
+            )?;
+            let chats_interrupted = tx.execute(
+                "UPDATE chats SET status = 'interrupted', updated_at = ?1 WHERE status = 'running'",
+                [&at],
+            )?;
+            Ok(RecoveryReport {
+                traces_interrupted,
+                messages_interrupted,
+                model_calls_interrupted,
+                tasks_requeued,
+                chats_interrupted,
+            })
+        })
+    }
+
+    /// Resolves an id given in full or as a unique prefix (what users type on the command line).
+    fn resolve_prefix(&self, table: &str, id: &str) -> Result<String> {
+        // `table` is one of our own constants, never user input.
+        let sql = format!("SELECT id FROM {table} WHERE id LIKE ?1 || '%' ESCAPE '\\' LIMIT 2");
+        let escaped = id
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let ids: Vec<String> = self.with(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map([&escaped], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        match ids.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(anyhow!("no {} with id '{id}'", singular(table))),
+            _ => Err(anyhow!(
+                "'{id}' matches more than one {}; give more characters",
+                singular(table)
+            )),
+        }
+    }
+}
+
+fn singular(table: &str) -> &str {
+    table.strip_suffix('s').unwrap_or(table)
+}
+
+/// Creates the database file readable by its owner only: it holds everything the user typed.
+fn create_private_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .with_context(|| format!("creating database {}", path.display()))?;
+    Ok(())
+}
+
+/// `Option` helper for single-row lookups.
+pub(crate) fn optional<T>(r: rusqlite::Result<T>) -> rusqlite::Result<Option<T>> {
+    r.optional()
+}
+
+#[cfg(test)]
+mod tests;

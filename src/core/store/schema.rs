@@ -1,0 +1,167 @@
+//! Versioned migrations. `PRAGMA user_version` holds the number of migrations applied; an older
+//! file is upgraded in place by running the missing ones, each in its own transaction.
+//!
+//! Table and column names of `tool_traces`, `model_calls` and the other core tables are a
+//! contract: other tools read them. Timestamps are RFC 3339 UTC text with milliseconds.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the core engine.
+    r#"
+CREATE TABLE projects (
+    id              TEXT PRIMARY KEY,
+    root            TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    last_opened_at  TEXT NOT NULL
+);
+
+CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY,
+    project_id  TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    title       TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX sessions_by_project ON sessions(project_id, updated_at);
+
+CREATE TABLE chats (
+    id              TEXT PRIMARY KEY,
+    session_id      TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    parent_chat_id  TEXT REFERENCES chats(id) ON DELETE SET NULL,
+    kind            TEXT NOT NULL DEFAULT 'main',
+    title           TEXT NOT NULL DEFAULT '',
+    model           TEXT NOT NULL,
+    agent           TEXT NOT NULL DEFAULT 'general-purpose',
+    status          TEXT NOT NULL DEFAULT 'idle',
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+);
+CREATE INDEX chats_by_session ON chats(session_id, created_at);
+
+CREATE TABLE messages (
+    id           TEXT PRIMARY KEY,
+    chat_id      TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    seq          INTEGER NOT NULL,
+    role         TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    turn_number  INTEGER NOT NULL,
+    model        TEXT,
+    error        TEXT,
+    created_at   TEXT NOT NULL,
+    finished_at  TEXT,
+    UNIQUE(chat_id, seq)
+);
+
+CREATE TABLE attachments (
+    id          TEXT PRIMARY KEY,
+    chat_id     TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    message_id  TEXT REFERENCES messages(id) ON DELETE CASCADE,
+    path        TEXT NOT NULL,
+    file_name   TEXT NOT NULL,
+    mime        TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
+    width       INTEGER,
+    height      INTEGER,
+    created_at  TEXT NOT NULL
+);
+
+CREATE TABLE message_parts (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id     TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    idx            INTEGER NOT NULL,
+    kind           TEXT NOT NULL CHECK (kind IN ('text','reasoning','tool_call','tool_result','image')),
+    content        TEXT NOT NULL DEFAULT '',
+    tool_call_id   TEXT,
+    tool_name      TEXT,
+    attachment_id  TEXT REFERENCES attachments(id) ON DELETE SET NULL,
+    UNIQUE(message_id, idx)
+);
+
+CREATE TABLE model_calls (
+    id                 TEXT PRIMARY KEY,
+    chat_id            TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    message_id         TEXT REFERENCES messages(id) ON DELETE SET NULL,
+    turn_number        INTEGER NOT NULL DEFAULT 0,
+    model              TEXT NOT NULL,
+    started_at         TEXT NOT NULL,
+    finished_at        TEXT,
+    latency_ms         INTEGER,
+    prompt_tokens      INTEGER NOT NULL DEFAULT 0,
+    completion_tokens  INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens   INTEGER NOT NULL DEFAULT 0,
+    cache_hit_tokens   INTEGER NOT NULL DEFAULT 0,
+    cache_miss_tokens  INTEGER NOT NULL DEFAULT 0,
+    finish_reason      TEXT,
+    error              TEXT
+);
+CREATE INDEX model_calls_by_chat ON model_calls(chat_id, started_at);
+
+CREATE TABLE tool_traces (
+    id                TEXT PRIMARY KEY,
+    session_id        TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    chat_id           TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    message_id        TEXT REFERENCES messages(id) ON DELETE SET NULL,
+    turn_number       INTEGER NOT NULL,
+    tool_call_id      TEXT,
+    tool_name         TEXT NOT NULL,
+    tool_input        TEXT NOT NULL,
+    tool_output       TEXT,
+    diff              TEXT,
+    started_at        TEXT NOT NULL,
+    finished_at       TEXT,
+    latency_ms        INTEGER,
+    tokens_used       INTEGER NOT NULL DEFAULT 0,
+    cache_tokens      INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens  INTEGER NOT NULL DEFAULT 0,
+    error             TEXT,
+    outcome           TEXT
+);
+-- Keyset pagination of a chat's traces orders by (started_at, id).
+CREATE INDEX tool_traces_by_chat ON tool_traces(chat_id, started_at, id);
+
+CREATE TABLE agent_snapshots (
+    chat_id             TEXT PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+    model               TEXT NOT NULL,
+    agent               TEXT NOT NULL,
+    mode                TEXT NOT NULL,
+    state               TEXT NOT NULL,
+    turn_number         INTEGER NOT NULL,
+    step                INTEGER NOT NULL DEFAULT 0,
+    history             TEXT NOT NULL,
+    pending_tool_calls  TEXT NOT NULL,
+    updated_at          TEXT NOT NULL
+);
+
+CREATE TABLE tasks (
+    id              TEXT PRIMARY KEY,
+    session_id      TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    parent_chat_id  TEXT REFERENCES chats(id) ON DELETE SET NULL,
+    chat_id         TEXT REFERENCES chats(id) ON DELETE SET NULL,
+    label           TEXT,
+    input           TEXT NOT NULL,
+    model           TEXT NOT NULL,
+    agent           TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending','running','completed','failed','cancelled')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    output          TEXT,
+    error           TEXT,
+    created_at      TEXT NOT NULL,
+    started_at      TEXT,
+    finished_at     TEXT
+);
+CREATE INDEX tasks_by_status ON tasks(status, created_at);
+
+CREATE TABLE pending_changes (
+    id            TEXT PRIMARY KEY,
+    chat_id       TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    path          TEXT NOT NULL,
+    display_path  TEXT NOT NULL,
+    before        TEXT,
+    after         TEXT,
+    diff          TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('pending','applied','rejected')),
+    created_at    TEXT NOT NULL,
+    resolved_at   TEXT
+);
+"#,
+];

@@ -1,0 +1,334 @@
+//! Background tasks, agent snapshots and pending changes.
+
+use anyhow::{anyhow, Result};
+use rusqlite::{params, Row};
+
+use super::models::*;
+use super::{new_id, now, optional, Store};
+
+const TASK_COLUMNS: &str = "id, session_id, parent_chat_id, chat_id, label, input, model, agent,
+    status, attempts, output, error, created_at, started_at, finished_at";
+
+fn task_from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
+    Ok(Task {
+        id: r.get(0)?,
+        session_id: r.get(1)?,
+        parent_chat_id: r.get(2)?,
+        chat_id: r.get(3)?,
+        label: r.get(4)?,
+        input: r.get(5)?,
+        model: r.get(6)?,
+        agent: r.get(7)?,
+        status: r.get(8)?,
+        attempts: r.get(9)?,
+        output: r.get(10)?,
+        error: r.get(11)?,
+        created_at: r.get(12)?,
+        started_at: r.get(13)?,
+        finished_at: r.get(14)?,
+    })
+}
+
+/// A task to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask<'a> {
+    pub session_id: &'a str,
+    pub parent_chat_id: Option<&'a str>,
+    pub label: Option<&'a str>,
+    pub input: &'a str,
+    pub model: &'a str,
+    pub agent: &'a str,
+}
+
+impl Store {
+    pub fn create_task(&self, new: &NewTask<'_>) -> Result<Task> {
+        let id = new_id();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO tasks (id, session_id, parent_chat_id, label, input, model, agent,
+                     status, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
+                params![
+                    id,
+                    new.session_id,
+                    new.parent_chat_id,
+                    new.label,
+                    new.input,
+                    new.model,
+                    new.agent,
+                    now()
+                ],
+            )
+        })?;
+        self.get_task(&id)
+    }
+
+    /// A task by full id or unique prefix.
+    pub fn get_task(&self, id: &str) -> Result<Task> {
+        let id = self.resolve_prefix("tasks", id)?;
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),
+                [&id],
+                task_from_row,
+            )
+        })
+    }
+
+    /// Tasks, newest first; of one session when given.
+    pub fn list_tasks(&self, session_id: Option<&str>) -> Result<Vec<Task>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {TASK_COLUMNS} FROM tasks WHERE ?1 IS NULL OR session_id = ?1
+                 ORDER BY created_at DESC, rowid DESC"
+            ))?;
+            let rows = stmt.query_map([session_id], task_from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Atomically moves the oldest pending task to `running` if fewer than `max_running` run.
+    pub fn claim_next_task(&self, max_running: usize) -> Result<Option<Task>> {
+        let at = now();
+        let claimed = self.tx(|tx| {
+            let running: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM tasks WHERE status = 'running'",
+                [],
+                |r| r.get(0),
+            )?;
+            if running as usize >= max_running {
+                return Ok(None);
+            }
+            optional(tx.query_row(
+                &format!(
+                    "UPDATE tasks SET status = 'running', started_at = ?1, attempts = attempts + 1,
+                         finished_at = NULL, error = NULL
+                     WHERE id = (SELECT id FROM tasks WHERE status = 'pending'
+                                 ORDER BY created_at, rowid LIMIT 1)
+                     RETURNING {TASK_COLUMNS}"
+                ),
+                [&at],
+                task_from_row,
+            ))
+        })?;
+        Ok(claimed)
+    }
+
+    pub fn count_tasks(&self, status: &str) -> Result<i64> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM tasks WHERE status = ?1",
+                [status],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    pub fn set_task_chat(&self, task_id: &str, chat_id: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE tasks SET chat_id = ?2 WHERE id = ?1",
+                params![task_id, chat_id],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Ends a running task. Returns false when the task was no longer running (for example it
+    /// was cancelled meanwhile), in which case nothing changes.
+    pub fn finish_task(
+        &self,
+        task_id: &str,
+        status: &str,
+        output: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<bool> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE tasks SET status = ?2, output = ?3, error = ?4, finished_at = ?5
+                 WHERE id = ?1 AND status = 'running'",
+                params![task_id, status, output, error, now()],
+            )
+        })?;
+        Ok(n == 1)
+    }
+
+    /// Cancels a pending or running task; errors for one already finished.
+    pub fn cancel_task(&self, task_id: &str) -> Result<Task> {
+        let task = self.get_task(task_id)?;
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE tasks SET status = 'cancelled', finished_at = ?2, error = 'cancelled by user'
+                 WHERE id = ?1 AND status IN ('pending', 'running')",
+                params![task.id, now()],
+            )
+        })?;
+        if n == 0 {
+            return Err(anyhow!("task {} is already {}", task.id, task.status));
+        }
+        self.get_task(&task.id)
+    }
+
+    /// Puts a failed or cancelled task back in the queue.
+    pub fn retry_task(&self, task_id: &str) -> Result<Task> {
+        let task = self.get_task(task_id)?;
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE tasks SET status = 'pending', output = NULL, error = NULL,
+                     started_at = NULL, finished_at = NULL
+                 WHERE id = ?1 AND status IN ('failed', 'cancelled')",
+                [&task.id],
+            )
+        })?;
+        if n == 0 {
+            return Err(anyhow!(
+                "task {} is {}; only failed or cancelled tasks can be retried",
+                task.id,
+                task.status
+            ));
+        }
+        self.get_task(&task.id)
+    }
+
+    /// Upserts the chat's agent state (one row per chat).
+    pub fn save_snapshot(&self, s: &AgentSnapshot) -> Result<()> {
+        let history = serde_json::to_string(&s.history)?;
+        let pending = serde_json::to_string(&s.pending_tool_calls)?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO agent_snapshots (chat_id, model, agent, mode, state, turn_number, step,
+                     history, pending_tool_calls, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(chat_id) DO UPDATE SET model = excluded.model, agent = excluded.agent,
+                     mode = excluded.mode, state = excluded.state,
+                     turn_number = excluded.turn_number, step = excluded.step,
+                     history = excluded.history, pending_tool_calls = excluded.pending_tool_calls,
+                     updated_at = excluded.updated_at",
+                params![
+                    s.chat_id,
+                    s.model,
+                    s.agent,
+                    s.mode,
+                    s.state,
+                    s.turn_number,
+                    s.step,
+                    history,
+                    pending,
+                    now()
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    pub fn load_snapshot(&self, chat_id: &str) -> Result<Option<AgentSnapshot>> {
+        let row = self.with(|c| {
+            optional(c.query_row(
+                "SELECT chat_id, model, agent, mode, state, turn_number, step, history,
+                     pending_tool_calls
+                 FROM agent_snapshots WHERE chat_id = ?1",
+                [chat_id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, u32>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, String>(8)?,
+                    ))
+                },
+            ))
+        })?;
+        let Some((chat_id, model, agent, mode, state, turn_number, step, history, pending)) = row
+        else {
+            return Ok(None);
+        };
+        Ok(Some(AgentSnapshot {
+            chat_id,
+            model,
+            agent,
+            mode,
+            state,
+            turn_number,
+            step,
+            history: serde_json::from_str(&history)?,
+            pending_tool_calls: serde_json::from_str(&pending)?,
+        }))
+    }
+
+    pub fn insert_pending_change(
+        &self,
+        chat_id: &str,
+        path: &str,
+        display_path: &str,
+        before: Option<&str>,
+        after: Option<&str>,
+        diff: &str,
+    ) -> Result<String> {
+        let id = new_id();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO pending_changes (id, chat_id, path, display_path, before, after, diff,
+                     status, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
+                params![id, chat_id, path, display_path, before, after, diff, now()],
+            )
+        })?;
+        Ok(id)
+    }
+
+    pub fn get_pending_change(&self, id: &str) -> Result<PendingChange> {
+        let id = self.resolve_prefix("pending_changes", id)?;
+        self.with(|c| {
+            c.query_row(
+                "SELECT id, chat_id, path, display_path, before, after, diff, status, created_at
+                 FROM pending_changes WHERE id = ?1",
+                [&id],
+                change_from_row,
+            )
+        })
+    }
+
+    /// Changes of a chat (or of every chat) still waiting for the user, oldest first.
+    pub fn list_pending_changes(&self, chat_id: Option<&str>) -> Result<Vec<PendingChange>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, chat_id, path, display_path, before, after, diff, status, created_at
+                 FROM pending_changes WHERE status = 'pending' AND (?1 IS NULL OR chat_id = ?1)
+                 ORDER BY created_at, rowid",
+            )?;
+            let rows = stmt.query_map([chat_id], change_from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Marks a pending change `applied` or `rejected`; false when it was not pending.
+    pub fn resolve_pending_change(&self, id: &str, status: &str) -> Result<bool> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE pending_changes SET status = ?2, resolved_at = ?3
+                 WHERE id = ?1 AND status = 'pending'",
+                params![id, status, now()],
+            )
+        })?;
+        Ok(n == 1)
+    }
+}
+
+fn change_from_row(r: &Row<'_>) -> rusqlite::Result<PendingChange> {
+    Ok(PendingChange {
+        id: r.get(0)?,
+        chat_id: r.get(1)?,
+        path: r.get(2)?,
+        display_path: r.get(3)?,
+        before: r.get(4)?,
+        after: r.get(5)?,
+        diff: r.get(6)?,
+        status: r.get(7)?,
+        created_at: r.get(8)?,
+    })
+}

@@ -1,0 +1,292 @@
+use super::*;
+use crate::core::llm::types::{ChatMessage, ToolCall, Usage};
+
+fn fixture() -> (Store, Session, Chat) {
+    let store = Store::open_in_memory().unwrap();
+    let project = store.ensure_project("/tmp/proj").unwrap();
+    let session = store.create_session(&project.id, "").unwrap();
+    let chat = store
+        .create_chat(&NewChat {
+            session_id: &session.id,
+            parent_chat_id: None,
+            kind: "main",
+            title: "t",
+            model: "m",
+            agent: "general-purpose",
+        })
+        .unwrap();
+    (store, session, chat)
+}
+
+fn trace(session: &Session, chat: &Chat, n: usize) -> TraceRow {
+    TraceRow {
+        id: format!("trace-{n:06}"),
+        session_id: session.id.clone(),
+        chat_id: chat.id.clone(),
+        message_id: None,
+        turn_number: 1,
+        tool_call_id: None,
+        tool_name: "read_file".into(),
+        tool_input: "{}".into(),
+        tool_output: None,
+        diff: None,
+        started_at: format!("2026-01-01T00:00:{:02}.000Z", n % 60),
+        finished_at: None,
+        latency_ms: None,
+        tokens_used: 0,
+        cache_tokens: 0,
+        reasoning_tokens: 0,
+        error: None,
+        outcome: None,
+    }
+}
+
+#[test]
+fn new_file_is_private_wal_and_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/boocode.db");
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        schema::MIGRATIONS.len() as i64
+    );
+    let mode: String = store
+        .with(|c| c.query_row("PRAGMA journal_mode", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let fk: i64 = store
+        .with(|c| c.query_row("PRAGMA foreign_keys", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(fk, 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(perms, 0o600);
+    }
+}
+
+#[test]
+fn older_file_is_upgraded_in_place_and_newer_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("boocode.db");
+    {
+        // A file written before any migration existed, holding data of its own.
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("CREATE TABLE keepme (x INTEGER); INSERT INTO keepme VALUES (7);")
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        schema::MIGRATIONS.len() as i64
+    );
+    let kept: i64 = store
+        .with(|c| c.query_row("SELECT x FROM keepme", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(kept, 7);
+    drop(store);
+    // Reopening applies nothing twice.
+    assert!(Store::open(&path).is_ok());
+    {
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 999).unwrap();
+    }
+    let err = Store::open(&path).err().unwrap().to_string();
+    assert!(err.contains("newer than this boocode"), "{err}");
+}
+
+#[test]
+fn messages_round_trip_with_parts_in_order() {
+    let (store, _s, chat) = fixture();
+    store
+        .insert_user_message(&chat.id, 1, "hello", &[])
+        .unwrap();
+    let a = store.begin_assistant_message(&chat.id, 1, "m").unwrap();
+    let call = ToolCall::new("c1", "read_file", r#"{"file_path":"x"}"#);
+    store
+        .finish_assistant_message(
+            &a.id,
+            &[
+                MessagePart::text(PartKind::Reasoning, "hmm"),
+                MessagePart::text(PartKind::Text, "let me look"),
+                MessagePart::tool_call(&call),
+            ],
+            "complete",
+            None,
+        )
+        .unwrap();
+    store
+        .insert_tool_result(&chat.id, 1, "c1", "read_file", "1\tx")
+        .unwrap();
+    let msgs = store.load_messages(&chat.id).unwrap();
+    assert_eq!(
+        msgs.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(),
+        ["user", "assistant", "tool"]
+    );
+    assert_eq!(msgs[1].joined(PartKind::Reasoning), "hmm");
+    assert_eq!(msgs[1].parts[2].tool_call_id.as_deref(), Some("c1"));
+    assert_eq!(store.last_turn(&chat.id).unwrap(), 1);
+    assert_eq!(
+        store.last_assistant_text(&chat.id).unwrap().as_deref(),
+        Some("let me look")
+    );
+}
+
+#[test]
+fn crash_recovery_marks_unfinished_work() {
+    let (store, session, chat) = fixture();
+    let a = store.begin_assistant_message(&chat.id, 1, "m").unwrap();
+    store
+        .save_assistant_progress(&a.id, &[MessagePart::text(PartKind::Text, "partial answ")])
+        .unwrap();
+    store.begin_trace(&trace(&session, &chat, 1)).unwrap();
+    store.set_chat_status(&chat.id, "running").unwrap();
+    let task = store
+        .create_task(&NewTask {
+            session_id: &session.id,
+            parent_chat_id: None,
+            label: None,
+            input: "x",
+            model: "m",
+            agent: "general-purpose",
+        })
+        .unwrap();
+    assert_eq!(store.claim_next_task(2).unwrap().unwrap().id, task.id);
+
+    let report = store.recover_after_crash().unwrap();
+    assert_eq!(report.traces_interrupted, 1);
+    assert_eq!(report.messages_interrupted, 1);
+    assert_eq!(report.tasks_requeued, 1);
+    assert_eq!(report.chats_interrupted, 1);
+    let msgs = store.load_messages(&chat.id).unwrap();
+    assert_eq!(msgs[0].status, "interrupted");
+    assert_eq!(msgs[0].joined(PartKind::Text), "partial answ");
+    let t = store.get_trace("trace-000001").unwrap();
+    assert_eq!(t.outcome.as_deref(), Some("interrupted"));
+    assert!(t.finished_at.is_some());
+    assert_eq!(store.get_task(&task.id).unwrap().status, "pending");
+    assert!(store.recover_after_crash().unwrap().is_empty());
+}
+
+#[test]
+fn trace_pages_follow_keyset_order_without_gaps() {
+    let (store, session, chat) = fixture();
+    let rows: Vec<_> = (0..250).map(|n| trace(&session, &chat, n)).collect();
+    store.insert_traces(&rows).unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_traces(&chat.id, cursor.as_ref(), 64).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        cursor = Some(TraceCursor {
+            started_at: last.started_at.clone(),
+            id: last.id.clone(),
+        });
+        seen.extend(page.into_iter().map(|t| t.id));
+    }
+    assert_eq!(seen.len(), 250);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 250);
+}
+
+#[test]
+fn turn_usage_sums_model_calls_and_counts_tools() {
+    let (store, session, chat) = fixture();
+    for (hit, miss) in [(0, 100), (80, 20)] {
+        let id = store.begin_model_call(&chat.id, 1, "m").unwrap();
+        let usage = Usage {
+            prompt_tokens: 100,
+            completion_tokens: 10,
+            reasoning_tokens: 3,
+            cache_hit_tokens: hit,
+            cache_miss_tokens: miss,
+        };
+        store
+            .finish_model_call(&id, None, &usage, Some("stop"), None, 5)
+            .unwrap();
+    }
+    store.begin_trace(&trace(&session, &chat, 1)).unwrap();
+    let turns = store.turn_usage(&chat.id).unwrap();
+    assert_eq!(turns.len(), 1);
+    assert_eq!(turns[0].model_calls, 2);
+    assert_eq!(turns[0].tool_calls, 1);
+    assert_eq!(turns[0].usage.prompt_tokens, 200);
+    assert_eq!(turns[0].cache_hit_rate(), Some(0.4));
+}
+
+#[test]
+fn task_queue_respects_the_running_cap_and_lifecycle() {
+    let (store, session, _chat) = fixture();
+    let new = |input| NewTask {
+        session_id: &session.id,
+        parent_chat_id: None,
+        label: Some("l"),
+        input,
+        model: "m",
+        agent: "general-purpose",
+    };
+    let t1 = store.create_task(&new("a")).unwrap();
+    let t2 = store.create_task(&new("b")).unwrap();
+    store.create_task(&new("c")).unwrap();
+    assert_eq!(store.claim_next_task(2).unwrap().unwrap().id, t1.id);
+    assert_eq!(store.claim_next_task(2).unwrap().unwrap().id, t2.id);
+    assert!(store.claim_next_task(2).unwrap().is_none());
+    assert!(store
+        .finish_task(&t1.id, "failed", None, Some("boom"))
+        .unwrap());
+    assert!(
+        store.retry_task(&t2.id).is_err(),
+        "a running task cannot be retried"
+    );
+    let retried = store.retry_task(&t1.id).unwrap();
+    assert_eq!(retried.status, "pending");
+    let cancelled = store.cancel_task(&t2.id).unwrap();
+    assert_eq!(cancelled.status, "cancelled");
+    assert!(!store
+        .finish_task(&t2.id, "completed", Some("late"), None)
+        .unwrap());
+    assert_eq!(store.get_task(&t2.id).unwrap().status, "cancelled");
+    assert!(store.cancel_task(&t2.id).is_err());
+}
+
+#[test]
+fn snapshot_upserts_per_chat() {
+    let (store, _s, chat) = fixture();
+    let mut snap = AgentSnapshot {
+        chat_id: chat.id.clone(),
+        model: "m".into(),
+        agent: "general-purpose".into(),
+        mode: "auto".into(),
+        state: "awaiting_model".into(),
+        turn_number: 1,
+        step: 0,
+        history: vec![ChatMessage::user("hi")],
+        pending_tool_calls: vec![],
+    };
+    store.save_snapshot(&snap).unwrap();
+    snap.state = "running_tools".into();
+    snap.pending_tool_calls = vec![ToolCall::new("c1", "glob", "{}")];
+    store.save_snapshot(&snap).unwrap();
+    assert_eq!(store.load_snapshot(&chat.id).unwrap(), Some(snap));
+    let n: i64 = store
+        .with(|c| c.query_row("SELECT COUNT(*) FROM agent_snapshots", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn ids_resolve_by_unique_prefix() {
+    let (store, session, chat) = fixture();
+    assert_eq!(store.get_chat(&chat.id[..8]).unwrap().id, chat.id);
+    assert_eq!(store.get_session(&session.id[..6]).unwrap().id, session.id);
+    let err = store.get_chat("zzzz").unwrap_err().to_string();
+    assert!(err.contains("no chat with id"), "{err}");
+    // LIKE wildcards in user input are literal.
+    assert!(store.get_chat("%").is_err());
+}

@@ -1,0 +1,227 @@
+//! Model calls, tool traces and per-turn usage.
+
+use anyhow::Result;
+use rusqlite::{params, Row};
+
+use super::models::*;
+use super::{new_id, now, Store};
+use crate::core::llm::types::Usage;
+
+const TRACE_COLUMNS: &str = "id, session_id, chat_id, message_id, turn_number, tool_call_id,
+    tool_name, tool_input, tool_output, diff, started_at, finished_at, latency_ms, tokens_used,
+    cache_tokens, reasoning_tokens, error, outcome";
+
+fn trace_from_row(r: &Row<'_>) -> rusqlite::Result<TraceRow> {
+    Ok(TraceRow {
+        id: r.get(0)?,
+        session_id: r.get(1)?,
+        chat_id: r.get(2)?,
+        message_id: r.get(3)?,
+        turn_number: r.get(4)?,
+        tool_call_id: r.get(5)?,
+        tool_name: r.get(6)?,
+        tool_input: r.get(7)?,
+        tool_output: r.get(8)?,
+        diff: r.get(9)?,
+        started_at: r.get(10)?,
+        finished_at: r.get(11)?,
+        latency_ms: r.get(12)?,
+        tokens_used: r.get(13)?,
+        cache_tokens: r.get(14)?,
+        reasoning_tokens: r.get(15)?,
+        error: r.get(16)?,
+        outcome: r.get(17)?,
+    })
+}
+
+/// How a tool call ended, as written to its trace row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceCompletion<'a> {
+    pub output: &'a str,
+    pub diff: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub outcome: &'a str,
+    pub latency_ms: u64,
+}
+
+impl Store {
+    /// Records the start of a model request; returns its id.
+    pub fn begin_model_call(&self, chat_id: &str, turn_number: i64, model: &str) -> Result<String> {
+        let id = new_id();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO model_calls (id, chat_id, turn_number, model, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, chat_id, turn_number, model, now()],
+            )
+        })?;
+        Ok(id)
+    }
+
+    pub fn finish_model_call(
+        &self,
+        call_id: &str,
+        message_id: Option<&str>,
+        usage: &Usage,
+        finish_reason: Option<&str>,
+        error: Option<&str>,
+        latency_ms: u64,
+    ) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE model_calls SET message_id = ?2, finished_at = ?3, latency_ms = ?4,
+                     prompt_tokens = ?5, completion_tokens = ?6, reasoning_tokens = ?7,
+                     cache_hit_tokens = ?8, cache_miss_tokens = ?9, finish_reason = ?10, error = ?11
+                 WHERE id = ?1",
+                params![
+                    call_id,
+                    message_id,
+                    now(),
+                    latency_ms as i64,
+                    usage.prompt_tokens as i64,
+                    usage.completion_tokens as i64,
+                    usage.reasoning_tokens as i64,
+                    usage.cache_hit_tokens as i64,
+                    usage.cache_miss_tokens as i64,
+                    finish_reason,
+                    error
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Writes a trace row when a tool call starts (no `finished_at` until it ends).
+    pub fn begin_trace(&self, row: &TraceRow) -> Result<()> {
+        self.insert_traces(std::slice::from_ref(row))
+    }
+
+    /// Inserts many trace rows in one transaction (imports and benchmarks).
+    pub fn insert_traces(&self, rows: &[TraceRow]) -> Result<()> {
+        self.tx(|tx| {
+            let mut stmt = tx.prepare_cached(&format!(
+                "INSERT INTO tool_traces ({TRACE_COLUMNS})
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
+            ))?;
+            for t in rows {
+                stmt.execute(params![
+                    t.id,
+                    t.session_id,
+                    t.chat_id,
+                    t.message_id,
+                    t.turn_number,
+                    t.tool_call_id,
+                    t.tool_name,
+                    t.tool_input,
+                    t.tool_output,
+                    t.diff,
+                    t.started_at,
+                    t.finished_at,
+                    t.latency_ms,
+                    t.tokens_used,
+                    t.cache_tokens,
+                    t.reasoning_tokens,
+                    t.error,
+                    t.outcome
+                ])?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn finish_trace(&self, trace_id: &str, done: &TraceCompletion<'_>) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE tool_traces SET tool_output = ?2, diff = ?3, error = ?4, outcome = ?5,
+                     latency_ms = ?6, finished_at = ?7
+                 WHERE id = ?1",
+                params![
+                    trace_id,
+                    done.output,
+                    done.diff,
+                    done.error,
+                    done.outcome,
+                    done.latency_ms as i64,
+                    now()
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    pub fn get_trace(&self, trace_id: &str) -> Result<TraceRow> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {TRACE_COLUMNS} FROM tool_traces WHERE id = ?1"),
+                [trace_id],
+                trace_from_row,
+            )
+        })
+    }
+
+    /// One page of a chat's traces in start order, after `cursor` (keyset pagination: the cost
+    /// of a page does not grow with the number of traces before it).
+    pub fn list_traces(
+        &self,
+        chat_id: &str,
+        after: Option<&TraceCursor>,
+        limit: usize,
+    ) -> Result<Vec<TraceRow>> {
+        let (at, id) = after
+            .map(|c| (c.started_at.as_str(), c.id.as_str()))
+            .unwrap_or(("", ""));
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {TRACE_COLUMNS} FROM tool_traces
+                 WHERE chat_id = ?1 AND (started_at, id) > (?2, ?3)
+                 ORDER BY started_at, id LIMIT ?4"
+            ))?;
+            let rows = stmt.query_map(params![chat_id, at, id, limit as i64], trace_from_row)?;
+            rows.collect()
+        })
+    }
+
+    pub fn trace_count(&self, chat_id: &str) -> Result<i64> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM tool_traces WHERE chat_id = ?1",
+                [chat_id],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Per-turn model usage and tool-call counts of a chat, oldest turn first.
+    pub fn turn_usage(&self, chat_id: &str) -> Result<Vec<TurnUsage>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT m.turn_number, MIN(m.started_at), MAX(m.finished_at), COUNT(*),
+                     SUM(m.prompt_tokens), SUM(m.completion_tokens), SUM(m.reasoning_tokens),
+                     SUM(m.cache_hit_tokens), SUM(m.cache_miss_tokens),
+                     (SELECT COUNT(*) FROM tool_traces t
+                      WHERE t.chat_id = m.chat_id AND t.turn_number = m.turn_number)
+                 FROM model_calls m WHERE m.chat_id = ?1
+                 GROUP BY m.turn_number ORDER BY m.turn_number",
+            )?;
+            let rows = stmt.query_map([chat_id], |r| {
+                let int =
+                    |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+                Ok(TurnUsage {
+                    turn_number: r.get(0)?,
+                    started_at: r.get(1)?,
+                    finished_at: r.get(2)?,
+                    model_calls: r.get(3)?,
+                    tool_calls: r.get(9)?,
+                    usage: Usage {
+                        prompt_tokens: int(4)?,
+                        completion_tokens: int(5)?,
+                        reasoning_tokens: int(6)?,
+                        cache_hit_tokens: int(7)?,
+                        cache_miss_tokens: int(8)?,
+                    },
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}
