@@ -1,3 +1,7 @@
+//! `boocode`: the command line. Subcommands are thin clients of the core engine.
+
+mod cli;
+
 fn main() {
-    println!("boocode");
+    std::process::exit(cli::run());
 }

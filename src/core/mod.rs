@@ -5,3 +5,7 @@ pub mod agent;
 pub mod events;
 pub mod llm;
 pub mod store;
+pub mod background;
+pub mod config;
+pub mod engine;
+pub mod logging;

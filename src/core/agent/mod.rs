@@ -1,3 +1,850 @@
-//! The agent loop and its tools.
+//! The agent loop: a turn streams the model's reply, runs the tool calls it makes, feeds the
+//! results back, and repeats until the model stops, the step cap is hit, or the user cancels.
+//!
+//! Everything is persisted as it happens: the user message before the first request, deltas
+//! while streaming (throttled) and at the end of every message, a trace row when a tool call
+//! starts and when it ends, and an agent snapshot at every boundary so a killed process can
+//! resume the chat exactly.
 
+mod host;
+pub mod profiles;
 pub mod tools;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub use host::elapsed_seconds;
+pub use profiles::{EXPLORE, GENERAL_PURPOSE};
+
+use crate::core::engine::Runtime;
+use crate::core::events::Event;
+use crate::core::llm::client::LlmEvent;
+use crate::core::llm::images;
+use crate::core::llm::types::{
+    ChatMessage, ChatRequest, ContentPart, ImageUrl, StreamOptions, Thinking, ToolCall, Usage,
+    UserContent,
+};
+use crate::core::store::{
+    new_id, now, AgentSnapshot, Chat, MessagePart, NewAttachment, PartKind, TraceCompletion,
+    TraceRow,
+};
+use tools::{ApprovalMode, ToolContext, ToolError, ToolKind, ToolOutput};
+
+/// History URLs of attached images point at the file; the bytes are read when a request is
+/// built, so snapshots stay small.
+const ATTACHMENT_SCHEME: &str = "attachment://";
+/// How often streamed text is written to the store while a message is still streaming.
+const PROGRESS_SAVE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// A user message to run as a turn.
+#[derive(Debug, Clone)]
+pub struct TurnRequest {
+    pub chat_id: String,
+    pub text: String,
+    pub attachments: Vec<PathBuf>,
+    pub approval: ApprovalMode,
+    parent_cancel: Option<CancellationToken>,
+}
+
+impl TurnRequest {
+    pub fn new(chat_id: &str, text: &str, approval: ApprovalMode) -> Self {
+        TurnRequest {
+            chat_id: chat_id.to_string(),
+            text: text.to_string(),
+            attachments: Vec::new(),
+            approval,
+            parent_cancel: None,
+        }
+    }
+
+    /// Cancelling `token` cancels the turn too (background tasks).
+    pub fn with_parent_cancel(mut self, token: CancellationToken) -> Self {
+        self.parent_cancel = Some(token);
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnStatus {
+    Completed,
+    Cancelled,
+    Failed,
+    StepLimit,
+}
+
+impl TurnStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TurnStatus::Completed => "completed",
+            TurnStatus::Cancelled => "cancelled",
+            TurnStatus::Failed => "failed",
+            TurnStatus::StepLimit => "step_limit",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TurnOutcome {
+    pub chat_id: String,
+    pub turn: i64,
+    pub status: TurnStatus,
+    /// The last assistant text of the turn.
+    pub final_text: Option<String>,
+    pub error: Option<String>,
+    pub usage: Usage,
+}
+
+/// Runs a new turn: persists the user message, then loops model ↔ tools.
+pub async fn run_turn(rt: &Arc<Runtime>, request: TurnRequest) -> TurnOutcome {
+    let chat_id = request.chat_id.clone();
+    let token = match rt.begin_turn(&chat_id, request.parent_cancel.as_ref()) {
+        Ok(t) => t,
+        Err(e) => return failed_before_start(rt, &chat_id, 0, e),
+    };
+    let outcome = match start_turn(rt, &request).await {
+        Ok((chat, turn, history)) => {
+            let state = LoopState {
+                chat,
+                turn,
+                step: 0,
+                history,
+                pending: Vec::new(),
+                approval: request.approval,
+            };
+            drive(rt, state, &token).await
+        }
+        Err(e) => failed_before_start(rt, &chat_id, 0, e),
+    };
+    rt.end_turn(&chat_id);
+    outcome
+}
+
+/// Continues a chat from its last snapshot: runs the tool calls it had pending, then goes on
+/// talking to the model.
+pub async fn resume_chat(rt: &Arc<Runtime>, chat_id: &str, approval: ApprovalMode) -> TurnOutcome {
+    let token = match rt.begin_turn(chat_id, None) {
+        Ok(t) => t,
+        Err(e) => return failed_before_start(rt, chat_id, 0, e),
+    };
+    let prepared = (|| -> Result<LoopState> {
+        let chat = rt.store.get_chat(chat_id)?;
+        let snapshot = rt
+            .store
+            .load_snapshot(&chat.id)?
+            .filter(|s| s.state != "idle")
+            .ok_or_else(|| anyhow!("chat {} has no interrupted turn to resume", chat.id))?;
+        rt.store.set_chat_status(&chat.id, "running")?;
+        rt.emit(Event::TurnStarted {
+            chat_id: chat.id.clone(),
+            turn: snapshot.turn_number,
+        });
+        Ok(LoopState {
+            chat,
+            turn: snapshot.turn_number,
+            step: snapshot.step,
+            history: snapshot.history,
+            pending: snapshot.pending_tool_calls,
+            approval,
+        })
+    })();
+    let outcome = match prepared {
+        Ok(state) => drive(rt, state, &token).await,
+        Err(e) => failed_before_start(rt, chat_id, 0, e),
+    };
+    rt.end_turn(chat_id);
+    outcome
+}
+
+fn failed_before_start(rt: &Runtime, chat_id: &str, turn: i64, e: anyhow::Error) -> TurnOutcome {
+    let message = format!("{e:#}");
+    rt.emit(Event::TurnFinished {
+        chat_id: chat_id.to_string(),
+        turn,
+        status: TurnStatus::Failed.as_str().into(),
+        usage: Usage::default(),
+        error: Some(message.clone()),
+    });
+    TurnOutcome {
+        chat_id: chat_id.to_string(),
+        turn,
+        status: TurnStatus::Failed,
+        final_text: None,
+        error: Some(message),
+        usage: Usage::default(),
+    }
+}
+
+/// Validates attachments, stores the user message and builds the history to send.
+async fn start_turn(rt: &Arc<Runtime>, request: &TurnRequest) -> Result<(Chat, i64, Vec<ChatMessage>)> {
+    let chat = rt.store.get_chat(&request.chat_id)?;
+    // Attachments are checked before anything is stored or sent.
+    let mut attachments = Vec::new();
+    for path in &request.attachments {
+        let full = rt.project_root.join(path);
+        let full = std::fs::canonicalize(&full)
+            .with_context(|| format!("attachment {} not found", path.display()))?;
+        images::image_part(&full, rt.config.max_image_bytes).map_err(|e| anyhow!(e))?;
+        let info = images::image_info(&full).map_err(|e| anyhow!(e))?;
+        attachments.push(NewAttachment {
+            file_name: full
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path: full.to_string_lossy().into_owned(),
+            mime: info.mime.to_string(),
+            bytes: info.bytes,
+            width: info.width,
+            height: info.height,
+        });
+    }
+
+    let mut history = match rt.store.load_snapshot(&chat.id)? {
+        Some(snapshot) => {
+            let mut history = snapshot.history;
+            // Calls a previous turn never answered would make the request invalid.
+            for call in snapshot.pending_tool_calls {
+                history.push(ChatMessage::tool_result(
+                    call.id,
+                    "not run: the turn ended before this call ran",
+                ));
+            }
+            history
+        }
+        None => vec![ChatMessage::system(system_prompt(rt, request.approval))],
+    };
+    let turn = rt.store.last_turn(&chat.id)? + 1;
+    rt.store
+        .insert_user_message(&chat.id, turn, &request.text, &attachments)?;
+    rt.store.touch_session(&chat.session_id, &title_of(&request.text))?;
+    rt.store.set_chat_status(&chat.id, "running")?;
+    history.push(if attachments.is_empty() {
+        ChatMessage::user(request.text.clone())
+    } else {
+        let mut parts = vec![ContentPart::Text {
+            text: request.text.clone(),
+        }];
+        parts.extend(attachments.iter().map(|a| ContentPart::ImageUrl {
+            image_url: ImageUrl {
+                url: format!("{ATTACHMENT_SCHEME}{}", a.path),
+            },
+        }));
+        ChatMessage::User {
+            content: UserContent::Parts(parts),
+        }
+    });
+    rt.emit(Event::TurnStarted {
+        chat_id: chat.id.clone(),
+        turn,
+    });
+    Ok((chat, turn, history))
+}
+
+fn title_of(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    let mut title: String = line.chars().take(60).collect();
+    if line.chars().count() > 60 {
+        title.push('…');
+    }
+    title
+}
+
+fn system_prompt(rt: &Runtime, approval: ApprovalMode) -> String {
+    include_str!("../../../assets/system_prompt.md")
+        .replace("{project_root}", &rt.project_root.to_string_lossy())
+        .replace("{date}", &chrono::Utc::now().format("%Y-%m-%d").to_string())
+        .replace("{os}", std::env::consts::OS)
+        .replace("{approval}", approval.as_str())
+}
+
+/// Where a turn stands between steps.
+struct LoopState {
+    chat: Chat,
+    turn: i64,
+    step: u32,
+    history: Vec<ChatMessage>,
+    /// Tool calls made but not answered yet.
+    pending: Vec<ToolCall>,
+    approval: ApprovalMode,
+}
+
+impl LoopState {
+    fn snapshot(&self, state: &str) -> AgentSnapshot {
+        AgentSnapshot {
+            chat_id: self.chat.id.clone(),
+            model: self.chat.model.clone(),
+            agent: self.chat.agent.clone(),
+            mode: self.approval.as_str().into(),
+            state: state.into(),
+            turn_number: self.turn,
+            step: self.step,
+            history: self.history.clone(),
+            pending_tool_calls: self.pending.clone(),
+        }
+    }
+}
+
+/// Runs the loop and closes the turn whatever happens.
+async fn drive(rt: &Arc<Runtime>, mut state: LoopState, token: &CancellationToken) -> TurnOutcome {
+    let mut usage = Usage::default();
+    let mut final_text = None;
+    let result = steps(rt, &mut state, token, &mut usage, &mut final_text).await;
+    let (status, error) = match result {
+        Ok(status) => (status, None),
+        Err(e) => (TurnStatus::Failed, Some(format!("{e:#}"))),
+    };
+    let error = error.or_else(|| {
+        (status == TurnStatus::StepLimit).then(|| {
+            format!(
+                "stopped after {} model steps (the step cap); send another message to continue",
+                rt.config.max_steps
+            )
+        })
+    });
+    if let Err(e) = rt.store.save_snapshot(&state.snapshot("idle")) {
+        tracing::error!("saving the final snapshot failed: {e:#}");
+    }
+    if let Err(e) = rt.store.set_chat_status(&state.chat.id, "idle") {
+        tracing::error!("updating chat status failed: {e:#}");
+    }
+    rt.emit(Event::TurnFinished {
+        chat_id: state.chat.id.clone(),
+        turn: state.turn,
+        status: status.as_str().into(),
+        usage: usage.clone(),
+        error: error.clone(),
+    });
+    TurnOutcome {
+        chat_id: state.chat.id.clone(),
+        turn: state.turn,
+        status,
+        final_text,
+        error,
+        usage,
+    }
+}
+
+async fn steps(
+    rt: &Arc<Runtime>,
+    state: &mut LoopState,
+    token: &CancellationToken,
+    usage: &mut Usage,
+    final_text: &mut Option<String>,
+) -> Result<TurnStatus> {
+    let is_subagent = state.chat.kind == "subagent";
+    let specs: Vec<_> = rt
+        .tools
+        .specs()
+        .into_iter()
+        .filter(|s| profiles::allows_tool(&state.chat.agent, is_subagent, &s.function.name))
+        .collect();
+    let ctx = ToolContext {
+        project_root: rt.project_root.clone(),
+        extra_roots: rt.extra_roots.clone(),
+        approval: state.approval,
+        cancel: token.clone(),
+        host: Arc::new(host::ChatHost {
+            rt: rt.clone(),
+            chat: state.chat.clone(),
+        }),
+    };
+    loop {
+        if !state.pending.is_empty() {
+            let calls = state.pending.clone();
+            if run_tool_calls(rt, state, &ctx, None, &calls, &Usage::default(), token).await? {
+                return Ok(TurnStatus::Cancelled);
+            }
+        }
+        if token.is_cancelled() {
+            return Ok(TurnStatus::Cancelled);
+        }
+        if state.step >= rt.config.max_steps {
+            return Ok(TurnStatus::StepLimit);
+        }
+        rt.store.save_snapshot(&state.snapshot("awaiting_model"))?;
+        let reply = match model_step(rt, state, &specs, token).await? {
+            StepResult::Reply(reply) => reply,
+            StepResult::Cancelled => return Ok(TurnStatus::Cancelled),
+            StepResult::Failed(message) => return Err(anyhow!(message)),
+        };
+        state.step += 1;
+        usage.add(&reply.usage);
+        if !reply.content.is_empty() {
+            *final_text = Some(reply.content.clone());
+        }
+        let calls = reply.tool_calls.clone();
+        state.history.push(ChatMessage::Assistant {
+            content: (!reply.content.is_empty()).then(|| reply.content.clone()),
+            // DeepSeek requires the reasoning of a tool-calling turn to be sent back.
+            reasoning_content: (!calls.is_empty() && !reply.reasoning.is_empty())
+                .then(|| reply.reasoning.clone()),
+            tool_calls: calls.clone(),
+        });
+        if calls.is_empty() {
+            return Ok(TurnStatus::Completed);
+        }
+        state.pending = calls.clone();
+        rt.store.save_snapshot(&state.snapshot("running_tools"))?;
+        if run_tool_calls(rt, state, &ctx, Some(&reply.message_id), &calls, &reply.usage, token)
+            .await?
+        {
+            return Ok(TurnStatus::Cancelled);
+        }
+    }
+}
+
+struct Reply {
+    message_id: String,
+    content: String,
+    reasoning: String,
+    tool_calls: Vec<ToolCall>,
+    usage: Usage,
+}
+
+enum StepResult {
+    Reply(Reply),
+    Cancelled,
+    Failed(String),
+}
+
+/// One model request: streams, persists and emits the reply.
+async fn model_step(
+    rt: &Arc<Runtime>,
+    state: &LoopState,
+    specs: &[crate::core::llm::types::ToolSpec],
+    token: &CancellationToken,
+) -> Result<StepResult> {
+    let chat = &state.chat;
+    let request = ChatRequest {
+        model: chat.model.clone(),
+        messages: hydrate_images(&state.history, rt.config.max_image_bytes)?,
+        tools: specs.to_vec(),
+        stream: true,
+        stream_options: StreamOptions {
+            include_usage: true,
+        },
+        reasoning_effort: rt.config.reasoning_effort.clone(),
+        thinking: rt.config.thinking.map(|on| Thinking {
+            kind: if on { "enabled" } else { "disabled" }.into(),
+        }),
+        max_tokens: None,
+        temperature: None,
+    };
+    let call_id = rt.store.begin_model_call(&chat.id, state.turn, &chat.model)?;
+    let message = rt
+        .store
+        .begin_assistant_message(&chat.id, state.turn, &chat.model)?;
+    rt.emit(Event::ModelCallStarted {
+        chat_id: chat.id.clone(),
+        call_id: call_id.clone(),
+        model: chat.model.clone(),
+        step: state.step + 1,
+    });
+    let started = Instant::now();
+    let mut text = String::new();
+    let mut reasoning = String::new();
+    let mut last_save = Instant::now();
+    let mut on_event = |event: LlmEvent| {
+        match event {
+            LlmEvent::Content(delta) => {
+                text.push_str(&delta);
+                rt.emit(Event::TextDelta {
+                    chat_id: chat.id.clone(),
+                    text: delta,
+                });
+            }
+            LlmEvent::Reasoning(delta) => {
+                reasoning.push_str(&delta);
+                rt.emit(Event::ReasoningDelta {
+                    chat_id: chat.id.clone(),
+                    text: delta,
+                });
+            }
+            LlmEvent::Retrying {
+                attempt,
+                max_attempts,
+                delay_ms,
+                reason,
+                discard_partial,
+            } => {
+                if discard_partial {
+                    text.clear();
+                    reasoning.clear();
+                }
+                rt.emit(Event::Retrying {
+                    chat_id: chat.id.clone(),
+                    attempt,
+                    max_attempts,
+                    delay_ms,
+                    reason,
+                    discard_partial,
+                });
+            }
+            LlmEvent::ToolCallStarted { .. } => {}
+        }
+        if last_save.elapsed() >= PROGRESS_SAVE_INTERVAL {
+            last_save = Instant::now();
+            if let Err(e) = rt
+                .store
+                .save_assistant_progress(&message.id, &text_parts(&reasoning, &text))
+            {
+                tracing::warn!("saving streamed text failed: {e:#}");
+            }
+        }
+    };
+    let result = rt.llm.stream_chat(&request, token, &mut on_event).await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(response) => {
+            let usage = response.usage.clone().unwrap_or_default();
+            let mut parts = text_parts(&response.reasoning, &response.content);
+            parts.extend(response.tool_calls.iter().map(MessagePart::tool_call));
+            rt.store
+                .finish_assistant_message(&message.id, &parts, "complete", None)?;
+            rt.store.finish_model_call(
+                &call_id,
+                Some(&message.id),
+                &usage,
+                response.finish_reason.as_deref(),
+                None,
+                latency_ms,
+            )?;
+            rt.emit(Event::ModelCallFinished {
+                chat_id: chat.id.clone(),
+                call_id,
+                usage: usage.clone(),
+                finish_reason: response.finish_reason.clone(),
+                latency_ms,
+            });
+            if response.finish_reason.as_deref() == Some("length") {
+                rt.emit(Event::Notice {
+                    message: "the reply was cut off at the model's output limit".into(),
+                });
+            }
+            rt.emit(Event::MessageFinished {
+                chat_id: chat.id.clone(),
+                message_id: message.id.clone(),
+                content: response.content.clone(),
+            });
+            Ok(StepResult::Reply(Reply {
+                message_id: message.id,
+                content: response.content,
+                reasoning: response.reasoning,
+                tool_calls: response.tool_calls,
+                usage,
+            }))
+        }
+        Err(e) => {
+            let cancelled = e.kind == crate::core::llm::error::LlmErrorKind::Cancelled;
+            let message_text = e.to_string();
+            let status = if cancelled { "cancelled" } else { "failed" };
+            // What streamed before the failure is kept, marked with why it stopped.
+            rt.store.finish_assistant_message(
+                &message.id,
+                &text_parts(&reasoning, &text),
+                status,
+                Some(&message_text),
+            )?;
+            rt.store.finish_model_call(
+                &call_id,
+                Some(&message.id),
+                &Usage::default(),
+                None,
+                Some(&message_text),
+                latency_ms,
+            )?;
+            Ok(if cancelled {
+                StepResult::Cancelled
+            } else {
+                StepResult::Failed(message_text)
+            })
+        }
+    }
+}
+
+fn text_parts(reasoning: &str, text: &str) -> Vec<MessagePart> {
+    let mut parts = Vec::new();
+    if !reasoning.is_empty() {
+        parts.push(MessagePart::text(PartKind::Reasoning, reasoning));
+    }
+    if !text.is_empty() {
+        parts.push(MessagePart::text(PartKind::Text, text));
+    }
+    parts
+}
+
+/// Replaces attachment references with data URIs for sending.
+fn hydrate_images(history: &[ChatMessage], max_bytes: u64) -> Result<Vec<ChatMessage>> {
+    history
+        .iter()
+        .map(|m| match m {
+            ChatMessage::User {
+                content: UserContent::Parts(parts),
+            } => {
+                let parts = parts
+                    .iter()
+                    .map(|p| match p {
+                        ContentPart::ImageUrl { image_url } => {
+                            match image_url.url.strip_prefix(ATTACHMENT_SCHEME) {
+                                Some(path) => images::image_part(std::path::Path::new(path), max_bytes)
+                                    .map_err(|e| anyhow!(e)),
+                                None => Ok(p.clone()),
+                            }
+                        }
+                        other => Ok(other.clone()),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(ChatMessage::User {
+                    content: UserContent::Parts(parts),
+                })
+            }
+            other => Ok(other.clone()),
+        })
+        .collect()
+}
+
+/// Runs a step's tool calls: consecutive read-only calls together, everything else one at a
+/// time, in order. Results are appended to the history in call order. Returns true when the
+/// turn was cancelled meanwhile.
+async fn run_tool_calls(
+    rt: &Arc<Runtime>,
+    state: &mut LoopState,
+    ctx: &ToolContext,
+    message_id: Option<&str>,
+    calls: &[ToolCall],
+    step_usage: &Usage,
+    token: &CancellationToken,
+) -> Result<bool> {
+    let shares = usage_shares(step_usage, calls.len());
+    let mut index = 0;
+    while index < calls.len() {
+        let batch_end = if is_read_only(rt, &calls[index]) {
+            index
+                + calls[index..]
+                    .iter()
+                    .take_while(|c| is_read_only(rt, c))
+                    .count()
+        } else {
+            index + 1
+        };
+        let batch = &calls[index..batch_end];
+        let results = if token.is_cancelled() {
+            batch
+                .iter()
+                .map(|_| "cancelled by the user before it ran".to_string())
+                .collect()
+        } else {
+            futures::future::join_all(batch.iter().zip(&shares[index..batch_end]).map(
+                |(call, share)| execute_call(rt, state, ctx, message_id, call, share),
+            ))
+            .await
+        };
+        for (call, content) in batch.iter().zip(results) {
+            rt.store.insert_tool_result(
+                &state.chat.id,
+                state.turn,
+                &call.id,
+                &call.function.name,
+                &content,
+            )?;
+            state
+                .history
+                .push(ChatMessage::tool_result(call.id.clone(), content));
+            state.pending.retain(|p| p.id != call.id);
+        }
+        rt.store.save_snapshot(&state.snapshot(if state.pending.is_empty() {
+            "awaiting_model"
+        } else {
+            "running_tools"
+        }))?;
+        index = batch_end;
+    }
+    Ok(token.is_cancelled())
+}
+
+fn is_read_only(rt: &Runtime, call: &ToolCall) -> bool {
+    rt.tools
+        .get(&call.function.name)
+        .is_some_and(|t| t.kind() == ToolKind::ReadOnly)
+}
+
+/// Splits the usage of the request that made `n` tool calls evenly over their traces, so the
+/// traces of a turn sum to what the model calls cost.
+fn usage_shares(usage: &Usage, n: usize) -> Vec<(i64, i64, i64)> {
+    let n = n.max(1) as u64;
+    let split = |v: u64, i: u64| (v / n + u64::from(i < v % n)) as i64;
+    (0..n)
+        .map(|i| {
+            (
+                split(usage.total(), i),
+                split(usage.cache_hit_tokens, i),
+                split(usage.reasoning_tokens, i),
+            )
+        })
+        .collect()
+}
+
+/// Runs one tool call with its trace; returns the text for the model.
+async fn execute_call(
+    rt: &Arc<Runtime>,
+    state: &LoopState,
+    ctx: &ToolContext,
+    message_id: Option<&str>,
+    call: &ToolCall,
+    share: &(i64, i64, i64),
+) -> String {
+    let name = call.function.name.as_str();
+    let parsed = parse_arguments(&call.function.arguments);
+    let trace_id = new_id();
+    let input = parsed
+        .clone()
+        .unwrap_or_else(|_| Value::String(call.function.arguments.clone()));
+    let row = TraceRow {
+        id: trace_id.clone(),
+        session_id: state.chat.session_id.clone(),
+        chat_id: state.chat.id.clone(),
+        message_id: message_id.map(str::to_string),
+        turn_number: state.turn,
+        tool_call_id: Some(call.id.clone()),
+        tool_name: name.to_string(),
+        tool_input: input.to_string(),
+        tool_output: None,
+        diff: None,
+        started_at: now(),
+        finished_at: None,
+        latency_ms: None,
+        tokens_used: share.0,
+        cache_tokens: share.1,
+        reasoning_tokens: share.2,
+        error: None,
+        outcome: None,
+    };
+    if let Err(e) = rt.store.begin_trace(&row) {
+        tracing::error!("writing trace {trace_id} failed: {e:#}");
+    }
+    rt.emit(Event::ToolStarted {
+        chat_id: state.chat.id.clone(),
+        trace_id: trace_id.clone(),
+        tool_call_id: call.id.clone(),
+        tool_name: name.to_string(),
+        input: input.clone(),
+    });
+    let started = Instant::now();
+    let is_subagent = state.chat.kind == "subagent";
+    let result: Result<ToolOutput, ToolError> = match (rt.tools.get(name), parsed) {
+        (Some(_), _) if !profiles::allows_tool(&state.chat.agent, is_subagent, name) => Err(
+            ToolError::Denied(format!("the {} agent may not use {name}", state.chat.agent)),
+        ),
+        (None, _) => Err(ToolError::Failed(format!(
+            "unknown tool '{name}'; available tools: {}",
+            rt.tools.names().join(", ")
+        ))),
+        (Some(_), Err(message)) => Err(ToolError::InvalidArguments {
+            tool: name.to_string(),
+            message,
+        }),
+        (Some(tool), Ok(args)) => tool.run(args, ctx).await,
+    };
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let (content, outcome, error, diff) = match &result {
+        Ok(out) => (out.content.clone(), "success", None, out.diff.clone()),
+        Err(e) => (format!("error: {e}"), e.outcome(), Some(e.to_string()), None),
+    };
+    if let Err(e) = rt.store.finish_trace(
+        &trace_id,
+        &TraceCompletion {
+            output: &content,
+            diff: diff.as_deref(),
+            error: error.as_deref(),
+            outcome,
+            latency_ms,
+        },
+    ) {
+        tracing::error!("completing trace {trace_id} failed: {e:#}");
+    }
+    rt.emit(Event::ToolFinished {
+        chat_id: state.chat.id.clone(),
+        trace_id,
+        tool_name: name.to_string(),
+        outcome: outcome.to_string(),
+        latency_ms,
+        output: content.clone(),
+        error,
+        diff,
+    });
+    content
+}
+
+/// Tool arguments must be a JSON object; an empty string means no arguments.
+fn parse_arguments(raw: &str) -> std::result::Result<Value, String> {
+    if raw.trim().is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(other) => Err(format!(
+            "arguments must be a JSON object, got {}",
+            json_type(&other)
+        )),
+        Err(e) => Err(format!("arguments are not valid JSON ({e}): {}", clip(raw, 200))),
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_must_be_a_json_object() {
+        assert!(parse_arguments("").unwrap().is_object());
+        assert!(parse_arguments(r#"{"a":1}"#).is_ok());
+        let e = parse_arguments("[1]").unwrap_err();
+        assert!(e.contains("an array"), "{e}");
+        let e = parse_arguments(r#"{"file_path": "x""#).unwrap_err();
+        assert!(e.contains("not valid JSON"), "{e}");
+    }
+
+    #[test]
+    fn usage_shares_sum_to_the_whole() {
+        let usage = Usage {
+            prompt_tokens: 100,
+            completion_tokens: 1,
+            reasoning_tokens: 7,
+            cache_hit_tokens: 50,
+            cache_miss_tokens: 50,
+        };
+        let shares = usage_shares(&usage, 3);
+        assert_eq!(shares.iter().map(|s| s.0).sum::<i64>(), 101);
+        assert_eq!(shares.iter().map(|s| s.1).sum::<i64>(), 50);
+        assert_eq!(shares.iter().map(|s| s.2).sum::<i64>(), 7);
+    }
+
+    #[test]
+    fn titles_are_the_first_line_clipped() {
+        assert_eq!(title_of("fix the typo\nplease"), "fix the typo");
+        assert_eq!(title_of(&"x".repeat(70)).chars().count(), 61);
+    }
+}

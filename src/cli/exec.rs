@@ -1,0 +1,294 @@
+//! `boocode exec`: one prompt, headless. The final answer goes to stdout; progress to stderr;
+//! with `--json`, one event per line on stdout instead.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use boocode::core::agent::{TurnRequest, TurnStatus};
+use boocode::core::engine::{Engine, EngineOptions};
+use boocode::core::events::Event;
+use boocode::core::logging;
+
+use super::format::{clip, key_argument, tokens};
+use super::{read_stdin_prompt, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// One JSON event per line on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Continue the project's latest session.
+    #[arg(long, conflicts_with = "session")]
+    r#continue: bool,
+    /// Continue the session with this id (or unique prefix).
+    #[arg(long)]
+    session: Option<String>,
+    /// Attach an image (png, jpeg, gif, webp); repeatable.
+    #[arg(long = "image")]
+    images: Vec<PathBuf>,
+    /// The prompt; read from stdin when absent.
+    prompt: Vec<String>,
+}
+
+pub fn run(global: &GlobalArgs, args: ExecArgs) -> i32 {
+    let prompt = if args.prompt.is_empty() {
+        match read_stdin_prompt() {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                eprintln!("boocode exec: no prompt given (pass it as an argument or on stdin)");
+                return EXIT_USAGE;
+            }
+            Err(e) => {
+                eprintln!("boocode exec: reading the prompt from stdin: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    } else {
+        args.prompt.join(" ")
+    };
+    let (root, config) = match global.load_config() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("boocode: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Some(message) = config.missing_key_error() {
+        eprintln!("boocode: {message}");
+        return EXIT_USAGE;
+    }
+    if let Err(e) = logging::init(&config.home) {
+        eprintln!("boocode: {e:#}");
+        return EXIT_FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("boocode: starting the runtime: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let approval = config.approval;
+    runtime.block_on(async move {
+        let (engine, mut events, recovery) = match Engine::start(EngineOptions {
+            config,
+            project_root: root,
+            interactive: false,
+        }) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("boocode: {e:#}");
+                return EXIT_FAILURE;
+            }
+        };
+        if !recovery.is_empty() && !args.json {
+            eprintln!(
+                "boocode: recovered from an earlier crash ({} interrupted tool calls, {} interrupted messages, {} re-queued tasks)",
+                recovery.traces_interrupted, recovery.messages_interrupted, recovery.tasks_requeued
+            );
+        }
+        let session = match engine.open_session(args.session.as_deref(), args.r#continue) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("boocode: {e:#}");
+                return EXIT_USAGE;
+            }
+        };
+        let chat = match engine.main_chat(&session) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("boocode: {e:#}");
+                return EXIT_FAILURE;
+            }
+        };
+        let json = args.json;
+        let main_chat = chat.id.clone();
+        let printer = tokio::spawn(async move {
+            let mut progress = Progress::new(main_chat);
+            while let Some(event) = events.recv().await {
+                if json {
+                    print_json_line(&serde_json::to_value(&event).unwrap_or_default());
+                } else {
+                    progress.show(&event);
+                }
+            }
+        });
+        let cancel_engine = engine.clone();
+        let cancel_chat = chat.id.clone();
+        let interrupt = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel_engine.rt.cancel_turn(&cancel_chat);
+            }
+        });
+
+        let mut request = TurnRequest::new(&chat.id, &prompt, approval);
+        request.attachments = args.images;
+        let outcome = engine.run_turn(request).await;
+        if let Err(e) = engine.wait_for_tasks_of(&chat.id).await {
+            eprintln!("boocode: waiting for background tasks: {e:#}");
+        }
+        interrupt.abort();
+        engine.shutdown();
+        drop(engine);
+        // The printer ends when the engine's last event sender is gone.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), printer).await;
+
+        let code = if outcome.status == TurnStatus::Completed {
+            EXIT_OK
+        } else {
+            EXIT_FAILURE
+        };
+        if json {
+            print_json_line(&json!({
+                "type": "result",
+                "session_id": session.id,
+                "chat_id": outcome.chat_id,
+                "turn": outcome.turn,
+                "status": outcome.status.as_str(),
+                "final_text": outcome.final_text,
+                "error": outcome.error,
+                "usage": outcome.usage,
+            }));
+        } else {
+            if let Some(text) = &outcome.final_text {
+                println!("{text}");
+            }
+            if let Some(error) = &outcome.error {
+                eprintln!("boocode: turn {}: {error}", outcome.status.as_str());
+            }
+            eprintln!(
+                "[session {} · chat {} · {} prompt ({} cached) / {} completion tokens]",
+                short(&session.id),
+                short(&outcome.chat_id),
+                tokens(outcome.usage.prompt_tokens),
+                tokens(outcome.usage.cache_hit_tokens),
+                tokens(outcome.usage.completion_tokens),
+            );
+        }
+        code
+    })
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+fn print_json_line(value: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
+}
+
+/// Human progress on stderr: tool calls with timings, a reasoning summary, retries.
+struct Progress {
+    main_chat: String,
+    reasoning: HashMap<String, String>,
+    labels: HashMap<String, String>,
+}
+
+impl Progress {
+    fn new(main_chat: String) -> Self {
+        Progress {
+            main_chat,
+            reasoning: HashMap::new(),
+            labels: HashMap::new(),
+        }
+    }
+
+    /// Prefix naming the sub-agent an event comes from; empty for the main chat.
+    fn who(&self, chat_id: &str) -> String {
+        if chat_id == self.main_chat {
+            String::new()
+        } else {
+            let label = self.labels.get(chat_id).map(String::as_str).unwrap_or("sub-agent");
+            format!("[{label}] ")
+        }
+    }
+
+    fn flush_reasoning(&mut self, chat_id: &str) {
+        if let Some(text) = self.reasoning.remove(chat_id) {
+            let first = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            if !first.is_empty() {
+                eprintln!("{}thinking: {}", self.who(chat_id), clip(&first, 160));
+            }
+        }
+    }
+
+    fn show(&mut self, event: &Event) {
+        match event {
+            Event::ReasoningDelta { chat_id, text } => {
+                self.reasoning.entry(chat_id.clone()).or_default().push_str(text);
+            }
+            Event::TextDelta { chat_id, .. } | Event::ModelCallFinished { chat_id, .. } => {
+                self.flush_reasoning(&chat_id.clone());
+            }
+            Event::ToolStarted {
+                chat_id,
+                tool_name,
+                input,
+                ..
+            } => {
+                self.flush_reasoning(&chat_id.clone());
+                eprintln!("{}→ {tool_name} {}", self.who(chat_id), key_argument(tool_name, input));
+            }
+            Event::ToolFinished {
+                chat_id,
+                tool_name,
+                outcome,
+                latency_ms,
+                error,
+                ..
+            } => {
+                let mark = if outcome == "success" { "✓" } else { "✗" };
+                let detail = error
+                    .as_deref()
+                    .map(|e| format!(": {}", clip(e, 200)))
+                    .unwrap_or_default();
+                eprintln!(
+                    "{}  {mark} {tool_name} {outcome} in {latency_ms} ms{detail}",
+                    self.who(chat_id)
+                );
+            }
+            Event::Retrying {
+                chat_id,
+                attempt,
+                max_attempts,
+                delay_ms,
+                reason,
+                ..
+            } => {
+                eprintln!(
+                    "{}… {reason}; retrying in {:.1} s (attempt {}/{max_attempts})",
+                    self.who(chat_id),
+                    *delay_ms as f64 / 1000.0,
+                    attempt + 1
+                );
+            }
+            Event::ChangePending { path, change_id, .. } => {
+                eprintln!("  pending change to {path} ({})", short(change_id));
+            }
+            Event::TaskUpdated {
+                task_id,
+                status,
+                label,
+                chat_id,
+            } => {
+                let name = label.clone().unwrap_or_else(|| short(task_id).to_string());
+                if let Some(c) = chat_id {
+                    self.labels.insert(c.clone(), name.clone());
+                }
+                eprintln!("· background task {name}: {status}");
+            }
+            Event::Notice { message } => eprintln!("boocode: {message}"),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Argument parsing and dispatch.
+
+mod exec;
+mod format;
+mod sessions;
+mod traces;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use boocode::core::agent::tools::ApprovalMode;
+use boocode::core::config::{Config, Environment, Overrides};
+use boocode::core::store::Store;
+
+/// Exit codes of the headless commands.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "boocode", version, about = "A terminal workspace for AI coding agents")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Option<Commands>,
+}
+
+/// Flags every subcommand takes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// Model id or alias.
+    #[arg(long, global = true)]
+    pub model: Option<String>,
+    /// Provider preset: deepseek, openai, openrouter, ollama, llamacpp, vllm, lmstudio.
+    #[arg(long, global = true)]
+    pub provider: Option<String>,
+    /// Any OpenAI-compatible base URL (overrides the provider's).
+    #[arg(long, global = true)]
+    pub base_url: Option<String>,
+    /// API key (prefer DEEPSEEK_API_KEY / OPENAI_API_KEY / BOOCODE_API_KEY).
+    #[arg(long, global = true, hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Project directory (default: the current directory).
+    #[arg(long, global = true)]
+    pub project: Option<PathBuf>,
+    /// Approval policy: read-only, review or auto.
+    #[arg(long, global = true, value_parser = parse_approval)]
+    pub approval: Option<ApprovalMode>,
+}
+
+fn parse_approval(s: &str) -> std::result::Result<ApprovalMode, String> {
+    s.parse()
+}
+
+#[derive(Subcommand, Debug)]
+enum Commands {
+    /// Run one prompt headless: the answer on stdout, progress on stderr.
+    Exec(exec::ExecArgs),
+    /// List sessions and their chats.
+    Sessions {
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a chat's tool traces and per-turn usage.
+    Traces(traces::TracesArgs),
+}
+
+impl GlobalArgs {
+    pub fn project_root(&self) -> Result<PathBuf> {
+        let dir = match &self.project {
+            Some(p) => p.clone(),
+            None => std::env::current_dir()?,
+        };
+        std::fs::canonicalize(&dir)
+            .map_err(|e| anyhow::anyhow!("project directory {}: {e}", dir.display()))
+    }
+
+    pub fn load_config(&self) -> Result<(PathBuf, Config)> {
+        let root = self.project_root()?;
+        let flags = Overrides {
+            provider: self.provider.clone(),
+            base_url: self.base_url.clone(),
+            model: self.model.clone(),
+            api_key: self.api_key.clone(),
+            approval: self.approval,
+        };
+        let config = Config::load(&root, &Environment::from_process(), &flags)?;
+        Ok((root, config))
+    }
+
+    /// Opens the store for read-only listing commands.
+    pub fn open_store(&self) -> Result<Store> {
+        let (_, config) = self.load_config()?;
+        Store::open(&config.database_path())
+    }
+}
+
+/// Parses the command line and runs it; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    let result = match cli.command {
+        Some(Commands::Exec(args)) => return exec::run(&cli.global, args),
+        Some(Commands::Sessions { json }) => sessions::run(&cli.global, json),
+        Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
+        None => {
+            eprintln!(
+                "boocode: the interactive workspace is not part of this build yet; use `boocode exec PROMPT` (see `boocode --help`)"
+            );
+            return EXIT_USAGE;
+        }
+    };
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("boocode: {e:#}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// Reads the prompt from stdin when it is not a terminal.
+pub fn read_stdin_prompt() -> Result<Option<String>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    let text = std::io::read_to_string(stdin)?;
+    Ok((!text.trim().is_empty()).then_some(text))
+}

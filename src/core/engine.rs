@@ -1,0 +1,321 @@
+//! The engine: the core as a queue pair. Clients send [`Command`]s and read [`Event`]s; the
+//! engine owns the store, the model client, the tools and the background workers.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::core::agent::tools::{apply_change, builtin_tools, ApprovalMode, FileChange, ToolRegistry};
+use crate::core::agent::{self, TurnOutcome, TurnRequest};
+use crate::core::background;
+use crate::core::config::Config;
+use crate::core::events::{Command, Event};
+use crate::core::llm::client::{ClientConfig, LlmClient};
+use crate::core::store::{Chat, NewChat, RecoveryReport, Session, Store};
+
+/// Shared state of one running engine.
+pub struct Runtime {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub llm: LlmClient,
+    /// Canonical project root.
+    pub project_root: PathBuf,
+    pub extra_roots: Vec<PathBuf>,
+    pub tools: ToolRegistry,
+    /// Whether a person can answer questions (command confirmations). Headless runs answer no.
+    pub interactive: bool,
+    events: mpsc::UnboundedSender<Event>,
+    confirmations: Mutex<HashMap<String, oneshot::Sender<bool>>>,
+    turns: Mutex<HashMap<String, CancellationToken>>,
+    pub(crate) tasks: background::TaskSlots,
+    /// Cancelled when the engine shuts down: stops the background workers.
+    pub shutdown: CancellationToken,
+}
+
+impl Runtime {
+    pub fn emit(&self, event: Event) {
+        // A client that stopped listening is not an error: the store has everything.
+        let _ = self.events.send(event);
+    }
+
+    /// Registers the running turn of a chat so it can be cancelled; fails if one is running.
+    pub(crate) fn begin_turn(
+        &self,
+        chat_id: &str,
+        parent: Option<&CancellationToken>,
+    ) -> Result<CancellationToken> {
+        let mut turns = lock(&self.turns);
+        if turns.contains_key(chat_id) {
+            anyhow::bail!("chat {chat_id} already has a turn running");
+        }
+        let token = parent.unwrap_or(&self.shutdown).child_token();
+        turns.insert(chat_id.to_string(), token.clone());
+        Ok(token)
+    }
+
+    pub(crate) fn end_turn(&self, chat_id: &str) {
+        lock(&self.turns).remove(chat_id);
+    }
+
+    pub fn cancel_turn(&self, chat_id: &str) -> bool {
+        match lock(&self.turns).get(chat_id) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn is_turn_running(&self, chat_id: &str) -> bool {
+        lock(&self.turns).contains_key(chat_id)
+    }
+
+    /// Asks the client to confirm a command; resolves when answered, or `false` at once when
+    /// no person is there to answer.
+    pub(crate) async fn confirm_command(&self, chat_id: &str, command: String) -> bool {
+        if !self.interactive {
+            return false;
+        }
+        let request_id = crate::core::store::new_id();
+        let (tx, rx) = oneshot::channel();
+        lock(&self.confirmations).insert(request_id.clone(), tx);
+        self.emit(Event::CommandConfirmationRequested {
+            chat_id: chat_id.to_string(),
+            request_id,
+            command,
+        });
+        rx.await.unwrap_or(false)
+    }
+
+    fn answer_confirmation(&self, request_id: &str, allow: bool) {
+        if let Some(tx) = lock(&self.confirmations).remove(request_id) {
+            let _ = tx.send(allow);
+        }
+    }
+
+    /// Applies or rejects a pending change (review mode).
+    pub fn resolve_change(&self, change_id: &str, apply: bool) -> Result<()> {
+        let change = self.store.get_pending_change(change_id)?;
+        if change.status != "pending" {
+            anyhow::bail!("change {} is already {}", change.id, change.status);
+        }
+        if apply {
+            let file_change = FileChange {
+                path: PathBuf::from(&change.path),
+                display_path: change.display_path.clone(),
+                before: change.before.clone(),
+                after: change.after.clone(),
+                diff: change.diff.clone(),
+            };
+            apply_change(&file_change)
+                .with_context(|| format!("applying change to {}", change.display_path))?;
+        }
+        self.store
+            .resolve_pending_change(&change.id, if apply { "applied" } else { "rejected" })?;
+        self.emit(Event::ChangeResolved {
+            change_id: change.id,
+            applied: apply,
+        });
+        Ok(())
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The maps behind these mutexes stay consistent even if a holder panicked.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Handle to the engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub rt: Arc<Runtime>,
+}
+
+/// How to start an engine.
+pub struct EngineOptions {
+    pub config: Config,
+    pub project_root: PathBuf,
+    pub interactive: bool,
+}
+
+impl Engine {
+    /// Opens the store, repairs what a crash left behind, and starts the background workers.
+    /// Must be called inside a tokio runtime.
+    pub fn start(
+        options: EngineOptions,
+    ) -> Result<(Engine, mpsc::UnboundedReceiver<Event>, RecoveryReport)> {
+        let store = Store::open(&options.config.database_path())?;
+        Engine::start_with_store(options, store)
+    }
+
+    pub fn start_with_store(
+        options: EngineOptions,
+        store: Store,
+    ) -> Result<(Engine, mpsc::UnboundedReceiver<Event>, RecoveryReport)> {
+        let recovery = store.recover_after_crash()?;
+        let config = options.config;
+        let project_root = canonical_root(&options.project_root)?;
+        let extra_roots = config
+            .extra_roots
+            .iter()
+            .filter_map(|p| std::fs::canonicalize(project_root.join(p)).ok())
+            .collect();
+        let llm = LlmClient::new(ClientConfig {
+            base_url: config.base_url.clone(),
+            api_key: config.api_key.clone(),
+            max_attempts: config.max_attempts,
+            idle_timeout: config.idle_timeout,
+            request_deadline: config.request_timeout,
+            ..ClientConfig::default()
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let rt = Arc::new(Runtime {
+            store,
+            llm,
+            project_root,
+            extra_roots,
+            tools: ToolRegistry::new(builtin_tools()),
+            interactive: options.interactive,
+            events: tx,
+            confirmations: Mutex::new(HashMap::new()),
+            turns: Mutex::new(HashMap::new()),
+            tasks: background::TaskSlots::new(config.background_max_concurrent),
+            shutdown: CancellationToken::new(),
+            config: Arc::new(config),
+        });
+        tokio::spawn(background::run_workers(rt.clone()));
+        Ok((Engine { rt }, rx, recovery))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.rt.store
+    }
+
+    /// The session a client works in: the given one, the latest of the project
+    /// (`continue_latest`), or a new one.
+    pub fn open_session(&self, session_id: Option<&str>, continue_latest: bool) -> Result<Session> {
+        let project = self
+            .rt
+            .store
+            .ensure_project(&self.rt.project_root.to_string_lossy())?;
+        if let Some(id) = session_id {
+            return self.rt.store.get_session(id);
+        }
+        if continue_latest {
+            if let Some(s) = self.rt.store.latest_session(&project.id)? {
+                return Ok(s);
+            }
+        }
+        self.rt.store.create_session(&project.id, "")
+    }
+
+    /// The main chat of a session (its latest), created when the session has none.
+    pub fn main_chat(&self, session: &Session) -> Result<Chat> {
+        let chats = self.rt.store.list_chats(&session.id)?;
+        if let Some(chat) = chats.into_iter().rev().find(|c| c.kind == "main") {
+            return Ok(chat);
+        }
+        self.new_chat(session, "main", None)
+    }
+
+    pub fn new_chat(&self, session: &Session, kind: &str, model: Option<&str>) -> Result<Chat> {
+        let model = model
+            .map(|m| self.rt.config.resolve_model(m))
+            .unwrap_or_else(|| self.rt.config.model.clone());
+        self.rt.store.create_chat(&NewChat {
+            session_id: &session.id,
+            parent_chat_id: None,
+            kind,
+            title: "",
+            model: &model,
+            agent: agent::GENERAL_PURPOSE,
+        })
+    }
+
+    /// Runs one turn to the end.
+    pub async fn run_turn(&self, request: TurnRequest) -> TurnOutcome {
+        agent::run_turn(&self.rt, request).await
+    }
+
+    /// Continues a chat from its snapshot (after a crash or kill).
+    pub async fn resume_chat(&self, chat_id: &str, approval: ApprovalMode) -> TurnOutcome {
+        agent::resume_chat(&self.rt, chat_id, approval).await
+    }
+
+    /// Handles a command from a client; long work runs on spawned tasks.
+    pub fn submit(&self, command: Command) {
+        let rt = self.rt.clone();
+        match command {
+            Command::SendMessage {
+                chat_id,
+                text,
+                attachments,
+            } => {
+                let approval = rt.config.approval;
+                tokio::spawn(async move {
+                    agent::run_turn(
+                        &rt,
+                        TurnRequest {
+                            chat_id,
+                            text,
+                            attachments,
+                            approval,
+                        },
+                    )
+                    .await
+                });
+            }
+            Command::ResumeChat { chat_id } => {
+                let approval = rt.config.approval;
+                tokio::spawn(async move { agent::resume_chat(&rt, &chat_id, approval).await });
+            }
+            Command::CancelTurn { chat_id } => {
+                rt.cancel_turn(&chat_id);
+            }
+            Command::ConfirmCommand { request_id, allow } => {
+                rt.answer_confirmation(&request_id, allow);
+            }
+            Command::ResolveChange { change_id, apply } => {
+                if let Err(e) = rt.resolve_change(&change_id, apply) {
+                    rt.emit(Event::Notice {
+                        message: format!("{e:#}"),
+                    });
+                }
+            }
+            Command::CancelTask { task_id } => {
+                if let Err(e) = background::cancel_task(&rt, &task_id) {
+                    rt.emit(Event::Notice {
+                        message: format!("{e:#}"),
+                    });
+                }
+            }
+            Command::RetryTask { task_id } => {
+                if let Err(e) = background::retry_task(&rt, &task_id) {
+                    rt.emit(Event::Notice {
+                        message: format!("{e:#}"),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Waits until every background task started from `chat_id` (and their own) has ended.
+    pub async fn wait_for_tasks_of(&self, chat_id: &str) -> Result<()> {
+        background::wait_for_tasks_of(&self.rt, chat_id).await
+    }
+
+    pub fn shutdown(&self) {
+        self.rt.shutdown.cancel();
+    }
+}
+
+fn canonical_root(root: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(root)
+        .with_context(|| format!("project directory {} does not exist", root.display()))
+}
