@@ -1,0 +1,358 @@
+//! The HTTP side: one streamed `POST /chat/completions` with retry, timeouts and cancellation.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use super::error::{LlmError, LlmErrorKind};
+use super::provider::chat_completions_url;
+use super::stream::{assemble_sse, AssembledResponse, LlmEvent};
+use super::types::ChatRequest;
+
+#[derive(Clone)]
+pub struct ClientConfig {
+    pub base_url: String,
+    pub api_key: Option<String>,
+    /// Total tries per request, the first included.
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Longest silence allowed between two received bytes (keep-alive comments count).
+    pub idle_timeout: Duration,
+    /// Longest a single HTTP request may take, streaming included.
+    pub request_deadline: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            base_url: "https://api.deepseek.com".to_string(),
+            api_key: None,
+            max_attempts: 4,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(90),
+            request_deadline: Duration::from_secs(600),
+        }
+    }
+}
+
+// Written by hand so that the key can never end up in a log line.
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("max_attempts", &self.max_attempts)
+            .field("backoff_base", &self.backoff_base)
+            .field("backoff_max", &self.backoff_max)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("request_deadline", &self.request_deadline)
+            .finish()
+    }
+}
+
+/// A chat-completions client. Cloning is cheap and shares the connection pool.
+#[derive(Clone, Debug)]
+pub struct LlmClient {
+    http: reqwest::Client,
+    config: Arc<ClientConfig>,
+    endpoint: Arc<str>,
+}
+
+/// One failed attempt, with the server's `Retry-After` if it sent one.
+struct Failure {
+    error: LlmError,
+    retry_after: Option<Duration>,
+}
+
+impl From<LlmError> for Failure {
+    fn from(error: LlmError) -> Self {
+        Failure {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+/// Why the body stream stopped delivering bytes.
+enum BodyError {
+    Http(reqwest::Error),
+    Idle(Duration),
+}
+
+impl From<BodyError> for LlmError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::Http(e) => {
+                let mut err = LlmError::from(e);
+                // A body that breaks off is a cut connection whatever reqwest calls it.
+                err.kind = LlmErrorKind::Network;
+                err
+            }
+            BodyError::Idle(d) => idle_error(d),
+        }
+    }
+}
+
+fn idle_error(idle: Duration) -> LlmError {
+    LlmError::new(
+        LlmErrorKind::IdleTimeout,
+        None,
+        format!("no data for {}s", idle.as_secs_f32()),
+    )
+}
+
+impl LlmClient {
+    pub fn new(config: ClientConfig) -> Result<Self, LlmError> {
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(config.idle_timeout)
+            .build()
+            .map_err(|e| {
+                LlmError::new(
+                    LlmErrorKind::Network,
+                    None,
+                    format!("cannot build HTTP client: {e}"),
+                )
+            })?;
+        let endpoint = chat_completions_url(&config.base_url).into();
+        Ok(LlmClient {
+            http,
+            config: Arc::new(config),
+            endpoint,
+        })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Sends `request` (streamed), reporting progress to `on_event`, and returns the assembled
+    /// response. Retryable failures are retried with backoff; each retry is announced with
+    /// [`LlmEvent::Retrying`] first. Cancelling `cancel` aborts at once with kind `Cancelled`.
+    pub async fn stream_chat(
+        &self,
+        request: &ChatRequest,
+        cancel: &CancellationToken,
+        on_event: &mut (dyn FnMut(LlmEvent) + Send),
+    ) -> Result<AssembledResponse, LlmError> {
+        let body = serde_json::to_vec(request).map_err(|e| {
+            LlmError::new(
+                LlmErrorKind::InvalidRequest,
+                None,
+                format!("cannot encode request: {e}"),
+            )
+        })?;
+        let body = Bytes::from(body);
+        let max_attempts = self.config.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(LlmError::cancelled());
+            }
+            let mut emitted = false;
+            let outcome = {
+                let mut forward = |ev: LlmEvent| {
+                    emitted = true;
+                    on_event(ev);
+                };
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Err(LlmError::cancelled()),
+                    _ = tokio::time::sleep(self.config.request_deadline) => Err(Failure::from(
+                        LlmError::new(
+                            LlmErrorKind::Deadline,
+                            None,
+                            format!("gave up after {}s", self.config.request_deadline.as_secs()),
+                        ),
+                    )),
+                    r = self.attempt(body.clone(), &mut forward) => r,
+                }
+            };
+            let failure = match outcome {
+                Ok(response) => {
+                    if let Some(error) = &response.error {
+                        return Err(LlmError::from_stream_error(error).redact(self.key()));
+                    }
+                    if response.finish_reason.as_deref() == Some("insufficient_system_resource") {
+                        Failure::from(LlmError::new(
+                            LlmErrorKind::Overloaded,
+                            None,
+                            "insufficient_system_resource",
+                        ))
+                    } else {
+                        return Ok(response);
+                    }
+                }
+                Err(failure) => failure,
+            };
+            let error = failure.error.redact(self.key());
+            if !error.retryable() || attempt >= max_attempts {
+                return Err(error);
+            }
+            let delay = self.backoff(attempt, failure.retry_after);
+            attempt += 1;
+            tracing::warn!(attempt, max_attempts, ?delay, %error, "retrying model request");
+            on_event(LlmEvent::Retrying {
+                attempt,
+                max_attempts,
+                delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                reason: error.to_string(),
+                discard_partial: emitted,
+            });
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(LlmError::cancelled()),
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    fn key(&self) -> Option<&str> {
+        self.config.api_key.as_deref()
+    }
+
+    /// Exponential backoff with jitter; a server's `Retry-After` replaces it, within the cap.
+    fn backoff(&self, failed_attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let max = self.config.backoff_max;
+        if let Some(after) = retry_after {
+            return after.min(max);
+        }
+        let exp = 2u32.saturating_pow(failed_attempt.saturating_sub(1));
+        let full = self.config.backoff_base.saturating_mul(exp).min(max);
+        // Jitter keeps parallel agents that failed together from retrying in lockstep.
+        let factor: f64 = rand::Rng::random_range(&mut rand::rng(), 0.5..=1.0);
+        full.mul_f64(factor)
+    }
+
+    async fn attempt(
+        &self,
+        body: Bytes,
+        on_event: &mut (dyn FnMut(LlmEvent) + Send),
+    ) -> Result<AssembledResponse, Failure> {
+        let idle = self.config.idle_timeout;
+        let mut builder = self
+            .http
+            .post(&*self.endpoint)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .body(body);
+        if let Some(key) = self.key() {
+            builder = builder.bearer_auth(key);
+        }
+        let response = match tokio::time::timeout(idle, builder.send()).await {
+            Err(_) => return Err(idle_error(idle).into()),
+            Ok(Err(e)) => return Err(LlmError::from(e).into()),
+            Ok(Ok(r)) => r,
+        };
+        let status = response.status();
+        if !status.is_success() {
+            let retry_after = retry_after(response.headers());
+            let text = match tokio::time::timeout(idle, response.text()).await {
+                Ok(Ok(text)) => text,
+                // The status alone classifies the error; the body only adds detail.
+                _ => String::new(),
+            };
+            return Err(Failure {
+                error: LlmError::from_status(status.as_u16(), &text),
+                retry_after,
+            });
+        }
+        let bytes = idle_guarded(response.bytes_stream(), idle);
+        Ok(assemble_sse(bytes, on_event).await?)
+    }
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let secs: f64 = value.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+}
+
+/// Ends the byte stream with an idle error when no chunk arrives within `idle`.
+fn idle_guarded<S>(stream: S, idle: Duration) -> impl Stream<Item = Result<Bytes, BodyError>>
+where
+    S: Stream<Item = reqwest::Result<Bytes>>,
+{
+    futures::stream::unfold(Some(Box::pin(stream)), move |state| async move {
+        let mut stream = state?;
+        match tokio::time::timeout(idle, stream.next()).await {
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(stream))),
+            Ok(Some(Err(e))) => Some((Err(BodyError::Http(e)), None)),
+            Ok(None) => None,
+            Err(_) => Some((Err(BodyError::Idle(idle)), None)),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_key() {
+        let config = ClientConfig {
+            api_key: Some("sk-very-secret".into()),
+            ..ClientConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("sk-very-secret"), "{shown}");
+        assert!(shown.contains("***"));
+        let client = LlmClient::new(config).expect("client");
+        assert!(!format!("{client:?}").contains("sk-very-secret"));
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let client = LlmClient::new(ClientConfig {
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(300),
+            ..ClientConfig::default()
+        })
+        .expect("client");
+        let first = client.backoff(1, None);
+        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+        let third = client.backoff(3, None);
+        assert!(third >= Duration::from_millis(150) && third <= Duration::from_millis(300));
+        assert_eq!(
+            client.backoff(1, Some(Duration::from_secs(60))),
+            Duration::from_millis(300)
+        );
+        assert_eq!(
+            client.backoff(1, Some(Duration::from_millis(200))),
+            Duration::from_millis(200)
+        );
+    }
+
+    #[test]
+    fn stream_chat_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let client = LlmClient::new(ClientConfig::default()).expect("client");
+        let request = ChatRequest {
+            model: "m".into(),
+            messages: vec![],
+            tools: vec![],
+            stream: true,
+            stream_options: super::super::types::StreamOptions {
+                include_usage: true,
+            },
+            reasoning_effort: None,
+            thinking: None,
+            max_tokens: None,
+            temperature: None,
+        };
+        let cancel = CancellationToken::new();
+        let mut sink = |_: LlmEvent| {};
+        let fut = client.stream_chat(&request, &cancel, &mut sink);
+        assert_send(&fut);
+    }
+}

@@ -1,0 +1,569 @@
+//! Assembly of a streamed chat completion from its SSE `data:` payloads.
+//!
+//! [`StreamAssembler`] is pure (no IO) so every parser rule can be tested in isolation;
+//! [`assemble_sse`] drives it from a byte stream through `eventsource-stream`, which is the path
+//! the HTTP client uses too.
+
+use futures::{Stream, StreamExt};
+use serde_json::Value;
+
+use super::error::{LlmError, LlmErrorKind};
+use super::types::{ChatMessage, ToolCall, Usage};
+
+/// Something the UI can show while a response is still streaming.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LlmEvent {
+    Content(String),
+    Reasoning(String),
+    /// A tool call got its name. `index` is its position in the final `tool_calls`.
+    ToolCallStarted {
+        index: usize,
+        id: String,
+        name: String,
+    },
+    /// The attempt failed and another will start after `delay_ms`. `attempt` is the number of
+    /// the attempt about to start (2 for the first retry). When `discard_partial` is true, text
+    /// and tool calls already shown for the failed attempt must be thrown away.
+    Retrying {
+        attempt: u32,
+        max_attempts: u32,
+        delay_ms: u64,
+        reason: String,
+        discard_partial: bool,
+    },
+}
+
+/// The complete response of one streamed request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AssembledResponse {
+    pub content: String,
+    pub reasoning: String,
+    pub tool_calls: Vec<ToolCall>,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Usage>,
+    pub raw_usage: Option<Value>,
+    pub model: Option<String>,
+    /// A top-level `error` object that ended the stream, verbatim.
+    pub error: Option<Value>,
+}
+
+impl AssembledResponse {
+    /// The assistant message to append to the conversation.
+    ///
+    /// DeepSeek's thinking mode answers 400 unless the reasoning of a turn that made tool calls is
+    /// sent back, while older reasoners reject it on plain turns, so it is kept only with tool calls.
+    pub fn to_assistant_message(&self) -> ChatMessage {
+        let with_tools = !self.tool_calls.is_empty();
+        ChatMessage::Assistant {
+            content: (!self.content.is_empty() || !with_tools).then(|| self.content.clone()),
+            reasoning_content: (with_tools && !self.reasoning.is_empty())
+                .then(|| self.reasoning.clone()),
+            tool_calls: self.tool_calls.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct PartialCall {
+    id: String,
+    kind: Option<String>,
+    name: String,
+    arguments: String,
+    index: Option<u64>,
+}
+
+/// Folds the `data:` payloads of one streamed chat completion into an [`AssembledResponse`].
+#[derive(Debug, Default)]
+pub struct StreamAssembler {
+    content: String,
+    reasoning: String,
+    calls: Vec<PartialCall>,
+    finish_reason: Option<String>,
+    raw_usage: Option<Value>,
+    model: Option<String>,
+    error: Option<Value>,
+    done: bool,
+}
+
+impl StreamAssembler {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True once `[DONE]` or an `error` object was seen; later data is ignored.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Whether any text, reasoning or tool call has been produced so far.
+    pub fn has_output(&self) -> bool {
+        !self.content.is_empty() || !self.reasoning.is_empty() || !self.calls.is_empty()
+    }
+
+    /// Takes the `data:` payload of one SSE event and returns what it added.
+    pub fn feed(&mut self, data: &str) -> Result<Vec<LlmEvent>, LlmError> {
+        let data = data.trim();
+        if self.done || data.is_empty() {
+            return Ok(Vec::new());
+        }
+        if data == "[DONE]" {
+            self.done = true;
+            return Ok(Vec::new());
+        }
+        let chunk: Value = serde_json::from_str(data).map_err(|e| {
+            LlmError::new(
+                LlmErrorKind::Stream,
+                None,
+                format!(
+                    "malformed data line from the provider ({e}): {}",
+                    excerpt(data)
+                ),
+            )
+        })?;
+        let Value::Object(chunk) = chunk else {
+            // Not a chunk at all; tolerated like any other unknown content.
+            tracing::debug!(data = excerpt(data), "ignoring non-object SSE data");
+            return Ok(Vec::new());
+        };
+
+        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
+            self.error = Some(error.clone());
+            self.done = true;
+            return Ok(Vec::new());
+        }
+        if let Some(model) = chunk.get("model").and_then(Value::as_str) {
+            if !model.is_empty() {
+                self.model = Some(model.to_string());
+            }
+        }
+        if let Some(usage) = chunk.get("usage").filter(|u| !u.is_null()) {
+            self.raw_usage = Some(usage.clone());
+        }
+
+        let mut events = Vec::new();
+        let choices = chunk.get("choices").and_then(Value::as_array);
+        for choice in choices.into_iter().flatten() {
+            // Only the first choice is assembled: requests never ask for n > 1.
+            if choice.get("index").and_then(Value::as_u64).unwrap_or(0) != 0 {
+                continue;
+            }
+            let delta = choice
+                .get("delta")
+                .filter(|d| d.is_object())
+                .or_else(|| choice.get("message"));
+            if let Some(delta) = delta {
+                self.apply_delta(delta, &mut events);
+            }
+            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+                self.finish_reason = Some(reason.to_string());
+            }
+        }
+        Ok(events)
+    }
+
+    fn apply_delta(&mut self, delta: &Value, events: &mut Vec<LlmEvent>) {
+        let text = |key: &str| delta.get(key).and_then(Value::as_str).unwrap_or("");
+        let reasoning = match text("reasoning_content") {
+            "" => text("reasoning"),
+            r => r,
+        };
+        if !reasoning.is_empty() {
+            self.reasoning.push_str(reasoning);
+            events.push(LlmEvent::Reasoning(reasoning.to_string()));
+        }
+        let content = text("content");
+        if !content.is_empty() {
+            self.content.push_str(content);
+            events.push(LlmEvent::Content(content.to_string()));
+        }
+        let calls = delta.get("tool_calls").and_then(Value::as_array);
+        for call in calls.into_iter().flatten() {
+            self.apply_tool_call(call, events);
+        }
+    }
+
+    fn apply_tool_call(&mut self, call: &Value, events: &mut Vec<LlmEvent>) {
+        let id = call
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        let index = call.get("index").and_then(Value::as_u64);
+        let function = call.get("function");
+        let field = |key: &str| {
+            function
+                .and_then(|f| f.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        let (name, arguments) = (field("name"), field("arguments"));
+
+        let by_id = id.and_then(|id| self.calls.iter().position(|c| c.id == id));
+        // An index only identifies a call that has no other id: some servers reuse index 0 for
+        // parallel calls that carry distinct ids.
+        let by_index = || {
+            index.and_then(|i| {
+                self.calls
+                    .iter()
+                    .position(|c| c.index == Some(i) && (id.is_none() || c.id.is_empty()))
+            })
+        };
+        let target = match by_id.or_else(by_index) {
+            Some(pos) => pos,
+            None if id.is_none() && index.is_none() && !self.calls.is_empty() => {
+                self.calls.len() - 1
+            }
+            None => {
+                self.calls.push(PartialCall {
+                    index,
+                    ..PartialCall::default()
+                });
+                self.calls.len() - 1
+            }
+        };
+
+        let slot = &mut self.calls[target];
+        if slot.id.is_empty() {
+            if let Some(id) = id {
+                slot.id = id.to_string();
+            }
+        }
+        if slot.index.is_none() {
+            slot.index = index;
+        }
+        if slot.kind.is_none() {
+            slot.kind = call
+                .get("type")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
+        }
+        let resent_whole = !slot.arguments.is_empty()
+            && arguments == slot.arguments
+            && serde_json::from_str::<Value>(&slot.arguments).is_ok();
+        if !resent_whole {
+            slot.arguments.push_str(arguments);
+        }
+        if slot.name.is_empty() && !name.is_empty() {
+            slot.name = name.to_string();
+            events.push(LlmEvent::ToolCallStarted {
+                index: target,
+                id: slot.id.clone(),
+                name: slot.name.clone(),
+            });
+        }
+    }
+
+    pub fn finish(self) -> AssembledResponse {
+        let tool_calls = self
+            .calls
+            .into_iter()
+            .enumerate()
+            .map(|(n, c)| ToolCall {
+                // A tool result must name its call, so servers that omit ids get a stable one.
+                id: if c.id.is_empty() {
+                    format!("call_{n}")
+                } else {
+                    c.id
+                },
+                kind: c.kind.unwrap_or_else(|| "function".to_string()),
+                function: super::types::FunctionCall {
+                    name: c.name,
+                    arguments: c.arguments,
+                },
+            })
+            .collect();
+        AssembledResponse {
+            content: self.content,
+            reasoning: self.reasoning,
+            tool_calls,
+            finish_reason: self.finish_reason,
+            usage: self.raw_usage.as_ref().map(Usage::from_raw),
+            raw_usage: self.raw_usage,
+            model: self.model,
+            error: self.error,
+        }
+    }
+}
+
+fn excerpt(s: &str) -> String {
+    const MAX: usize = 200;
+    match s.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_string(),
+    }
+}
+
+/// Runs a raw SSE byte stream through `eventsource-stream` and the assembler, handing each event
+/// to `on_event` as it is produced. Ends at `[DONE]`, an `error` object, or the end of the stream.
+/// A mid-stream `error` object is returned inside the response, not as `Err`.
+pub async fn assemble_sse<S, B, E>(
+    stream: S,
+    mut on_event: impl FnMut(LlmEvent),
+) -> Result<AssembledResponse, LlmError>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]>,
+    E: Into<LlmError>,
+{
+    use eventsource_stream::{EventStreamError, Eventsource};
+
+    let events = stream.eventsource();
+    futures::pin_mut!(events);
+    let mut assembler = StreamAssembler::new();
+    while let Some(event) = events.next().await {
+        let event = event.map_err(|e| match e {
+            EventStreamError::Transport(e) => e.into(),
+            EventStreamError::Utf8(e) => LlmError::new(
+                LlmErrorKind::Stream,
+                None,
+                format!("the provider sent invalid UTF-8: {e}"),
+            ),
+            EventStreamError::Parser(e) => LlmError::new(
+                LlmErrorKind::Stream,
+                None,
+                format!("the provider sent malformed SSE: {e}"),
+            ),
+        })?;
+        for ev in assembler.feed(&event.data)? {
+            on_event(ev);
+        }
+        if assembler.is_done() {
+            break;
+        }
+    }
+    Ok(assembler.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn feed_all(lines: &[Value]) -> (AssembledResponse, Vec<LlmEvent>) {
+        let mut a = StreamAssembler::new();
+        let mut events = Vec::new();
+        for line in lines {
+            events.extend(a.feed(&line.to_string()).expect("valid chunk"));
+        }
+        (a.finish(), events)
+    }
+
+    fn delta(d: Value) -> Value {
+        json!({"choices": [{"index": 0, "delta": d, "finish_reason": null}]})
+    }
+
+    fn tc(v: Value) -> Value {
+        delta(json!({"tool_calls": [v]}))
+    }
+
+    #[test]
+    fn content_and_finish_reason_last_non_null() {
+        let (r, events) = feed_all(&[
+            delta(json!({"role": "assistant", "content": "Hel"})),
+            delta(json!({"content": "lo"})),
+            json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+            json!({"choices": [{"index": 0, "delta": {}, "finish_reason": null}]}),
+        ]);
+        assert_eq!(r.content, "Hello");
+        assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+        assert_eq!(
+            events,
+            vec![
+                LlmEvent::Content("Hel".into()),
+                LlmEvent::Content("lo".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn tool_call_indexes_starting_at_one() {
+        let (r, _) = feed_all(&[
+            tc(json!({"index": 1, "id": "a", "function": {"name": "read", "arguments": "{\"p\""}})),
+            tc(json!({"index": 2, "id": "b", "function": {"name": "ls", "arguments": "{}"}})),
+            tc(json!({"index": 1, "function": {"arguments": ":1}"}})),
+        ]);
+        assert_eq!(r.tool_calls.len(), 2);
+        assert_eq!(r.tool_calls[0].function.arguments, "{\"p\":1}");
+        assert_eq!(r.tool_calls[1].function.name, "ls");
+        assert_eq!(r.tool_calls[1].function.arguments, "{}");
+    }
+
+    #[test]
+    fn missing_index_joins_latest_call() {
+        let (r, events) = feed_all(&[
+            tc(json!({"id": "x", "function": {"name": "grep", "arguments": "{\"q\":"}})),
+            tc(json!({"function": {"arguments": "\"a\"}"}})),
+        ]);
+        assert_eq!(r.tool_calls.len(), 1);
+        assert_eq!(r.tool_calls[0].id, "x");
+        assert_eq!(r.tool_calls[0].function.arguments, "{\"q\":\"a\"}");
+        assert_eq!(
+            events,
+            vec![LlmEvent::ToolCallStarted {
+                index: 0,
+                id: "x".into(),
+                name: "grep".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn joins_by_id_before_index() {
+        // Both calls claim index 0; the ids tell them apart.
+        let (r, _) = feed_all(&[
+            tc(json!({"index": 0, "id": "a", "function": {"name": "one", "arguments": "{\"x\""}})),
+            tc(json!({"index": 0, "id": "b", "function": {"name": "two", "arguments": "{}"}})),
+            tc(json!({"index": 0, "id": "a", "function": {"arguments": ":1}"}})),
+        ]);
+        assert_eq!(r.tool_calls.len(), 2);
+        assert_eq!(r.tool_calls[0].function.arguments, "{\"x\":1}");
+        assert_eq!(r.tool_calls[1].function.arguments, "{}");
+    }
+
+    #[test]
+    fn first_non_empty_name_wins() {
+        let (r, _) = feed_all(&[
+            tc(json!({"index": 0, "id": "a", "function": {"name": "", "arguments": ""}})),
+            tc(json!({"index": 0, "function": {"name": "first", "arguments": "{}"}})),
+            tc(json!({"index": 0, "function": {"name": "second"}})),
+        ]);
+        assert_eq!(r.tool_calls[0].function.name, "first");
+    }
+
+    #[test]
+    fn resent_identical_complete_call_is_not_duplicated() {
+        let call = json!({"index": 0, "id": "c1", "type": "function",
+            "function": {"name": "read_file", "arguments": "{\"path\":\"a.rs\"}"}});
+        let (r, events) = feed_all(&[tc(call.clone()), tc(call)]);
+        assert_eq!(r.tool_calls.len(), 1);
+        assert_eq!(r.tool_calls[0].function.arguments, "{\"path\":\"a.rs\"}");
+        assert_eq!(events.len(), 1, "started once: {events:?}");
+    }
+
+    #[test]
+    fn repeated_fragment_of_incomplete_arguments_still_appends() {
+        let (r, _) = feed_all(&[
+            tc(json!({"index": 0, "id": "c", "function": {"name": "f", "arguments": "{\"a\":\""}})),
+            tc(json!({"index": 0, "function": {"arguments": "{\"a\":\""}})),
+        ]);
+        assert_eq!(r.tool_calls[0].function.arguments, "{\"a\":\"{\"a\":\"");
+    }
+
+    #[test]
+    fn unknown_finish_reason_and_fields_are_kept_not_fatal() {
+        let (r, _) = feed_all(&[
+            json!({"weird": {"nested": [1, 2]}, "model": "m1", "choices": [{"index": 0,
+                "delta": {"content": "ok", "surprise": true}, "finish_reason": null, "extra": 1}]}),
+            json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "insufficient_system_resource"}]}),
+        ]);
+        assert_eq!(r.content, "ok");
+        assert_eq!(r.model.as_deref(), Some("m1"));
+        assert_eq!(
+            r.finish_reason.as_deref(),
+            Some("insufficient_system_resource")
+        );
+    }
+
+    #[test]
+    fn reasoning_falls_back_to_reasoning_field() {
+        let (r, events) = feed_all(&[
+            delta(json!({"reasoning": "think "})),
+            delta(json!({"reasoning_content": "more", "reasoning": "more"})),
+            delta(json!({"content": "done"})),
+        ]);
+        assert_eq!(r.reasoning, "think more");
+        assert_eq!(events[0], LlmEvent::Reasoning("think ".into()));
+    }
+
+    #[test]
+    fn usage_last_non_null_wins_and_is_parsed() {
+        let (r, _) = feed_all(&[
+            json!({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}),
+            json!({"choices": [], "usage": null}),
+            json!({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 2,
+                "prompt_cache_hit_tokens": 8, "prompt_cache_miss_tokens": 2}}),
+        ]);
+        let u = r.usage.expect("usage");
+        assert_eq!((u.prompt_tokens, u.cache_hit_tokens), (10, 8));
+        assert_eq!(r.raw_usage.expect("raw")["prompt_cache_miss_tokens"], 2);
+    }
+
+    #[test]
+    fn empty_data_is_ignored_and_done_stops() {
+        let mut a = StreamAssembler::new();
+        assert!(a.feed("").expect("empty").is_empty());
+        assert!(a.feed("   ").expect("blank").is_empty());
+        a.feed("[DONE]").expect("done");
+        assert!(a.is_done());
+        // Anything after [DONE], even garbage, is not parsed.
+        assert!(a.feed("not json").expect("ignored").is_empty());
+    }
+
+    #[test]
+    fn invalid_json_is_a_stream_error() {
+        let mut a = StreamAssembler::new();
+        let err = a.feed("{\"choices\": [").expect_err("must fail");
+        assert_eq!(err.kind, LlmErrorKind::Stream);
+        assert!(err.to_string().contains("malformed"), "{err}");
+    }
+
+    #[test]
+    fn error_object_ends_the_stream() {
+        let mut a = StreamAssembler::new();
+        a.feed(&delta(json!({"content": "part"})).to_string())
+            .expect("chunk");
+        a.feed(r#"{"error":{"message":"boom","code":"x"}}"#)
+            .expect("error chunk");
+        assert!(a.is_done());
+        a.feed(&delta(json!({"content": "late"})).to_string())
+            .expect("ignored");
+        let r = a.finish();
+        assert_eq!(r.content, "part");
+        assert_eq!(r.error.expect("error")["message"], "boom");
+    }
+
+    #[test]
+    fn missing_ids_get_stable_ones() {
+        let (r, _) = feed_all(&[tc(
+            json!({"index": 0, "function": {"name": "f", "arguments": "{}"}}),
+        )]);
+        assert_eq!(r.tool_calls[0].id, "call_0");
+        assert_eq!(r.tool_calls[0].kind, "function");
+    }
+
+    #[tokio::test]
+    async fn comments_and_empty_events_are_ignored_on_the_sse_path() {
+        let body = ": keep-alive\n\ndata:\n\n: another\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n";
+        let chunks = vec![Ok::<_, std::convert::Infallible>(body.as_bytes().to_vec())];
+        let mut events = Vec::new();
+        let r = assemble_sse(futures::stream::iter(chunks), |e| events.push(e))
+            .await
+            .expect("assembled");
+        assert_eq!(r.content, "hi");
+        assert_eq!(events, vec![LlmEvent::Content("hi".into())]);
+    }
+
+    #[test]
+    fn assistant_message_keeps_reasoning_only_with_tool_calls() {
+        let mut r = AssembledResponse {
+            content: "hi".into(),
+            reasoning: "why".into(),
+            ..Default::default()
+        };
+        let ChatMessage::Assistant {
+            reasoning_content, ..
+        } = r.to_assistant_message()
+        else {
+            panic!("assistant")
+        };
+        assert_eq!(reasoning_content, None);
+        r.tool_calls.push(ToolCall::new("c", "f", "{}"));
+        let ChatMessage::Assistant {
+            reasoning_content, ..
+        } = r.to_assistant_message()
+        else {
+            panic!("assistant")
+        };
+        assert_eq!(reasoning_content.as_deref(), Some("why"));
+    }
+}
