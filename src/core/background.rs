@@ -117,13 +117,7 @@ async fn run_task_chat(
     });
     let outcome = agent::run_turn(
         rt,
-        TurnRequest {
-            chat_id: chat.id.clone(),
-            text: task.input.clone(),
-            attachments: Vec::new(),
-            approval: rt.config.approval,
-        }
-        .with_parent_cancel(token),
+        TurnRequest::new(&chat.id, &task.input, rt.config.approval).with_parent_cancel(token),
     )
     .await;
     Ok((outcome.status, outcome.final_text.unwrap_or_default()))

@@ -169,6 +169,7 @@ impl Engine {
             base_url: config.base_url.clone(),
             api_key: config.api_key.clone(),
             max_attempts: config.max_attempts,
+            backoff_base: config.retry_backoff,
             idle_timeout: config.idle_timeout,
             request_deadline: config.request_timeout,
             ..ClientConfig::default()
@@ -258,18 +259,9 @@ impl Engine {
                 attachments,
             } => {
                 let approval = rt.config.approval;
-                tokio::spawn(async move {
-                    agent::run_turn(
-                        &rt,
-                        TurnRequest {
-                            chat_id,
-                            text,
-                            attachments,
-                            approval,
-                        },
-                    )
-                    .await
-                });
+                let mut request = TurnRequest::new(&chat_id, &text, approval);
+                request.attachments = attachments;
+                tokio::spawn(async move { agent::run_turn(&rt, request).await });
             }
             Command::ResumeChat { chat_id } => {
                 let approval = rt.config.approval;

@@ -23,7 +23,7 @@ pub use profiles::{EXPLORE, GENERAL_PURPOSE};
 
 use crate::core::engine::Runtime;
 use crate::core::events::Event;
-use crate::core::llm::client::LlmEvent;
+use crate::core::llm::stream::LlmEvent;
 use crate::core::llm::images;
 use crate::core::llm::types::{
     ChatMessage, ChatRequest, ContentPart, ImageUrl, StreamOptions, Thinking, ToolCall, Usage,
@@ -198,8 +198,8 @@ async fn start_turn(rt: &Arc<Runtime>, request: &TurnRequest) -> Result<(Chat, i
             path: full.to_string_lossy().into_owned(),
             mime: info.mime.to_string(),
             bytes: info.bytes,
-            width: info.width,
-            height: info.height,
+            width: u32::try_from(info.width).ok(),
+            height: u32::try_from(info.height).ok(),
         });
     }
 

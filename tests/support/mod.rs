@@ -1,0 +1,5 @@
+//! Shared test support: the scripted model server and an engine harness around it.
+#![allow(dead_code)]
+
+pub mod harness;
+pub mod mock_server;
