@@ -16,15 +16,29 @@ pub enum Command {
         attachments: Vec<std::path::PathBuf>,
     },
     /// Cancel the running turn of a chat.
-    CancelTurn { chat_id: String },
+    CancelTurn {
+        chat_id: String,
+    },
     /// Resume a chat interrupted by a crash from its snapshot.
-    ResumeChat { chat_id: String },
+    ResumeChat {
+        chat_id: String,
+    },
     /// Answer a command confirmation request (review mode).
-    ConfirmCommand { request_id: String, allow: bool },
+    ConfirmCommand {
+        request_id: String,
+        allow: bool,
+    },
     /// Apply or reject a pending change.
-    ResolveChange { change_id: String, apply: bool },
-    CancelTask { task_id: String },
-    RetryTask { task_id: String },
+    ResolveChange {
+        change_id: String,
+        apply: bool,
+    },
+    CancelTask {
+        task_id: String,
+    },
+    RetryTask {
+        task_id: String,
+    },
 }
 
 /// Something that happened in the core. Serialised as one JSON object per line by

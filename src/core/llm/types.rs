@@ -87,7 +87,11 @@ fn function_type() -> String {
 }
 
 impl ToolCall {
-    pub fn new(id: impl Into<String>, name: impl Into<String>, arguments: impl Into<String>) -> Self {
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
         ToolCall {
             id: id.into(),
             kind: function_type(),
@@ -230,7 +234,10 @@ mod tests {
             "completion_tokens_details": {"reasoning_tokens": 17},
             "prompt_cache_hit_tokens": 256, "prompt_cache_miss_tokens": 118
         }));
-        assert_eq!((u.cache_hit_tokens, u.cache_miss_tokens, u.reasoning_tokens), (256, 118, 17));
+        assert_eq!(
+            (u.cache_hit_tokens, u.cache_miss_tokens, u.reasoning_tokens),
+            (256, 118, 17)
+        );
     }
 
     #[test]
