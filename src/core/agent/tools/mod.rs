@@ -4,6 +4,24 @@
 //! (recording a pending change, asking the user to confirm a command, background sub-agents)
 //! goes through the [`AgentHost`] in its [`ToolContext`].
 
+pub mod changes;
+pub mod create_file;
+pub mod delete_file;
+pub mod edit_file;
+pub mod glob;
+pub mod grep;
+pub mod list_dir;
+pub mod path_guard;
+pub mod read_file;
+pub mod run_command;
+pub mod spawn_subagent;
+pub mod subagent_result;
+pub mod subagent_status;
+mod walk;
+
+#[cfg(test)]
+pub(crate) mod test_support;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -190,4 +208,174 @@ pub fn parse_args<T: serde::de::DeserializeOwned>(tool: &str, args: Value) -> Re
         tool: tool.to_string(),
         message: e.to_string(),
     })
+}
+
+/// Runs blocking file-system work off the async executor, so a large walk or read never
+/// stalls the agent loop's other tasks.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ToolError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ToolError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ToolError::Failed(format!("tool worker failed: {e}")))?
+}
+
+/// Every built-in tool, in the order they are offered to the model.
+pub fn builtin_tools() -> Vec<Arc<dyn Tool>> {
+    vec![
+        Arc::new(read_file::ReadFile),
+        Arc::new(list_dir::ListDir),
+        Arc::new(glob::Glob),
+        Arc::new(grep::Grep),
+        Arc::new(edit_file::EditFile),
+        Arc::new(create_file::CreateFile),
+        Arc::new(delete_file::DeleteFile),
+        Arc::new(run_command::RunCommand),
+        Arc::new(spawn_subagent::SpawnSubagent),
+        Arc::new(subagent_status::SubagentStatus),
+        Arc::new(subagent_result::SubagentResult),
+    ]
+}
+
+/// Names of the built-in tools that only read (safe in any approval mode, and safe to run
+/// concurrently).
+pub fn read_only_tool_names() -> Vec<&'static str> {
+    builtin_tools()
+        .iter()
+        .filter(|t| t.kind() == ToolKind::ReadOnly)
+        .map(|t| t.name())
+        .collect()
+}
+
+/// The tools one agent may call, looked up by name.
+#[derive(Clone)]
+pub struct ToolRegistry {
+    tools: Vec<Arc<dyn Tool>>,
+}
+
+impl ToolRegistry {
+    /// Keeps the given order; a later tool with an already-registered name replaces the earlier
+    /// one in place, so callers can override a built-in without reordering the list.
+    pub fn new(tools: Vec<Arc<dyn Tool>>) -> Self {
+        let mut kept: Vec<Arc<dyn Tool>> = Vec::with_capacity(tools.len());
+        for tool in tools {
+            match kept.iter_mut().find(|t| t.name() == tool.name()) {
+                Some(slot) => *slot = tool,
+                None => kept.push(tool),
+            }
+        }
+        ToolRegistry { tools: kept }
+    }
+
+    pub fn builtin() -> Self {
+        Self::new(builtin_tools())
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Tool>> {
+        self.tools.iter().find(|t| t.name() == name).cloned()
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.tools.iter().map(|t| t.name()).collect()
+    }
+
+    pub fn tools(&self) -> &[Arc<dyn Tool>] {
+        &self.tools
+    }
+
+    pub fn specs(&self) -> Vec<ToolSpec> {
+        self.specs_for(|_| true)
+    }
+
+    pub fn specs_for(&self, filter: impl Fn(&dyn Tool) -> bool) -> Vec<ToolSpec> {
+        self.tools
+            .iter()
+            .filter(|t| filter(t.as_ref()))
+            .map(|t| t.spec())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_names_are_the_public_contract() {
+        let reg = ToolRegistry::builtin();
+        assert_eq!(
+            reg.names(),
+            vec![
+                "read_file",
+                "list_dir",
+                "glob",
+                "grep",
+                "edit_file",
+                "create_file",
+                "delete_file",
+                "run_command",
+                "spawn_subagent",
+                "subagent_status",
+                "subagent_result",
+            ]
+        );
+        assert_eq!(
+            read_only_tool_names(),
+            vec!["read_file", "list_dir", "glob", "grep"]
+        );
+    }
+
+    #[test]
+    fn every_schema_is_a_closed_object_whose_required_fields_exist() {
+        for tool in builtin_tools() {
+            let p = tool.parameters();
+            assert_eq!(p["type"], "object", "{}", tool.name());
+            assert_eq!(p["additionalProperties"], false, "{}", tool.name());
+            let props = p["properties"].as_object().expect("properties");
+            for req in p["required"].as_array().expect("required") {
+                let req = req.as_str().expect("string");
+                assert!(props.contains_key(req), "{}: {req}", tool.name());
+            }
+            for (name, prop) in props {
+                assert!(prop.get("type").is_some(), "{}.{name}", tool.name());
+                assert!(prop.get("description").is_some(), "{}.{name}", tool.name());
+            }
+        }
+    }
+
+    #[test]
+    fn registry_lookup_filter_and_override() {
+        let mut tools = builtin_tools();
+        tools.push(Arc::new(read_file::ReadFile));
+        let reg = ToolRegistry::new(tools);
+        assert_eq!(reg.names().len(), 11);
+        assert_eq!(reg.names()[0], "read_file");
+        assert!(reg.get("grep").is_some());
+        assert!(reg.get("nope").is_none());
+        let specs = reg.specs_for(|t| t.kind() == ToolKind::Agent);
+        let names: Vec<_> = specs.iter().map(|s| s.function.name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec!["spawn_subagent", "subagent_status", "subagent_result"]
+        );
+        assert_eq!(reg.specs().len(), 11);
+    }
+
+    #[test]
+    fn unknown_and_mistyped_fields_name_the_field() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct A {
+            file_path: String,
+        }
+        let e = parse_args::<A>("read_file", serde_json::json!({"file_path": 3})).unwrap_err();
+        assert!(matches!(e, ToolError::InvalidArguments { .. }));
+        let e = parse_args::<A>("read_file", serde_json::json!({"file_pth": "x"})).unwrap_err();
+        assert!(e.to_string().contains("file_pth"), "{e}");
+        let e = parse_args::<A>("read_file", serde_json::json!({})).unwrap_err();
+        assert!(e.to_string().contains("file_path"), "{e}");
+    }
 }
