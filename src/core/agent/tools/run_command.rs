@@ -401,7 +401,7 @@ fn shell_words(command: &str, args: &[String]) -> String {
 
 fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")
@@ -561,7 +561,7 @@ mod tests {
         });
         let started = Instant::now();
         let err = RunCommand
-            .run(sh("echo $$ > marker.pid; sleep 100"), &fx.ctx)
+            .run(sh("sleep 100 & echo $! > marker.pid; sleep 100"), &fx.ctx)
             .await
             .unwrap_err();
         assert_eq!(err, ToolError::Cancelled);
