@@ -451,6 +451,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn relative_program_paths_start_from_the_project_root() {
+        use std::os::unix::fs::PermissionsExt;
+        let fx = Fixture::new(ApprovalMode::Auto);
+        let script = fx.write("tool.sh", "#!/bin/sh\necho from-script \"$1\"\n");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = RunCommand
+            .run(json!({"command": "./tool.sh", "args": ["x"]}), &fx.ctx)
+            .await
+            .unwrap();
+        assert_eq!(out.content, "exit code: 0\nfrom-script x\n");
+    }
+
+    #[tokio::test]
     async fn non_zero_exit_and_stderr_are_reported() {
         let fx = Fixture::new(ApprovalMode::Auto);
         let out = RunCommand
