@@ -60,7 +60,20 @@ impl Tool for DeleteFile {
             }
             let path = resolve_in(ctx, &args.file_path)?;
             let shown = display_path(&ctx.project_root, &path);
+            let requested = ctx.project_root.join(&args.file_path);
             let change = blocking(move || {
+                // The guard resolves symlinks, so deleting through a link would delete its
+                // target — not what "delete this path" means.
+                if requested
+                    .symlink_metadata()
+                    .is_ok_and(|m| m.file_type().is_symlink())
+                {
+                    return Err(ToolError::Failed(format!(
+                        "{} is a symlink; delete_file does not delete links (it would delete \
+                         the file they point to, {shown})",
+                        args.file_path
+                    )));
+                }
                 if path.is_dir() {
                     return Err(ToolError::Failed(format!(
                         "{shown} is a directory; delete_file only deletes files"
@@ -147,6 +160,20 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, ToolError::Denied(_)));
         assert!(fx.path("a.txt").exists());
+    }
+
+    #[tokio::test]
+    async fn symlinks_are_refused_and_their_target_kept() {
+        let fx = Fixture::new(ApprovalMode::Auto);
+        fx.write("real.txt", "keep\n");
+        symlink(&fx.path("real.txt"), &fx.path("alias"));
+        let err = DeleteFile
+            .run(json!({"file_path": "alias"}), &fx.ctx)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("is a symlink"), "{err}");
+        assert!(fx.path("real.txt").exists());
+        assert!(fx.path("alias").symlink_metadata().is_ok());
     }
 
     #[tokio::test]

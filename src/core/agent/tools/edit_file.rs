@@ -106,7 +106,8 @@ impl Tool for EditFile {
                     }
                     Err(e) => return Err(ToolError::Failed(format!("cannot read {shown}: {e}"))),
                 };
-                let count = before.matches(&args.old_string).count();
+                let (old, new) = line_endings_like(&before, args.old_string, args.new_string);
+                let count = before.matches(&old).count();
                 let after = match count {
                     0 => {
                         return Err(ToolError::Failed(format!(
@@ -114,8 +115,8 @@ impl Tool for EditFile {
                              including whitespace and indentation — read the file again"
                         )))
                     }
-                    1 => before.replacen(&args.old_string, &args.new_string, 1),
-                    _ if args.replace_all => before.replace(&args.old_string, &args.new_string),
+                    1 => before.replacen(&old, &new, 1),
+                    _ if args.replace_all => before.replace(&old, &new),
                     n => {
                         return Err(ToolError::Failed(format!(
                             "old_string matches {n} times in {shown}; include more surrounding \
@@ -124,6 +125,11 @@ impl Tool for EditFile {
                         )))
                     }
                 };
+                if after == before {
+                    return Err(ToolError::Failed(format!(
+                        "the edit would leave {shown} unchanged"
+                    )));
+                }
                 Ok((build_change(path, shown, Some(before), Some(after)), count))
             })
             .await?;
@@ -135,6 +141,20 @@ impl Tool for EditFile {
             submit(ctx, change, done).await
         }
         .boxed()
+    }
+}
+
+/// Models write `\n` even when the file uses CRLF; in a CRLF file whose text has no match
+/// as given, both strings are converted so the edit matches and keeps the file's line endings.
+fn line_endings_like(content: &str, old: String, new: String) -> (String, String) {
+    let crlf_file = content.contains("\r\n");
+    if crlf_file && old.contains('\n') && !old.contains("\r\n") && !content.contains(&old) {
+        (
+            old.replace('\n', "\r\n"),
+            new.replace("\r\n", "\n").replace('\n', "\r\n"),
+        )
+    } else {
+        (old, new)
     }
 }
 
@@ -160,6 +180,17 @@ mod tests {
         assert!(diff.starts_with("--- a/a.rs\n+++ b/a.rs\n"), "{diff}");
         assert!(diff.contains("-fn b() {}\n+fn c() {}\n"), "{diff}");
         assert!(out.content.starts_with("Edited a.rs."), "{}", out.content);
+    }
+
+    #[tokio::test]
+    async fn crlf_files_match_lf_strings_and_keep_crlf() {
+        let fx = Fixture::new(ApprovalMode::Auto);
+        fx.write("w.txt", "a\r\nb\r\nc\r\n");
+        EditFile
+            .run(edit("w.txt", "a\nb\n", "x\ny\nz\n"), &fx.ctx)
+            .await
+            .unwrap();
+        assert_eq!(fx.read("w.txt"), "x\r\ny\r\nz\r\nc\r\n");
     }
 
     #[tokio::test]

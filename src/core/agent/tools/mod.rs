@@ -367,10 +367,11 @@ mod tests {
     fn unknown_and_mistyped_fields_name_the_field() {
         #[derive(Debug, Deserialize)]
         #[serde(deny_unknown_fields)]
-        #[allow(dead_code)]
         struct A {
             file_path: String,
         }
+        let ok = parse_args::<A>("read_file", serde_json::json!({"file_path": "x"})).unwrap();
+        assert_eq!(ok.file_path, "x");
         let e = parse_args::<A>("read_file", serde_json::json!({"file_path": 3})).unwrap_err();
         assert!(matches!(e, ToolError::InvalidArguments { .. }));
         let e = parse_args::<A>("read_file", serde_json::json!({"file_pth": "x"})).unwrap_err();

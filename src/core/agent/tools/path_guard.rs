@@ -207,7 +207,12 @@ mod tests {
         let extra = tempfile::tempdir().unwrap();
         let extra_root = std::fs::canonicalize(extra.path()).unwrap();
         let target = extra_root.join("f.txt");
-        let got = resolve(&root, &[extra_root.clone()], target.to_str().unwrap()).unwrap();
+        let got = resolve(
+            &root,
+            std::slice::from_ref(&extra_root),
+            target.to_str().unwrap(),
+        )
+        .unwrap();
         assert_eq!(got, target);
         let err = resolve(&root, &[extra_root], "/etc/passwd").unwrap_err();
         assert!(err.to_string().contains("extra roots"), "{err}");

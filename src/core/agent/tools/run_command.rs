@@ -401,7 +401,7 @@ fn shell_words(command: &str, args: &[String]) -> String {
 
 fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")
@@ -448,6 +448,19 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out.content, "exit code: 0\nhi there\n");
+    }
+
+    #[tokio::test]
+    async fn relative_program_paths_start_from_the_project_root() {
+        use std::os::unix::fs::PermissionsExt;
+        let fx = Fixture::new(ApprovalMode::Auto);
+        let script = fx.write("tool.sh", "#!/bin/sh\necho from-script \"$1\"\n");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = RunCommand
+            .run(json!({"command": "./tool.sh", "args": ["x"]}), &fx.ctx)
+            .await
+            .unwrap();
+        assert_eq!(out.content, "exit code: 0\nfrom-script x\n");
     }
 
     #[tokio::test]
@@ -561,7 +574,7 @@ mod tests {
         });
         let started = Instant::now();
         let err = RunCommand
-            .run(sh("echo $$ > marker.pid; sleep 100"), &fx.ctx)
+            .run(sh("sleep 100 & echo $! > marker.pid; sleep 100"), &fx.ctx)
             .await
             .unwrap_err();
         assert_eq!(err, ToolError::Cancelled);
