@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::core::agent::tools::{apply_change, builtin_tools, ApprovalMode, FileChange, ToolRegistry};
+use crate::core::agent::tools::changes::apply_change;
+use crate::core::agent::tools::{builtin_tools, ApprovalMode, FileChange, ToolRegistry};
 use crate::core::agent::{self, TurnOutcome, TurnRequest};
 use crate::core::background;
 use crate::core::config::Config;
