@@ -393,6 +393,34 @@ async fn midstream_error_object_is_final_with_provider_message() {
 }
 
 #[tokio::test]
+async fn json_body_on_200_is_read_as_a_whole_completion_or_error() {
+    let completion = r#"{"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"whole"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#;
+    let server = serve(vec![Reply::Status {
+        code: 200,
+        body: completion.into(),
+        retry_after: None,
+    }])
+    .await;
+    let (result, events) = run(&server, config(&server)).await;
+    let r = result.expect("completion");
+    assert_eq!(r.content, "whole");
+    assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+    assert_eq!(events, vec![LlmEvent::Content("whole".into())]);
+
+    let server = serve(vec![Reply::Status {
+        code: 200,
+        body: E402.into(),
+        retry_after: None,
+    }])
+    .await;
+    let (result, _) = run(&server, config(&server)).await;
+    let err = result.expect_err("error body");
+    assert_eq!(err.kind, LlmErrorKind::Stream);
+    assert!(err.to_string().contains("Insufficient Balance"));
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
 async fn stalled_server_hits_the_idle_timeout() {
     let server = serve(vec![Reply::Sse(vec![
         text("start"),

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::{LlmError, LlmErrorKind};
 use super::provider::chat_completions_url;
-use super::stream::{assemble_sse, AssembledResponse, LlmEvent};
+use super::stream::{assemble_sse, AssembledResponse, LlmEvent, StreamAssembler};
 use super::types::ChatRequest;
 
 #[derive(Clone)]
@@ -266,6 +266,24 @@ impl LlmClient {
                 error: LlmError::from_status(status.as_u16(), &text),
                 retry_after,
             });
+        }
+        let is_json = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            // Some servers answer a streaming request with one JSON body: an error object, or a
+            // whole completion whose `message` the assembler reads like a delta.
+            let text = match tokio::time::timeout(idle, response.text()).await {
+                Err(_) => return Err(idle_error(idle).into()),
+                Ok(result) => result.map_err(LlmError::from)?,
+            };
+            let mut assembler = StreamAssembler::new();
+            for ev in assembler.feed(&text)? {
+                on_event(ev);
+            }
+            return Ok(assembler.finish());
         }
         let bytes = idle_guarded(response.bytes_stream(), idle);
         Ok(assemble_sse(bytes, on_event).await?)
