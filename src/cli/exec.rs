@@ -208,7 +208,11 @@ impl Progress {
         if chat_id == self.main_chat {
             String::new()
         } else {
-            let label = self.labels.get(chat_id).map(String::as_str).unwrap_or("sub-agent");
+            let label = self
+                .labels
+                .get(chat_id)
+                .map(String::as_str)
+                .unwrap_or("sub-agent");
             format!("[{label}] ")
         }
     }
@@ -225,7 +229,10 @@ impl Progress {
     fn show(&mut self, event: &Event) {
         match event {
             Event::ReasoningDelta { chat_id, text } => {
-                self.reasoning.entry(chat_id.clone()).or_default().push_str(text);
+                self.reasoning
+                    .entry(chat_id.clone())
+                    .or_default()
+                    .push_str(text);
             }
             Event::TextDelta { chat_id, .. } | Event::ModelCallFinished { chat_id, .. } => {
                 self.flush_reasoning(&chat_id.clone());
@@ -237,7 +244,11 @@ impl Progress {
                 ..
             } => {
                 self.flush_reasoning(&chat_id.clone());
-                eprintln!("{}→ {tool_name} {}", self.who(chat_id), key_argument(tool_name, input));
+                eprintln!(
+                    "{}→ {tool_name} {}",
+                    self.who(chat_id),
+                    key_argument(tool_name, input)
+                );
             }
             Event::ToolFinished {
                 chat_id,
@@ -272,7 +283,9 @@ impl Progress {
                     attempt + 1
                 );
             }
-            Event::ChangePending { path, change_id, .. } => {
+            Event::ChangePending {
+                path, change_id, ..
+            } => {
                 eprintln!("  pending change to {path} ({})", short(change_id));
             }
             Event::TaskUpdated {

@@ -7,7 +7,10 @@ pub fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {
-        format!("{}…", s.chars().take(max.saturating_sub(1)).collect::<String>())
+        format!(
+            "{}…",
+            s.chars().take(max.saturating_sub(1)).collect::<String>()
+        )
     }
 }
 
@@ -30,7 +33,11 @@ pub fn key_argument(tool: &str, input: &Value) -> String {
                 .and_then(Value::as_array)
                 .map(|a| {
                     a.iter()
-                        .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string())
+                        })
                         .collect::<Vec<_>>()
                         .join(" ")
                 })
@@ -53,9 +60,15 @@ mod tests {
 
     #[test]
     fn key_arguments_name_the_target() {
-        assert_eq!(key_argument("read_file", &json!({"file_path": "a.rs"})), "a.rs");
         assert_eq!(
-            key_argument("run_command", &json!({"command": "cargo", "args": ["test", "-q"]})),
+            key_argument("read_file", &json!({"file_path": "a.rs"})),
+            "a.rs"
+        );
+        assert_eq!(
+            key_argument(
+                "run_command",
+                &json!({"command": "cargo", "args": ["test", "-q"]})
+            ),
             "cargo test -q"
         );
         assert_eq!(key_argument("list_dir", &json!({})), ".");

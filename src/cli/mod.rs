@@ -21,7 +21,11 @@ pub const EXIT_FAILURE: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "boocode", version, about = "A terminal workspace for AI coding agents")]
+#[command(
+    name = "boocode",
+    version,
+    about = "A terminal workspace for AI coding agents"
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,

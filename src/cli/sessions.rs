@@ -17,7 +17,11 @@ pub fn run(global: &GlobalArgs, json: bool) -> Result<()> {
         return Ok(());
     }
     for s in &sessions {
-        let title = if s.session.title.is_empty() { "(untitled)" } else { &s.session.title };
+        let title = if s.session.title.is_empty() {
+            "(untitled)"
+        } else {
+            &s.session.title
+        };
         println!(
             "session {}  {}  {}  {}",
             s.session.id,

@@ -88,7 +88,12 @@ pub fn run(global: &GlobalArgs, args: &TracesArgs) -> Result<()> {
         );
         return Ok(());
     }
-    println!("chat {}  {}  {}", chat.id, chat.model, clip(&chat.title, 60));
+    println!(
+        "chat {}  {}  {}",
+        chat.id,
+        chat.model,
+        clip(&chat.title, 60)
+    );
     let max_turn = turns
         .iter()
         .map(|t| t.turn_number)

@@ -160,7 +160,10 @@ pub(crate) async fn wait_for_tasks_of(rt: &Runtime, chat_id: &str) -> Result<()>
         loop {
             let before = family.len();
             for t in &tasks {
-                if t.parent_chat_id.as_ref().is_some_and(|p| family.contains(p)) {
+                if t.parent_chat_id
+                    .as_ref()
+                    .is_some_and(|p| family.contains(p))
+                {
                     if let Some(c) = &t.chat_id {
                         family.insert(c.clone());
                     }
@@ -171,7 +174,9 @@ pub(crate) async fn wait_for_tasks_of(rt: &Runtime, chat_id: &str) -> Result<()>
             }
         }
         let unfinished = tasks.iter().any(|t| {
-            t.parent_chat_id.as_ref().is_some_and(|p| family.contains(p))
+            t.parent_chat_id
+                .as_ref()
+                .is_some_and(|p| family.contains(p))
                 && matches!(t.status.as_str(), "pending" | "running")
         });
         if !unfinished {

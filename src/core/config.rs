@@ -202,7 +202,9 @@ impl Config {
             .or_else(|| env.get("BOOCODE_MODEL"))
             .or(file.model.clone())
             .or_else(|| preset.map(|p| p.default_model.to_string()))
-            .ok_or_else(|| anyhow!("no model configured for provider '{provider_name}'; pass --model"))?;
+            .ok_or_else(|| {
+                anyhow!("no model configured for provider '{provider_name}'; pass --model")
+            })?;
         let model = model_aliases.get(&model).cloned().unwrap_or(model);
 
         let key_env = preset.and_then(|p| p.key_env);
@@ -223,7 +225,9 @@ impl Config {
         let approval = match flags.approval {
             Some(a) => a,
             None => match env.get("BOOCODE_APPROVAL") {
-                Some(v) => v.parse().map_err(|e: String| anyhow!("BOOCODE_APPROVAL: {e}"))?,
+                Some(v) => v
+                    .parse()
+                    .map_err(|e: String| anyhow!("BOOCODE_APPROVAL: {e}"))?,
                 None => file.approval.unwrap_or_default(),
             },
         };
@@ -292,15 +296,22 @@ mod tests {
 
     fn env(vars: &[(&str, &str)]) -> Environment {
         Environment {
-            vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             user_config: None,
         }
     }
 
     #[test]
     fn defaults_to_deepseek_and_read_only() {
-        let c = Config::resolve(ConfigFile::default(), &env(&[("HOME", "/h")]), &Overrides::default())
-            .unwrap();
+        let c = Config::resolve(
+            ConfigFile::default(),
+            &env(&[("HOME", "/h")]),
+            &Overrides::default(),
+        )
+        .unwrap();
         assert_eq!(c.provider, "deepseek");
         assert_eq!(c.base_url, "https://api.deepseek.com");
         assert_eq!(c.approval, ApprovalMode::ReadOnly);
@@ -316,7 +327,11 @@ mod tests {
             "provider = 'openai'\nmodel = 'fast'\napproval = 'review'\n[model_aliases]\nfast = 'gpt-4o-mini'\n",
         )
         .unwrap();
-        let e = env(&[("HOME", "/h"), ("OPENAI_API_KEY", "sk-secret"), ("BOOCODE_HOME", "/data")]);
+        let e = env(&[
+            ("HOME", "/h"),
+            ("OPENAI_API_KEY", "sk-secret"),
+            ("BOOCODE_HOME", "/data"),
+        ]);
         let c = Config::resolve(file.clone(), &e, &Overrides::default()).unwrap();
         assert_eq!(c.model, "gpt-4o-mini");
         assert_eq!(c.approval, ApprovalMode::Review);

@@ -2,10 +2,10 @@
 //! Nothing in here may import a front end.
 
 pub mod agent;
-pub mod events;
-pub mod llm;
-pub mod store;
 pub mod background;
 pub mod config;
 pub mod engine;
+pub mod events;
+pub mod llm;
 pub mod logging;
+pub mod store;

@@ -36,8 +36,16 @@ impl Harness {
     pub async fn with_config(script: Vec<Step>, approval: ApprovalMode, config: &str) -> Harness {
         let project = tempfile::tempdir().unwrap();
         let home = tempfile::tempdir().unwrap();
-        write(project.path(), "README.md", "# Demo\n\nThis is teh demo project.\n");
-        write(project.path(), "src/lib.rs", "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n");
+        write(
+            project.path(),
+            "README.md",
+            "# Demo\n\nThis is teh demo project.\n",
+        );
+        write(
+            project.path(),
+            "src/lib.rs",
+            "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n",
+        );
         write(project.path(), ".boocode/config.toml", config);
         let server = MockServer::start(script).await;
         let engine_config = config_for(project.path(), home.path(), &server.base_url(), approval);
@@ -93,7 +101,10 @@ pub fn config_for(project: &Path, home: &Path, base_url: &str, approval: Approva
     let env = Environment {
         vars: BTreeMap::from([
             ("HOME".to_string(), home.to_string_lossy().into_owned()),
-            ("BOOCODE_HOME".to_string(), home.to_string_lossy().into_owned()),
+            (
+                "BOOCODE_HOME".to_string(),
+                home.to_string_lossy().into_owned(),
+            ),
         ]),
         user_config: None,
     };

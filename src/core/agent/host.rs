@@ -101,5 +101,8 @@ pub fn elapsed_seconds(from: Option<&str>, to: Option<&str>) -> f64 {
         .and_then(parse)
         .map(|t| t.with_timezone(&chrono::Utc))
         .unwrap_or_else(chrono::Utc::now);
-    ((end - start.with_timezone(&chrono::Utc)).num_milliseconds().max(0)) as f64 / 1000.0
+    ((end - start.with_timezone(&chrono::Utc))
+        .num_milliseconds()
+        .max(0)) as f64
+        / 1000.0
 }

@@ -23,8 +23,8 @@ pub use profiles::{EXPLORE, GENERAL_PURPOSE};
 
 use crate::core::engine::Runtime;
 use crate::core::events::Event;
-use crate::core::llm::stream::LlmEvent;
 use crate::core::llm::images;
+use crate::core::llm::stream::LlmEvent;
 use crate::core::llm::types::{
     ChatMessage, ChatRequest, ContentPart, ImageUrl, StreamOptions, Thinking, ToolCall, Usage,
     UserContent,
@@ -180,7 +180,10 @@ fn failed_before_start(rt: &Runtime, chat_id: &str, turn: i64, e: anyhow::Error)
 }
 
 /// Validates attachments, stores the user message and builds the history to send.
-async fn start_turn(rt: &Arc<Runtime>, request: &TurnRequest) -> Result<(Chat, i64, Vec<ChatMessage>)> {
+async fn start_turn(
+    rt: &Arc<Runtime>,
+    request: &TurnRequest,
+) -> Result<(Chat, i64, Vec<ChatMessage>)> {
     let chat = rt.store.get_chat(&request.chat_id)?;
     // Attachments are checked before anything is stored or sent.
     let mut attachments = Vec::new();
@@ -220,7 +223,8 @@ async fn start_turn(rt: &Arc<Runtime>, request: &TurnRequest) -> Result<(Chat, i
     let turn = rt.store.last_turn(&chat.id)? + 1;
     rt.store
         .insert_user_message(&chat.id, turn, &request.text, &attachments)?;
-    rt.store.touch_session(&chat.session_id, &title_of(&request.text))?;
+    rt.store
+        .touch_session(&chat.session_id, &title_of(&request.text))?;
     rt.store.set_chat_status(&chat.id, "running")?;
     history.push(if attachments.is_empty() {
         ChatMessage::user(request.text.clone())
@@ -389,8 +393,16 @@ async fn steps(
         }
         state.pending = calls.clone();
         rt.store.save_snapshot(&state.snapshot("running_tools"))?;
-        if run_tool_calls(rt, state, &ctx, Some(&reply.message_id), &calls, &reply.usage, token)
-            .await?
+        if run_tool_calls(
+            rt,
+            state,
+            &ctx,
+            Some(&reply.message_id),
+            &calls,
+            &reply.usage,
+            token,
+        )
+        .await?
         {
             return Ok(TurnStatus::Cancelled);
         }
@@ -434,7 +446,9 @@ async fn model_step(
         max_tokens: None,
         temperature: None,
     };
-    let call_id = rt.store.begin_model_call(&chat.id, state.turn, &chat.model)?;
+    let call_id = rt
+        .store
+        .begin_model_call(&chat.id, state.turn, &chat.model)?;
     let message = rt
         .store
         .begin_assistant_message(&chat.id, state.turn, &chat.model)?;
@@ -590,8 +604,10 @@ fn hydrate_images(history: &[ChatMessage], max_bytes: u64) -> Result<Vec<ChatMes
                     .map(|p| match p {
                         ContentPart::ImageUrl { image_url } => {
                             match image_url.url.strip_prefix(ATTACHMENT_SCHEME) {
-                                Some(path) => images::image_part(std::path::Path::new(path), max_bytes)
-                                    .map_err(|e| anyhow!(e)),
+                                Some(path) => {
+                                    images::image_part(std::path::Path::new(path), max_bytes)
+                                        .map_err(|e| anyhow!(e))
+                                }
                                 None => Ok(p.clone()),
                             }
                         }
@@ -638,9 +654,12 @@ async fn run_tool_calls(
                 .map(|_| "cancelled by the user before it ran".to_string())
                 .collect()
         } else {
-            futures::future::join_all(batch.iter().zip(&shares[index..batch_end]).map(
-                |(call, share)| execute_call(rt, state, ctx, message_id, call, share),
-            ))
+            futures::future::join_all(
+                batch
+                    .iter()
+                    .zip(&shares[index..batch_end])
+                    .map(|(call, share)| execute_call(rt, state, ctx, message_id, call, share)),
+            )
             .await
         };
         for (call, content) in batch.iter().zip(results) {
@@ -656,11 +675,12 @@ async fn run_tool_calls(
                 .push(ChatMessage::tool_result(call.id.clone(), content));
             state.pending.retain(|p| p.id != call.id);
         }
-        rt.store.save_snapshot(&state.snapshot(if state.pending.is_empty() {
-            "awaiting_model"
-        } else {
-            "running_tools"
-        }))?;
+        rt.store
+            .save_snapshot(&state.snapshot(if state.pending.is_empty() {
+                "awaiting_model"
+            } else {
+                "running_tools"
+            }))?;
         index = batch_end;
     }
     Ok(token.is_cancelled())
@@ -752,7 +772,12 @@ async fn execute_call(
     let latency_ms = started.elapsed().as_millis() as u64;
     let (content, outcome, error, diff) = match &result {
         Ok(out) => (out.content.clone(), "success", None, out.diff.clone()),
-        Err(e) => (format!("error: {e}"), e.outcome(), Some(e.to_string()), None),
+        Err(e) => (
+            format!("error: {e}"),
+            e.outcome(),
+            Some(e.to_string()),
+            None,
+        ),
     };
     if let Err(e) = rt.store.finish_trace(
         &trace_id,
@@ -790,7 +815,10 @@ fn parse_arguments(raw: &str) -> std::result::Result<Value, String> {
             "arguments must be a JSON object, got {}",
             json_type(&other)
         )),
-        Err(e) => Err(format!("arguments are not valid JSON ({e}): {}", clip(raw, 200))),
+        Err(e) => Err(format!(
+            "arguments are not valid JSON ({e}): {}",
+            clip(raw, 200)
+        )),
     }
 }
 
