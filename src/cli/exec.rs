@@ -34,6 +34,30 @@ pub struct ExecArgs {
     prompt: Vec<String>,
 }
 
+/// `boocode resume`: finish a turn a crash or kill interrupted.
+#[derive(Args, Debug)]
+pub struct ResumeArgs {
+    /// The chat to resume (id or unique prefix); default: the project's latest interrupted one.
+    #[arg(long)]
+    chat: Option<String>,
+    /// One JSON event per line on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What a headless run does once the engine is up.
+enum Work {
+    Prompt {
+        prompt: String,
+        images: Vec<PathBuf>,
+        session: Option<String>,
+        continue_latest: bool,
+    },
+    Resume {
+        chat: Option<String>,
+    },
+}
+
 pub fn run(global: &GlobalArgs, args: ExecArgs) -> i32 {
     let prompt = if args.prompt.is_empty() {
         match read_stdin_prompt() {
@@ -50,6 +74,23 @@ pub fn run(global: &GlobalArgs, args: ExecArgs) -> i32 {
     } else {
         args.prompt.join(" ")
     };
+    run_headless(
+        global,
+        args.json,
+        Work::Prompt {
+            prompt,
+            images: args.images,
+            session: args.session,
+            continue_latest: args.r#continue,
+        },
+    )
+}
+
+pub fn run_resume(global: &GlobalArgs, args: ResumeArgs) -> i32 {
+    run_headless(global, args.json, Work::Resume { chat: args.chat })
+}
+
+fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
     let (root, config) = match global.load_config() {
         Ok(v) => v,
         Err(e) => {
@@ -77,6 +118,7 @@ pub fn run(global: &GlobalArgs, args: ExecArgs) -> i32 {
         }
     };
     let approval = config.approval;
+    let approval_flag = global.approval;
     runtime.block_on(async move {
         let (engine, mut events, recovery) = match Engine::start(EngineOptions {
             config,
@@ -89,27 +131,32 @@ pub fn run(global: &GlobalArgs, args: ExecArgs) -> i32 {
                 return EXIT_FAILURE;
             }
         };
-        if !recovery.is_empty() && !args.json {
+        if !recovery.is_empty() && !json {
             eprintln!(
                 "boocode: recovered from an earlier crash ({} interrupted tool calls, {} interrupted messages, {} re-queued tasks)",
                 recovery.traces_interrupted, recovery.messages_interrupted, recovery.tasks_requeued
             );
         }
-        let session = match engine.open_session(args.session.as_deref(), args.r#continue) {
-            Ok(s) => s,
+        let target = match &work {
+            Work::Prompt {
+                session,
+                continue_latest,
+                ..
+            } => engine
+                .open_session(session.as_deref(), *continue_latest)
+                .and_then(|s| engine.main_chat(&s)),
+            Work::Resume { chat: Some(id) } => engine.store().get_chat(id),
+            Work::Resume { chat: None } => engine.latest_interrupted_chat().and_then(|c| {
+                c.ok_or_else(|| anyhow::anyhow!("nothing to resume: no chat of this project has an interrupted turn"))
+            }),
+        };
+        let chat = match target {
+            Ok(c) => c,
             Err(e) => {
                 eprintln!("boocode: {e:#}");
                 return EXIT_USAGE;
             }
         };
-        let chat = match engine.main_chat(&session) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("boocode: {e:#}");
-                return EXIT_FAILURE;
-            }
-        };
-        let json = args.json;
         let main_chat = chat.id.clone();
         let printer = tokio::spawn(async move {
             let mut progress = Progress::new(main_chat);
@@ -129,9 +176,14 @@ pub fn run(global: &GlobalArgs, args: ExecArgs) -> i32 {
             }
         });
 
-        let mut request = TurnRequest::new(&chat.id, &prompt, approval);
-        request.attachments = args.images;
-        let outcome = engine.run_turn(request).await;
+        let outcome = match work {
+            Work::Prompt { prompt, images, .. } => {
+                let mut request = TurnRequest::new(&chat.id, &prompt, approval);
+                request.attachments = images;
+                engine.run_turn(request).await
+            }
+            Work::Resume { .. } => engine.resume_chat(&chat.id, approval_flag).await,
+        };
         if let Err(e) = engine.wait_for_tasks_of(&chat.id).await {
             eprintln!("boocode: waiting for background tasks: {e:#}");
         }
@@ -149,7 +201,7 @@ pub fn run(global: &GlobalArgs, args: ExecArgs) -> i32 {
         if json {
             print_json_line(&json!({
                 "type": "result",
-                "session_id": session.id,
+                "session_id": chat.session_id,
                 "chat_id": outcome.chat_id,
                 "turn": outcome.turn,
                 "status": outcome.status.as_str(),
@@ -166,7 +218,7 @@ pub fn run(global: &GlobalArgs, args: ExecArgs) -> i32 {
             }
             eprintln!(
                 "[session {} · chat {} · {} prompt ({} cached) / {} completion tokens]",
-                short(&session.id),
+                short(&chat.session_id),
                 short(&outcome.chat_id),
                 tokens(outcome.usage.prompt_tokens),
                 tokens(outcome.usage.cache_hit_tokens),

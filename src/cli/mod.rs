@@ -64,6 +64,8 @@ fn parse_approval(s: &str) -> std::result::Result<ApprovalMode, String> {
 enum Commands {
     /// Run one prompt headless: the answer on stdout, progress on stderr.
     Exec(exec::ExecArgs),
+    /// Finish a turn that a crash or kill interrupted, from its snapshot.
+    Resume(exec::ResumeArgs),
     /// List sessions and their chats.
     Sessions {
         /// One JSON document on stdout.
@@ -115,6 +117,7 @@ pub fn run() -> i32 {
     };
     let result = match cli.command {
         Some(Commands::Exec(args)) => return exec::run(&cli.global, args),
+        Some(Commands::Resume(args)) => return exec::run_resume(&cli.global, args),
         Some(Commands::Sessions { json }) => sessions::run(&cli.global, json),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
         None => {

@@ -217,6 +217,15 @@ impl Engine {
         self.rt.store.create_session(&project.id, "")
     }
 
+    /// The project's latest chat whose turn was interrupted.
+    pub fn latest_interrupted_chat(&self) -> Result<Option<Chat>> {
+        let project = self
+            .rt
+            .store
+            .ensure_project(&self.rt.project_root.to_string_lossy())?;
+        self.rt.store.latest_interrupted_chat(&project.id)
+    }
+
     /// The main chat of a session (its latest), created when the session has none.
     pub fn main_chat(&self, session: &Session) -> Result<Chat> {
         let chats = self.rt.store.list_chats(&session.id)?;
@@ -246,7 +255,7 @@ impl Engine {
     }
 
     /// Continues a chat from its snapshot (after a crash or kill).
-    pub async fn resume_chat(&self, chat_id: &str, approval: ApprovalMode) -> TurnOutcome {
+    pub async fn resume_chat(&self, chat_id: &str, approval: Option<ApprovalMode>) -> TurnOutcome {
         agent::resume_chat(&self.rt, chat_id, approval).await
     }
 
@@ -265,8 +274,7 @@ impl Engine {
                 tokio::spawn(async move { agent::run_turn(&rt, request).await });
             }
             Command::ResumeChat { chat_id } => {
-                let approval = rt.config.approval;
-                tokio::spawn(async move { agent::resume_chat(&rt, &chat_id, approval).await });
+                tokio::spawn(async move { agent::resume_chat(&rt, &chat_id, None).await });
             }
             Command::CancelTurn { chat_id } => {
                 rt.cancel_turn(&chat_id);

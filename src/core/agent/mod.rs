@@ -30,8 +30,8 @@ use crate::core::llm::types::{
     UserContent,
 };
 use crate::core::store::{
-    new_id, now, AgentSnapshot, Chat, MessagePart, NewAttachment, PartKind, TraceCompletion,
-    TraceRow,
+    new_ordered_id, now, AgentSnapshot, Chat, MessagePart, NewAttachment, PartKind,
+    TraceCompletion, TraceRow,
 };
 use tools::{ApprovalMode, ToolContext, ToolError, ToolKind, ToolOutput};
 
@@ -125,8 +125,13 @@ pub async fn run_turn(rt: &Arc<Runtime>, request: TurnRequest) -> TurnOutcome {
 }
 
 /// Continues a chat from its last snapshot: runs the tool calls it had pending, then goes on
-/// talking to the model.
-pub async fn resume_chat(rt: &Arc<Runtime>, chat_id: &str, approval: ApprovalMode) -> TurnOutcome {
+/// talking to the model. The turn keeps the approval mode it ran under unless `approval` says
+/// otherwise.
+pub async fn resume_chat(
+    rt: &Arc<Runtime>,
+    chat_id: &str,
+    approval: Option<ApprovalMode>,
+) -> TurnOutcome {
     let token = match rt.begin_turn(chat_id, None) {
         Ok(t) => t,
         Err(e) => return failed_before_start(rt, chat_id, 0, e),
@@ -138,6 +143,10 @@ pub async fn resume_chat(rt: &Arc<Runtime>, chat_id: &str, approval: ApprovalMod
             .load_snapshot(&chat.id)?
             .filter(|s| s.state != "idle")
             .ok_or_else(|| anyhow!("chat {} has no interrupted turn to resume", chat.id))?;
+        let approval = match approval {
+            Some(a) => a,
+            None => snapshot.mode.parse().map_err(|e: String| anyhow!(e))?,
+        };
         rt.store.set_chat_status(&chat.id, "running")?;
         rt.emit(Event::TurnStarted {
             chat_id: chat.id.clone(),
@@ -719,7 +728,7 @@ async fn execute_call(
 ) -> String {
     let name = call.function.name.as_str();
     let parsed = parse_arguments(&call.function.arguments);
-    let trace_id = new_id();
+    let trace_id = new_ordered_id();
     let input = parsed
         .clone()
         .unwrap_or_else(|_| Value::String(call.function.arguments.clone()));

@@ -135,16 +135,27 @@ impl Store {
         })
     }
 
-    pub fn touch_session(&self, session_id: &str, title_if_empty: &str) -> Result<()> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE sessions SET updated_at = ?2,
-                     title = CASE WHEN title = '' THEN ?3 ELSE title END
-                 WHERE id = ?1",
-                params![session_id, now(), title_if_empty],
-            )
-        })?;
-        Ok(())
+    /// Marks a chat and its session active; an untitled one takes `title_if_empty`.
+    pub fn touch_chat_and_session(&self, chat_id: &str, title_if_empty: &str) -> Result<()> {
+        let at = now();
+        self.tx(|tx| {
+            for table in ["chats", "sessions"] {
+                let id_sql = if table == "chats" {
+                    "?1"
+                } else {
+                    "(SELECT session_id FROM chats WHERE id = ?1)"
+                };
+                tx.execute(
+                    &format!(
+                        "UPDATE {table} SET updated_at = ?2,
+                             title = CASE WHEN title = '' THEN ?3 ELSE title END
+                         WHERE id = {id_sql}"
+                    ),
+                    params![chat_id, at, title_if_empty],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Sessions (newest first), optionally of one project, each with its chats.
@@ -252,6 +263,29 @@ impl Store {
                     "SELECT {CHAT_COLUMNS} FROM chats ORDER BY updated_at DESC, rowid DESC LIMIT 1"
                 ),
                 [],
+                chat_from_row,
+            ))
+        })
+    }
+
+    /// The most recently active chat of a project whose turn was interrupted (its snapshot is
+    /// not idle), if any.
+    pub fn latest_interrupted_chat(&self, project_id: &str) -> Result<Option<Chat>> {
+        self.with(|c| {
+            optional(c.query_row(
+                &format!(
+                    "SELECT {} FROM chats c
+                     JOIN sessions s ON s.id = c.session_id
+                     JOIN agent_snapshots a ON a.chat_id = c.id
+                     WHERE s.project_id = ?1 AND a.state != 'idle'
+                     ORDER BY a.updated_at DESC LIMIT 1",
+                    CHAT_COLUMNS
+                        .split(", ")
+                        .map(|col| format!("c.{col}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                [project_id],
                 chat_from_row,
             ))
         })

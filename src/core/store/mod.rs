@@ -48,8 +48,14 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Time-ordered (UUID v7), so rows created in the same millisecond still sort by creation.
+/// A random id; users type unique prefixes of these on the command line.
 pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A time-ordered id (UUID v7) for rows listed in creation order, such as traces started in
+/// the same millisecond by parallel tool calls.
+pub fn new_ordered_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
