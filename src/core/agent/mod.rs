@@ -233,7 +233,7 @@ async fn start_turn(
     rt.store
         .insert_user_message(&chat.id, turn, &request.text, &attachments)?;
     rt.store
-        .touch_session(&chat.session_id, &title_of(&request.text))?;
+        .touch_chat_and_session(&chat.id, &title_of(&request.text))?;
     rt.store.set_chat_status(&chat.id, "running")?;
     history.push(if attachments.is_empty() {
         ChatMessage::user(request.text.clone())
