@@ -44,7 +44,10 @@ pub(crate) fn enqueue(rt: &Runtime, task: &Task) {
 pub(crate) async fn run_workers(rt: Arc<Runtime>) {
     loop {
         loop {
-            match rt.store.claim_next_task(rt.tasks.max_running) {
+            match rt
+                .store
+                .claim_next_task(&rt.project_id, rt.tasks.max_running)
+            {
                 Ok(Some(task)) => {
                     tokio::spawn(run_task(rt.clone(), task));
                 }

@@ -15,6 +15,7 @@ use crate::core::agent::{self, TurnOutcome, TurnRequest};
 use crate::core::background;
 use crate::core::config::Config;
 use crate::core::events::{Command, Event};
+use crate::core::instance::InstanceLock;
 use crate::core::llm::client::{ClientConfig, LlmClient};
 use crate::core::store::{Chat, NewChat, RecoveryReport, Session, Store};
 
@@ -33,6 +34,9 @@ pub struct Runtime {
     confirmations: Mutex<HashMap<String, oneshot::Sender<bool>>>,
     turns: Mutex<HashMap<String, CancellationToken>>,
     pub(crate) tasks: background::TaskSlots,
+    /// The project's id in the store: workers only claim this project's tasks.
+    pub project_id: String,
+    _instance: InstanceLock,
     /// Cancelled when the engine shuts down: stops the background workers.
     pub shutdown: CancellationToken,
 }
@@ -150,15 +154,13 @@ impl Engine {
     pub fn start(
         options: EngineOptions,
     ) -> Result<(Engine, mpsc::UnboundedReceiver<Event>, RecoveryReport)> {
+        let instance = InstanceLock::acquire(&options.config.home)?;
         let store = Store::open(&options.config.database_path())?;
-        Engine::start_with_store(options, store)
-    }
-
-    pub fn start_with_store(
-        options: EngineOptions,
-        store: Store,
-    ) -> Result<(Engine, mpsc::UnboundedReceiver<Event>, RecoveryReport)> {
-        let recovery = store.recover_after_crash()?;
+        let recovery = if instance.alone {
+            store.recover_after_crash()?
+        } else {
+            RecoveryReport::default()
+        };
         let config = options.config;
         let project_root = canonical_root(&options.project_root)?;
         let extra_roots = config
@@ -176,8 +178,11 @@ impl Engine {
             ..ClientConfig::default()
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let project_id = store.ensure_project(&project_root.to_string_lossy())?.id;
         let (tx, rx) = mpsc::unbounded_channel();
         let rt = Arc::new(Runtime {
+            project_id,
+            _instance: instance,
             store,
             llm,
             project_root,

@@ -6,6 +6,7 @@ pub mod background;
 pub mod config;
 pub mod engine;
 pub mod events;
+pub mod instance;
 pub mod llm;
 pub mod logging;
 pub mod store;

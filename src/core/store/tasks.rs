@@ -87,8 +87,9 @@ impl Store {
         })
     }
 
-    /// Atomically moves the oldest pending task to `running` if fewer than `max_running` run.
-    pub fn claim_next_task(&self, max_running: usize) -> Result<Option<Task>> {
+    /// Atomically moves the project's oldest pending task to `running` if fewer than
+    /// `max_running` of its tasks run.
+    pub fn claim_next_task(&self, project_id: &str, max_running: usize) -> Result<Option<Task>> {
         let at = now();
         let claimed = self.tx(|tx| {
             let running: i64 = tx.query_row(
@@ -103,11 +104,12 @@ impl Store {
                 &format!(
                     "UPDATE tasks SET status = 'running', started_at = ?1, attempts = attempts + 1,
                          finished_at = NULL, error = NULL
-                     WHERE id = (SELECT id FROM tasks WHERE status = 'pending'
-                                 ORDER BY created_at, rowid LIMIT 1)
+                     WHERE id = (SELECT t.id FROM tasks t JOIN sessions s ON s.id = t.session_id
+                                 WHERE t.status = 'pending' AND s.project_id = ?2
+                                 ORDER BY t.created_at, t.rowid LIMIT 1)
                      RETURNING {TASK_COLUMNS}"
                 ),
-                [&at],
+                params![at, project_id],
                 task_from_row,
             ))
         })?;

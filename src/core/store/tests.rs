@@ -152,7 +152,14 @@ fn crash_recovery_marks_unfinished_work() {
             agent: "general-purpose",
         })
         .unwrap();
-    assert_eq!(store.claim_next_task(2).unwrap().unwrap().id, task.id);
+    assert_eq!(
+        store
+            .claim_next_task(&session.project_id, 2)
+            .unwrap()
+            .unwrap()
+            .id,
+        task.id
+    );
 
     let report = store.recover_after_crash().unwrap();
     assert_eq!(report.traces_interrupted, 1);
@@ -234,9 +241,26 @@ fn task_queue_respects_the_running_cap_and_lifecycle() {
     let t1 = store.create_task(&new("a")).unwrap();
     let t2 = store.create_task(&new("b")).unwrap();
     store.create_task(&new("c")).unwrap();
-    assert_eq!(store.claim_next_task(2).unwrap().unwrap().id, t1.id);
-    assert_eq!(store.claim_next_task(2).unwrap().unwrap().id, t2.id);
-    assert!(store.claim_next_task(2).unwrap().is_none());
+    assert_eq!(
+        store
+            .claim_next_task(&session.project_id, 2)
+            .unwrap()
+            .unwrap()
+            .id,
+        t1.id
+    );
+    assert_eq!(
+        store
+            .claim_next_task(&session.project_id, 2)
+            .unwrap()
+            .unwrap()
+            .id,
+        t2.id
+    );
+    assert!(store
+        .claim_next_task(&session.project_id, 2)
+        .unwrap()
+        .is_none());
     assert!(store
         .finish_task(&t1.id, "failed", None, Some("boom"))
         .unwrap());
