@@ -24,7 +24,7 @@ pub use profiles::{EXPLORE, GENERAL_PURPOSE};
 use crate::core::engine::Runtime;
 use crate::core::events::Event;
 use crate::core::llm::images;
-use crate::core::llm::stream::LlmEvent;
+use crate::core::llm::stream::{AssembledResponse, LlmEvent};
 use crate::core::llm::types::{
     ChatMessage, ChatRequest, ContentPart, ImageUrl, StreamOptions, Thinking, ToolCall, Usage,
     UserContent,
@@ -386,17 +386,11 @@ async fn steps(
         };
         state.step += 1;
         usage.add(&reply.usage);
-        if !reply.content.is_empty() {
-            *final_text = Some(reply.content.clone());
+        if !reply.response.content.is_empty() {
+            *final_text = Some(reply.response.content.clone());
         }
-        let calls = reply.tool_calls.clone();
-        state.history.push(ChatMessage::Assistant {
-            content: (!reply.content.is_empty()).then(|| reply.content.clone()),
-            // DeepSeek requires the reasoning of a tool-calling turn to be sent back.
-            reasoning_content: (!calls.is_empty() && !reply.reasoning.is_empty())
-                .then(|| reply.reasoning.clone()),
-            tool_calls: calls.clone(),
-        });
+        let calls = reply.response.tool_calls.clone();
+        state.history.push(reply.response.to_assistant_message());
         if calls.is_empty() {
             return Ok(TurnStatus::Completed);
         }
@@ -420,14 +414,12 @@ async fn steps(
 
 struct Reply {
     message_id: String,
-    content: String,
-    reasoning: String,
-    tool_calls: Vec<ToolCall>,
+    response: AssembledResponse,
     usage: Usage,
 }
 
 enum StepResult {
-    Reply(Reply),
+    Reply(Box<Reply>),
     Cancelled,
     Failed(String),
 }
@@ -553,13 +545,11 @@ async fn model_step(
                 message_id: message.id.clone(),
                 content: response.content.clone(),
             });
-            Ok(StepResult::Reply(Reply {
+            Ok(StepResult::Reply(Box::new(Reply {
                 message_id: message.id,
-                content: response.content,
-                reasoning: response.reasoning,
-                tool_calls: response.tool_calls,
+                response,
                 usage,
-            }))
+            })))
         }
         Err(e) => {
             let cancelled = e.kind == crate::core::llm::error::LlmErrorKind::Cancelled;

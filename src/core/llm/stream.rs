@@ -293,6 +293,20 @@ fn excerpt(s: &str) -> String {
     }
 }
 
+enum Chunk<B> {
+    Body(B),
+    End,
+}
+
+impl<B: AsRef<[u8]>> AsRef<[u8]> for Chunk<B> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Chunk::Body(b) => b.as_ref(),
+            Chunk::End => b"\n\n",
+        }
+    }
+}
+
 /// Runs a raw SSE byte stream through `eventsource-stream` and the assembler, handing each event
 /// to `on_event` as it is produced. Ends at `[DONE]`, an `error` object, or the end of the stream.
 /// A mid-stream `error` object is returned inside the response, not as `Err`.
@@ -307,7 +321,12 @@ where
 {
     use eventsource_stream::{EventStreamError, Eventsource};
 
-    let events = stream.eventsource();
+    // A body that ends without the blank line after its last event still ends that event
+    // (the design's "end on EOF"); the SSE parser alone would drop it.
+    let terminated = stream
+        .map(|r| r.map(Chunk::Body))
+        .chain(futures::stream::once(async { Ok(Chunk::End) }));
+    let events = terminated.eventsource();
     futures::pin_mut!(events);
     let mut assembler = StreamAssembler::new();
     while let Some(event) = events.next().await {
@@ -541,6 +560,17 @@ mod tests {
             .expect("assembled");
         assert_eq!(r.content, "hi");
         assert_eq!(events, vec![LlmEvent::Content("hi".into())]);
+    }
+
+    #[tokio::test]
+    async fn a_last_event_cut_off_by_eof_is_still_read() {
+        let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"},\"finish_reason\":\"stop\"}]}";
+        let chunks = vec![Ok::<_, std::convert::Infallible>(body.as_bytes().to_vec())];
+        let r = assemble_sse(futures::stream::iter(chunks), |_| {})
+            .await
+            .expect("assembled");
+        assert_eq!(r.content, "ab");
+        assert_eq!(r.finish_reason.as_deref(), Some("stop"));
     }
 
     #[test]
