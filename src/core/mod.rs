@@ -9,4 +9,5 @@ pub mod events;
 pub mod instance;
 pub mod llm;
 pub mod logging;
+pub mod queries;
 pub mod store;

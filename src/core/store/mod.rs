@@ -8,6 +8,7 @@ mod models;
 mod schema;
 mod tasks;
 mod traces;
+mod workspace;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};

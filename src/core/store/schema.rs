@@ -164,4 +164,13 @@ CREATE TABLE pending_changes (
     resolved_at   TEXT
 );
 "#,
+    // 2: the workspace.
+    r#"
+CREATE TABLE workspace_layouts (
+    project_id  TEXT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+    layout      TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX messages_user_prompts ON messages(role, created_at);
+"#,
 ];

@@ -314,3 +314,30 @@ fn ids_resolve_by_unique_prefix() {
     // LIKE wildcards in user input are literal.
     assert!(store.get_chat("%").is_err());
 }
+
+#[test]
+fn layouts_are_per_project_and_prompts_are_recent_first() {
+    let (store, session, chat) = fixture();
+    assert_eq!(store.load_layout(&session.project_id).unwrap(), None);
+    store
+        .save_layout(&session.project_id, r#"{"a":1}"#)
+        .unwrap();
+    store
+        .save_layout(&session.project_id, r#"{"a":2}"#)
+        .unwrap();
+    assert_eq!(
+        store.load_layout(&session.project_id).unwrap().as_deref(),
+        Some(r#"{"a":2}"#)
+    );
+    store
+        .insert_user_message(&chat.id, 1, "first", &[])
+        .unwrap();
+    store
+        .insert_user_message(&chat.id, 2, "second", &[])
+        .unwrap();
+    store
+        .insert_user_message(&chat.id, 3, "first", &[])
+        .unwrap();
+    let prompts = store.recent_prompts(&session.project_id, 10).unwrap();
+    assert_eq!(prompts, ["first", "second"]);
+}
