@@ -710,3 +710,41 @@ fn help_and_bad_usage() {
     assert_eq!(conflict.code, 2, "{conflict:#?}");
     assert_eq!(p.server.request_count(), 0);
 }
+
+#[test]
+fn a_key_from_the_environment_is_used_but_never_handed_to_commands() {
+    let p = Project::new(vec![
+        Reply::tool_calls(vec![CallSpec::new(
+            "run_command",
+            r#"{"command":"printenv","args":["BOOCODE_API_KEY"]}"#,
+        )
+        .id("call_env")])
+        .into(),
+        Reply::text("checked").when(Match::has_tool_result_for("call_env")),
+    ]);
+    let mut cmd = p.bare(&[
+        "--base-url",
+        &p.server.base_url(),
+        "exec",
+        "--approval",
+        "auto",
+        "show the env",
+    ]);
+    cmd.env("BOOCODE_API_KEY", KEY);
+    let out = p.output(cmd, None);
+    out.ok();
+    let bearer = format!("Bearer {KEY}");
+    assert_eq!(
+        p.server.recorded()[0].header("authorization"),
+        Some(bearer.as_str())
+    );
+    let tool_result = &messages(&p.server.requests()[1])
+        .into_iter()
+        .find(|(role, _)| role == "tool")
+        .unwrap()
+        .1;
+    assert!(
+        !tool_result.contains(KEY),
+        "run_command handed the key to the child: {tool_result}"
+    );
+}
