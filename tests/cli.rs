@@ -560,7 +560,12 @@ fn sessions_and_traces_report_what_happened() {
     assert_eq!(v["turns"][0]["tool_calls"], 1);
 
     let missing = p.run(&["traces", "--chat", "nope"]);
-    assert_eq!(missing.code, 1, "{missing:#?}");
+    assert_eq!(missing.code, 2, "{missing:#?}");
+    assert!(
+        missing.stderr.contains("no chat with id 'nope'"),
+        "{}",
+        missing.stderr
+    );
 }
 
 #[test]
@@ -708,6 +713,29 @@ fn help_and_bad_usage() {
         None,
     );
     assert_eq!(conflict.code, 2, "{conflict:#?}");
+
+    let no_chats = p.run(&["traces", "--last"]);
+    assert_eq!(no_chats.code, 2, "{no_chats:#?}");
+    assert!(
+        no_chats.stderr.contains("no chats yet"),
+        "{}",
+        no_chats.stderr
+    );
+    let empty = p.run(&["sessions"]);
+    empty.ok();
+    assert!(empty.stdout.contains("no sessions yet"), "{}", empty.stdout);
+
+    // A config mistake is bad usage for every command.
+    write(&p.root(), ".boocode/config.toml", "max_stpes = 3\n");
+    for args in [&["exec", "hi"][..], &["sessions"], &["traces", "--last"]] {
+        let out = p.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {out:#?}");
+        assert!(
+            out.stderr.contains("config.toml"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
     assert_eq!(p.server.request_count(), 0);
 }
 
