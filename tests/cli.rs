@@ -368,6 +368,26 @@ fn insufficient_balance_ends_the_turn_with_exit_1() {
     );
     // Not worth retrying.
     assert_eq!(p.server.request_count(), 1);
+
+    // With --json the failure is the result line.
+    p.server.push(Reply::http_error_fixture(
+        402,
+        "X-err-402-insufficient-balance.json",
+    ));
+    let out = p.run(&["exec", "--json", "hello"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    let last: Value = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "result");
+    assert_eq!(last["status"], "failed");
+    assert_eq!(last["final_text"], Value::Null);
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("insufficient balance"),
+        "{last}"
+    );
 }
 
 fn edit_readme_script() -> Vec<Step> {
@@ -581,38 +601,11 @@ fn a_killed_exec_resumes_from_its_snapshot() {
     cmd.stdout(Stdio::null())
         .stderr(std::fs::File::create(&stderr_path).unwrap());
     let mut child = cmd.spawn().unwrap();
-    assert!(
-        p.server
-            .wait_for_requests_blocking(1, Duration::from_secs(10)),
-        "exec never called the model"
-    );
-
     // Wait for the call to be running, then kill the process.
-    let store = p.store();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let (chat_id, running) = loop {
-        let found = store.latest_chat().unwrap().and_then(|chat| {
-            store
-                .list_traces(&chat.id, None, 100)
-                .unwrap()
-                .into_iter()
-                .find(|t| t.tool_name == "run_command")
-                .map(|t| (chat.id, t))
-        });
-        if let Some((chat_id, trace)) = found {
-            assert!(trace.finished_at.is_none(), "finished too early: {trace:?}");
-            break (chat_id, trace);
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "exec exited early: {}",
-            std::fs::read_to_string(&stderr_path).unwrap_or_default()
-        );
-        assert!(Instant::now() < deadline, "no run_command trace appeared");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let (chat_id, running) = wait_for_running_trace(&p, &mut child, "run_command");
     child.kill().unwrap();
     child.wait().unwrap();
+    let store = p.store();
 
     let messages_before = store.load_messages(&chat_id).unwrap();
     assert_eq!(messages_before[0].role, "user");
@@ -678,6 +671,88 @@ fn a_killed_exec_resumes_from_its_snapshot() {
         again.stderr
     );
     assert_eq!(p.server.request_count(), 2);
+}
+
+/// Polls until the latest chat has a trace of `tool` that has not finished.
+fn wait_for_running_trace(
+    p: &Project,
+    child: &mut std::process::Child,
+    tool: &str,
+) -> (String, TraceRow) {
+    assert!(
+        p.server
+            .wait_for_requests_blocking(1, Duration::from_secs(10)),
+        "exec never called the model"
+    );
+    let store = p.store();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = store.latest_chat().unwrap().and_then(|chat| {
+            store
+                .list_traces(&chat.id, None, 100)
+                .unwrap()
+                .into_iter()
+                .find(|t| t.tool_name == tool)
+                .map(|t| (chat.id, t))
+        });
+        if let Some((chat_id, trace)) = found {
+            assert!(trace.finished_at.is_none(), "finished too early: {trace:?}");
+            return (chat_id, trace);
+        }
+        assert!(child.try_wait().unwrap().is_none(), "exec exited early");
+        assert!(Instant::now() < deadline, "no {tool} trace appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ctrl_c_cancels_the_turn_and_leaves_nothing_to_resume() {
+    let p = Project::new(vec![Reply::tool_calls(vec![CallSpec::new(
+        "run_command",
+        r#"{"command":"sleep","args":["5"]}"#,
+    )
+    .id("call_sleep")])
+    .into()]);
+    let mut cmd = p.boocode(&["exec", "--approval", "auto", "sleep a while"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let (chat_id, running) = wait_for_running_trace(&p, &mut child, "run_command");
+    let interrupted = Instant::now();
+    // SAFETY: signals our own child process.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "exec ignored Ctrl-C");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(3),
+        "Ctrl-C took {:?}; the command was not killed",
+        interrupted.elapsed()
+    );
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(stderr.contains("✗ run_command cancelled"), "{stderr}");
+    p.printed.borrow_mut().extend_from_slice(stderr.as_bytes());
+
+    let store = p.store();
+    let trace = store.get_trace(&running.id).unwrap();
+    assert_eq!(trace.outcome.as_deref(), Some("cancelled"), "{trace:?}");
+    assert_eq!(store.get_chat(&chat_id).unwrap().status, "idle");
+    // A cancelled turn is over, not interrupted.
+    let again = p.run(&["resume"]);
+    assert_eq!(again.code, 2, "{again:#?}");
+    assert!(
+        again.stderr.contains("nothing to resume"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(p.server.request_count(), 1);
 }
 
 #[test]
