@@ -101,9 +101,26 @@ impl GlobalArgs {
 
     /// Opens the store for read-only listing commands.
     pub fn open_store(&self) -> Result<Store> {
-        let (_, config) = self.load_config()?;
+        let (_, config) = self.load_config().map_err(usage_error)?;
         Store::open(&config.database_path())
     }
+}
+
+/// An error the user fixes by changing the command line or the configuration: exit code 2.
+#[derive(Debug)]
+pub struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Marks `e` as bad usage.
+pub fn usage_error(e: anyhow::Error) -> anyhow::Error {
+    anyhow::Error::new(UsageError(format!("{e:#}")))
 }
 
 /// Parses the command line and runs it; returns the process exit code.
@@ -131,7 +148,11 @@ pub fn run() -> i32 {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprintln!("boocode: {e:#}");
-            EXIT_FAILURE
+            if e.is::<UsageError>() {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILURE
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use boocode::core::llm::types::Usage;
 use boocode::core::store::{cache_hit_rate, Store, TraceCursor, TraceRow};
 
 use super::format::{clip, tokens};
-use super::GlobalArgs;
+use super::{usage_error, GlobalArgs};
 
 #[derive(Args, Debug)]
 pub struct TracesArgs {
@@ -46,10 +46,10 @@ fn all_traces(store: &Store, chat_id: &str) -> Result<Vec<TraceRow>> {
 pub fn run(global: &GlobalArgs, args: &TracesArgs) -> Result<()> {
     let store = global.open_store()?;
     let chat = match &args.chat {
-        Some(id) => store.get_chat(id)?,
+        Some(id) => store.get_chat(id).map_err(usage_error)?,
         None => store
             .latest_chat()?
-            .ok_or_else(|| anyhow!("no chats yet: run `boocode exec PROMPT` first"))?,
+            .ok_or_else(|| usage_error(anyhow!("no chats yet: run `boocode exec PROMPT` first")))?,
     };
     let traces = all_traces(&store, &chat.id)?;
     let turns = store.turn_usage(&chat.id)?;

@@ -33,7 +33,12 @@ const EXIT_GRACE: Duration = Duration::from_millis(500);
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(1);
 /// boocode's own provider keys: a command's output goes back to a model, possibly another
 /// provider's, so they are not passed to child processes.
-const WITHHELD_ENV: &[&str] = &["DEEPSEEK_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"];
+const WITHHELD_ENV: &[&str] = &[
+    "BOOCODE_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENROUTER_API_KEY",
+];
 
 pub struct RunCommand;
 

@@ -1,0 +1,853 @@
+//! End-to-end tests of the `boocode` binary: the real executable, run as a child process
+//! against the scripted model server, each test in its own project directory and data home.
+
+mod support;
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use boocode::core::store::{PartKind, Store, TraceRow};
+use serde_json::Value;
+
+use support::harness::{write, FAST_RETRIES};
+use support::mock_server::{CallSpec, Match, MockServer, Reply, Step, UsageSpec};
+
+/// The API key every test passes; it must never show up in output, the database or the logs.
+const KEY: &str = "sk-clitest-5e1f0c9a7b3d";
+
+/// What one run of the binary left behind.
+#[derive(Debug)]
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected exit 0; {self:#?}");
+        self
+    }
+}
+
+/// A throw-away project, data home and user home, with a scripted model server.
+struct Project {
+    dir: tempfile::TempDir,
+    home: tempfile::TempDir,
+    user_home: tempfile::TempDir,
+    server: MockServer,
+    /// Every byte the binary printed, checked for the key when the test ends.
+    printed: RefCell<Vec<u8>>,
+}
+
+impl Project {
+    fn new(script: Vec<Step>) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "README.md",
+            "# Demo\n\nThis is teh demo project.\n",
+        );
+        write(
+            dir.path(),
+            "src/lib.rs",
+            "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n",
+        );
+        write(dir.path(), ".boocode/config.toml", FAST_RETRIES);
+        Project {
+            dir,
+            home: tempfile::tempdir().unwrap(),
+            user_home: tempfile::tempdir().unwrap(),
+            server: MockServer::start_blocking(script),
+            printed: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn root(&self) -> PathBuf {
+        std::fs::canonicalize(self.dir.path()).unwrap()
+    }
+
+    fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    fn log_file(&self) -> PathBuf {
+        self.home().join("logs/boocode.log")
+    }
+
+    /// The binary with a clean environment: no real config, keys or data can leak in.
+    fn bare(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_boocode"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.user_home.path())
+            .env("XDG_CONFIG_HOME", self.user_home.path().join(".config"))
+            .env("BOOCODE_HOME", self.home())
+            // Verbose logs make a leaked key more likely to be caught.
+            .env("BOOCODE_LOG", "debug")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .args(args);
+        cmd
+    }
+
+    /// The binary pointed at the mock server, with the key on the command line.
+    fn boocode(&self, args: &[&str]) -> Command {
+        let mut cmd = self.bare(&["--base-url", &self.server.base_url(), "--api-key", KEY]);
+        cmd.args(args);
+        cmd
+    }
+
+    fn output(&self, mut cmd: Command, stdin: Option<&str>) -> Out {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        if stdin.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        let mut child = cmd.spawn().expect("spawn boocode");
+        if let Some(text) = stdin {
+            let mut pipe = child.stdin.take().unwrap();
+            pipe.write_all(text.as_bytes()).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                child.kill().ok();
+                panic!("boocode did not exit within 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let output = child.wait_with_output().unwrap();
+        self.printed.borrow_mut().extend_from_slice(&output.stdout);
+        self.printed.borrow_mut().extend_from_slice(&output.stderr);
+        Out {
+            code: output.status.code().expect("exited by a signal"),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        self.output(self.boocode(args), None)
+    }
+
+    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Out {
+        self.output(self.boocode(args), Some(stdin))
+    }
+
+    fn store(&self) -> Store {
+        let path = self.home().join("boocode.db");
+        assert!(path.exists(), "no database at {}", path.display());
+        Store::open(&path).unwrap()
+    }
+
+    fn latest_chat_id(&self) -> String {
+        self.store().latest_chat().unwrap().expect("a chat").id
+    }
+
+    fn traces(&self, chat_id: &str) -> Vec<TraceRow> {
+        self.store().list_traces(chat_id, None, 1000).unwrap()
+    }
+}
+
+/// Whether `needle` occurs in `hay`.
+fn contains_bytes(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+impl Drop for Project {
+    /// The key never appears in what the binary printed, nor in any file of the data home
+    /// (the database with its WAL, the log).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        assert!(
+            !contains_bytes(&self.printed.borrow(), KEY.as_bytes()),
+            "the API key was printed"
+        );
+        let mut files = Vec::new();
+        files_under(self.home.path(), &mut files);
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(
+                !contains_bytes(&bytes, KEY.as_bytes()),
+                "the API key leaked into {}",
+                file.display()
+            );
+        }
+    }
+}
+
+/// The request bodies' messages as (role, text content) pairs.
+fn messages(request: &Value) -> Vec<(String, String)> {
+    request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap_or("").to_string(),
+                m["content"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn has_user_message(request: &Value, text: &str) -> bool {
+    messages(request)
+        .iter()
+        .any(|(role, content)| role == "user" && content.contains(text))
+}
+
+/// The `[session XXXXXXXX · chat YYYYYYYY · …]` footer's short ids.
+fn footer_ids(stderr: &str) -> (String, String) {
+    let re = regex::Regex::new(r"\[session ([0-9a-f-]{8}) · chat ([0-9a-f-]{8}) · ").unwrap();
+    let caps = re
+        .captures(stderr)
+        .unwrap_or_else(|| panic!("no session footer in stderr:\n{stderr}"));
+    (caps[1].to_string(), caps[2].to_string())
+}
+
+fn read_readme_script() -> Vec<Step> {
+    vec![
+        Reply::tool_calls(vec![CallSpec::new(
+            "read_file",
+            r#"{"file_path":"README.md"}"#,
+        )
+        .id("call_read")])
+        .reasoning("I should   read the\nreadme first.")
+        .usage(UsageSpec::new(1000, 50).cache_hit_tokens(600))
+        .into(),
+        Reply::text("The readme says teh.")
+            .usage(UsageSpec::new(1200, 30).cache_hit_tokens(1000))
+            .when(Match::has_tool_result_for("call_read")),
+    ]
+}
+
+#[test]
+fn exec_prints_the_answer_on_stdout_and_progress_on_stderr() {
+    let p = Project::new(read_readme_script());
+    let out = p.run(&["exec", "what does the readme say?"]);
+    out.ok();
+    assert_eq!(out.stdout, "The readme says teh.\n");
+    assert!(
+        out.stderr
+            .contains("thinking: I should read the readme first.\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("→ read_file README.md\n"),
+        "{}",
+        out.stderr
+    );
+    let done = regex::Regex::new(r"(?m)^  ✓ read_file success in \d+ ms$").unwrap();
+    assert!(done.is_match(&out.stderr), "{}", out.stderr);
+    // Reasoning is shown before the call it led to.
+    assert!(out.stderr.find("thinking:").unwrap() < out.stderr.find("→ read_file").unwrap());
+    footer_ids(&out.stderr);
+
+    // The key went to the server, and only there.
+    let recorded = p.server.recorded();
+    assert_eq!(recorded.len(), 2);
+    let bearer = format!("Bearer {KEY}");
+    assert_eq!(recorded[0].header("authorization"), Some(bearer.as_str()));
+    assert!(
+        p.log_file().exists(),
+        "no log at {}",
+        p.log_file().display()
+    );
+}
+
+#[test]
+fn exec_json_prints_one_event_per_line_and_a_result() {
+    let p = Project::new(read_readme_script());
+    let out = p.run(&["exec", "--json", "what does the readme say?"]);
+    out.ok();
+    assert!(
+        out.stderr.trim().is_empty(),
+        "--json keeps stderr quiet: {}",
+        out.stderr
+    );
+    let events: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let of_type = |t: &str| -> Vec<&Value> { events.iter().filter(|e| e["type"] == t).collect() };
+    let started = of_type("tool_started");
+    let finished = of_type("tool_finished");
+    assert_eq!(started.len(), 1, "{}", out.stdout);
+    assert_eq!(finished.len(), 1, "{}", out.stdout);
+    assert_eq!(started[0]["tool_name"], "read_file");
+    assert_eq!(started[0]["input"]["file_path"], "README.md");
+    assert!(started[0]["trace_id"].is_string());
+    assert_eq!(started[0]["trace_id"], finished[0]["trace_id"]);
+    assert_eq!(finished[0]["outcome"], "success");
+    assert!(!of_type("reasoning_delta").is_empty());
+    let text: String = of_type("text_delta")
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "The readme says teh.");
+
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "result");
+    assert_eq!(last["status"], "completed");
+    assert_eq!(last["final_text"], "The readme says teh.");
+    assert_eq!(last["error"], Value::Null);
+    assert_eq!(last["usage"]["cache_hit_tokens"], 1600);
+    assert_eq!(of_type("result").len(), 1);
+    // The trace id is the stored row's id.
+    let chat_id = last["chat_id"].as_str().unwrap();
+    let traces = p.traces(chat_id);
+    assert_eq!(traces.len(), 1);
+    assert_eq!(traces[0].id, started[0]["trace_id"].as_str().unwrap());
+}
+
+#[test]
+fn prompt_is_read_from_stdin_and_an_empty_one_is_a_usage_error() {
+    let p = Project::new(vec![
+        Reply::text("got it").when(Match::last_user_contains("prompt from stdin"))
+    ]);
+    let out = p.run_with_stdin(&["exec"], "prompt from stdin\nsecond line\n");
+    out.ok();
+    assert_eq!(out.stdout, "got it\n");
+    let request = &p.server.requests()[0];
+    assert!(has_user_message(request, "prompt from stdin\nsecond line"));
+
+    for empty in ["", "  \n\n"] {
+        let out = p.run_with_stdin(&["exec"], empty);
+        assert_eq!(out.code, 2, "{out:#?}");
+        assert!(out.stdout.is_empty(), "{out:#?}");
+        assert!(out.stderr.contains("no prompt given"), "{}", out.stderr);
+    }
+    assert_eq!(p.server.request_count(), 1);
+}
+
+#[test]
+fn a_missing_key_is_one_clear_line_and_exit_2() {
+    let p = Project::new(vec![]);
+    // Default provider (deepseek), no key anywhere, no base URL.
+    let out = p.output(p.bare(&["exec", "hello"]), None);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("DEEPSEEK_API_KEY"), "{}", out.stderr);
+    assert!(!p.home().join("boocode.db").exists());
+}
+
+#[test]
+fn insufficient_balance_ends_the_turn_with_exit_1() {
+    let p = Project::new(vec![Reply::http_error_fixture(
+        402,
+        "X-err-402-insufficient-balance.json",
+    )
+    .into()]);
+    let out = p.run(&["exec", "hello"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr.to_lowercase().contains("insufficient balance"),
+        "{}",
+        out.stderr
+    );
+    // Not worth retrying.
+    assert_eq!(p.server.request_count(), 1);
+
+    // With --json the failure is the result line.
+    p.server.push(Reply::http_error_fixture(
+        402,
+        "X-err-402-insufficient-balance.json",
+    ));
+    let out = p.run(&["exec", "--json", "hello"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    let last: Value = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "result");
+    assert_eq!(last["status"], "failed");
+    assert_eq!(last["final_text"], Value::Null);
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("insufficient balance"),
+        "{last}"
+    );
+}
+
+fn edit_readme_script() -> Vec<Step> {
+    vec![
+        Reply::tool_calls(vec![CallSpec::new(
+            "edit_file",
+            r#"{"file_path":"README.md","old_string":"teh","new_string":"the"}"#,
+        )
+        .id("call_edit")])
+        .into(),
+        Reply::text("done").when(Match::has_tool_result_for("call_edit")),
+    ]
+}
+
+#[test]
+fn read_only_is_the_default_and_denies_edits() {
+    let p = Project::new(edit_readme_script());
+    let out = p.run(&["exec", "fix the typo"]);
+    out.ok();
+    assert!(out.stderr.contains("✗ edit_file denied"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(p.root().join("README.md")).unwrap(),
+        "# Demo\n\nThis is teh demo project.\n"
+    );
+    let result = &messages(&p.server.requests()[1])
+        .into_iter()
+        .find(|(role, _)| role == "tool")
+        .unwrap()
+        .1;
+    assert!(result.contains("read-only"), "{result}");
+    let traces = p.traces(&p.latest_chat_id());
+    assert_eq!(traces[0].outcome.as_deref(), Some("denied"));
+}
+
+#[test]
+fn auto_approval_applies_edits() {
+    let p = Project::new(edit_readme_script());
+    let out = p.run(&["exec", "--approval", "auto", "fix the typo"]);
+    out.ok();
+    assert!(out.stderr.contains("✓ edit_file success"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(p.root().join("README.md")).unwrap(),
+        "# Demo\n\nThis is the demo project.\n"
+    );
+}
+
+#[test]
+fn continue_and_session_reuse_the_previous_chat() {
+    let p = Project::new(vec![
+        Reply::text("first answer").when(Match::last_user_contains("first prompt")),
+        Reply::text("second answer").when(Match::last_user_contains("second prompt")),
+        Reply::text("third answer").when(Match::last_user_contains("third prompt")),
+        Reply::text("fresh answer").when(Match::last_user_contains("fresh prompt")),
+    ]);
+    let first = p.run(&["exec", "first prompt"]);
+    first.ok();
+    let (session, chat) = footer_ids(&first.stderr);
+
+    let second = p.run(&["exec", "--continue", "second prompt"]);
+    second.ok();
+    assert_eq!(second.stdout, "second answer\n");
+    assert_eq!(footer_ids(&second.stderr), (session.clone(), chat.clone()));
+    let requests = p.server.requests();
+    assert!(has_user_message(&requests[1], "first prompt"));
+    assert!(messages(&requests[1])
+        .iter()
+        .any(|(role, content)| role == "assistant" && content == "first answer"));
+
+    // A new session in between: --continue would now pick it, --session still finds the old one.
+    let fresh = p.run(&["exec", "fresh prompt"]);
+    fresh.ok();
+    assert_ne!(footer_ids(&fresh.stderr).0, session);
+    assert!(!has_user_message(&p.server.requests()[2], "first prompt"));
+
+    let third = p.run(&["exec", "--session", &session, "third prompt"]);
+    third.ok();
+    assert_eq!(third.stdout, "third answer\n");
+    let last = p.server.last_request().unwrap();
+    assert!(has_user_message(&last, "first prompt"));
+    assert!(has_user_message(&last, "second prompt"));
+    assert!(!has_user_message(&last, "fresh prompt"));
+
+    let unknown = p.run(&["exec", "--session", "zzzz", "hello"]);
+    assert_eq!(unknown.code, 2, "{unknown:#?}");
+    assert!(unknown.stderr.contains("zzzz"), "{}", unknown.stderr);
+}
+
+#[test]
+fn exec_waits_for_the_background_tasks_it_spawned() {
+    let p = Project::new(vec![
+        Reply::tool_calls(vec![CallSpec::new(
+            "spawn_subagent",
+            r#"{"input":"count the files","label":"counter"}"#,
+        )
+        .id("call_spawn")])
+        .into(),
+        // The sub-agent's own conversation, slow.
+        Reply::text("there are 2 files")
+            .chunk_chars(2)
+            .delay_ms_per_chunk(60)
+            .when(Match::last_user_contains("count the files")),
+        Reply::text("spawned a counter").when(Match::has_tool_result_for("call_spawn")),
+    ]);
+    let out = p.run(&["exec", "start a background count"]);
+    out.ok();
+    assert_eq!(out.stdout, "spawned a counter\n");
+    assert!(
+        out.stderr.contains("background task counter: completed"),
+        "{}",
+        out.stderr
+    );
+    let tasks = p.store().list_tasks(None).unwrap();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].status, "completed", "{:?}", tasks[0]);
+    assert_eq!(tasks[0].label.as_deref(), Some("counter"));
+    assert!(
+        tasks[0]
+            .output
+            .as_deref()
+            .unwrap_or("")
+            .contains("there are 2 files"),
+        "{:?}",
+        tasks[0]
+    );
+}
+
+#[test]
+fn sessions_and_traces_report_what_happened() {
+    let p = Project::new(read_readme_script());
+    p.run(&["exec", "inspect the readme"]).ok();
+    let store = p.store();
+    let sessions = store.list_sessions(None).unwrap();
+    assert_eq!(sessions.len(), 1);
+    let session_id = sessions[0].session.id.clone();
+    let chat_id = sessions[0].chats[0].chat.id.clone();
+
+    let listing = p.run(&["sessions"]);
+    listing.ok();
+    assert!(
+        listing.stdout.contains(&format!("session {session_id}")),
+        "{}",
+        listing.stdout
+    );
+    assert!(
+        listing.stdout.contains(&format!("chat {chat_id}")),
+        "{}",
+        listing.stdout
+    );
+    assert!(listing.stdout.contains("inspect the readme"));
+    assert!(listing.stdout.contains(p.root().to_string_lossy().as_ref()));
+
+    let json = p.run(&["sessions", "--json"]);
+    json.ok();
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["session"]["id"], session_id.as_str());
+    assert_eq!(v[0]["chats"][0]["chat"]["id"], chat_id.as_str());
+    assert_eq!(v[0]["chats"][0]["turns"], 1);
+    // user, assistant (tool call), tool result, assistant (answer)
+    assert_eq!(v[0]["chats"][0]["message_count"], 4);
+
+    // Hits 600 + 1000 of 1000 + 1200 prompt tokens: 1600 / 2200 = 73%.
+    let traces = p.run(&["traces", "--last"]);
+    traces.ok();
+    let row = regex::Regex::new(r"(?m)^  read_file\s+\d+ ms\s+success\s+.*README\.md").unwrap();
+    assert!(row.is_match(&traces.stdout), "{}", traces.stdout);
+    assert!(
+        traces
+            .stdout
+            .contains("Cache hit rate: 73% (1.6K/2.2K tokens)"),
+        "{}",
+        traces.stdout
+    );
+    assert!(traces.stdout.contains("2 model calls · 1 tool calls"));
+
+    let json = p.run(&["traces", "--chat", &chat_id[..8], "--json"]);
+    json.ok();
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["chat"]["id"], chat_id.as_str());
+    let rows = v["traces"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["tool_name"], "read_file");
+    assert_eq!(rows[0]["outcome"], "success");
+    assert_eq!(rows[0]["tool_call_id"], "call_read");
+    assert_eq!(v["totals"]["usage"]["cache_hit_tokens"], 1600);
+    assert_eq!(v["totals"]["usage"]["cache_miss_tokens"], 600);
+    assert_eq!(v["totals"]["model_calls"], 2);
+    let rate = v["totals"]["cache_hit_rate"].as_f64().unwrap();
+    assert!((rate - 1600.0 / 2200.0).abs() < 1e-9, "{rate}");
+    assert_eq!(v["turns"][0]["tool_calls"], 1);
+
+    let missing = p.run(&["traces", "--chat", "nope"]);
+    assert_eq!(missing.code, 2, "{missing:#?}");
+    assert!(
+        missing.stderr.contains("no chat with id 'nope'"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn a_killed_exec_resumes_from_its_snapshot() {
+    // The command is slow until the test creates `proceed`, so the resumed run is fast.
+    let slow = r#"{"command":"sh","args":["-c","test -f proceed || sleep 3"]}"#;
+    let p = Project::new(vec![
+        Reply::tool_calls(vec![CallSpec::new("run_command", slow).id("call_slow")]).into(),
+        Reply::text("resumed and done").when(Match::has_tool_result_for("call_slow")),
+    ]);
+    let stderr_path = p.user_home.path().join("killed.stderr");
+    let mut cmd = p.boocode(&["exec", "--approval", "auto", "run the slow thing"]);
+    cmd.stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    // Wait for the call to be running, then kill the process.
+    let (chat_id, running) = wait_for_running_trace(&p, &mut child, "run_command");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let store = p.store();
+
+    let messages_before = store.load_messages(&chat_id).unwrap();
+    assert_eq!(messages_before[0].role, "user");
+    assert_eq!(
+        messages_before[0].joined(PartKind::Text),
+        "run the slow thing"
+    );
+    let trace = store.get_trace(&running.id).unwrap();
+    assert!(trace.finished_at.is_none() && trace.outcome.is_none());
+    let snapshot = store.load_snapshot(&chat_id).unwrap().unwrap();
+    assert_eq!(snapshot.state, "running_tools");
+    assert_eq!(snapshot.pending_tool_calls[0].id, "call_slow");
+
+    write(&p.root(), "proceed", "");
+    let out = p.run(&["resume"]);
+    out.ok();
+    assert_eq!(out.stdout, "resumed and done\n");
+    assert!(
+        out.stderr.contains("1 interrupted tool calls"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("✓ run_command success"),
+        "{}",
+        out.stderr
+    );
+
+    let traces = store.list_traces(&chat_id, None, 100).unwrap();
+    assert_eq!(traces.len(), 2, "{traces:#?}");
+    let old = traces.iter().find(|t| t.id == running.id).unwrap();
+    assert_eq!(old.outcome.as_deref(), Some("interrupted"));
+    assert!(old.finished_at.is_some());
+    let new = traces.iter().find(|t| t.id != running.id).unwrap();
+    assert_eq!(new.tool_name, "run_command");
+    assert_eq!(new.tool_call_id.as_deref(), Some("call_slow"));
+    assert_eq!(new.outcome.as_deref(), Some("success"));
+
+    // The model got exactly one answer to the call.
+    let requests = p.server.requests();
+    assert_eq!(requests.len(), 2);
+    let answers = requests[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool" && m["tool_call_id"] == "call_slow")
+        .count();
+    assert_eq!(answers, 1, "{:#}", requests[1]);
+    assert!(has_user_message(&requests[1], "run the slow thing"));
+
+    let messages = store.load_messages(&chat_id).unwrap();
+    let last = messages.last().unwrap();
+    assert_eq!(last.role, "assistant");
+    assert_eq!(last.status, "complete");
+    assert_eq!(last.joined(PartKind::Text), "resumed and done");
+    assert_eq!(store.get_chat(&chat_id).unwrap().status, "idle");
+
+    let again = p.run(&["resume"]);
+    assert_eq!(again.code, 2, "{again:#?}");
+    assert!(
+        again.stderr.contains("nothing to resume"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(p.server.request_count(), 2);
+}
+
+/// Polls until the latest chat has a trace of `tool` that has not finished.
+fn wait_for_running_trace(
+    p: &Project,
+    child: &mut std::process::Child,
+    tool: &str,
+) -> (String, TraceRow) {
+    assert!(
+        p.server
+            .wait_for_requests_blocking(1, Duration::from_secs(10)),
+        "exec never called the model"
+    );
+    let store = p.store();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = store.latest_chat().unwrap().and_then(|chat| {
+            store
+                .list_traces(&chat.id, None, 100)
+                .unwrap()
+                .into_iter()
+                .find(|t| t.tool_name == tool)
+                .map(|t| (chat.id, t))
+        });
+        if let Some((chat_id, trace)) = found {
+            assert!(trace.finished_at.is_none(), "finished too early: {trace:?}");
+            return (chat_id, trace);
+        }
+        assert!(child.try_wait().unwrap().is_none(), "exec exited early");
+        assert!(Instant::now() < deadline, "no {tool} trace appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ctrl_c_cancels_the_turn_and_leaves_nothing_to_resume() {
+    let p = Project::new(vec![Reply::tool_calls(vec![CallSpec::new(
+        "run_command",
+        r#"{"command":"sleep","args":["5"]}"#,
+    )
+    .id("call_sleep")])
+    .into()]);
+    let mut cmd = p.boocode(&["exec", "--approval", "auto", "sleep a while"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let (chat_id, running) = wait_for_running_trace(&p, &mut child, "run_command");
+    let interrupted = Instant::now();
+    // SAFETY: signals our own child process.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "exec ignored Ctrl-C");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(3),
+        "Ctrl-C took {:?}; the command was not killed",
+        interrupted.elapsed()
+    );
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(stderr.contains("✗ run_command cancelled"), "{stderr}");
+    p.printed.borrow_mut().extend_from_slice(stderr.as_bytes());
+
+    let store = p.store();
+    let trace = store.get_trace(&running.id).unwrap();
+    assert_eq!(trace.outcome.as_deref(), Some("cancelled"), "{trace:?}");
+    assert_eq!(store.get_chat(&chat_id).unwrap().status, "idle");
+    // A cancelled turn is over, not interrupted.
+    let again = p.run(&["resume"]);
+    assert_eq!(again.code, 2, "{again:#?}");
+    assert!(
+        again.stderr.contains("nothing to resume"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(p.server.request_count(), 1);
+}
+
+#[test]
+fn help_and_bad_usage() {
+    let p = Project::new(vec![]);
+    let help = p.output(p.bare(&["--help"]), None);
+    help.ok();
+    assert!(help.stdout.contains("exec"), "{}", help.stdout);
+    assert!(help.stdout.contains("resume"), "{}", help.stdout);
+
+    let exec_help = p.output(p.bare(&["exec", "--help"]), None);
+    exec_help.ok();
+    assert!(exec_help.stdout.contains("--json"), "{}", exec_help.stdout);
+    assert!(
+        exec_help.stdout.contains("--continue"),
+        "{}",
+        exec_help.stdout
+    );
+
+    let unknown = p.output(p.bare(&["exec", "--no-such-flag", "hi"]), None);
+    assert_eq!(unknown.code, 2, "{unknown:#?}");
+    assert!(
+        unknown.stderr.contains("--no-such-flag"),
+        "{}",
+        unknown.stderr
+    );
+
+    let bad_mode = p.output(p.bare(&["--approval", "yolo", "exec", "hi"]), None);
+    assert_eq!(bad_mode.code, 2, "{bad_mode:#?}");
+
+    let conflict = p.output(
+        p.bare(&["exec", "--continue", "--session", "abc", "hi"]),
+        None,
+    );
+    assert_eq!(conflict.code, 2, "{conflict:#?}");
+
+    let no_chats = p.run(&["traces", "--last"]);
+    assert_eq!(no_chats.code, 2, "{no_chats:#?}");
+    assert!(
+        no_chats.stderr.contains("no chats yet"),
+        "{}",
+        no_chats.stderr
+    );
+    let empty = p.run(&["sessions"]);
+    empty.ok();
+    assert!(empty.stdout.contains("no sessions yet"), "{}", empty.stdout);
+
+    // A config mistake is bad usage for every command.
+    write(&p.root(), ".boocode/config.toml", "max_stpes = 3\n");
+    for args in [&["exec", "hi"][..], &["sessions"], &["traces", "--last"]] {
+        let out = p.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {out:#?}");
+        assert!(
+            out.stderr.contains("config.toml"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(p.server.request_count(), 0);
+}
+
+#[test]
+fn a_key_from_the_environment_is_used_but_never_handed_to_commands() {
+    let p = Project::new(vec![
+        Reply::tool_calls(vec![CallSpec::new(
+            "run_command",
+            r#"{"command":"printenv","args":["BOOCODE_API_KEY"]}"#,
+        )
+        .id("call_env")])
+        .into(),
+        Reply::text("checked").when(Match::has_tool_result_for("call_env")),
+    ]);
+    let mut cmd = p.bare(&[
+        "--base-url",
+        &p.server.base_url(),
+        "exec",
+        "--approval",
+        "auto",
+        "show the env",
+    ]);
+    cmd.env("BOOCODE_API_KEY", KEY);
+    let out = p.output(cmd, None);
+    out.ok();
+    let bearer = format!("Bearer {KEY}");
+    assert_eq!(
+        p.server.recorded()[0].header("authorization"),
+        Some(bearer.as_str())
+    );
+    let tool_result = &messages(&p.server.requests()[1])
+        .into_iter()
+        .find(|(role, _)| role == "tool")
+        .unwrap()
+        .1;
+    assert!(
+        !tool_result.contains(KEY),
+        "run_command handed the key to the child: {tool_result}"
+    );
+}
