@@ -213,8 +213,12 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
             if let Some(text) = &outcome.final_text {
                 println!("{text}");
             }
-            if let Some(error) = &outcome.error {
-                eprintln!("boocode: turn {}: {error}", outcome.status.as_str());
+            match &outcome.error {
+                Some(error) => eprintln!("boocode: turn {}: {error}", outcome.status.as_str()),
+                None if outcome.status != TurnStatus::Completed => {
+                    eprintln!("boocode: turn {}", outcome.status.as_str())
+                }
+                None => {}
             }
             eprintln!(
                 "[session {} · chat {} · {} prompt ({} cached) / {} completion tokens]",

@@ -164,5 +164,6 @@ pub fn read_stdin_prompt() -> Result<Option<String>> {
         return Ok(None);
     }
     let text = std::io::read_to_string(stdin)?;
-    Ok((!text.trim().is_empty()).then_some(text))
+    let text = text.trim_end();
+    Ok((!text.trim().is_empty()).then(|| text.to_string()))
 }
