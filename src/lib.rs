@@ -4,3 +4,4 @@
 //! clients of it.
 
 pub mod core;
+pub mod tui;

@@ -139,4 +139,42 @@ pub enum Event {
     Notice {
         message: String,
     },
+    WorkflowRunStarted {
+        run_id: String,
+        workflow: String,
+        /// `built-in`, `project` or `user`.
+        source: String,
+    },
+    WorkflowPhase {
+        run_id: String,
+        title: String,
+    },
+    WorkflowLog {
+        run_id: String,
+        message: String,
+    },
+    WorkflowAgentStarted {
+        run_id: String,
+        agent_id: String,
+        label: Option<String>,
+        phase: Option<String>,
+        chat_id: Option<String>,
+    },
+    WorkflowAgentFinished {
+        run_id: String,
+        agent_id: String,
+        /// `completed`, `failed`, `cancelled`.
+        status: String,
+        /// Served from the store without calling the model.
+        cached: bool,
+        tokens: u64,
+        error: Option<String>,
+    },
+    WorkflowRunFinished {
+        run_id: String,
+        /// `completed`, `failed`, `cancelled`.
+        status: String,
+        result: Option<serde_json::Value>,
+        error: Option<String>,
+    },
 }

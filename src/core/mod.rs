@@ -11,3 +11,4 @@ pub mod llm;
 pub mod logging;
 pub mod queries;
 pub mod store;
+pub mod workflow;
