@@ -1,2 +1,5 @@
 //! The pane workspace: a ratatui + crossterm front end, a thin client of the core engine
 //! (`Command`s in, `Event`s out). It never talks to the model or SQLite itself.
+
+pub mod pane;
+pub mod theme;

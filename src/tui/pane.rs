@@ -1,0 +1,126 @@
+//! The contract between the workspace (pane tree, keymap, event loop) and each kind of pane.
+//!
+//! A pane owns its view state, draws itself into the rectangle it is given, handles the keys
+//! that reach it when focused, and folds core `Event`s into its state. It never blocks: work
+//! goes to the engine as `AppAction::Engine(Command)`; reads go through the engine's query
+//! facade (`Engine::transcript`, `Engine::traces_page`, …).
+
+use crossterm::event::{KeyEvent, MouseEvent};
+use ratatui::layout::Rect;
+use ratatui::Frame;
+use serde::{Deserialize, Serialize};
+
+use crate::core::engine::Engine;
+use crate::core::events::{Command, Event};
+use crate::tui::theme::Theme;
+
+/// What a pane shows; saved in the layout so a restart restores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PaneSpec {
+    Chat {
+        chat_id: String,
+    },
+    /// Tool traces of a chat; `None` follows the most recently focused chat pane.
+    Trace {
+        chat_id: Option<String>,
+    },
+    Background,
+    /// Turns of a chat; `None` follows the most recently focused chat pane.
+    Timeline {
+        chat_id: Option<String>,
+    },
+}
+
+/// Something a pane asks the workspace to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppAction {
+    /// Forward to the engine.
+    Engine(Command),
+    /// Show a chat: focus its pane if open, else open one.
+    OpenChat {
+        chat_id: String,
+    },
+    /// Scroll a chat's pane to the start of a turn.
+    ScrollChatToTurn {
+        chat_id: String,
+        turn: i64,
+    },
+    /// Start a new chat in the current session (`/new`).
+    NewChat,
+    /// Open the session picker (`/resume`).
+    PickSession,
+    /// `/compare`: send one prompt to several models, each in its own pane side by side.
+    Compare {
+        models: Vec<String>,
+        prompt: String,
+    },
+    /// A one-line notice in the status line.
+    Notice(String),
+    /// Copy text to the system clipboard (OSC 52, works over SSH).
+    Copy(String),
+    /// Show the help overlay.
+    Help,
+    Quit,
+}
+
+/// Whether a key was used.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyOutcome {
+    /// Not handled: the workspace may use it.
+    Ignored,
+    /// Handled; redraw.
+    Consumed,
+    /// Handled, and the workspace should do these.
+    Actions(Vec<AppAction>),
+}
+
+/// What panes may read while drawing or handling input.
+pub struct PaneContext<'a> {
+    pub engine: &'a Engine,
+    pub theme: &'a Theme,
+    /// The session the workspace shows.
+    pub session_id: &'a str,
+    /// The chat of the most recently focused chat pane, for panes that follow it.
+    pub focused_chat: Option<&'a str>,
+    /// Spinner frame counter, advanced only while something animates.
+    pub tick: u64,
+}
+
+pub trait Pane {
+    fn spec(&self) -> PaneSpec;
+
+    /// The title line: what the pane is bound to (chat name, model, status…).
+    fn title(&self, ctx: &PaneContext<'_>) -> String;
+
+    fn render(&mut self, frame: &mut Frame<'_>, area: Rect, ctx: &PaneContext<'_>, focused: bool);
+
+    fn handle_key(&mut self, key: KeyEvent, ctx: &PaneContext<'_>) -> KeyOutcome;
+
+    /// Bracketed paste while focused.
+    fn handle_paste(&mut self, _text: &str, _ctx: &PaneContext<'_>) -> KeyOutcome {
+        KeyOutcome::Ignored
+    }
+
+    fn handle_mouse(
+        &mut self,
+        _mouse: MouseEvent,
+        _area: Rect,
+        _ctx: &PaneContext<'_>,
+    ) -> KeyOutcome {
+        KeyOutcome::Ignored
+    }
+
+    /// Folds a core event into the pane's state; true when the pane must be redrawn.
+    fn on_event(&mut self, event: &Event, ctx: &PaneContext<'_>) -> bool;
+
+    /// True while something in the pane moves (a spinner), so the loop keeps ticking.
+    fn is_animating(&self) -> bool {
+        false
+    }
+
+    /// The chat this pane shows, if any (focus tracking, trace/timeline following).
+    fn chat_id(&self) -> Option<&str> {
+        None
+    }
+}
