@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::llm::types::Usage;
 
 /// Something a client asks the core to do.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Send a user message to a chat (and run the turn).
     SendMessage {
