@@ -30,8 +30,8 @@ use crate::core::llm::types::{
     UserContent,
 };
 use crate::core::store::{
-    new_ordered_id, now, AgentSnapshot, Chat, MessagePart, NewAttachment, PartKind,
-    TraceCompletion, TraceRow,
+    new_ordered_id, now, AgentSnapshot, Chat, MessagePart, NewAttachment, PartKind, ReplyEnd,
+    ToolResult, TraceCompletion, TraceRow,
 };
 use tools::{ApprovalMode, ToolContext, ToolError, ToolKind, ToolOutput};
 
@@ -518,16 +518,16 @@ async fn model_step(
             let usage = response.usage.clone().unwrap_or_default();
             let mut parts = text_parts(&response.reasoning, &response.content);
             parts.extend(response.tool_calls.iter().map(MessagePart::tool_call));
-            rt.store
-                .finish_assistant_message(&message.id, &parts, "complete", None)?;
-            rt.store.finish_model_call(
-                &call_id,
-                Some(&message.id),
-                &usage,
-                response.finish_reason.as_deref(),
-                None,
+            rt.store.finish_reply(&ReplyEnd {
+                call_id: &call_id,
+                message_id: &message.id,
+                parts: &parts,
+                status: "complete",
+                error: None,
+                usage: &usage,
+                finish_reason: response.finish_reason.as_deref(),
                 latency_ms,
-            )?;
+            })?;
             rt.emit(Event::ModelCallFinished {
                 chat_id: chat.id.clone(),
                 call_id,
@@ -556,20 +556,16 @@ async fn model_step(
             let message_text = e.to_string();
             let status = if cancelled { "cancelled" } else { "failed" };
             // What streamed before the failure is kept, marked with why it stopped.
-            rt.store.finish_assistant_message(
-                &message.id,
-                &text_parts(&reasoning, &text),
+            rt.store.finish_reply(&ReplyEnd {
+                call_id: &call_id,
+                message_id: &message.id,
+                parts: &text_parts(&reasoning, &text),
                 status,
-                Some(&message_text),
-            )?;
-            rt.store.finish_model_call(
-                &call_id,
-                Some(&message.id),
-                &Usage::default(),
-                None,
-                Some(&message_text),
+                error: Some(&message_text),
+                usage: &Usage::default(),
+                finish_reason: None,
                 latency_ms,
-            )?;
+            })?;
             Ok(if cancelled {
                 StepResult::Cancelled
             } else {
@@ -661,25 +657,28 @@ async fn run_tool_calls(
             )
             .await
         };
-        for (call, content) in batch.iter().zip(results) {
-            rt.store.insert_tool_result(
-                &state.chat.id,
-                state.turn,
-                &call.id,
-                &call.function.name,
-                &content,
-            )?;
+        for (call, content) in batch.iter().zip(&results) {
             state
                 .history
-                .push(ChatMessage::tool_result(call.id.clone(), content));
+                .push(ChatMessage::tool_result(call.id.clone(), content.clone()));
             state.pending.retain(|p| p.id != call.id);
         }
+        let rows: Vec<ToolResult<'_>> = batch
+            .iter()
+            .zip(&results)
+            .map(|(call, content)| ToolResult {
+                tool_call_id: &call.id,
+                tool_name: &call.function.name,
+                content,
+            })
+            .collect();
+        let snapshot = state.snapshot(if state.pending.is_empty() {
+            "awaiting_model"
+        } else {
+            "running_tools"
+        });
         rt.store
-            .save_snapshot(&state.snapshot(if state.pending.is_empty() {
-                "awaiting_model"
-            } else {
-                "running_tools"
-            }))?;
+            .record_tool_results(&state.chat.id, state.turn, &rows, &snapshot)?;
         index = batch_end;
     }
     Ok(token.is_cancelled())

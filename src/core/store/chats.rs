@@ -34,6 +34,14 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<Session> {
     })
 }
 
+/// One answered tool call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolResult<'a> {
+    pub tool_call_id: &'a str,
+    pub tool_name: &'a str,
+    pub content: &'a str,
+}
+
 /// A message id plus the turn it belongs to, as returned by inserts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRef {
@@ -368,7 +376,7 @@ impl Store {
     }
 
     /// Opens an assistant message that is being streamed. Its parts are written by
-    /// [`Store::save_assistant_progress`] and [`Store::finish_assistant_message`]; a crash in
+    /// [`Store::save_assistant_progress`] and [`Store::finish_reply`]; a crash in
     /// between leaves it `streaming`, which the next start turns into `interrupted`.
     pub fn begin_assistant_message(
         &self,
@@ -397,50 +405,34 @@ impl Store {
         self.tx(|tx| write_parts(tx, message_id, parts))
     }
 
-    /// Closes an assistant message with its final parts and status (`complete`, `cancelled`,
-    /// `failed`, `interrupted`).
-    pub fn finish_assistant_message(
-        &self,
-        message_id: &str,
-        parts: &[MessagePart],
-        status: &str,
-        error: Option<&str>,
-    ) -> Result<()> {
-        let at = now();
-        self.tx(|tx| {
-            write_parts(tx, message_id, parts)?;
-            tx.execute(
-                "UPDATE messages SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
-                params![message_id, status, error, at],
-            )?;
-            Ok(())
-        })
-    }
-
-    /// Stores one tool result as a `tool` message.
-    pub fn insert_tool_result(
+    /// Stores tool results as `tool` messages together with the snapshot that no longer lists
+    /// those calls as pending: a crash leaves either both or neither, so a resume never runs a
+    /// call twice into the transcript.
+    pub fn record_tool_results(
         &self,
         chat_id: &str,
         turn_number: i64,
-        tool_call_id: &str,
-        tool_name: &str,
-        content: &str,
-    ) -> Result<MessageRef> {
+        results: &[ToolResult<'_>],
+        snapshot: &AgentSnapshot,
+    ) -> Result<()> {
         let at = now();
+        let (history, pending) = super::tasks::snapshot_json(snapshot)?;
         self.tx(|tx| {
-            let msg = insert_message(tx, chat_id, "tool", "complete", turn_number, None, &at)?;
-            write_parts(
-                tx,
-                &msg.id,
-                &[MessagePart {
-                    kind: PartKind::ToolResult,
-                    content: content.to_string(),
-                    tool_call_id: Some(tool_call_id.to_string()),
-                    tool_name: Some(tool_name.to_string()),
-                    attachment_id: None,
-                }],
-            )?;
-            Ok(msg)
+            for r in results {
+                let msg = insert_message(tx, chat_id, "tool", "complete", turn_number, None, &at)?;
+                write_parts(
+                    tx,
+                    &msg.id,
+                    &[MessagePart {
+                        kind: PartKind::ToolResult,
+                        content: r.content.to_string(),
+                        tool_call_id: Some(r.tool_call_id.to_string()),
+                        tool_name: Some(r.tool_name.to_string()),
+                        attachment_id: None,
+                    }],
+                )?;
+            }
+            super::tasks::write_snapshot(tx, snapshot, &history, &pending)
         })
     }
 
@@ -578,6 +570,23 @@ fn touch_chat(tx: &Transaction<'_>, chat_id: &str, at: &str) -> rusqlite::Result
     tx.execute(
         "UPDATE chats SET updated_at = ?2 WHERE id = ?1",
         params![chat_id, at],
+    )?;
+    Ok(())
+}
+
+/// Writes a message's final parts and status.
+pub(super) fn close_message(
+    tx: &Transaction<'_>,
+    message_id: &str,
+    parts: &[MessagePart],
+    status: &str,
+    error: Option<&str>,
+    at: &str,
+) -> rusqlite::Result<()> {
+    write_parts(tx, message_id, parts)?;
+    tx.execute(
+        "UPDATE messages SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
+        params![message_id, status, error, at],
     )?;
     Ok(())
 }

@@ -16,10 +16,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::{anyhow, Context, Result};
 use rusqlite::{Connection, OptionalExtension};
 
-pub use chats::MessageRef;
+pub use chats::{MessageRef, ToolResult};
 pub use models::*;
 pub use tasks::NewTask;
-pub use traces::TraceCompletion;
+pub use traces::{ReplyEnd, TraceCompletion};
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]

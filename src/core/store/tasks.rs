@@ -194,33 +194,8 @@ impl Store {
 
     /// Upserts the chat's agent state (one row per chat).
     pub fn save_snapshot(&self, s: &AgentSnapshot) -> Result<()> {
-        let history = serde_json::to_string(&s.history)?;
-        let pending = serde_json::to_string(&s.pending_tool_calls)?;
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO agent_snapshots (chat_id, model, agent, mode, state, turn_number, step,
-                     history, pending_tool_calls, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT(chat_id) DO UPDATE SET model = excluded.model, agent = excluded.agent,
-                     mode = excluded.mode, state = excluded.state,
-                     turn_number = excluded.turn_number, step = excluded.step,
-                     history = excluded.history, pending_tool_calls = excluded.pending_tool_calls,
-                     updated_at = excluded.updated_at",
-                params![
-                    s.chat_id,
-                    s.model,
-                    s.agent,
-                    s.mode,
-                    s.state,
-                    s.turn_number,
-                    s.step,
-                    history,
-                    pending,
-                    now()
-                ],
-            )
-        })?;
-        Ok(())
+        let (history, pending) = snapshot_json(s)?;
+        self.with(|c| write_snapshot(c, s, &history, &pending))
     }
 
     pub fn load_snapshot(&self, chat_id: &str) -> Result<Option<AgentSnapshot>> {
@@ -333,4 +308,42 @@ fn change_from_row(r: &Row<'_>) -> rusqlite::Result<PendingChange> {
         status: r.get(7)?,
         created_at: r.get(8)?,
     })
+}
+
+pub(super) fn snapshot_json(s: &AgentSnapshot) -> Result<(String, String)> {
+    Ok((
+        serde_json::to_string(&s.history)?,
+        serde_json::to_string(&s.pending_tool_calls)?,
+    ))
+}
+
+pub(super) fn write_snapshot(
+    c: &rusqlite::Connection,
+    s: &AgentSnapshot,
+    history: &str,
+    pending: &str,
+) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO agent_snapshots (chat_id, model, agent, mode, state, turn_number, step,
+             history, pending_tool_calls, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT(chat_id) DO UPDATE SET model = excluded.model, agent = excluded.agent,
+             mode = excluded.mode, state = excluded.state,
+             turn_number = excluded.turn_number, step = excluded.step,
+             history = excluded.history, pending_tool_calls = excluded.pending_tool_calls,
+             updated_at = excluded.updated_at",
+        params![
+            s.chat_id,
+            s.model,
+            s.agent,
+            s.mode,
+            s.state,
+            s.turn_number,
+            s.step,
+            history,
+            pending,
+            now()
+        ],
+    )?;
+    Ok(())
 }

@@ -102,23 +102,49 @@ fn messages_round_trip_with_parts_in_order() {
     store
         .insert_user_message(&chat.id, 1, "hello", &[])
         .unwrap();
+    let call_id = store.begin_model_call(&chat.id, 1, "m").unwrap();
     let a = store.begin_assistant_message(&chat.id, 1, "m").unwrap();
     let call = ToolCall::new("c1", "read_file", r#"{"file_path":"x"}"#);
     store
-        .finish_assistant_message(
-            &a.id,
-            &[
+        .finish_reply(&ReplyEnd {
+            call_id: &call_id,
+            message_id: &a.id,
+            parts: &[
                 MessagePart::text(PartKind::Reasoning, "hmm"),
                 MessagePart::text(PartKind::Text, "let me look"),
                 MessagePart::tool_call(&call),
             ],
-            "complete",
-            None,
+            status: "complete",
+            error: None,
+            usage: &Usage::default(),
+            finish_reason: Some("tool_calls"),
+            latency_ms: 3,
+        })
+        .unwrap();
+    let snapshot = AgentSnapshot {
+        chat_id: chat.id.clone(),
+        model: "m".into(),
+        agent: "general-purpose".into(),
+        mode: "auto".into(),
+        state: "awaiting_model".into(),
+        turn_number: 1,
+        step: 1,
+        history: vec![],
+        pending_tool_calls: vec![],
+    };
+    store
+        .record_tool_results(
+            &chat.id,
+            1,
+            &[ToolResult {
+                tool_call_id: "c1",
+                tool_name: "read_file",
+                content: "1\tx",
+            }],
+            &snapshot,
         )
         .unwrap();
-    store
-        .insert_tool_result(&chat.id, 1, "c1", "read_file", "1\tx")
-        .unwrap();
+    assert_eq!(store.load_snapshot(&chat.id).unwrap(), Some(snapshot));
     let msgs = store.load_messages(&chat.id).unwrap();
     assert_eq!(
         msgs.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(),
@@ -207,6 +233,7 @@ fn turn_usage_sums_model_calls_and_counts_tools() {
     let (store, session, chat) = fixture();
     for (hit, miss) in [(0, 100), (80, 20)] {
         let id = store.begin_model_call(&chat.id, 1, "m").unwrap();
+        let message = store.begin_assistant_message(&chat.id, 1, "m").unwrap();
         let usage = Usage {
             prompt_tokens: 100,
             completion_tokens: 10,
@@ -215,7 +242,16 @@ fn turn_usage_sums_model_calls_and_counts_tools() {
             cache_miss_tokens: miss,
         };
         store
-            .finish_model_call(&id, None, &usage, Some("stop"), None, 5)
+            .finish_reply(&ReplyEnd {
+                call_id: &id,
+                message_id: &message.id,
+                parts: &[],
+                status: "complete",
+                error: None,
+                usage: &usage,
+                finish_reason: Some("stop"),
+                latency_ms: 5,
+            })
             .unwrap();
     }
     store.begin_trace(&trace(&session, &chat, 1)).unwrap();

@@ -34,6 +34,20 @@ fn trace_from_row(r: &Row<'_>) -> rusqlite::Result<TraceRow> {
     })
 }
 
+/// How a model request ended, with the assistant message it produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplyEnd<'a> {
+    pub call_id: &'a str,
+    pub message_id: &'a str,
+    pub parts: &'a [MessagePart],
+    /// Message status: `complete`, `failed`, `cancelled`.
+    pub status: &'a str,
+    pub error: Option<&'a str>,
+    pub usage: &'a Usage,
+    pub finish_reason: Option<&'a str>,
+    pub latency_ms: u64,
+}
+
 /// How a tool call ended, as written to its trace row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TraceCompletion<'a> {
@@ -58,37 +72,33 @@ impl Store {
         Ok(id)
     }
 
-    pub fn finish_model_call(
-        &self,
-        call_id: &str,
-        message_id: Option<&str>,
-        usage: &Usage,
-        finish_reason: Option<&str>,
-        error: Option<&str>,
-        latency_ms: u64,
-    ) -> Result<()> {
-        self.with(|c| {
-            c.execute(
+    /// Closes a model request and the assistant message it streamed, in one transaction.
+    pub fn finish_reply(&self, end: &ReplyEnd<'_>) -> Result<()> {
+        let at = now();
+        self.tx(|tx| {
+            super::chats::close_message(tx, end.message_id, end.parts, end.status, end.error, &at)?;
+            let u = end.usage;
+            tx.execute(
                 "UPDATE model_calls SET message_id = ?2, finished_at = ?3, latency_ms = ?4,
                      prompt_tokens = ?5, completion_tokens = ?6, reasoning_tokens = ?7,
                      cache_hit_tokens = ?8, cache_miss_tokens = ?9, finish_reason = ?10, error = ?11
                  WHERE id = ?1",
                 params![
-                    call_id,
-                    message_id,
-                    now(),
-                    latency_ms as i64,
-                    usage.prompt_tokens as i64,
-                    usage.completion_tokens as i64,
-                    usage.reasoning_tokens as i64,
-                    usage.cache_hit_tokens as i64,
-                    usage.cache_miss_tokens as i64,
-                    finish_reason,
-                    error
+                    end.call_id,
+                    end.message_id,
+                    at,
+                    end.latency_ms as i64,
+                    u.prompt_tokens as i64,
+                    u.completion_tokens as i64,
+                    u.reasoning_tokens as i64,
+                    u.cache_hit_tokens as i64,
+                    u.cache_miss_tokens as i64,
+                    end.finish_reason,
+                    end.error
                 ],
-            )
-        })?;
-        Ok(())
+            )?;
+            Ok(())
+        })
     }
 
     /// Writes a trace row when a tool call starts (no `finished_at` until it ends).

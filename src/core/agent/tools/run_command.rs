@@ -145,7 +145,8 @@ impl Tool for RunCommand {
                     };
                     if !confirmed {
                         return Err(ToolError::Denied(format!(
-                            "the user declined to run {}",
+                            "running {} was not approved (review mode needs a yes for every command; \
+                             headless runs cannot ask, so they refuse)",
                             shell_words(&args.command, &args.args)
                         )));
                     }
