@@ -15,7 +15,10 @@ use support::harness::{write, Harness};
 use support::mock_server::{CallSpec, Match, Reply, Step, UsageSpec};
 
 fn fake_worker() -> WorkerCommand {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fake_workflow_worker.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/fake_workflow_worker.py"
+    );
     WorkerCommand::new("python3", &[script])
 }
 
@@ -37,10 +40,13 @@ fn workflow(h: &Harness, name: &str, steps: Value) {
 }
 
 async fn run(h: &Harness, name: &str, options: RunOptions) -> RunOutcome {
-    tokio::time::timeout(Duration::from_secs(60), h.engine.run_workflow(name, options))
-        .await
-        .expect("run did not finish within 60 s")
-        .expect("run could not start")
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        h.engine.run_workflow(name, options),
+    )
+    .await
+    .expect("run did not finish within 60 s")
+    .expect("run could not start")
 }
 
 fn values(outcome: &RunOutcome) -> Vec<Value> {
@@ -96,7 +102,11 @@ async fn resume_after_a_crash_serves_completed_calls_from_the_store() {
     assert_eq!(resumed.run_id, first.run_id);
     assert_eq!(
         values(&resumed),
-        vec![json!({"value": "A!"}), json!({"value": "B!"}), json!({"value": "C!"})]
+        vec![
+            json!({"value": "A!"}),
+            json!({"value": "B!"}),
+            json!({"value": "C!"})
+        ]
     );
     // Only the new call reached the model.
     assert_eq!(h.server.request_count(), 3);
@@ -143,7 +153,9 @@ async fn a_run_interrupted_by_a_process_crash_resumes() {
     assert_eq!(first.status, "completed");
     assert_eq!(h.server.request_count(), 2);
     // What a crash leaves: the run still `running`, recovered as `interrupted` at next start.
-    h.store().start_workflow_run(&first.run_id, 999_999_999).unwrap();
+    h.store()
+        .start_workflow_run(&first.run_id, 999_999_999)
+        .unwrap();
     let report = h.store().recover_after_crash().unwrap();
     assert_eq!(report.workflow_runs_interrupted, 1);
     let resumed = h.engine.resume_workflow(&first.run_id).await.unwrap();
@@ -279,10 +291,14 @@ fn schema() -> Value {
 #[tokio::test]
 async fn structured_output_is_validated_retried_and_returned() {
     let h = harness(vec![
-        Reply::tool_calls(vec![CallSpec::new("structured_output", r#"{"n":"three"}"#).id("c1")])
-            .into(),
-        Reply::tool_calls(vec![CallSpec::new("structured_output", r#"{"n":3}"#).id("c2")])
-            .when(Match::has_tool_result_for("c1")),
+        Reply::tool_calls(vec![
+            CallSpec::new("structured_output", r#"{"n":"three"}"#).id("c1")
+        ])
+        .into(),
+        Reply::tool_calls(vec![
+            CallSpec::new("structured_output", r#"{"n":3}"#).id("c2")
+        ])
+        .when(Match::has_tool_result_for("c1")),
     ])
     .await;
     workflow(
@@ -302,7 +318,10 @@ async fn structured_output_is_validated_retried_and_returned() {
         .map(|t| t["function"]["name"].as_str().unwrap())
         .collect();
     assert!(tools.contains(&"structured_output"), "{tools:?}");
-    assert!(!tools.contains(&"edit_file"), "Explore is read-only: {tools:?}");
+    assert!(
+        !tools.contains(&"edit_file"),
+        "Explore is read-only: {tools:?}"
+    );
     assert_eq!(
         requests[0]["tools"]
             .as_array()
@@ -326,7 +345,10 @@ async fn structured_output_is_validated_retried_and_returned() {
 
 #[tokio::test]
 async fn structured_output_gives_up_after_five_invalid_answers() {
-    let h = harness(vec![Reply::tool_call("structured_output", r#"{"n":"x"}"#).repeat()]).await;
+    let h = harness(vec![
+        Reply::tool_call("structured_output", r#"{"n":"x"}"#).repeat()
+    ])
+    .await;
     workflow(
         &h,
         "stubborn",
@@ -367,7 +389,11 @@ async fn cancel_kills_the_worker_and_in_flight_agents_within_a_second() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(h.server.wait_for_disconnects(2, Duration::from_secs(1)).await);
+    assert!(
+        h.server
+            .wait_for_disconnects(2, Duration::from_secs(1))
+            .await
+    );
     assert!(started.elapsed() < Duration::from_millis(1500));
     // The worker is gone (or a zombie waiting to be reaped).
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -393,7 +419,10 @@ async fn a_cancel_from_another_process_is_noticed() {
         assert!(started.elapsed() < Duration::from_secs(2), "run kept going");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(h.store().get_workflow_run(&run_id).unwrap().status, "cancelled");
+    assert_eq!(
+        h.store().get_workflow_run(&run_id).unwrap().status,
+        "cancelled"
+    );
 }
 
 #[tokio::test]
@@ -408,11 +437,18 @@ async fn script_failures_and_lookups_are_reported() {
     assert_eq!(outcome.status, "completed");
     let v = values(&outcome);
     assert_eq!(v[0], json!({"origin": "built-in:review-code.js"}));
-    assert!(v[1]["error"].as_str().unwrap().contains("no workflow named 'nope'"));
+    assert!(v[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("no workflow named 'nope'"));
     workflow(&h, "answer", json!([{"return": "forty-two"}]));
     let outcome = run(&h, "answer", RunOptions::default()).await;
     assert_eq!(outcome.result, Some(json!("forty-two")));
-    workflow(&h, "thrower", json!([{"log": "about to fail"}, {"fail": "boom"}]));
+    workflow(
+        &h,
+        "thrower",
+        json!([{"log": "about to fail"}, {"fail": "boom"}]),
+    );
     let outcome = run(&h, "thrower", RunOptions::default()).await;
     assert_eq!(outcome.status, "failed");
     assert_eq!(outcome.error.as_deref(), Some("the script threw: boom"));

@@ -222,7 +222,11 @@ fn cancel(global: &GlobalArgs, run_id: &str) -> Result<()> {
         println!("cancelled run {}", run.id);
         Ok(())
     } else {
-        Err(anyhow!("run {} is not going (it is {})", run.id, run.status))
+        Err(anyhow!(
+            "run {} is not going (it is {})",
+            run.id,
+            run.status
+        ))
     }
 }
 
@@ -273,7 +277,10 @@ fn execute(global: &GlobalArgs, json: bool, work: Work) -> i32 {
         let printer = tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 if json {
-                    if !matches!(event, Event::TextDelta { .. } | Event::ReasoningDelta { .. }) {
+                    if !matches!(
+                        event,
+                        Event::TextDelta { .. } | Event::ReasoningDelta { .. }
+                    ) {
                         println!("{}", serde_json::to_value(&event).unwrap_or_default());
                     }
                 } else {
@@ -357,7 +364,9 @@ fn show_event(event: &Event) {
         } => eprintln!("▶ workflow {workflow} ({source}) run {run_id}"),
         Event::WorkflowPhase { title, .. } => eprintln!("── {title}"),
         Event::WorkflowLog { message, .. } => eprintln!("   {message}"),
-        Event::WorkflowAgentStarted { label, agent_id, .. } => eprintln!(
+        Event::WorkflowAgentStarted {
+            label, agent_id, ..
+        } => eprintln!(
             "   ◦ agent {} started",
             label.clone().unwrap_or_else(|| short(agent_id))
         ),

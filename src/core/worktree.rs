@@ -153,7 +153,15 @@ mod tests {
         sh(root, &["add", "."]);
         sh(
             root,
-            &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"],
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qm",
+                "init",
+            ],
         );
         let wt = Worktree::create(root).unwrap();
         assert!(wt.path.join("a.txt").exists());
@@ -169,9 +177,14 @@ mod tests {
         assert_eq!(changes[0].after.as_deref(), Some("two\n"));
         assert!(changes[1].after.is_none());
         assert!(changes[2].before.is_none());
-        assert!(changes[0].path.starts_with(std::fs::canonicalize(root).unwrap()));
+        assert!(changes[0]
+            .path
+            .starts_with(std::fs::canonicalize(root).unwrap()));
         // The main worktree is untouched.
-        assert_eq!(std::fs::read_to_string(root.join("a.txt")).unwrap(), "one\n");
+        assert_eq!(
+            std::fs::read_to_string(root.join("a.txt")).unwrap(),
+            "one\n"
+        );
         wt.remove().unwrap();
         assert!(!wt.path.exists());
 

@@ -427,7 +427,10 @@ async fn steps(
         specs.push(so.spec());
     }
     let ctx = ToolContext {
-        project_root: state.root.clone().unwrap_or_else(|| rt.project_root.clone()),
+        project_root: state
+            .root
+            .clone()
+            .unwrap_or_else(|| rt.project_root.clone()),
         extra_roots: rt.extra_roots.clone(),
         approval: state.approval,
         cancel: token.clone(),
@@ -505,11 +508,19 @@ fn is_subagent_chat(chat: &Chat) -> bool {
 
 /// The chat's agent profile; a definition that disappeared falls back to read-only.
 fn chat_profile(rt: &Runtime, chat: &Chat) -> profiles::AgentProfile {
-    profiles::resolve_profile(&rt.project_root, rt.config.user_home.as_deref(), &chat.agent)
-        .unwrap_or_else(|e| {
-            tracing::warn!("agent '{}' of chat {}: {e:#}; using read-only tools", chat.agent, chat.id);
-            profiles::AgentProfile::builtin(EXPLORE)
-        })
+    profiles::resolve_profile(
+        &rt.project_root,
+        rt.config.user_home.as_deref(),
+        &chat.agent,
+    )
+    .unwrap_or_else(|e| {
+        tracing::warn!(
+            "agent '{}' of chat {}: {e:#}; using read-only tools",
+            chat.agent,
+            chat.id
+        );
+        profiles::AgentProfile::builtin(EXPLORE)
+    })
 }
 
 struct Reply {
@@ -859,9 +870,10 @@ async fn execute_call(
     let is_subagent = is_subagent_chat(&state.chat);
     let profile = chat_profile(rt, &state.chat);
     let result: Result<ToolOutput, ToolError> = match (state.tool(rt, name), parsed) {
-        (Some(_), _) if !profile.allows(is_subagent, name) => Err(
-            ToolError::Denied(format!("the {} agent may not use {name}", state.chat.agent)),
-        ),
+        (Some(_), _) if !profile.allows(is_subagent, name) => Err(ToolError::Denied(format!(
+            "the {} agent may not use {name}",
+            state.chat.agent
+        ))),
         (None, _) => Err(ToolError::Failed(format!(
             "unknown tool '{name}'; available tools: {}",
             rt.tools.names().join(", ")

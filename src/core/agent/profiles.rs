@@ -104,7 +104,10 @@ pub fn resolve_profile(
         .ok_or_else(|| {
             let mut names = vec![GENERAL_PURPOSE.to_string(), EXPLORE.to_string()];
             names.extend(defs.iter().map(|d| d.name.clone()));
-            anyhow!("unknown agent type '{name}'; available: {}", names.join(", "))
+            anyhow!(
+                "unknown agent type '{name}'; available: {}",
+                names.join(", ")
+            )
         })?;
     Ok(AgentProfile {
         name: def.name.clone(),
@@ -270,12 +273,17 @@ mod tests {
         assert!(!p.allows(true, "edit_file"));
         assert!(p.allows(true, "structured_output"));
         let l = resolve_profile(project.path(), None, "lister").unwrap();
-        assert_eq!(l.tools, Some(vec!["list_dir".to_string(), "glob".to_string()]));
+        assert_eq!(
+            l.tools,
+            Some(vec!["list_dir".to_string(), "glob".to_string()])
+        );
         assert_eq!(
             resolve_profile(project.path(), None, "explore").unwrap(),
             AgentProfile::builtin(EXPLORE)
         );
-        let e = resolve_profile(project.path(), None, "nope").unwrap_err().to_string();
+        let e = resolve_profile(project.path(), None, "nope")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("lister") && e.contains("Explore"), "{e}");
         assert!(parse_definition("no front matter", Path::new("x.md")).is_err());
     }

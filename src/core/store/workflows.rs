@@ -225,13 +225,7 @@ impl Store {
                      status = CASE WHEN status = 'cancelled' THEN status ELSE ?2 END,
                      result = ?3, error = COALESCE(?4, error), finished_at = ?5
                  WHERE id = ?1",
-                params![
-                    run_id,
-                    status,
-                    result.map(Value::to_string),
-                    error,
-                    now()
-                ],
+                params![run_id, status, result.map(Value::to_string), error, now()],
             )
         })?;
         Ok(())
@@ -526,8 +520,18 @@ mod tests {
             .unwrap();
         assert_eq!(again.id, a.id);
         assert_eq!(again.status, "completed");
-        assert_eq!(store.append_workflow_event(&run.id, "log", &json!({"m": 1})).unwrap(), 1);
-        assert_eq!(store.append_workflow_event(&run.id, "log", &json!({"m": 2})).unwrap(), 2);
+        assert_eq!(
+            store
+                .append_workflow_event(&run.id, "log", &json!({"m": 1}))
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .append_workflow_event(&run.id, "log", &json!({"m": 2}))
+                .unwrap(),
+            2
+        );
         assert_eq!(store.list_workflow_events(&run.id).unwrap().len(), 2);
         assert!(store.cancel_workflow_run(&run.id).unwrap());
         store

@@ -144,11 +144,7 @@ async fn attempt_once(
                 Err(e) => return fail(format!("creating the worktree failed: {e}")),
             }
         }
-        Some(other) => {
-            return fail(format!(
-                "unknown isolation '{other}' (expected 'worktree')"
-            ))
-        }
+        Some(other) => return fail(format!("unknown isolation '{other}' (expected 'worktree')")),
     };
     let title: String = spec
         .label

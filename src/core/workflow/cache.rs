@@ -99,7 +99,9 @@ mod tests {
 
     #[test]
     fn key_order_does_not_change_the_hash() {
-        let a = spec(json!({"prompt": "p", "schema": {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "number"}}}, "model": "fast"}));
+        let a = spec(
+            json!({"prompt": "p", "schema": {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "number"}}}, "model": "fast"}),
+        );
         let b: AgentSpec = serde_json::from_str(
             r#"{"model": "fast", "schema": {"properties": {"b": {"type": "number"}, "a": {"type": "string"}}, "type": "object"}, "prompt": "p"}"#,
         )
@@ -111,7 +113,8 @@ mod tests {
     #[test]
     fn result_defining_fields_change_the_hash_and_others_do_not() {
         let base = spec(json!({"prompt": "p"}));
-        let labelled = spec(json!({"prompt": "p", "label": "x", "phase": "y", "timeout_ms": 5, "retries": 2}));
+        let labelled =
+            spec(json!({"prompt": "p", "label": "x", "phase": "y", "timeout_ms": 5, "retries": 2}));
         assert_eq!(spec_hash(&base), spec_hash(&labelled));
         for other in [
             json!({"prompt": "q"}),

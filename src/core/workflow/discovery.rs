@@ -99,7 +99,10 @@ pub struct WorkflowEntry {
 }
 
 /// Directories searched, highest precedence first within each source.
-pub fn search_dirs(project_root: &Path, user_home: Option<&Path>) -> Vec<(WorkflowSource, PathBuf)> {
+pub fn search_dirs(
+    project_root: &Path,
+    user_home: Option<&Path>,
+) -> Vec<(WorkflowSource, PathBuf)> {
     let mut dirs = vec![
         (
             WorkflowSource::Project,
@@ -117,7 +120,12 @@ pub fn search_dirs(project_root: &Path, user_home: Option<&Path>) -> Vec<(Workfl
     dirs
 }
 
-fn entry_from(source: WorkflowSource, origin: String, file_stem: &str, script: String) -> WorkflowEntry {
+fn entry_from(
+    source: WorkflowSource,
+    origin: String,
+    file_stem: &str,
+    script: String,
+) -> WorkflowEntry {
     let (meta, error) = if script.len() > MAX_SCRIPT_BYTES {
         (
             WorkflowMeta::default(),
@@ -219,12 +227,20 @@ pub fn discover(project_root: &Path, user_home: Option<&Path>) -> Vec<WorkflowEn
         }
     }
     let mut all: Vec<WorkflowEntry> = winners.into_values().chain(invalid).collect();
-    all.sort_by(|a, b| a.name.cmp(&b.name).then(a.error.is_some().cmp(&b.error.is_some())));
+    all.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then(a.error.is_some().cmp(&b.error.is_some()))
+    });
     all
 }
 
 /// The usable workflow called `name`; a clear error when there is none or its file is invalid.
-pub fn find(project_root: &Path, user_home: Option<&Path>, name: &str) -> Result<WorkflowEntry, String> {
+pub fn find(
+    project_root: &Path,
+    user_home: Option<&Path>,
+    name: &str,
+) -> Result<WorkflowEntry, String> {
     let all = discover(project_root, user_home);
     if let Some(w) = all.iter().find(|w| w.name == name && w.error.is_none()) {
         return Ok(w.clone());
@@ -277,9 +293,9 @@ mod stand_in_meta {
 
     pub fn read(source: &str) -> Result<WorkflowMeta, String> {
         let marker = "export const meta";
-        let start = source
-            .find(marker)
-            .ok_or_else(|| "the script does not begin with `export const meta = {…}`".to_string())?;
+        let start = source.find(marker).ok_or_else(|| {
+            "the script does not begin with `export const meta = {…}`".to_string()
+        })?;
         let rest = &source[start + marker.len()..];
         let rest = rest.trim_start();
         let rest = rest
@@ -424,7 +440,8 @@ mod stand_in_meta {
         fn number(&mut self) -> Result<Value, String> {
             let start = self.i;
             while self.i < self.s.len()
-                && (self.s[self.i].is_ascii_digit() || matches!(self.s[self.i], b'-' | b'.' | b'e' | b'E' | b'+'))
+                && (self.s[self.i].is_ascii_digit()
+                    || matches!(self.s[self.i], b'-' | b'.' | b'e' | b'E' | b'+'))
             {
                 self.i += 1;
             }
@@ -556,7 +573,11 @@ mod tests {
             ),
         );
         let all = discover(project.path(), Some(home.path()));
-        let get = |n: &str| all.iter().find(|w| w.name == n && w.error.is_none()).cloned();
+        let get = |n: &str| {
+            all.iter()
+                .find(|w| w.name == n && w.error.is_none())
+                .cloned()
+        };
         let rc = get("review-code").unwrap();
         assert_eq!(rc.source, WorkflowSource::User);
         assert_eq!(rc.overrides, vec!["built-in:review-code.js".to_string()]);
@@ -564,11 +585,20 @@ mod tests {
         assert_eq!(mine.source, WorkflowSource::Project);
         assert_eq!(mine.description.as_deref(), Some("project mine"));
         assert_eq!(get("nameless").unwrap().source, WorkflowSource::Project);
-        assert_eq!(get("deep-research").unwrap().source, WorkflowSource::BuiltIn);
+        assert_eq!(
+            get("deep-research").unwrap().source,
+            WorkflowSource::BuiltIn
+        );
         let broken = all.iter().find(|w| w.name == "broken").unwrap();
-        assert!(broken.error.as_deref().unwrap().contains("meta"), "{broken:?}");
+        assert!(
+            broken.error.as_deref().unwrap().contains("meta"),
+            "{broken:?}"
+        );
         let huge = all.iter().find(|w| w.name == "huge").unwrap();
-        assert!(huge.error.as_deref().unwrap().contains("512 KB"), "{huge:?}");
+        assert!(
+            huge.error.as_deref().unwrap().contains("512 KB"),
+            "{huge:?}"
+        );
         assert!(find(project.path(), Some(home.path()), "huge")
             .unwrap_err()
             .contains("invalid"));

@@ -267,7 +267,11 @@ impl Shared {
 
     /// Appends to the run's log and emits the matching event.
     fn record(&self, kind: &str, payload: Value, event: Option<Event>) {
-        if let Err(e) = self.rt.store.append_workflow_event(&self.run_id, kind, &payload) {
+        if let Err(e) = self
+            .rt
+            .store
+            .append_workflow_event(&self.run_id, kind, &payload)
+        {
             tracing::error!("recording a workflow event failed: {e:#}");
         }
         if let Some(event) = event {
@@ -614,15 +618,9 @@ fn issue_agent(
         });
     }
     if let Some(e) = shared.budget_error() {
-        let _ = rt.store.finish_workflow_agent(
-            &row.id,
-            "failed",
-            None,
-            Some(&e),
-            0,
-            false,
-            None,
-        );
+        let _ = rt
+            .store
+            .finish_workflow_agent(&row.id, "failed", None, Some(&e), 0, false, None);
         return refuse(e);
     }
     let shared = shared.clone();
@@ -695,8 +693,7 @@ async fn run_queued(
             );
         }
     };
-    let outcome =
-        agent_call::run_agent(rt, &shared.place, spec, &shared.cancel, &on_chat).await;
+    let outcome = agent_call::run_agent(rt, &shared.place, spec, &shared.cancel, &on_chat).await;
     shared.spent.fetch_add(outcome.tokens, Ordering::SeqCst);
     drop(permit);
     outcome

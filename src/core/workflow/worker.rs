@@ -41,10 +41,7 @@ impl WorkerCommand {
 
     /// `$BOOCODE_WORKFLOW_WORKER` when set, else this executable's `__workflow-worker`.
     pub fn default_command() -> Result<WorkerCommand> {
-        if let Some(cmd) = std::env::var(WORKER_ENV)
-            .ok()
-            .and_then(|v| Self::parse(&v))
-        {
+        if let Some(cmd) = std::env::var(WORKER_ENV).ok().and_then(|v| Self::parse(&v)) {
             return Ok(cmd);
         }
         let exe = std::env::current_exe().context("finding the boocode executable")?;
@@ -94,12 +91,9 @@ impl WorkerProcess {
                 cmd.env(key, v);
             }
         }
-        let mut child = cmd.spawn().with_context(|| {
-            format!(
-                "starting the script worker {}",
-                command.program.display()
-            )
-        })?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting the script worker {}", command.program.display()))?;
         let stdout = child
             .stdout
             .take()
@@ -165,7 +159,10 @@ impl WorkerProcess {
             .write_all(line.as_bytes())
             .await
             .context("writing to the script worker")?;
-        stdin.flush().await.context("writing to the script worker")?;
+        stdin
+            .flush()
+            .await
+            .context("writing to the script worker")?;
         Ok(())
     }
 

@@ -145,7 +145,9 @@ impl StructuredOutput {
             inner.state = StructuredState::GaveUp(format!(
                 "no valid structured output after {MAX_ATTEMPTS} attempts; last error: {message}"
             ));
-            return Err(format!("{message}. Giving up after {MAX_ATTEMPTS} attempts."));
+            return Err(format!(
+                "{message}. Giving up after {MAX_ATTEMPTS} attempts."
+            ));
         }
         Err(format!(
             "{message}. Call {NAME} again with a corrected answer ({} attempts left).",
@@ -231,6 +233,8 @@ mod tests {
         assert_eq!(so.parameters()["required"], json!(["value"]));
         assert!(so.submit(json!({"value": ["a"]})).is_ok());
         assert_eq!(so.state(), StructuredState::Done(json!(["a"])));
-        assert!(StructuredOutput::new(json!({"type": 5})).schema_error().is_some());
+        assert!(StructuredOutput::new(json!({"type": 5}))
+            .schema_error()
+            .is_some());
     }
 }
