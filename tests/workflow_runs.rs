@@ -460,3 +460,80 @@ async fn script_failures_and_lookups_are_reported() {
         .to_string();
     assert!(err.contains("no workflow named 'missing'"), "{err}");
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[tokio::test]
+async fn an_isolated_agent_works_in_a_worktree_and_its_changes_come_back_for_review() {
+    let h = Harness::new(
+        vec![
+            Reply::tool_call(
+                "create_file",
+                r#"{"file_path":"notes/new.txt","content":"from the worktree\n"}"#,
+            )
+            .into(),
+            Reply::text("wrote it").when(Match::last_role("tool")),
+        ],
+        ApprovalMode::Auto,
+    )
+    .await;
+    h.engine.set_workflow_worker(fake_worker());
+    workflow(
+        &h,
+        "isolated",
+        json!([{"agent": {"prompt": "write a note", "isolation": "worktree"}}]),
+    );
+    // Not a git repository yet: a clear error.
+    let outcome = run(&h, "isolated", RunOptions::default()).await;
+    let error = values(&outcome)[0]["error"].as_str().unwrap().to_string();
+    assert!(error.contains("git repository"), "{error}");
+    let root = h.root();
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "."]);
+    git(
+        &root,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "init",
+        ],
+    );
+    let outcome = run(&h, "isolated", RunOptions::default()).await;
+    assert_eq!(values(&outcome), vec![json!({"value": "wrote it"})]);
+    // The project is untouched; the change waits for review.
+    assert!(!root.join("notes/new.txt").exists());
+    let changes = h.store().list_pending_changes(None).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].display_path, "notes/new.txt");
+    assert_eq!(changes[0].after.as_deref(), Some("from the worktree\n"));
+    assert!(changes[0].path.starts_with(&*root.to_string_lossy()));
+    // The system prompt told the agent where it works, and the worktree is gone.
+    let system = h.server.requests()[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let marker = "isolated git worktree of the project at ";
+    let at = system.find(marker).expect("worktree note") + marker.len();
+    let wt_path: String = system[at..].split(';').next().unwrap().to_string();
+    assert!(
+        !std::path::Path::new(&wt_path).exists(),
+        "{wt_path} left behind"
+    );
+    h.engine.rt.resolve_change(&changes[0].id, true).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.join("notes/new.txt")).unwrap(),
+        "from the worktree\n"
+    );
+}
