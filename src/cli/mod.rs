@@ -4,6 +4,7 @@ mod exec;
 mod format;
 mod sessions;
 mod traces;
+mod workflow;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -74,6 +75,8 @@ enum Commands {
     },
     /// Print a chat's tool traces and per-turn usage.
     Traces(traces::TracesArgs),
+    /// Workflows: list, show, run, runs, resume, cancel.
+    Workflow(workflow::WorkflowArgs),
 }
 
 impl GlobalArgs {
@@ -137,6 +140,7 @@ pub fn run() -> i32 {
         Some(Commands::Resume(args)) => return exec::run_resume(&cli.global, args),
         Some(Commands::Sessions { json }) => sessions::run(&cli.global, json),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
+        Some(Commands::Workflow(args)) => return workflow::run(&cli.global, args),
         None => {
             eprintln!(
                 "boocode: the interactive workspace is not part of this build yet; use `boocode exec PROMPT` (see `boocode --help`)"

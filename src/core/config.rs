@@ -35,6 +35,8 @@ pub struct ConfigFile {
     pub extra_roots: Option<Vec<PathBuf>>,
     /// Model aliases (`fast = "deepseek-chat"`), used by workflows and `--model`.
     pub model_aliases: Option<BTreeMap<String, String>>,
+    /// Sub-agents a workflow run keeps running at once (default `min(16, max(2, cores − 2))`).
+    pub workflow_concurrency: Option<usize>,
     /// Sections read by the workspace (keys, theme); kept as raw TOML here.
     pub ui: Option<toml::Table>,
 }
@@ -61,6 +63,7 @@ impl ConfigFile {
             background_max_concurrent,
             extra_roots,
             model_aliases,
+            workflow_concurrency,
             ui
         );
     }
@@ -108,8 +111,11 @@ pub struct Config {
     pub background_max_concurrent: usize,
     pub extra_roots: Vec<PathBuf>,
     pub model_aliases: BTreeMap<String, String>,
+    pub workflow_concurrency: usize,
     pub ui: toml::Table,
     pub home: PathBuf,
+    /// The user's home directory (`~/.boocode/workflows`, `~/.claude/agents`, …).
+    pub user_home: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -160,6 +166,16 @@ impl Environment {
 
 pub const DEFAULT_MAX_STEPS: u32 = 50;
 pub const DEFAULT_BACKGROUND_MAX_CONCURRENT: usize = 2;
+/// Model aliases scripts written for Claude Code use; unmapped, they mean the configured model.
+pub const WORKFLOW_ALIASES: &[&str] = &["haiku", "sonnet", "opus", "fast", "strong"];
+
+/// `min(16, max(2, cores − 2))`.
+pub fn default_workflow_concurrency() -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    cores.saturating_sub(2).clamp(2, 16)
+}
 
 impl Config {
     pub fn load(project_root: &Path, env: &Environment, flags: &Overrides) -> Result<Config> {
@@ -262,8 +278,13 @@ impl Config {
             background_max_concurrent,
             extra_roots: file.extra_roots.unwrap_or_default(),
             model_aliases,
+            workflow_concurrency: file
+                .workflow_concurrency
+                .unwrap_or_else(default_workflow_concurrency)
+                .max(1),
             ui: file.ui.unwrap_or_default(),
             home: env.home()?,
+            user_home: env.get("HOME").map(PathBuf::from).or_else(dirs::home_dir),
         })
     }
 
@@ -275,6 +296,22 @@ impl Config {
                 self.provider, self.key_hint
             )
         })
+    }
+
+    /// The model a workflow's `agent({model})` asks for: a configured alias, else one of the
+    /// well-known aliases (`haiku`, `sonnet`, `opus`, `fast`, `strong`) meaning the configured
+    /// model, else the id as given; none means the configured model.
+    pub fn workflow_model(&self, name: Option<&str>) -> String {
+        match name.map(str::trim).filter(|n| !n.is_empty()) {
+            None | Some("inherit") => self.model.clone(),
+            Some(n) => match self.model_aliases.get(n) {
+                Some(m) => m.clone(),
+                None if WORKFLOW_ALIASES.contains(&n.to_ascii_lowercase().as_str()) => {
+                    self.model.clone()
+                }
+                None => n.to_string(),
+            },
+        }
     }
 
     /// Resolves a model alias (`fast`, `strong`, …) to a model id.
@@ -357,6 +394,19 @@ mod tests {
         let c = Config::resolve(ConfigFile::default(), &env(&[("HOME", "/h")]), &flags).unwrap();
         assert!(c.missing_key_error().is_none());
         assert!(toml::from_str::<ConfigFile>("modle = 'x'").is_err());
+    }
+
+    #[test]
+    fn workflow_model_aliases_fall_back_to_the_configured_model() {
+        let file: ConfigFile =
+            toml::from_str("model = 'base'\n[model_aliases]\nfast = 'quick-1'\n").unwrap();
+        let c = Config::resolve(file, &env(&[("HOME", "/h")]), &Overrides::default()).unwrap();
+        assert_eq!(c.workflow_model(Some("fast")), "quick-1");
+        assert_eq!(c.workflow_model(Some("opus")), "base");
+        assert_eq!(c.workflow_model(None), "base");
+        assert_eq!(c.workflow_model(Some("other-model")), "other-model");
+        assert!((2..=16).contains(&c.workflow_concurrency));
+        assert_eq!(c.user_home, Some(PathBuf::from("/h")));
     }
 
     #[test]

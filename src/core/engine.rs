@@ -17,7 +17,10 @@ use crate::core::config::Config;
 use crate::core::events::{Command, Event};
 use crate::core::instance::InstanceLock;
 use crate::core::llm::client::{ClientConfig, LlmClient};
-use crate::core::store::{Chat, NewChat, RecoveryReport, Session, Store};
+use crate::core::store::{Chat, NewChat, RecoveryReport, Session, Store, WorkflowRun};
+use crate::core::workflow::{
+    self, RunDetails, RunOptions, RunOutcome, WorkerCommand, WorkflowEntry,
+};
 
 /// Shared state of one running engine.
 pub struct Runtime {
@@ -34,6 +37,7 @@ pub struct Runtime {
     confirmations: Mutex<HashMap<String, oneshot::Sender<bool>>>,
     turns: Mutex<HashMap<String, CancellationToken>>,
     pub(crate) tasks: background::TaskSlots,
+    pub(crate) workflows: workflow::runs::RunSlots,
     /// The project's id in the store: workers only claim this project's tasks.
     pub project_id: String,
     _instance: InstanceLock,
@@ -193,6 +197,7 @@ impl Engine {
             confirmations: Mutex::new(HashMap::new()),
             turns: Mutex::new(HashMap::new()),
             tasks: background::TaskSlots::new(config.background_max_concurrent),
+            workflows: workflow::runs::RunSlots::new(),
             shutdown: CancellationToken::new(),
             config: Arc::new(config),
         });
@@ -308,12 +313,114 @@ impl Engine {
                     });
                 }
             }
+            Command::RunWorkflow {
+                name,
+                args,
+                budget,
+                concurrency,
+                parent_chat_id,
+            } => {
+                let session_id = parent_chat_id
+                    .as_deref()
+                    .and_then(|c| rt.store.get_chat(c).ok())
+                    .map(|c| c.session_id);
+                let options = RunOptions {
+                    args,
+                    budget,
+                    concurrency,
+                    session_id,
+                    parent_chat_id,
+                    ..RunOptions::default()
+                };
+                if let Err(e) = workflow::runs::start(&rt, &name, options) {
+                    rt.emit(Event::Notice {
+                        message: format!("{e:#}"),
+                    });
+                }
+            }
+            Command::CancelWorkflow { run_id } => {
+                if let Err(e) = workflow::runs::cancel(&rt, &run_id) {
+                    rt.emit(Event::Notice {
+                        message: format!("{e:#}"),
+                    });
+                }
+            }
+            Command::ResumeWorkflow { run_id } => {
+                if let Err(e) = workflow::runs::resume_in_background(&rt, &run_id) {
+                    rt.emit(Event::Notice {
+                        message: format!("{e:#}"),
+                    });
+                }
+            }
+            Command::RetryWorkflowAgent { agent_id } => {
+                if let Err(e) = workflow::runs::retry_agent(&rt, &agent_id) {
+                    rt.emit(Event::Notice {
+                        message: format!("{e:#}"),
+                    });
+                }
+            }
         }
     }
 
     /// Waits until every background task started from `chat_id` (and their own) has ended.
     pub async fn wait_for_tasks_of(&self, chat_id: &str) -> Result<()> {
         background::wait_for_tasks_of(&self.rt, chat_id).await
+    }
+
+    /// Every workflow this project can run, and the invalid files with their errors.
+    pub fn list_workflows(&self) -> Vec<WorkflowEntry> {
+        workflow::runs::list(&self.rt)
+    }
+
+    /// Runs a workflow to the end (headless `workflow run`).
+    pub async fn run_workflow(&self, name: &str, options: RunOptions) -> Result<RunOutcome> {
+        workflow::runs::run(&self.rt, name, options).await
+    }
+
+    /// Starts a workflow run in the background; returns the run id.
+    pub fn start_workflow(&self, name: &str, options: RunOptions) -> Result<String> {
+        workflow::runs::start(&self.rt, name, options)
+    }
+
+    /// Cancels a run: kills its worker and aborts its agents (or, for a run of another
+    /// process, marks it cancelled so that process stops it).
+    pub fn cancel_workflow(&self, run_id: &str) -> Result<bool> {
+        workflow::runs::cancel(&self.rt, run_id)
+    }
+
+    /// Resumes a run to its end: completed calls come from the store.
+    pub async fn resume_workflow(&self, run_id: &str) -> Result<RunOutcome> {
+        workflow::runs::resume(&self.rt, run_id).await
+    }
+
+    /// Resumes a run in the background; returns its id.
+    pub fn resume_workflow_in_background(&self, run_id: &str) -> Result<String> {
+        workflow::runs::resume_in_background(&self.rt, run_id)
+    }
+
+    /// Re-runs a failed agent call by resuming its run; returns the run id.
+    pub fn retry_workflow_agent(&self, agent_id: &str) -> Result<String> {
+        workflow::runs::retry_agent(&self.rt, agent_id)
+    }
+
+    /// This project's runs, newest first.
+    pub fn list_workflow_runs(&self) -> Result<Vec<WorkflowRun>> {
+        self.rt.store.list_workflow_runs(Some(&self.rt.project_id))
+    }
+
+    /// A run with its agent calls and event log.
+    pub fn workflow_run_details(&self, run_id: &str) -> Result<RunDetails> {
+        workflow::runs::details(&self.rt, run_id)
+    }
+
+    /// Uses another worker program (tests run a fake worker).
+    pub fn set_workflow_worker(&self, command: WorkerCommand) {
+        workflow::runs::set_worker_command(&self.rt, command);
+    }
+
+    /// The worker pid of a run going on in this process.
+    pub fn workflow_worker_pid(&self, run_id: &str) -> Option<u32> {
+        workflow::runs::worker_pid(&self.rt, run_id)
     }
 
     pub fn shutdown(&self) {

@@ -39,6 +39,25 @@ pub enum Command {
     RetryTask {
         task_id: String,
     },
+    /// Start a workflow run (progress arrives as `Workflow*` events).
+    RunWorkflow {
+        name: String,
+        args: serde_json::Value,
+        budget: Option<u64>,
+        concurrency: Option<usize>,
+        /// The chat that started it, if any (parent of the agents' chats).
+        parent_chat_id: Option<String>,
+    },
+    CancelWorkflow {
+        run_id: String,
+    },
+    ResumeWorkflow {
+        run_id: String,
+    },
+    /// Re-run a failed agent call (resumes its run; completed calls come from the store).
+    RetryWorkflowAgent {
+        agent_id: String,
+    },
 }
 
 /// Something that happened in the core. Serialised as one JSON object per line by

@@ -12,3 +12,4 @@ pub mod logging;
 pub mod queries;
 pub mod store;
 pub mod workflow;
+pub mod worktree;

@@ -562,6 +562,25 @@ struct Shared {
     log: Mutex<Vec<RecordedRequest>>,
     count: watch::Sender<usize>,
     disconnects: AtomicUsize,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+/// Counts a request as in flight until dropped.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The scripted server. Stops when dropped or on [`MockServer::shutdown`].
@@ -648,6 +667,8 @@ impl MockServer {
             log: Mutex::new(Vec::new()),
             count: watch::channel(0).0,
             disconnects: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         });
         let server = MockServer {
             addr,
@@ -712,6 +733,11 @@ impl MockServer {
     /// Responses the client abandoned (connection closed before the server finished).
     pub fn disconnects(&self) -> usize {
         self.shared.disconnects.load(Ordering::SeqCst)
+    }
+
+    /// The most requests that were being answered at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// Waits until at least `n` requests arrived; false on timeout.
@@ -1008,6 +1034,7 @@ async fn handle_request(
         });
         log.len()
     };
+    let _in_flight = InFlight::new(shared);
     shared.count.send_replace(number);
 
     let reply = {

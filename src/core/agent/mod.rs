@@ -33,7 +33,8 @@ use crate::core::store::{
     new_ordered_id, now, AgentSnapshot, Chat, MessagePart, NewAttachment, PartKind, ReplyEnd,
     ToolResult, TraceCompletion, TraceRow,
 };
-use tools::{ApprovalMode, ToolContext, ToolError, ToolKind, ToolOutput};
+use tools::structured_output::{self, StructuredOutput, StructuredState};
+use tools::{ApprovalMode, Tool, ToolContext, ToolError, ToolKind, ToolOutput};
 
 /// History URLs of attached images point at the file; the bytes are read when a request is
 /// built, so snapshots stay small.
@@ -49,6 +50,12 @@ pub struct TurnRequest {
     pub attachments: Vec<PathBuf>,
     pub approval: ApprovalMode,
     parent_cancel: Option<CancellationToken>,
+    /// `reasoning_effort` for this turn's requests instead of the configured one.
+    pub reasoning_effort: Option<String>,
+    /// Root the tools work in instead of the project root (an isolated worktree).
+    pub root: Option<PathBuf>,
+    /// Offers `structured_output` with this schema; the turn ends when it succeeds.
+    pub structured: Option<Arc<StructuredOutput>>,
 }
 
 impl TurnRequest {
@@ -59,7 +66,28 @@ impl TurnRequest {
             attachments: Vec::new(),
             approval,
             parent_cancel: None,
+            reasoning_effort: None,
+            root: None,
+            structured: None,
         }
+    }
+
+    /// Uses this reasoning effort for the turn's requests.
+    pub fn with_effort(mut self, effort: Option<String>) -> Self {
+        self.reasoning_effort = effort;
+        self
+    }
+
+    /// Runs the tools in `root` (a worktree) instead of the project root.
+    pub fn with_root(mut self, root: PathBuf) -> Self {
+        self.root = Some(root);
+        self
+    }
+
+    /// Offers the `structured_output` tool; the turn ends once it accepts an answer.
+    pub fn with_structured_output(mut self, tool: Arc<StructuredOutput>) -> Self {
+        self.structured = Some(tool);
+        self
     }
 
     /// Cancelling `token` cancels the turn too (background tasks).
@@ -115,6 +143,9 @@ pub async fn run_turn(rt: &Arc<Runtime>, request: TurnRequest) -> TurnOutcome {
                 history,
                 pending: Vec::new(),
                 approval: request.approval,
+                reasoning_effort: request.reasoning_effort.clone(),
+                root: request.root.clone(),
+                structured: request.structured.clone(),
             };
             drive(rt, state, &token).await
         }
@@ -159,6 +190,9 @@ pub async fn resume_chat(
             history: snapshot.history,
             pending: snapshot.pending_tool_calls,
             approval,
+            reasoning_effort: None,
+            root: None,
+            structured: None,
         })
     })();
     let outcome = match prepared {
@@ -227,7 +261,27 @@ async fn start_turn(
             }
             history
         }
-        None => vec![ChatMessage::system(system_prompt(rt, request.approval))],
+        None => {
+            let mut prompt = system_prompt(rt, request.approval);
+            if let Ok(profile) = profiles::resolve_profile(
+                &rt.project_root,
+                rt.config.user_home.as_deref(),
+                &chat.agent,
+            ) {
+                if let Some(extra) = profile.prompt.filter(|p| !p.trim().is_empty()) {
+                    prompt.push_str("\n\n");
+                    prompt.push_str(extra.trim());
+                    prompt.push('\n');
+                }
+            }
+            if let Some(root) = &request.root {
+                prompt.push_str(&format!(
+                    "\n\nYou work in an isolated git worktree of the project at {}; every path you use is relative to it. Your changes there are collected for review when you finish.\n",
+                    root.display()
+                ));
+            }
+            vec![ChatMessage::system(prompt)]
+        }
     };
     let turn = rt.store.last_turn(&chat.id)? + 1;
     rt.store
@@ -283,6 +337,19 @@ struct LoopState {
     /// Tool calls made but not answered yet.
     pending: Vec<ToolCall>,
     approval: ApprovalMode,
+    reasoning_effort: Option<String>,
+    root: Option<PathBuf>,
+    structured: Option<Arc<StructuredOutput>>,
+}
+
+impl LoopState {
+    /// The tool called `name`: a registered one, or this turn's `structured_output`.
+    fn tool(&self, rt: &Runtime, name: &str) -> Option<Arc<dyn Tool>> {
+        if name == structured_output::NAME {
+            return self.structured.clone().map(|s| s as Arc<dyn Tool>);
+        }
+        rt.tools.get(name)
+    }
 }
 
 impl LoopState {
@@ -348,15 +415,22 @@ async fn steps(
     usage: &mut Usage,
     final_text: &mut Option<String>,
 ) -> Result<TurnStatus> {
-    let is_subagent = state.chat.kind == "subagent";
-    let specs: Vec<_> = rt
+    let is_subagent = is_subagent_chat(&state.chat);
+    let profile = chat_profile(rt, &state.chat);
+    let mut specs: Vec<_> = rt
         .tools
         .specs()
         .into_iter()
-        .filter(|s| profiles::allows_tool(&state.chat.agent, is_subagent, &s.function.name))
+        .filter(|s| profile.allows(is_subagent, &s.function.name))
         .collect();
+    if let Some(so) = &state.structured {
+        specs.push(so.spec());
+    }
     let ctx = ToolContext {
-        project_root: rt.project_root.clone(),
+        project_root: state
+            .root
+            .clone()
+            .unwrap_or_else(|| rt.project_root.clone()),
         extra_roots: rt.extra_roots.clone(),
         approval: state.approval,
         cancel: token.clone(),
@@ -370,6 +444,9 @@ async fn steps(
             let calls = state.pending.clone();
             if run_tool_calls(rt, state, &ctx, None, &calls, &Usage::default(), token).await? {
                 return Ok(TurnStatus::Cancelled);
+            }
+            if let Some(status) = structured_end(state)? {
+                return Ok(status);
             }
         }
         if token.is_cancelled() {
@@ -409,7 +486,41 @@ async fn steps(
         {
             return Ok(TurnStatus::Cancelled);
         }
+        if let Some(status) = structured_end(state)? {
+            return Ok(status);
+        }
     }
+}
+
+/// Ends the turn once `structured_output` accepted an answer or gave up.
+fn structured_end(state: &LoopState) -> Result<Option<TurnStatus>> {
+    match state.structured.as_ref().map(|s| s.state()) {
+        Some(StructuredState::Done(_)) => Ok(Some(TurnStatus::Completed)),
+        Some(StructuredState::GaveUp(message)) => Err(anyhow!(message)),
+        _ => Ok(None),
+    }
+}
+
+/// Sub-agent and workflow chats are one level deep: they cannot start sub-agents.
+fn is_subagent_chat(chat: &Chat) -> bool {
+    chat.kind == "subagent" || chat.kind == "workflow"
+}
+
+/// The chat's agent profile; a definition that disappeared falls back to read-only.
+fn chat_profile(rt: &Runtime, chat: &Chat) -> profiles::AgentProfile {
+    profiles::resolve_profile(
+        &rt.project_root,
+        rt.config.user_home.as_deref(),
+        &chat.agent,
+    )
+    .unwrap_or_else(|e| {
+        tracing::warn!(
+            "agent '{}' of chat {}: {e:#}; using read-only tools",
+            chat.agent,
+            chat.id
+        );
+        profiles::AgentProfile::builtin(EXPLORE)
+    })
 }
 
 struct Reply {
@@ -440,7 +551,10 @@ async fn model_step(
         stream_options: StreamOptions {
             include_usage: true,
         },
-        reasoning_effort: rt.config.reasoning_effort.clone(),
+        reasoning_effort: state
+            .reasoning_effort
+            .clone()
+            .or_else(|| rt.config.reasoning_effort.clone()),
         thinking: rt.config.thinking.map(|on| Thinking {
             kind: if on { "enabled" } else { "disabled" }.into(),
         }),
@@ -752,11 +866,13 @@ async fn execute_call(
         input: input.clone(),
     });
     let started = Instant::now();
-    let is_subagent = state.chat.kind == "subagent";
-    let result: Result<ToolOutput, ToolError> = match (rt.tools.get(name), parsed) {
-        (Some(_), _) if !profiles::allows_tool(&state.chat.agent, is_subagent, name) => Err(
-            ToolError::Denied(format!("the {} agent may not use {name}", state.chat.agent)),
-        ),
+    let is_subagent = is_subagent_chat(&state.chat);
+    let profile = chat_profile(rt, &state.chat);
+    let result: Result<ToolOutput, ToolError> = match (state.tool(rt, name), parsed) {
+        (Some(_), _) if !profile.allows(is_subagent, name) => Err(ToolError::Denied(format!(
+            "the {} agent may not use {name}",
+            state.chat.agent
+        ))),
         (None, _) => Err(ToolError::Failed(format!(
             "unknown tool '{name}'; available tools: {}",
             rt.tools.names().join(", ")

@@ -8,6 +8,7 @@ mod models;
 mod schema;
 mod tasks;
 mod traces;
+mod workflows;
 mod workspace;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ pub use chats::{MessageRef, ToolResult};
 pub use models::*;
 pub use tasks::NewTask;
 pub use traces::{ReplyEnd, TraceCompletion};
+pub use workflows::{NewWorkflowRun, WorkflowAgentRow, WorkflowEventRow, WorkflowRun};
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
@@ -36,6 +38,7 @@ pub struct RecoveryReport {
     pub model_calls_interrupted: usize,
     pub tasks_requeued: usize,
     pub chats_interrupted: usize,
+    pub workflow_runs_interrupted: usize,
 }
 
 impl RecoveryReport {
@@ -178,12 +181,24 @@ impl Store {
                 "UPDATE chats SET status = 'interrupted', updated_at = ?1 WHERE status = 'running'",
                 [&at],
             )?;
+            let workflow_runs_interrupted = tx.execute(
+                "UPDATE workflow_runs SET status = 'interrupted',
+                     error = COALESCE(error, 'interrupted: boocode stopped while the run was going')
+                 WHERE status IN ('running','pending')",
+                [],
+            )?;
+            tx.execute(
+                "UPDATE workflow_agents SET status = 'interrupted', finished_at = ?1
+                 WHERE status IN ('running','pending')",
+                [&at],
+            )?;
             Ok(RecoveryReport {
                 traces_interrupted,
                 messages_interrupted,
                 model_calls_interrupted,
                 tasks_requeued,
                 chats_interrupted,
+                workflow_runs_interrupted,
             })
         })
     }

@@ -173,4 +173,61 @@ CREATE TABLE workspace_layouts (
 );
 CREATE INDEX messages_user_prompts ON messages(role, created_at);
 "#,
+    // 3: workflow runs, their agent calls (the resumability cache) and their event log.
+    r#"
+CREATE TABLE workflow_runs (
+    id              TEXT PRIMARY KEY,
+    project_id      TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    session_id      TEXT REFERENCES sessions(id) ON DELETE SET NULL,
+    parent_chat_id  TEXT REFERENCES chats(id) ON DELETE SET NULL,
+    workflow        TEXT NOT NULL,
+    source          TEXT NOT NULL CHECK (source IN ('built-in','project','user')),
+    origin          TEXT NOT NULL,
+    script          TEXT NOT NULL,
+    script_hash     TEXT NOT NULL,
+    args            TEXT NOT NULL DEFAULT 'null',
+    status          TEXT NOT NULL CHECK (status IN ('pending','running','completed','failed','cancelled','interrupted')),
+    result          TEXT,
+    error           TEXT,
+    budget_total    INTEGER,
+    tokens_spent    INTEGER NOT NULL DEFAULT 0,
+    concurrency     INTEGER NOT NULL,
+    owner_pid       INTEGER,
+    created_at      TEXT NOT NULL,
+    started_at      TEXT,
+    finished_at     TEXT
+);
+CREATE INDEX workflow_runs_by_project ON workflow_runs(project_id, created_at);
+
+CREATE TABLE workflow_agents (
+    id           TEXT PRIMARY KEY,
+    run_id       TEXT NOT NULL REFERENCES workflow_runs(id) ON DELETE CASCADE,
+    spec_hash    TEXT NOT NULL,
+    occurrence   INTEGER NOT NULL,
+    spec         TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('pending','running','completed','failed','cancelled','interrupted')),
+    chat_id      TEXT REFERENCES chats(id) ON DELETE SET NULL,
+    label        TEXT,
+    phase        TEXT,
+    tokens       INTEGER NOT NULL DEFAULT 0,
+    result       TEXT,
+    error        TEXT,
+    cached       INTEGER NOT NULL DEFAULT 0,
+    created_at   TEXT NOT NULL,
+    started_at   TEXT,
+    finished_at  TEXT,
+    UNIQUE(run_id, spec_hash, occurrence)
+);
+CREATE INDEX workflow_agents_by_key ON workflow_agents(spec_hash, occurrence, status);
+
+CREATE TABLE workflow_events (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id   TEXT NOT NULL REFERENCES workflow_runs(id) ON DELETE CASCADE,
+    seq      INTEGER NOT NULL,
+    kind     TEXT NOT NULL,
+    payload  TEXT NOT NULL,
+    at       TEXT NOT NULL,
+    UNIQUE(run_id, seq)
+);
+"#,
 ];

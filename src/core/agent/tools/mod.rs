@@ -15,6 +15,7 @@ pub mod path_guard;
 pub mod read_file;
 pub mod run_command;
 pub mod spawn_subagent;
+pub mod structured_output;
 pub mod subagent_result;
 pub mod subagent_status;
 mod walk;

@@ -1,0 +1,402 @@
+//! `boocode workflow …`: list, show, run, runs, resume, cancel.
+//!
+//! `run` and `resume` print live progress on stderr (or every event except text deltas as JSON
+//! lines on stdout with `--json`), then the script's return value on stdout: strings as they
+//! are, anything else as pretty JSON. They exit non-zero when the run does not complete.
+//!
+//! `cancel` of a run owned by another process marks it cancelled in the store; that process
+//! checks the store a few times a second, then kills its worker and aborts its agents.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use boocode::core::engine::{Engine, EngineOptions};
+use boocode::core::events::Event;
+use boocode::core::logging;
+use boocode::core::store::Store;
+use boocode::core::workflow::discovery;
+use boocode::core::workflow::{RunOptions, RunOutcome};
+
+use super::format::{clip, tokens};
+use super::{usage_error, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+
+#[derive(Args, Debug)]
+pub struct WorkflowArgs {
+    #[command(subcommand)]
+    command: WorkflowCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum WorkflowCommand {
+    /// List the workflows this project can run (and invalid files, with their errors).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a workflow's description, phases, origin and source.
+    Show { name: String },
+    /// Run a workflow: progress on stderr, its return value on stdout.
+    Run {
+        name: String,
+        /// Arguments for the script: JSON, or any other text as a string.
+        #[arg(long)]
+        args: Option<String>,
+        /// Token budget; further agent() calls fail once it is spent.
+        #[arg(long)]
+        budget: Option<u64>,
+        /// Sub-agents running at once.
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Stop the run after this many seconds.
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// Do not reuse results of earlier runs.
+        #[arg(long)]
+        no_cache: bool,
+        /// Events as JSON lines on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List this project's runs, newest first.
+    Runs {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume a run: completed agent calls come from the store, the rest run again.
+    Resume {
+        run_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a run (here or in another boocode process).
+    Cancel { run_id: String },
+}
+
+pub fn run(global: &GlobalArgs, args: WorkflowArgs) -> i32 {
+    let result = match args.command {
+        WorkflowCommand::List { json } => list(global, json),
+        WorkflowCommand::Show { name } => show(global, &name),
+        WorkflowCommand::Runs { json } => runs(global, json),
+        WorkflowCommand::Cancel { run_id } => cancel(global, &run_id),
+        WorkflowCommand::Run {
+            name,
+            args,
+            budget,
+            concurrency,
+            timeout,
+            no_cache,
+            json,
+        } => {
+            let args = match args {
+                None => Value::Null,
+                Some(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            };
+            let options = RunOptions {
+                args,
+                budget,
+                concurrency,
+                timeout: timeout.map(Duration::from_secs),
+                fresh: no_cache,
+                ..RunOptions::default()
+            };
+            return execute(global, json, Work::Run { name, options });
+        }
+        WorkflowCommand::Resume { run_id, json } => {
+            return execute(global, json, Work::Resume { run_id })
+        }
+    };
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("boocode: {e:#}");
+            if e.is::<super::UsageError>() {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILURE
+            }
+        }
+    }
+}
+
+fn discover(global: &GlobalArgs) -> Result<Vec<discovery::WorkflowEntry>> {
+    let (root, config) = global.load_config().map_err(usage_error)?;
+    Ok(discovery::discover(&root, config.user_home.as_deref()))
+}
+
+fn list(global: &GlobalArgs, json: bool) -> Result<()> {
+    let all = discover(global)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(());
+    }
+    for w in &all {
+        match &w.error {
+            None => println!(
+                "{:<20} {:<9} {}",
+                w.name,
+                w.source.as_str(),
+                clip(w.description.as_deref().unwrap_or(""), 70)
+            ),
+            Some(e) => println!(
+                "{:<20} {:<9} INVALID {}: {}",
+                w.name,
+                w.source.as_str(),
+                w.origin,
+                clip(e, 120)
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn show(global: &GlobalArgs, name: &str) -> Result<()> {
+    let all = discover(global)?;
+    let w = all
+        .iter()
+        .find(|w| w.name == name && w.error.is_none())
+        .or_else(|| all.iter().find(|w| w.name == name))
+        .ok_or_else(|| usage_error(anyhow!("no workflow named '{name}'")))?;
+    println!("name:        {}", w.name);
+    println!("source:      {}", w.source.as_str());
+    println!("origin:      {}", w.origin);
+    if let Some(d) = &w.description {
+        println!("description: {d}");
+    }
+    if !w.phases.is_empty() {
+        println!("phases:      {}", w.phases.join(" → "));
+    }
+    for o in &w.overrides {
+        println!("overrides:   {o}");
+    }
+    if let Some(e) = &w.error {
+        println!("error:       {e}");
+        return Err(anyhow!("workflow '{name}' is invalid"));
+    }
+    Ok(())
+}
+
+fn open_store(global: &GlobalArgs) -> Result<(Store, Option<String>)> {
+    let (root, config) = global.load_config().map_err(usage_error)?;
+    let store = Store::open(&config.database_path())?;
+    let project = store.ensure_project(&root.to_string_lossy())?;
+    Ok((store, Some(project.id)))
+}
+
+fn runs(global: &GlobalArgs, json: bool) -> Result<()> {
+    let (store, project) = open_store(global)?;
+    let runs = store.list_workflow_runs(project.as_deref())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(());
+    }
+    if runs.is_empty() {
+        println!("no workflow runs yet: run `boocode workflow run NAME`");
+        return Ok(());
+    }
+    for r in &runs {
+        let budget = r
+            .budget_total
+            .map(|b| format!("/{}", tokens(b)))
+            .unwrap_or_default();
+        println!(
+            "{}  {:<11} {:<20} {}  {}{} tokens  {}",
+            r.id,
+            r.status,
+            clip(&r.workflow, 20),
+            r.created_at,
+            tokens(r.tokens_spent),
+            budget,
+            clip(r.error.as_deref().unwrap_or(""), 60)
+        );
+    }
+    Ok(())
+}
+
+fn cancel(global: &GlobalArgs, run_id: &str) -> Result<()> {
+    let (store, _) = open_store(global)?;
+    let run = store.get_workflow_run(run_id).map_err(usage_error)?;
+    if store.cancel_workflow_run(&run.id)? {
+        println!("cancelled run {}", run.id);
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "run {} is not going (it is {})",
+            run.id,
+            run.status
+        ))
+    }
+}
+
+enum Work {
+    Run { name: String, options: RunOptions },
+    Resume { run_id: String },
+}
+
+fn execute(global: &GlobalArgs, json: bool, work: Work) -> i32 {
+    let (root, config) = match global.load_config() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("boocode: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Some(message) = config.missing_key_error() {
+        eprintln!("boocode: {message}");
+        return EXIT_USAGE;
+    }
+    if let Err(e) = logging::init(&config.home) {
+        eprintln!("boocode: {e:#}");
+        return EXIT_FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("boocode: starting the runtime: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let (engine, mut events, _) = match Engine::start(EngineOptions {
+            config,
+            project_root: root,
+            interactive: false,
+        }) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("boocode: {e:#}");
+                return EXIT_FAILURE;
+            }
+        };
+        let printer = tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if json {
+                    if !matches!(
+                        event,
+                        Event::TextDelta { .. } | Event::ReasoningDelta { .. }
+                    ) {
+                        println!("{}", serde_json::to_value(&event).unwrap_or_default());
+                    }
+                } else {
+                    show_event(&event);
+                }
+            }
+        });
+        // Ctrl-C cancels whatever run this process is driving.
+        let interrupt_engine = engine.clone();
+        let interrupt = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                if let Ok(runs) = interrupt_engine.list_workflow_runs() {
+                    for r in runs.iter().filter(|r| r.status == "running") {
+                        if r.owner_pid == Some(std::process::id()) {
+                            let _ = interrupt_engine.cancel_workflow(&r.id);
+                        }
+                    }
+                }
+            }
+        });
+        let outcome = match work {
+            Work::Run { name, options } => engine.run_workflow(&name, options).await,
+            Work::Resume { run_id } => engine.resume_workflow(&run_id).await,
+        };
+        interrupt.abort();
+        engine.shutdown();
+        drop(engine);
+        let _ = tokio::time::timeout(Duration::from_secs(2), printer).await;
+        match outcome {
+            Err(e) => {
+                eprintln!("boocode: {e:#}");
+                EXIT_USAGE
+            }
+            Ok(outcome) => report(&outcome, json),
+        }
+    })
+}
+
+fn report(outcome: &RunOutcome, json: bool) -> i32 {
+    if json {
+        println!(
+            "{}",
+            json!({"type": "workflow_result", "run_id": outcome.run_id, "status": outcome.status,
+                   "result": outcome.result, "error": outcome.error, "agents": outcome.agents,
+                   "cached": outcome.cached, "tokens_spent": outcome.tokens_spent})
+        );
+    } else {
+        eprintln!(
+            "workflow run {} {}: {} agents ({} cached), {} tokens",
+            outcome.run_id,
+            outcome.status,
+            outcome.agents,
+            outcome.cached,
+            tokens(outcome.tokens_spent)
+        );
+        match &outcome.result {
+            Some(Value::String(s)) => println!("{s}"),
+            Some(Value::Null) | None => {}
+            Some(other) => println!(
+                "{}",
+                serde_json::to_string_pretty(other).unwrap_or_default()
+            ),
+        }
+        if let Some(e) = &outcome.error {
+            eprintln!("boocode: {e}");
+        }
+    }
+    if outcome.status == "completed" {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+fn show_event(event: &Event) {
+    match event {
+        Event::WorkflowRunStarted {
+            run_id,
+            workflow,
+            source,
+        } => eprintln!("▶ workflow {workflow} ({source}) run {run_id}"),
+        Event::WorkflowPhase { title, .. } => eprintln!("── {title}"),
+        Event::WorkflowLog { message, .. } => eprintln!("   {message}"),
+        Event::WorkflowAgentStarted {
+            label, agent_id, ..
+        } => eprintln!(
+            "   ◦ agent {} started",
+            label.clone().unwrap_or_else(|| short(agent_id))
+        ),
+        Event::WorkflowAgentFinished {
+            agent_id,
+            status,
+            cached,
+            tokens: n,
+            error,
+            ..
+        } => eprintln!(
+            "   • agent {} {status}{}{}{}",
+            short(agent_id),
+            if *cached { " (cached)" } else { "" },
+            if *n > 0 {
+                format!(", {} tokens", tokens(*n))
+            } else {
+                String::new()
+            },
+            error
+                .as_deref()
+                .map(|e| format!(": {}", clip(e, 120)))
+                .unwrap_or_default()
+        ),
+        Event::ChangePending { path, .. } => eprintln!("   pending change: {path}"),
+        Event::Notice { message } => eprintln!("   note: {message}"),
+        _ => {}
+    }
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(8).collect()
+}

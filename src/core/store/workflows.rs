@@ -1,0 +1,549 @@
+//! Workflow runs, their `agent()` calls (which double as the resumability cache) and their
+//! event log.
+
+use anyhow::Result;
+use rusqlite::{params, Row};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{new_id, new_ordered_id, now, optional, Store};
+
+/// One workflow run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRun {
+    pub id: String,
+    pub project_id: String,
+    pub session_id: Option<String>,
+    pub parent_chat_id: Option<String>,
+    pub workflow: String,
+    /// `built-in`, `project` or `user`.
+    pub source: String,
+    /// File path, or `built-in:NAME`.
+    pub origin: String,
+    #[serde(skip)]
+    pub script: String,
+    pub script_hash: String,
+    pub args: Value,
+    /// `pending`, `running`, `completed`, `failed`, `cancelled`, `interrupted`.
+    pub status: String,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    pub budget_total: Option<u64>,
+    pub tokens_spent: u64,
+    pub concurrency: u64,
+    pub owner_pid: Option<u32>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+/// A run to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewWorkflowRun<'a> {
+    pub project_id: &'a str,
+    pub session_id: Option<&'a str>,
+    pub parent_chat_id: Option<&'a str>,
+    pub workflow: &'a str,
+    pub source: &'a str,
+    pub origin: &'a str,
+    pub script: &'a str,
+    pub script_hash: &'a str,
+    pub args: &'a Value,
+    pub budget_total: Option<u64>,
+    pub concurrency: u64,
+}
+
+/// One `agent()` call of a run, keyed by (spec hash, occurrence).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowAgentRow {
+    pub id: String,
+    pub run_id: String,
+    pub spec_hash: String,
+    pub occurrence: u64,
+    pub spec: Value,
+    /// `pending`, `running`, `completed`, `failed`, `cancelled`, `interrupted`.
+    pub status: String,
+    pub chat_id: Option<String>,
+    pub label: Option<String>,
+    pub phase: Option<String>,
+    pub tokens: u64,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    /// Served from the store without a model request.
+    pub cached: bool,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+/// One entry of a run's event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowEventRow {
+    pub run_id: String,
+    pub seq: i64,
+    /// `run_started`, `phase`, `log`, `agent_started`, `agent_finished`, `run_finished`, …
+    pub kind: String,
+    pub payload: Value,
+    pub at: String,
+}
+
+const RUN_COLUMNS: &str = "id, project_id, session_id, parent_chat_id, workflow, source, origin,
+    script, script_hash, args, status, result, error, budget_total, tokens_spent, concurrency,
+    owner_pid, created_at, started_at, finished_at";
+
+const AGENT_COLUMNS: &str = "id, run_id, spec_hash, occurrence, spec, status, chat_id, label,
+    phase, tokens, result, error, cached, created_at, started_at, finished_at";
+
+fn json_col(text: Option<String>) -> Option<Value> {
+    text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)))
+}
+
+fn run_from_row(r: &Row<'_>) -> rusqlite::Result<WorkflowRun> {
+    Ok(WorkflowRun {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        session_id: r.get(2)?,
+        parent_chat_id: r.get(3)?,
+        workflow: r.get(4)?,
+        source: r.get(5)?,
+        origin: r.get(6)?,
+        script: r.get(7)?,
+        script_hash: r.get(8)?,
+        args: json_col(r.get(9)?).unwrap_or(Value::Null),
+        status: r.get(10)?,
+        result: json_col(r.get(11)?),
+        error: r.get(12)?,
+        budget_total: r.get::<_, Option<i64>>(13)?.map(|v| v.max(0) as u64),
+        tokens_spent: r.get::<_, i64>(14)?.max(0) as u64,
+        concurrency: r.get::<_, i64>(15)?.max(1) as u64,
+        owner_pid: r.get::<_, Option<i64>>(16)?.map(|v| v as u32),
+        created_at: r.get(17)?,
+        started_at: r.get(18)?,
+        finished_at: r.get(19)?,
+    })
+}
+
+fn agent_from_row(r: &Row<'_>) -> rusqlite::Result<WorkflowAgentRow> {
+    Ok(WorkflowAgentRow {
+        id: r.get(0)?,
+        run_id: r.get(1)?,
+        spec_hash: r.get(2)?,
+        occurrence: r.get::<_, i64>(3)?.max(0) as u64,
+        spec: json_col(r.get(4)?).unwrap_or(Value::Null),
+        status: r.get(5)?,
+        chat_id: r.get(6)?,
+        label: r.get(7)?,
+        phase: r.get(8)?,
+        tokens: r.get::<_, i64>(9)?.max(0) as u64,
+        result: json_col(r.get(10)?),
+        error: r.get(11)?,
+        cached: r.get::<_, i64>(12)? != 0,
+        created_at: r.get(13)?,
+        started_at: r.get(14)?,
+        finished_at: r.get(15)?,
+    })
+}
+
+impl Store {
+    pub fn create_workflow_run(&self, new: &NewWorkflowRun<'_>) -> Result<WorkflowRun> {
+        let id = new_id();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO workflow_runs (id, project_id, session_id, parent_chat_id, workflow,
+                     source, origin, script, script_hash, args, status, budget_total, concurrency,
+                     created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?12, ?13)",
+                params![
+                    id,
+                    new.project_id,
+                    new.session_id,
+                    new.parent_chat_id,
+                    new.workflow,
+                    new.source,
+                    new.origin,
+                    new.script,
+                    new.script_hash,
+                    new.args.to_string(),
+                    new.budget_total.map(|b| b as i64),
+                    new.concurrency as i64,
+                    now()
+                ],
+            )
+        })?;
+        self.get_workflow_run(&id)
+    }
+
+    /// A run by full id or unique prefix.
+    pub fn get_workflow_run(&self, id: &str) -> Result<WorkflowRun> {
+        let id = self.resolve_prefix("workflow_runs", id)?;
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM workflow_runs WHERE id = ?1"),
+                [&id],
+                run_from_row,
+            )
+        })
+    }
+
+    /// Runs, newest first; of one project when given.
+    pub fn list_workflow_runs(&self, project_id: Option<&str>) -> Result<Vec<WorkflowRun>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM workflow_runs WHERE ?1 IS NULL OR project_id = ?1
+                 ORDER BY created_at DESC, rowid DESC"
+            ))?;
+            let rows = stmt.query_map([project_id], run_from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Marks a run running in this process (a fresh start or a resume).
+    pub fn start_workflow_run(&self, run_id: &str, owner_pid: u32) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE workflow_runs SET status = 'running', owner_pid = ?2,
+                     started_at = COALESCE(started_at, ?3), finished_at = NULL, error = NULL,
+                     result = NULL
+                 WHERE id = ?1",
+                params![run_id, owner_pid as i64, now()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Closes a run. A run already `cancelled` (by another process) stays cancelled.
+    pub fn finish_workflow_run(
+        &self,
+        run_id: &str,
+        status: &str,
+        result: Option<&Value>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE workflow_runs SET
+                     status = CASE WHEN status = 'cancelled' THEN status ELSE ?2 END,
+                     result = ?3, error = COALESCE(?4, error), finished_at = ?5
+                 WHERE id = ?1",
+                params![run_id, status, result.map(Value::to_string), error, now()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Asks for a run to stop: `pending`/`running` become `cancelled`. Returns whether it was
+    /// still going.
+    pub fn cancel_workflow_run(&self, run_id: &str) -> Result<bool> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE workflow_runs SET status = 'cancelled', error = 'cancelled',
+                     finished_at = ?2
+                 WHERE id = ?1 AND status IN ('pending','running')",
+                params![run_id, now()],
+            )
+        })?;
+        Ok(n > 0)
+    }
+
+    pub fn workflow_run_status(&self, run_id: &str) -> Result<String> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT status FROM workflow_runs WHERE id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    pub fn set_workflow_run_tokens(&self, run_id: &str, tokens_spent: u64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE workflow_runs SET tokens_spent = ?2 WHERE id = ?1",
+                params![run_id, tokens_spent as i64],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The newest completed result of a call with this key in a run of `workflow` in the
+    /// project: this run first, then earlier runs.
+    pub fn cached_workflow_agent(
+        &self,
+        project_id: &str,
+        workflow: &str,
+        run_id: &str,
+        spec_hash: &str,
+        occurrence: u64,
+    ) -> Result<Option<WorkflowAgentRow>> {
+        let cols = AGENT_COLUMNS
+            .split(',')
+            .map(|c| format!("a.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.with(|c| {
+            optional(c.query_row(
+                &format!(
+                    "SELECT {cols} FROM workflow_agents a JOIN workflow_runs r ON r.id = a.run_id
+                     WHERE a.spec_hash = ?1 AND a.occurrence = ?2 AND a.status = 'completed'
+                       AND r.project_id = ?3 AND r.workflow = ?4
+                     ORDER BY (a.run_id = ?5) DESC, a.finished_at DESC LIMIT 1"
+                ),
+                params![spec_hash, occurrence as i64, project_id, workflow, run_id],
+                agent_from_row,
+            ))
+        })
+    }
+
+    /// Records a call of a run (inserted, or reset when the run calls it again on a resume).
+    pub fn upsert_workflow_agent(
+        &self,
+        run_id: &str,
+        spec_hash: &str,
+        occurrence: u64,
+        spec: &Value,
+        label: Option<&str>,
+        phase: Option<&str>,
+    ) -> Result<WorkflowAgentRow> {
+        let at = now();
+        self.with(|c| {
+            c.query_row(
+                &format!(
+                    "INSERT INTO workflow_agents (id, run_id, spec_hash, occurrence, spec, status,
+                         label, phase, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8)
+                     ON CONFLICT(run_id, spec_hash, occurrence) DO UPDATE SET
+                         spec = excluded.spec, label = excluded.label, phase = excluded.phase,
+                         status = CASE WHEN status = 'completed' THEN status ELSE 'pending' END,
+                         error = CASE WHEN status = 'completed' THEN error ELSE NULL END
+                     RETURNING {AGENT_COLUMNS}"
+                ),
+                params![
+                    new_ordered_id(),
+                    run_id,
+                    spec_hash,
+                    occurrence as i64,
+                    spec.to_string(),
+                    label,
+                    phase,
+                    at
+                ],
+                agent_from_row,
+            )
+        })
+    }
+
+    pub fn start_workflow_agent(&self, agent_id: &str, chat_id: Option<&str>) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE workflow_agents SET status = 'running', chat_id = COALESCE(?2, chat_id),
+                     started_at = ?3, finished_at = NULL, cached = 0
+                 WHERE id = ?1",
+                params![agent_id, chat_id, now()],
+            )
+        })?;
+        Ok(())
+    }
+
+    pub fn set_workflow_agent_chat(&self, agent_id: &str, chat_id: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE workflow_agents SET chat_id = ?2 WHERE id = ?1",
+                params![agent_id, chat_id],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Closes a call with its outcome.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish_workflow_agent(
+        &self,
+        agent_id: &str,
+        status: &str,
+        result: Option<&Value>,
+        error: Option<&str>,
+        tokens: u64,
+        cached: bool,
+        chat_id: Option<&str>,
+    ) -> Result<()> {
+        let at = now();
+        self.with(|c| {
+            c.execute(
+                "UPDATE workflow_agents SET status = ?2, result = ?3, error = ?4, tokens = ?5,
+                     cached = ?6, chat_id = COALESCE(?7, chat_id),
+                     started_at = COALESCE(started_at, ?8), finished_at = ?8
+                 WHERE id = ?1",
+                params![
+                    agent_id,
+                    status,
+                    result.map(Value::to_string),
+                    error,
+                    tokens as i64,
+                    i64::from(cached),
+                    chat_id,
+                    at
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Ends the calls of a run still pending or running (`cancelled`, or `interrupted` with
+    /// `reason`).
+    pub fn close_open_workflow_agents(&self, run_id: &str, reason: &str) -> Result<usize> {
+        let status = if reason == "cancelled" {
+            "cancelled"
+        } else {
+            "interrupted"
+        };
+        self.with(|c| {
+            c.execute(
+                "UPDATE workflow_agents SET status = ?2, error = COALESCE(error, ?3),
+                     finished_at = ?4
+                 WHERE run_id = ?1 AND status IN ('pending','running')",
+                params![run_id, status, reason, now()],
+            )
+        })
+    }
+
+    /// A call by full id or unique prefix.
+    pub fn get_workflow_agent(&self, id: &str) -> Result<WorkflowAgentRow> {
+        let id = self.resolve_prefix("workflow_agents", id)?;
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {AGENT_COLUMNS} FROM workflow_agents WHERE id = ?1"),
+                [&id],
+                agent_from_row,
+            )
+        })
+    }
+
+    /// A run's calls in the order they were first issued.
+    pub fn list_workflow_agents(&self, run_id: &str) -> Result<Vec<WorkflowAgentRow>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {AGENT_COLUMNS} FROM workflow_agents WHERE run_id = ?1
+                 ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map([run_id], agent_from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Appends to a run's event log; returns the entry's sequence number.
+    pub fn append_workflow_event(&self, run_id: &str, kind: &str, payload: &Value) -> Result<i64> {
+        self.tx(|tx| {
+            let seq: i64 = tx.query_row(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM workflow_events WHERE run_id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO workflow_events (run_id, seq, kind, payload, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![run_id, seq, kind, payload.to_string(), now()],
+            )?;
+            Ok(seq)
+        })
+    }
+
+    pub fn list_workflow_events(&self, run_id: &str) -> Result<Vec<WorkflowEventRow>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT run_id, seq, kind, payload, at FROM workflow_events WHERE run_id = ?1
+                 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([run_id], |r| {
+                Ok(WorkflowEventRow {
+                    run_id: r.get(0)?,
+                    seq: r.get(1)?,
+                    kind: r.get(2)?,
+                    payload: json_col(r.get(3)?).unwrap_or(Value::Null),
+                    at: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn runs_agents_and_events_round_trip() {
+        let store = Store::open_in_memory().unwrap();
+        let project = store.ensure_project("/p").unwrap();
+        let args = json!({"topic": "x"});
+        let run = store
+            .create_workflow_run(&NewWorkflowRun {
+                project_id: &project.id,
+                session_id: None,
+                parent_chat_id: None,
+                workflow: "demo",
+                source: "project",
+                origin: "/p/.boocode/workflows/demo.js",
+                script: "export const meta = {name: 'demo'}",
+                script_hash: "h",
+                args: &args,
+                budget_total: Some(100),
+                concurrency: 4,
+            })
+            .unwrap();
+        assert_eq!(run.status, "pending");
+        assert_eq!(run.args, args);
+        store.start_workflow_run(&run.id, 42).unwrap();
+        let a = store
+            .upsert_workflow_agent(&run.id, "k", 0, &json!({"prompt": "p"}), None, None)
+            .unwrap();
+        assert!(store
+            .cached_workflow_agent(&project.id, "demo", &run.id, "k", 0)
+            .unwrap()
+            .is_none());
+        store
+            .finish_workflow_agent(&a.id, "completed", Some(&json!("v")), None, 7, false, None)
+            .unwrap();
+        let hit = store
+            .cached_workflow_agent(&project.id, "demo", "other", "k", 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(hit.result, Some(json!("v")));
+        assert!(store
+            .cached_workflow_agent(&project.id, "other", &run.id, "k", 0)
+            .unwrap()
+            .is_none());
+        // Calling it again keeps a completed call completed.
+        let again = store
+            .upsert_workflow_agent(&run.id, "k", 0, &json!({"prompt": "p"}), None, None)
+            .unwrap();
+        assert_eq!(again.id, a.id);
+        assert_eq!(again.status, "completed");
+        assert_eq!(
+            store
+                .append_workflow_event(&run.id, "log", &json!({"m": 1}))
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .append_workflow_event(&run.id, "log", &json!({"m": 2}))
+                .unwrap(),
+            2
+        );
+        assert_eq!(store.list_workflow_events(&run.id).unwrap().len(), 2);
+        assert!(store.cancel_workflow_run(&run.id).unwrap());
+        store
+            .finish_workflow_run(&run.id, "completed", None, None)
+            .unwrap();
+        assert_eq!(store.workflow_run_status(&run.id).unwrap(), "cancelled");
+        store.start_workflow_run(&run.id, 1).unwrap();
+        let report = store.recover_after_crash().unwrap();
+        assert_eq!(report.workflow_runs_interrupted, 1);
+        assert_eq!(
+            store.get_workflow_run(&run.id[..8]).unwrap().status,
+            "interrupted"
+        );
+    }
+}

@@ -1,0 +1,539 @@
+//! Workflow runs on the parent side, against the scripted model server and a fake script
+//! worker (`tests/fixtures/fake_workflow_worker.py`, which replays the steps written in the
+//! script between `/*FAKE` and `*/`).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use boocode::core::agent::tools::ApprovalMode;
+use boocode::core::events::Event;
+use boocode::core::workflow::{RunOptions, RunOutcome, WorkerCommand};
+use serde_json::{json, Value};
+
+use support::harness::{write, Harness};
+use support::mock_server::{CallSpec, Match, Reply, Step, UsageSpec};
+
+fn fake_worker() -> WorkerCommand {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/fake_workflow_worker.py"
+    );
+    WorkerCommand::new("python3", &[script])
+}
+
+async fn harness(script: Vec<Step>) -> Harness {
+    let h = Harness::new(script, ApprovalMode::ReadOnly).await;
+    h.engine.set_workflow_worker(fake_worker());
+    h
+}
+
+/// Writes a project workflow whose fake-worker steps are `steps`.
+fn workflow(h: &Harness, name: &str, steps: Value) {
+    write(
+        h.project.path(),
+        &format!(".boocode/workflows/{name}.js"),
+        &format!(
+            "export const meta = {{ name: '{name}', description: 'test', phases: ['one'] }};\n/*FAKE {steps} */\n"
+        ),
+    );
+}
+
+async fn run(h: &Harness, name: &str, options: RunOptions) -> RunOutcome {
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        h.engine.run_workflow(name, options),
+    )
+    .await
+    .expect("run did not finish within 60 s")
+    .expect("run could not start")
+}
+
+fn values(outcome: &RunOutcome) -> Vec<Value> {
+    outcome.result.as_ref().expect("a result")["results"]
+        .as_array()
+        .expect("results")
+        .clone()
+}
+
+fn text(s: &str) -> Step {
+    Reply::text(s).usage(UsageSpec::new(10, 5)).into()
+}
+
+#[tokio::test]
+async fn resume_after_a_crash_serves_completed_calls_from_the_store() {
+    let marker = tempfile::tempdir().unwrap();
+    let marker_path = marker.path().join("crashed-once");
+    let mut h = harness(vec![
+        Reply::text("A!").when(Match::last_user_contains("alpha")),
+        Reply::text("B!").when(Match::last_user_contains("beta")),
+        Reply::text("C!").when(Match::last_user_contains("gamma")),
+    ])
+    .await;
+    workflow(
+        &h,
+        "crashy",
+        json!([
+            {"phase": "one"},
+            {"agent": {"prompt": "alpha", "label": "a"}},
+            {"agent": {"prompt": "beta"}},
+            {"crash_unless": marker_path.to_string_lossy()},
+            {"agent": {"prompt": "gamma"}},
+        ]),
+    );
+    let first = run(&h, "crashy", RunOptions::default()).await;
+    assert_eq!(first.status, "failed", "{first:?}");
+    let error = first.error.clone().unwrap();
+    assert!(error.contains("the script worker died"), "{error}");
+    assert!(error.contains("exit status 3"), "{error}");
+    assert_eq!(h.server.request_count(), 2);
+    // The workspace keeps going: the store says what happened.
+    let run_row = h.store().get_workflow_run(&first.run_id).unwrap();
+    assert_eq!(run_row.status, "failed");
+
+    let resumed = tokio::time::timeout(
+        Duration::from_secs(60),
+        h.engine.resume_workflow(&first.run_id),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(resumed.status, "completed", "{resumed:?}");
+    assert_eq!(resumed.run_id, first.run_id);
+    assert_eq!(
+        values(&resumed),
+        vec![
+            json!({"value": "A!"}),
+            json!({"value": "B!"}),
+            json!({"value": "C!"})
+        ]
+    );
+    // Only the new call reached the model.
+    assert_eq!(h.server.request_count(), 3);
+    assert_eq!((resumed.agents, resumed.cached), (3, 2));
+    let events = h.drain_events();
+    assert!(events.iter().any(|e| matches!(e,
+        Event::WorkflowLog { message, .. } if message == "2/3 agents cached")));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::WorkflowAgentFinished { cached: true, .. }))
+            .count(),
+        2
+    );
+    let details = h.engine.workflow_run_details(&first.run_id).unwrap();
+    assert_eq!(details.agents.len(), 3);
+    assert!(details.agents.iter().all(|a| a.status == "completed"));
+    assert!(details.events.iter().any(|e| e.kind == "phase"));
+    // Every agent ran in its own workflow chat.
+    let chat = h
+        .store()
+        .get_chat(details.agents[0].chat_id.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(chat.kind, "workflow");
+    assert_eq!(chat.title, "a");
+
+    // A re-run of the same script and args is served entirely from the store.
+    let again = run(&h, "crashy", RunOptions::default()).await;
+    assert_eq!(again.status, "completed", "{again:?}");
+    assert_eq!((again.agents, again.cached), (3, 3));
+    assert_eq!(h.server.request_count(), 3);
+    assert_eq!(values(&again), values(&resumed));
+}
+
+#[tokio::test]
+async fn a_run_interrupted_by_a_process_crash_resumes() {
+    let h = harness(vec![Reply::text("fine").repeat()]).await;
+    workflow(
+        &h,
+        "plain",
+        json!([{"agent": {"prompt": "one"}}, {"agent": {"prompt": "two"}}]),
+    );
+    let first = run(&h, "plain", RunOptions::default()).await;
+    assert_eq!(first.status, "completed");
+    assert_eq!(h.server.request_count(), 2);
+    // What a crash leaves: the run still `running`, recovered as `interrupted` at next start.
+    h.store()
+        .start_workflow_run(&first.run_id, 999_999_999)
+        .unwrap();
+    let report = h.store().recover_after_crash().unwrap();
+    assert_eq!(report.workflow_runs_interrupted, 1);
+    let resumed = h.engine.resume_workflow(&first.run_id).await.unwrap();
+    assert_eq!(resumed.status, "completed");
+    assert_eq!((resumed.agents, resumed.cached), (2, 2));
+    assert_eq!(h.server.request_count(), 2);
+}
+
+#[tokio::test]
+async fn identical_parallel_calls_hit_the_cache_whatever_order_they_finished_in() {
+    // Whichever request arrives first waits longest, so the calls finish in reverse order.
+    let h = harness(vec![
+        Reply::stall(400, Reply::text("slow")).into(),
+        Reply::stall(200, Reply::text("middle")).into(),
+        Reply::text("fast").into(),
+    ])
+    .await;
+    workflow(
+        &h,
+        "twins",
+        json!([{"parallel": [{"prompt": "same"}, {"prompt": "same"}, {"prompt": "same"}]}]),
+    );
+    let first = run(&h, "twins", RunOptions::default()).await;
+    assert_eq!(first.status, "completed", "{first:?}");
+    assert_eq!(h.server.request_count(), 3);
+    let mut got: Vec<String> = values(&first)
+        .iter()
+        .map(|v| v["value"].as_str().unwrap().to_string())
+        .collect();
+    let by_issue = got.clone();
+    got.sort();
+    assert_eq!(got, vec!["fast", "middle", "slow"]);
+    let details = h.engine.workflow_run_details(&first.run_id).unwrap();
+    let mut occurrences: Vec<u64> = details.agents.iter().map(|a| a.occurrence).collect();
+    occurrences.sort();
+    assert_eq!(occurrences, vec![0, 1, 2]);
+    for _ in 0..2 {
+        let again = run(&h, "twins", RunOptions::default()).await;
+        assert_eq!(again.cached, 3);
+        let again_values: Vec<String> = values(&again)
+            .iter()
+            .map(|v| v["value"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(again_values, by_issue);
+    }
+    assert_eq!(h.server.request_count(), 3);
+}
+
+#[tokio::test]
+async fn the_concurrency_cap_holds_and_extra_calls_queue() {
+    let h = harness(vec![Reply::stall(250, Reply::text("ok")).repeat()]).await;
+    workflow(
+        &h,
+        "wide",
+        json!([{"many": {"count": 6, "spec": {"prompt": "item {i}"}}}]),
+    );
+    let outcome = run(
+        &h,
+        "wide",
+        RunOptions {
+            concurrency: Some(2),
+            ..RunOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(outcome.status, "completed", "{outcome:?}");
+    assert!(values(&outcome).iter().all(|v| v["value"] == "ok"));
+    assert_eq!(h.server.request_count(), 6);
+    assert_eq!(h.server.max_in_flight(), 2);
+}
+
+#[tokio::test]
+async fn the_budget_is_a_hard_ceiling() {
+    let h = harness(vec![
+        Reply::text("spent").usage(UsageSpec::new(100, 50)).into(),
+        text("never"),
+    ])
+    .await;
+    workflow(
+        &h,
+        "pricey",
+        json!([{"agent": {"prompt": "one"}}, {"agent": {"prompt": "two"}}]),
+    );
+    let outcome = run(
+        &h,
+        "pricey",
+        RunOptions {
+            budget: Some(100),
+            ..RunOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(outcome.status, "completed");
+    let v = values(&outcome);
+    assert_eq!(v[0], json!({"value": "spent"}));
+    assert_eq!(
+        v[1],
+        json!({"error": "budget exhausted (spent 150 of 100 tokens)"})
+    );
+    assert_eq!(outcome.result.as_ref().unwrap()["budget_spent"], 150);
+    assert_eq!(outcome.tokens_spent, 150);
+    assert_eq!(h.server.request_count(), 1);
+    let row = h.store().get_workflow_run(&outcome.run_id).unwrap();
+    assert_eq!((row.tokens_spent, row.budget_total), (150, Some(100)));
+}
+
+#[tokio::test]
+async fn the_thousand_and_first_agent_is_refused() {
+    let h = harness(vec![]).await;
+    // Calls with an unknown agent type fail at once, without a model request.
+    workflow(
+        &h,
+        "swarm",
+        json!([{"many": {"count": 1001, "spec": {"prompt": "p {i}", "agentType": "nobody"}}}]),
+    );
+    let outcome = run(&h, "swarm", RunOptions::default()).await;
+    assert_eq!(outcome.status, "completed", "{outcome:?}");
+    let v = values(&outcome);
+    assert_eq!(v.len(), 1001);
+    assert!(v[999]["error"]
+        .as_str()
+        .unwrap()
+        .contains("unknown agent type 'nobody'"));
+    let last = v[1000]["error"].as_str().unwrap();
+    assert!(last.contains("at most 1000"), "{last}");
+    assert_eq!(h.server.request_count(), 0);
+}
+
+fn schema() -> Value {
+    json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
+}
+
+#[tokio::test]
+async fn structured_output_is_validated_retried_and_returned() {
+    let h = harness(vec![
+        Reply::tool_calls(vec![
+            CallSpec::new("structured_output", r#"{"n":"three"}"#).id("c1")
+        ])
+        .into(),
+        Reply::tool_calls(vec![
+            CallSpec::new("structured_output", r#"{"n":3}"#).id("c2")
+        ])
+        .when(Match::has_tool_result_for("c1")),
+    ])
+    .await;
+    workflow(
+        &h,
+        "shaped",
+        json!([{"agent": {"prompt": "count", "schema": schema(), "agentType": "Explore"}}]),
+    );
+    let outcome = run(&h, "shaped", RunOptions::default()).await;
+    assert_eq!(values(&outcome), vec![json!({"value": {"n": 3}})]);
+    let requests = h.server.requests();
+    // The turn ended when the answer was accepted: no request after the valid call.
+    assert_eq!(requests.len(), 2);
+    let tools: Vec<&str> = requests[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert!(tools.contains(&"structured_output"), "{tools:?}");
+    assert!(
+        !tools.contains(&"edit_file"),
+        "Explore is read-only: {tools:?}"
+    );
+    assert_eq!(
+        requests[0]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["function"]["name"] == "structured_output")
+            .unwrap()["function"]["parameters"],
+        schema()
+    );
+    let retry = requests[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(retry.contains("does not match the schema"), "{retry}");
+}
+
+#[tokio::test]
+async fn structured_output_gives_up_after_five_invalid_answers() {
+    let h = harness(vec![
+        Reply::tool_call("structured_output", r#"{"n":"x"}"#).repeat()
+    ])
+    .await;
+    workflow(
+        &h,
+        "stubborn",
+        json!([{"agent": {"prompt": "count", "schema": schema()}}]),
+    );
+    let outcome = run(&h, "stubborn", RunOptions::default()).await;
+    let error = values(&outcome)[0]["error"].as_str().unwrap().to_string();
+    assert!(error.contains("after 5 attempts"), "{error}");
+    assert_eq!(h.server.request_count(), 5);
+}
+
+#[tokio::test]
+async fn cancel_kills_the_worker_and_in_flight_agents_within_a_second() {
+    let h = harness(vec![Reply::stall(30_000, Reply::text("late")).repeat()]).await;
+    workflow(
+        &h,
+        "slow",
+        json!([{"parallel": [{"prompt": "one"}, {"prompt": "two"}]}]),
+    );
+    let run_id = h
+        .engine
+        .start_workflow("slow", RunOptions::default())
+        .unwrap();
+    assert!(h.server.wait_for_requests(2, Duration::from_secs(20)).await);
+    let pid = h.engine.workflow_worker_pid(&run_id).expect("worker pid");
+    let started = Instant::now();
+    assert!(h.engine.cancel_workflow(&run_id).unwrap());
+    loop {
+        let run = h.store().get_workflow_run(&run_id).unwrap();
+        let agents = h.store().list_workflow_agents(&run_id).unwrap();
+        if run.finished_at.is_some() && agents.iter().all(|a| a.status == "cancelled") {
+            assert_eq!(run.status, "cancelled");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "not cancelled within a second: {run:?} {agents:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        h.server
+            .wait_for_disconnects(2, Duration::from_secs(1))
+            .await
+    );
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    // The worker is gone (or a zombie waiting to be reaped).
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    assert!(
+        status.is_empty() || status.contains("State:\tZ"),
+        "worker {pid} still alive: {status}"
+    );
+}
+
+#[tokio::test]
+async fn a_cancel_from_another_process_is_noticed() {
+    let h = harness(vec![Reply::stall(30_000, Reply::text("late")).repeat()]).await;
+    workflow(&h, "slow", json!([{"agent": {"prompt": "one"}}]));
+    let run_id = h
+        .engine
+        .start_workflow("slow", RunOptions::default())
+        .unwrap();
+    assert!(h.server.wait_for_requests(1, Duration::from_secs(20)).await);
+    // What `boocode workflow cancel` does from another process: only the store changes.
+    assert!(h.store().cancel_workflow_run(&run_id).unwrap());
+    let started = Instant::now();
+    while h.engine.workflow_worker_pid(&run_id).is_some() {
+        assert!(started.elapsed() < Duration::from_secs(2), "run kept going");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        h.store().get_workflow_run(&run_id).unwrap().status,
+        "cancelled"
+    );
+}
+
+#[tokio::test]
+async fn script_failures_and_lookups_are_reported() {
+    let h = harness(vec![]).await;
+    workflow(
+        &h,
+        "lookup",
+        json!([{"resolve": "review-code"}, {"resolve": "nope"}]),
+    );
+    let outcome = run(&h, "lookup", RunOptions::default()).await;
+    assert_eq!(outcome.status, "completed");
+    let v = values(&outcome);
+    assert_eq!(v[0], json!({"origin": "built-in:review-code.js"}));
+    assert!(v[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("no workflow named 'nope'"));
+    workflow(&h, "answer", json!([{"return": "forty-two"}]));
+    let outcome = run(&h, "answer", RunOptions::default()).await;
+    assert_eq!(outcome.result, Some(json!("forty-two")));
+    workflow(
+        &h,
+        "thrower",
+        json!([{"log": "about to fail"}, {"fail": "boom"}]),
+    );
+    let outcome = run(&h, "thrower", RunOptions::default()).await;
+    assert_eq!(outcome.status, "failed");
+    assert_eq!(outcome.error.as_deref(), Some("the script threw: boom"));
+    let err = h
+        .engine
+        .run_workflow("missing", RunOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no workflow named 'missing'"), "{err}");
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[tokio::test]
+async fn an_isolated_agent_works_in_a_worktree_and_its_changes_come_back_for_review() {
+    let h = Harness::new(
+        vec![
+            Reply::tool_call(
+                "create_file",
+                r#"{"file_path":"notes/new.txt","content":"from the worktree\n"}"#,
+            )
+            .into(),
+            Reply::text("wrote it").when(Match::last_role("tool")),
+        ],
+        ApprovalMode::Auto,
+    )
+    .await;
+    h.engine.set_workflow_worker(fake_worker());
+    workflow(
+        &h,
+        "isolated",
+        json!([{"agent": {"prompt": "write a note", "isolation": "worktree"}}]),
+    );
+    // Not a git repository yet: a clear error.
+    let outcome = run(&h, "isolated", RunOptions::default()).await;
+    let error = values(&outcome)[0]["error"].as_str().unwrap().to_string();
+    assert!(error.contains("git repository"), "{error}");
+    let root = h.root();
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "."]);
+    git(
+        &root,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "init",
+        ],
+    );
+    let outcome = run(&h, "isolated", RunOptions::default()).await;
+    assert_eq!(values(&outcome), vec![json!({"value": "wrote it"})]);
+    // The project is untouched; the change waits for review.
+    assert!(!root.join("notes/new.txt").exists());
+    let changes = h.store().list_pending_changes(None).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].display_path, "notes/new.txt");
+    assert_eq!(changes[0].after.as_deref(), Some("from the worktree\n"));
+    assert!(changes[0].path.starts_with(&*root.to_string_lossy()));
+    // The system prompt told the agent where it works, and the worktree is gone.
+    let system = h.server.requests()[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let marker = "isolated git worktree of the project at ";
+    let at = system.find(marker).expect("worktree note") + marker.len();
+    let wt_path: String = system[at..].split(';').next().unwrap().to_string();
+    assert!(
+        !std::path::Path::new(&wt_path).exists(),
+        "{wt_path} left behind"
+    );
+    h.engine.rt.resolve_change(&changes[0].id, true).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.join("notes/new.txt")).unwrap(),
+        "from the worktree\n"
+    );
+}
