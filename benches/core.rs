@@ -27,6 +27,28 @@ const CHUNK_BYTES: usize = 4096;
 /// Rows per `insert_traces` call.
 const TRACE_BATCH: usize = 1_000;
 
+/// CPU time of this thread or of the whole process. The machine is shared (2 cores, other
+/// builds running), so wall-clock figures swing with the load; CPU time does much less.
+fn cpu_time(clock: libc::clockid_t) -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Runs `f` `iters` times and returns the thread CPU time it took.
+fn thread_cpu<R>(iters: u64, mut f: impl FnMut() -> R) -> Duration {
+    let start = cpu_time(libc::CLOCK_THREAD_CPUTIME_ID);
+    for _ in 0..iters {
+        black_box(f());
+    }
+    cpu_time(libc::CLOCK_THREAD_CPUTIME_ID) - start
+}
+
 // ---------------------------------------------------------------------------------------------
 // 1. SSE assembly
 // ---------------------------------------------------------------------------------------------
@@ -97,17 +119,21 @@ fn bench_sse(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     for (name, data) in &fixtures {
         group.throughput(Throughput::Bytes(data.len() as u64));
-        group.bench_function(name.as_str(), |b| b.iter(|| assemble_bytes(black_box(data))));
+        group.bench_function(name.as_str(), |b| {
+            b.iter(|| assemble_bytes(black_box(data)))
+        });
     }
     let total: usize = fixtures.iter().map(|(_, d)| d.len()).sum();
     group.throughput(Throughput::Bytes(total as u64));
-    group.bench_function("all", |b| {
-        b.iter(|| {
-            fixtures
-                .iter()
-                .map(|(_, d)| assemble_bytes(black_box(d)))
-                .sum::<usize>()
-        })
+    let assemble_all = || {
+        fixtures
+            .iter()
+            .map(|(_, d)| assemble_bytes(black_box(d)))
+            .sum::<usize>()
+    };
+    group.bench_function("all", |b| b.iter(assemble_all));
+    group.bench_function("all_thread_cpu_time", |b| {
+        b.iter_custom(|iters| thread_cpu(iters, assemble_all))
     });
     group.finish();
 
@@ -128,15 +154,64 @@ fn bench_sse(c: &mut Criterion) {
     }
     let total: u64 = all_lines.iter().map(|(_, l)| payload_bytes(l)).sum();
     group.throughput(Throughput::Bytes(total));
-    group.bench_function("all", |b| {
-        b.iter(|| {
-            all_lines
-                .iter()
-                .map(|(_, l)| feed_lines(black_box(l)))
-                .sum::<usize>()
+    let feed_all = || {
+        all_lines
+            .iter()
+            .map(|(_, l)| feed_lines(black_box(l)))
+            .sum::<usize>()
+    };
+    group.bench_function("all", |b| b.iter(feed_all));
+    group.bench_function("all_thread_cpu_time", |b| {
+        b.iter_custom(|iters| thread_cpu(iters, feed_all))
+    });
+    group.finish();
+
+    // Where the time goes: the two layers under the assembler, each alone over all fixtures
+    // (thread CPU time, to compare with the `all_thread_cpu_time` figures above).
+    let mut group = c.benchmark_group("sse_layers");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    group.throughput(Throughput::Bytes(total));
+    group.bench_function("serde_json_value_parse_only", |b| {
+        b.iter_custom(|iters| {
+            thread_cpu(iters, || {
+                all_lines
+                    .iter()
+                    .flat_map(|(_, l)| l.iter())
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .map(black_box)
+                    .count()
+            })
+        })
+    });
+    let total_file: usize = fixtures.iter().map(|(_, d)| d.len()).sum();
+    group.throughput(Throughput::Bytes(total_file as u64));
+    group.bench_function("eventsource_stream_only", |b| {
+        b.iter_custom(|iters| {
+            thread_cpu(iters, || {
+                fixtures
+                    .iter()
+                    .map(|(_, d)| eventsource_only(black_box(d)))
+                    .sum::<usize>()
+            })
         })
     });
     group.finish();
+}
+
+/// `eventsource-stream` alone over `CHUNK_BYTES` pieces: events parsed, nothing assembled.
+fn eventsource_only(data: &[u8]) -> usize {
+    use eventsource_stream::Eventsource;
+    use futures::StreamExt;
+    let stream = futures::stream::iter(data.chunks(CHUNK_BYTES).map(Ok::<&[u8], Infallible>));
+    futures::executor::block_on(
+        stream
+            .eventsource()
+            .map(|e| black_box(e.expect("valid SSE")).data.len())
+            .fold(0, |a, n| async move { a + n }),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,33 +422,63 @@ fn bench_agent_loop(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5));
     for steps in [1u32, 10] {
         let f = loop_fixture(&rt, steps);
-        // One criterion iteration = one tool round-trip (model request + tool call); a turn of
-        // `steps` round-trips is timed and its time divided by `steps`. Every turn runs in a
-        // fresh chat so the history does not grow across iterations.
         group.bench_function(format!("turn_of_{steps}_steps"), |b| {
-            b.iter_custom(|iters| {
-                let turns = iters.div_ceil(steps as u64);
-                let mut total = Duration::ZERO;
-                for _ in 0..turns {
-                    let chat = f.engine.new_chat(&f.session, "main", None).unwrap();
-                    let request = TurnRequest::new(&chat.id, "list the files", ApprovalMode::ReadOnly);
-                    let started = Instant::now();
-                    let outcome = rt.block_on(f.engine.run_turn(request));
-                    total += started.elapsed();
-                    assert_eq!(
-                        outcome.status,
-                        TurnStatus::StepLimit,
-                        "turn ended early: {:?}",
-                        outcome.error
-                    );
-                }
-                // Scale to exactly `iters` round-trips.
-                total.mul_f64(iters as f64 / (turns * steps as u64) as f64)
-            })
+            b.iter_custom(|iters| round_trips(&rt, &f, steps, iters, Clock::Wall))
         });
+        if steps > 1 {
+            // Everything in the process: engine, tokio, HTTP client and the mock server too.
+            group.bench_function(format!("turn_of_{steps}_steps_process_cpu_time"), |b| {
+                b.iter_custom(|iters| round_trips(&rt, &f, steps, iters, Clock::ProcessCpu))
+            });
+        }
         f.engine.shutdown();
     }
     group.finish();
+}
+
+#[derive(Clone, Copy)]
+enum Clock {
+    Wall,
+    ProcessCpu,
+}
+
+impl Clock {
+    fn now(self) -> Duration {
+        match self {
+            Clock::Wall => EPOCH.get_or_init(Instant::now).elapsed(),
+            Clock::ProcessCpu => cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID),
+        }
+    }
+}
+
+static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// Time of `iters` tool round-trips (model request + tool call). Turns of `steps` round-trips
+/// are run, each in a fresh chat so the history does not grow across iterations, and the total
+/// is scaled to exactly `iters` round-trips.
+fn round_trips(
+    rt: &tokio::runtime::Runtime,
+    f: &LoopFixture,
+    steps: u32,
+    iters: u64,
+    clock: Clock,
+) -> Duration {
+    let turns = iters.div_ceil(steps as u64);
+    let mut total = Duration::ZERO;
+    for _ in 0..turns {
+        let chat = f.engine.new_chat(&f.session, "main", None).unwrap();
+        let request = TurnRequest::new(&chat.id, "list the files", ApprovalMode::ReadOnly);
+        let started = clock.now();
+        let outcome = rt.block_on(f.engine.run_turn(request));
+        total += clock.now() - started;
+        assert_eq!(
+            outcome.status,
+            TurnStatus::StepLimit,
+            "turn ended early: {:?}",
+            outcome.error
+        );
+    }
+    total.mul_f64(iters as f64 / (turns * steps as u64) as f64)
 }
 
 criterion_group!(benches, bench_sse, bench_traces, bench_agent_loop);
