@@ -63,6 +63,72 @@ impl AssembledResponse {
     }
 }
 
+/// The chunk shape, borrowing strings from the data line where it can: fields not named here
+/// are skipped without being built, which is most of a chunk's bytes.
+mod wire {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    #[derive(Deserialize)]
+    pub struct Chunk<'a> {
+        #[serde(borrow, default)]
+        pub model: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        pub choices: Option<Vec<Choice<'a>>>,
+        #[serde(default)]
+        pub usage: Option<Value>,
+        #[serde(default)]
+        pub error: Option<Value>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Choice<'a> {
+        #[serde(default)]
+        pub index: Option<u64>,
+        #[serde(borrow, default)]
+        pub delta: Option<Delta<'a>>,
+        /// Servers that answer a streaming request with a whole message use this instead.
+        #[serde(borrow, default)]
+        pub message: Option<Delta<'a>>,
+        #[serde(borrow, default)]
+        pub finish_reason: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Delta<'a> {
+        #[serde(borrow, default)]
+        pub content: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        pub reasoning_content: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        pub reasoning: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        pub tool_calls: Option<Vec<CallDelta<'a>>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct CallDelta<'a> {
+        #[serde(default)]
+        pub index: Option<u64>,
+        #[serde(borrow, default)]
+        pub id: Option<Cow<'a, str>>,
+        #[serde(borrow, default, rename = "type")]
+        pub kind: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        pub function: Option<FunctionDelta<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct FunctionDelta<'a> {
+        #[serde(borrow, default)]
+        pub name: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        pub arguments: Option<Cow<'a, str>>,
+    }
+}
+
 #[derive(Debug, Default)]
 struct PartialCall {
     id: String,
@@ -110,92 +176,100 @@ impl StreamAssembler {
             self.done = true;
             return Ok(Vec::new());
         }
-        let chunk: Value = serde_json::from_str(data).map_err(|e| {
-            LlmError::new(
+        let chunk: wire::Chunk<'_> = match serde_json::from_str(data) {
+            Ok(chunk) => chunk,
+            Err(e) => return self.feed_unusual(data, e),
+        };
+        if let Some(error) = chunk.error.filter(|e| !e.is_null()) {
+            self.error = Some(error);
+            self.done = true;
+            return Ok(Vec::new());
+        }
+        if let Some(model) = chunk.model.filter(|m| !m.is_empty()) {
+            if self.model.as_deref() != Some(model.as_ref()) {
+                self.model = Some(model.into_owned());
+            }
+        }
+        if let Some(usage) = chunk.usage.filter(|u| !u.is_null()) {
+            self.raw_usage = Some(usage);
+        }
+
+        let mut events = Vec::new();
+        for choice in chunk.choices.into_iter().flatten() {
+            // Only the first choice is assembled: requests never ask for n > 1.
+            if choice.index.unwrap_or(0) != 0 {
+                continue;
+            }
+            if let Some(delta) = choice.delta.or(choice.message) {
+                self.apply_delta(delta, &mut events);
+            }
+            if let Some(reason) = choice.finish_reason {
+                self.finish_reason = Some(reason.into_owned());
+            }
+        }
+        Ok(events)
+    }
+
+    /// A data line that is not a chunk of the usual shape: invalid JSON is an error; valid JSON
+    /// of another shape is tolerated (an `error` object still ends the stream).
+    fn feed_unusual(
+        &mut self,
+        data: &str,
+        typed_error: serde_json::Error,
+    ) -> Result<Vec<LlmEvent>, LlmError> {
+        match serde_json::from_str::<Value>(data) {
+            Err(e) => Err(LlmError::new(
                 LlmErrorKind::Stream,
                 None,
                 format!(
                     "malformed data line from the provider ({e}): {}",
                     excerpt(data)
                 ),
-            )
-        })?;
-        let Value::Object(chunk) = chunk else {
-            // Not a chunk at all; tolerated like any other unknown content.
-            tracing::debug!(data = excerpt(data), "ignoring non-object SSE data");
-            return Ok(Vec::new());
-        };
-
-        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
-            self.error = Some(error.clone());
-            self.done = true;
-            return Ok(Vec::new());
-        }
-        if let Some(model) = chunk.get("model").and_then(Value::as_str) {
-            if !model.is_empty() {
-                self.model = Some(model.to_string());
+            )),
+            Ok(value) => {
+                if let Some(error) = value.get("error").filter(|e| !e.is_null()) {
+                    self.error = Some(error.clone());
+                    self.done = true;
+                } else {
+                    tracing::debug!(
+                        data = excerpt(data),
+                        "ignoring SSE data of an unexpected shape: {typed_error}"
+                    );
+                }
+                Ok(Vec::new())
             }
         }
-        if let Some(usage) = chunk.get("usage").filter(|u| !u.is_null()) {
-            self.raw_usage = Some(usage.clone());
-        }
-
-        let mut events = Vec::new();
-        let choices = chunk.get("choices").and_then(Value::as_array);
-        for choice in choices.into_iter().flatten() {
-            // Only the first choice is assembled: requests never ask for n > 1.
-            if choice.get("index").and_then(Value::as_u64).unwrap_or(0) != 0 {
-                continue;
-            }
-            let delta = choice
-                .get("delta")
-                .filter(|d| d.is_object())
-                .or_else(|| choice.get("message"));
-            if let Some(delta) = delta {
-                self.apply_delta(delta, &mut events);
-            }
-            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-                self.finish_reason = Some(reason.to_string());
-            }
-        }
-        Ok(events)
     }
 
-    fn apply_delta(&mut self, delta: &Value, events: &mut Vec<LlmEvent>) {
-        let text = |key: &str| delta.get(key).and_then(Value::as_str).unwrap_or("");
-        let reasoning = match text("reasoning_content") {
-            "" => text("reasoning"),
-            r => r,
-        };
-        if !reasoning.is_empty() {
-            self.reasoning.push_str(reasoning);
-            events.push(LlmEvent::Reasoning(reasoning.to_string()));
+    fn apply_delta(&mut self, delta: wire::Delta<'_>, events: &mut Vec<LlmEvent>) {
+        let reasoning = delta
+            .reasoning_content
+            .filter(|r| !r.is_empty())
+            .or(delta.reasoning)
+            .filter(|r| !r.is_empty());
+        if let Some(reasoning) = reasoning {
+            self.reasoning.push_str(&reasoning);
+            events.push(LlmEvent::Reasoning(reasoning.into_owned()));
         }
-        let content = text("content");
-        if !content.is_empty() {
-            self.content.push_str(content);
-            events.push(LlmEvent::Content(content.to_string()));
+        if let Some(content) = delta.content.filter(|c| !c.is_empty()) {
+            self.content.push_str(&content);
+            events.push(LlmEvent::Content(content.into_owned()));
         }
-        let calls = delta.get("tool_calls").and_then(Value::as_array);
-        for call in calls.into_iter().flatten() {
+        for call in delta.tool_calls.into_iter().flatten() {
             self.apply_tool_call(call, events);
         }
     }
 
-    fn apply_tool_call(&mut self, call: &Value, events: &mut Vec<LlmEvent>) {
-        let id = call
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        let index = call.get("index").and_then(Value::as_u64);
-        let function = call.get("function");
-        let field = |key: &str| {
-            function
-                .and_then(|f| f.get(key))
-                .and_then(Value::as_str)
-                .unwrap_or("")
+    fn apply_tool_call(&mut self, call: wire::CallDelta<'_>, events: &mut Vec<LlmEvent>) {
+        let id = call.id.as_deref().filter(|s| !s.is_empty());
+        let index = call.index;
+        let (name, arguments) = match &call.function {
+            Some(f) => (
+                f.name.as_deref().unwrap_or(""),
+                f.arguments.as_deref().unwrap_or(""),
+            ),
+            None => ("", ""),
         };
-        let (name, arguments) = (field("name"), field("arguments"));
 
         let by_id = id.and_then(|id| self.calls.iter().position(|c| c.id == id));
         // An index only identifies a call that has no other id: some servers reuse index 0 for
@@ -232,14 +306,14 @@ impl StreamAssembler {
         }
         if slot.kind.is_none() {
             slot.kind = call
-                .get("type")
-                .and_then(Value::as_str)
+                .kind
+                .as_deref()
                 .filter(|s| !s.is_empty())
                 .map(str::to_string);
         }
         let resent_whole = !slot.arguments.is_empty()
             && arguments == slot.arguments
-            && serde_json::from_str::<Value>(&slot.arguments).is_ok();
+            && serde_json::from_str::<serde::de::IgnoredAny>(&slot.arguments).is_ok();
         if !resent_whole {
             slot.arguments.push_str(arguments);
         }

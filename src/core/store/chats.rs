@@ -58,40 +58,36 @@ impl Store {
             .unwrap_or_else(|| root.to_string());
         let at = now();
         self.tx(|tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO projects (id, root, name, created_at, last_opened_at)
                  VALUES (?1, ?2, ?3, ?4, ?4)
                  ON CONFLICT(root) DO UPDATE SET last_opened_at = excluded.last_opened_at",
-                params![new_id(), root, name, at],
-            )?;
-            tx.query_row(
-                "SELECT id, root, name FROM projects WHERE root = ?1",
-                [root],
-                |r| {
+            )?
+            .execute(params![new_id(), root, name, at])?;
+            tx.prepare_cached("SELECT id, root, name FROM projects WHERE root = ?1")?
+                .query_row([root], |r| {
                     Ok(Project {
                         id: r.get(0)?,
                         root: r.get(1)?,
                         name: r.get(2)?,
                     })
-                },
-            )
+                })
         })
     }
 
     pub fn project_of_session(&self, session_id: &str) -> Result<Project> {
         self.with(|c| {
-            c.query_row(
+            c.prepare_cached(
                 "SELECT p.id, p.root, p.name FROM projects p
                  JOIN sessions s ON s.project_id = p.id WHERE s.id = ?1",
-                [session_id],
-                |r| {
-                    Ok(Project {
-                        id: r.get(0)?,
-                        root: r.get(1)?,
-                        name: r.get(2)?,
-                    })
-                },
-            )
+            )?
+            .query_row([session_id], |r| {
+                Ok(Project {
+                    id: r.get(0)?,
+                    root: r.get(1)?,
+                    name: r.get(2)?,
+                })
+            })
         })
     }
 
@@ -104,17 +100,17 @@ impl Store {
             updated_at: now(),
         };
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO sessions (id, project_id, title, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    session.id,
-                    session.project_id,
-                    session.title,
-                    session.created_at,
-                    session.updated_at
-                ],
-            )
+            )?
+            .execute(params![
+                session.id,
+                session.project_id,
+                session.title,
+                session.created_at,
+                session.updated_at
+            ])
         })?;
         Ok(session)
     }
@@ -123,23 +119,23 @@ impl Store {
     pub fn get_session(&self, id: &str) -> Result<Session> {
         let id = self.resolve_prefix("sessions", id)?;
         self.with(|c| {
-            c.query_row(
+            c.prepare_cached(
                 "SELECT id, project_id, title, created_at, updated_at FROM sessions WHERE id = ?1",
-                [&id],
-                session_from_row,
-            )
+            )?
+            .query_row([&id], session_from_row)
         })
     }
 
     /// The most recently active session of a project.
     pub fn latest_session(&self, project_id: &str) -> Result<Option<Session>> {
         self.with(|c| {
-            optional(c.query_row(
-                "SELECT id, project_id, title, created_at, updated_at FROM sessions
+            optional(
+                c.prepare_cached(
+                    "SELECT id, project_id, title, created_at, updated_at FROM sessions
                  WHERE project_id = ?1 ORDER BY updated_at DESC, rowid DESC LIMIT 1",
-                [project_id],
-                session_from_row,
-            ))
+                )?
+                .query_row([project_id], session_from_row),
+            )
         })
     }
 
@@ -153,14 +149,12 @@ impl Store {
                 } else {
                     "(SELECT session_id FROM chats WHERE id = ?1)"
                 };
-                tx.execute(
-                    &format!(
-                        "UPDATE {table} SET updated_at = ?2,
+                tx.prepare_cached(&format!(
+                    "UPDATE {table} SET updated_at = ?2,
                              title = CASE WHEN title = '' THEN ?3 ELSE title END
                          WHERE id = {id_sql}"
-                    ),
-                    params![chat_id, at, title_if_empty],
-                )?;
+                ))?
+                .execute(params![chat_id, at, title_if_empty])?;
             }
             Ok(())
         })
@@ -220,23 +214,21 @@ impl Store {
             updated_at: at,
         };
         self.with(|c| {
-            c.execute(
-                &format!(
-                    "INSERT INTO chats ({CHAT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
-                ),
-                params![
-                    chat.id,
-                    chat.session_id,
-                    chat.parent_chat_id,
-                    chat.kind,
-                    chat.title,
-                    chat.model,
-                    chat.agent,
-                    chat.status,
-                    chat.created_at,
-                    chat.updated_at
-                ],
-            )
+            c.prepare_cached(&format!(
+                "INSERT INTO chats ({CHAT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+            ))?
+            .execute(params![
+                chat.id,
+                chat.session_id,
+                chat.parent_chat_id,
+                chat.kind,
+                chat.title,
+                chat.model,
+                chat.agent,
+                chat.status,
+                chat.created_at,
+                chat.updated_at
+            ])
         })?;
         Ok(chat)
     }
@@ -245,11 +237,8 @@ impl Store {
     pub fn get_chat(&self, id: &str) -> Result<Chat> {
         let id = self.resolve_prefix("chats", id)?;
         self.with(|c| {
-            c.query_row(
-                &format!("SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?1"),
-                [&id],
-                chat_from_row,
-            )
+            c.prepare_cached(&format!("SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?1"))?
+                .query_row([&id], chat_from_row)
         })
     }
 
@@ -266,13 +255,12 @@ impl Store {
     /// The chat most recently active across all sessions (`traces --last`).
     pub fn latest_chat(&self) -> Result<Option<Chat>> {
         self.with(|c| {
-            optional(c.query_row(
-                &format!(
+            optional(
+                c.prepare_cached(&format!(
                     "SELECT {CHAT_COLUMNS} FROM chats ORDER BY updated_at DESC, rowid DESC LIMIT 1"
-                ),
-                [],
-                chat_from_row,
-            ))
+                ))?
+                .query_row([], chat_from_row),
+            )
         })
     }
 
@@ -280,8 +268,8 @@ impl Store {
     /// not idle), if any.
     pub fn latest_interrupted_chat(&self, project_id: &str) -> Result<Option<Chat>> {
         self.with(|c| {
-            optional(c.query_row(
-                &format!(
+            optional(
+                c.prepare_cached(&format!(
                     "SELECT {} FROM chats c
                      JOIN sessions s ON s.id = c.session_id
                      JOIN agent_snapshots a ON a.chat_id = c.id
@@ -292,29 +280,24 @@ impl Store {
                         .map(|col| format!("c.{col}"))
                         .collect::<Vec<_>>()
                         .join(", ")
-                ),
-                [project_id],
-                chat_from_row,
-            ))
+                ))?
+                .query_row([project_id], chat_from_row),
+            )
         })
     }
 
     pub fn set_chat_status(&self, chat_id: &str, status: &str) -> Result<()> {
         self.with(|c| {
-            c.execute(
-                "UPDATE chats SET status = ?2, updated_at = ?3 WHERE id = ?1",
-                params![chat_id, status, now()],
-            )
+            c.prepare_cached("UPDATE chats SET status = ?2, updated_at = ?3 WHERE id = ?1")?
+                .execute(params![chat_id, status, now()])
         })?;
         Ok(())
     }
 
     pub fn set_chat_model(&self, chat_id: &str, model: &str) -> Result<()> {
         self.with(|c| {
-            c.execute(
-                "UPDATE chats SET model = ?2, updated_at = ?3 WHERE id = ?1",
-                params![chat_id, model, now()],
-            )
+            c.prepare_cached("UPDATE chats SET model = ?2, updated_at = ?3 WHERE id = ?1")?
+                .execute(params![chat_id, model, now()])
         })?;
         Ok(())
     }
@@ -322,11 +305,10 @@ impl Store {
     /// Highest turn number used in a chat (0 when empty).
     pub fn last_turn(&self, chat_id: &str) -> Result<i64> {
         self.with(|c| {
-            c.query_row(
+            c.prepare_cached(
                 "SELECT COALESCE(MAX(turn_number), 0) FROM messages WHERE chat_id = ?1",
-                [chat_id],
-                |r| r.get(0),
-            )
+            )?
+            .query_row([chat_id], |r| r.get(0))
         })
     }
 
@@ -344,11 +326,9 @@ impl Store {
             let mut parts = vec![MessagePart::text(PartKind::Text, text)];
             for a in attachments {
                 let attachment_id = new_id();
-                tx.execute(
-                    "INSERT INTO attachments (id, chat_id, message_id, path, file_name, mime, bytes,
+                tx.prepare_cached("INSERT INTO attachments (id, chat_id, message_id, path, file_name, mime, bytes,
                          width, height, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(params![
                         attachment_id,
                         chat_id,
                         msg.id,
@@ -359,8 +339,7 @@ impl Store {
                         a.width,
                         a.height,
                         at
-                    ],
-                )?;
+                    ])?;
                 parts.push(MessagePart {
                     kind: PartKind::Image,
                     content: a.path.clone(),
@@ -438,11 +417,8 @@ impl Store {
 
     pub fn message_count(&self, chat_id: &str) -> Result<i64> {
         self.with(|c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM messages WHERE chat_id = ?1",
-                [chat_id],
-                |r| r.get(0),
-            )
+            c.prepare_cached("SELECT COUNT(*) FROM messages WHERE chat_id = ?1")?
+                .query_row([chat_id], |r| r.get(0))
         })
     }
 
@@ -503,14 +479,15 @@ impl Store {
     /// The last assistant message of a chat that finished with text.
     pub fn last_assistant_text(&self, chat_id: &str) -> Result<Option<String>> {
         self.with(|c| {
-            optional(c.query_row(
-                "SELECT COALESCE(GROUP_CONCAT(p.content, ''), '') FROM messages m
+            optional(
+                c.prepare_cached(
+                    "SELECT COALESCE(GROUP_CONCAT(p.content, ''), '') FROM messages m
                  JOIN message_parts p ON p.message_id = m.id AND p.kind = 'text'
                  WHERE m.chat_id = ?1 AND m.role = 'assistant'
                  GROUP BY m.id ORDER BY m.seq DESC LIMIT 1",
-                [chat_id],
-                |r| r.get(0),
-            ))
+                )?
+                .query_row([chat_id], |r| r.get(0)),
+            )
         })
         .map_err(|e| anyhow!("reading last answer of chat {chat_id}: {e}"))
     }
@@ -525,17 +502,24 @@ fn insert_message(
     model: Option<&str>,
     at: &str,
 ) -> rusqlite::Result<MessageRef> {
-    let seq: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE chat_id = ?1",
-        [chat_id],
-        |r| r.get(0),
-    )?;
+    let seq: i64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE chat_id = ?1")?
+        .query_row([chat_id], |r| r.get(0))?;
     let id = new_id();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO messages (id, chat_id, seq, role, status, turn_number, model, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![id, chat_id, seq, role, status, turn_number, model, at],
-    )?;
+    )?
+    .execute(params![
+        id,
+        chat_id,
+        seq,
+        role,
+        status,
+        turn_number,
+        model,
+        at
+    ])?;
     Ok(MessageRef { id, seq })
 }
 
@@ -544,10 +528,8 @@ fn write_parts(
     message_id: &str,
     parts: &[MessagePart],
 ) -> rusqlite::Result<()> {
-    tx.execute(
-        "DELETE FROM message_parts WHERE message_id = ?1",
-        [message_id],
-    )?;
+    tx.prepare_cached("DELETE FROM message_parts WHERE message_id = ?1")?
+        .execute([message_id])?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO message_parts (message_id, idx, kind, content, tool_call_id, tool_name, attachment_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -567,10 +549,8 @@ fn write_parts(
 }
 
 fn touch_chat(tx: &Transaction<'_>, chat_id: &str, at: &str) -> rusqlite::Result<()> {
-    tx.execute(
-        "UPDATE chats SET updated_at = ?2 WHERE id = ?1",
-        params![chat_id, at],
-    )?;
+    tx.prepare_cached("UPDATE chats SET updated_at = ?2 WHERE id = ?1")?
+        .execute(params![chat_id, at])?;
     Ok(())
 }
 
@@ -584,9 +564,9 @@ pub(super) fn close_message(
     at: &str,
 ) -> rusqlite::Result<()> {
     write_parts(tx, message_id, parts)?;
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE messages SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
-        params![message_id, status, error, at],
-    )?;
+    )?
+    .execute(params![message_id, status, error, at])?;
     Ok(())
 }

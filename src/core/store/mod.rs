@@ -157,41 +157,20 @@ impl Store {
     pub fn recover_after_crash(&self) -> Result<RecoveryReport> {
         let at = now();
         self.tx(|tx| {
-            let traces_interrupted = tx.execute(
-                "UPDATE tool_traces SET outcome = 'interrupted', finished_at = ?1,
+            let traces_interrupted = tx.prepare_cached("UPDATE tool_traces SET outcome = 'interrupted', finished_at = ?1,
                      error = COALESCE(error, 'interrupted: boocode stopped before the call finished')
-                 WHERE finished_at IS NULL",
-                [&at],
-            )?;
-            let messages_interrupted = tx.execute(
-                "UPDATE messages SET status = 'interrupted', finished_at = ?1
-                 WHERE status = 'streaming'",
-                [&at],
-            )?;
-            let model_calls_interrupted = tx.execute(
-                "UPDATE model_calls SET finished_at = ?1, error = 'interrupted'
-                 WHERE finished_at IS NULL",
-                [&at],
-            )?;
-            let tasks_requeued = tx.execute(
-                "UPDATE tasks SET status = 'pending', started_at = NULL WHERE status = 'running'",
-                [],
-            )?;
-            let chats_interrupted = tx.execute(
-                "UPDATE chats SET status = 'interrupted', updated_at = ?1 WHERE status = 'running'",
-                [&at],
-            )?;
-            let workflow_runs_interrupted = tx.execute(
-                "UPDATE workflow_runs SET status = 'interrupted',
+                 WHERE finished_at IS NULL")?.execute([&at])?;
+            let messages_interrupted = tx.prepare_cached("UPDATE messages SET status = 'interrupted', finished_at = ?1
+                 WHERE status = 'streaming'")?.execute([&at])?;
+            let model_calls_interrupted = tx.prepare_cached("UPDATE model_calls SET finished_at = ?1, error = 'interrupted'
+                 WHERE finished_at IS NULL")?.execute([&at])?;
+            let tasks_requeued = tx.prepare_cached("UPDATE tasks SET status = 'pending', started_at = NULL WHERE status = 'running'")?.execute([])?;
+            let chats_interrupted = tx.prepare_cached("UPDATE chats SET status = 'interrupted', updated_at = ?1 WHERE status = 'running'")?.execute([&at])?;
+            let workflow_runs_interrupted = tx.prepare_cached("UPDATE workflow_runs SET status = 'interrupted',
                      error = COALESCE(error, 'interrupted: boocode stopped while the run was going')
-                 WHERE status IN ('running','pending')",
-                [],
-            )?;
-            tx.execute(
-                "UPDATE workflow_agents SET status = 'interrupted', finished_at = ?1
-                 WHERE status IN ('running','pending')",
-                [&at],
-            )?;
+                 WHERE status IN ('running','pending')")?.execute([])?;
+            tx.prepare_cached("UPDATE workflow_agents SET status = 'interrupted', finished_at = ?1
+                 WHERE status IN ('running','pending')")?.execute([&at])?;
             Ok(RecoveryReport {
                 traces_interrupted,
                 messages_interrupted,

@@ -44,21 +44,21 @@ impl Store {
     pub fn create_task(&self, new: &NewTask<'_>) -> Result<Task> {
         let id = new_id();
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO tasks (id, session_id, parent_chat_id, label, input, model, agent,
                      status, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
-                params![
-                    id,
-                    new.session_id,
-                    new.parent_chat_id,
-                    new.label,
-                    new.input,
-                    new.model,
-                    new.agent,
-                    now()
-                ],
-            )
+            )?
+            .execute(params![
+                id,
+                new.session_id,
+                new.parent_chat_id,
+                new.label,
+                new.input,
+                new.model,
+                new.agent,
+                now()
+            ])
         })?;
         self.get_task(&id)
     }
@@ -67,11 +67,8 @@ impl Store {
     pub fn get_task(&self, id: &str) -> Result<Task> {
         let id = self.resolve_prefix("tasks", id)?;
         self.with(|c| {
-            c.query_row(
-                &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),
-                [&id],
-                task_from_row,
-            )
+            c.prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"))?
+                .query_row([&id], task_from_row)
         })
     }
 
@@ -92,46 +89,38 @@ impl Store {
     pub fn claim_next_task(&self, project_id: &str, max_running: usize) -> Result<Option<Task>> {
         let at = now();
         let claimed = self.tx(|tx| {
-            let running: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM tasks WHERE status = 'running'",
-                [],
-                |r| r.get(0),
-            )?;
+            let running: i64 = tx
+                .prepare_cached("SELECT COUNT(*) FROM tasks WHERE status = 'running'")?
+                .query_row([], |r| r.get(0))?;
             if running as usize >= max_running {
                 return Ok(None);
             }
-            optional(tx.query_row(
-                &format!(
+            optional(
+                tx.prepare_cached(&format!(
                     "UPDATE tasks SET status = 'running', started_at = ?1, attempts = attempts + 1,
                          finished_at = NULL, error = NULL
                      WHERE id = (SELECT t.id FROM tasks t JOIN sessions s ON s.id = t.session_id
                                  WHERE t.status = 'pending' AND s.project_id = ?2
                                  ORDER BY t.created_at, t.rowid LIMIT 1)
                      RETURNING {TASK_COLUMNS}"
-                ),
-                params![at, project_id],
-                task_from_row,
-            ))
+                ))?
+                .query_row(params![at, project_id], task_from_row),
+            )
         })?;
         Ok(claimed)
     }
 
     pub fn count_tasks(&self, status: &str) -> Result<i64> {
         self.with(|c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM tasks WHERE status = ?1",
-                [status],
-                |r| r.get(0),
-            )
+            c.prepare_cached("SELECT COUNT(*) FROM tasks WHERE status = ?1")?
+                .query_row([status], |r| r.get(0))
         })
     }
 
     pub fn set_task_chat(&self, task_id: &str, chat_id: &str) -> Result<()> {
         self.with(|c| {
-            c.execute(
-                "UPDATE tasks SET chat_id = ?2 WHERE id = ?1",
-                params![task_id, chat_id],
-            )
+            c.prepare_cached("UPDATE tasks SET chat_id = ?2 WHERE id = ?1")?
+                .execute(params![task_id, chat_id])
         })?;
         Ok(())
     }
@@ -146,11 +135,11 @@ impl Store {
         error: Option<&str>,
     ) -> Result<bool> {
         let n = self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE tasks SET status = ?2, output = ?3, error = ?4, finished_at = ?5
                  WHERE id = ?1 AND status = 'running'",
-                params![task_id, status, output, error, now()],
-            )
+            )?
+            .execute(params![task_id, status, output, error, now()])
         })?;
         Ok(n == 1)
     }
@@ -159,11 +148,8 @@ impl Store {
     pub fn cancel_task(&self, task_id: &str) -> Result<Task> {
         let task = self.get_task(task_id)?;
         let n = self.with(|c| {
-            c.execute(
-                "UPDATE tasks SET status = 'cancelled', finished_at = ?2, error = 'cancelled by user'
-                 WHERE id = ?1 AND status IN ('pending', 'running')",
-                params![task.id, now()],
-            )
+            c.prepare_cached("UPDATE tasks SET status = 'cancelled', finished_at = ?2, error = 'cancelled by user'
+                 WHERE id = ?1 AND status IN ('pending', 'running')")?.execute(params![task.id, now()])
         })?;
         if n == 0 {
             return Err(anyhow!("task {} is already {}", task.id, task.status));
@@ -175,12 +161,12 @@ impl Store {
     pub fn retry_task(&self, task_id: &str) -> Result<Task> {
         let task = self.get_task(task_id)?;
         let n = self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE tasks SET status = 'pending', output = NULL, error = NULL,
                      started_at = NULL, finished_at = NULL
                  WHERE id = ?1 AND status IN ('failed', 'cancelled')",
-                [&task.id],
-            )
+            )?
+            .execute([&task.id])
         })?;
         if n == 0 {
             return Err(anyhow!(
@@ -200,12 +186,13 @@ impl Store {
 
     pub fn load_snapshot(&self, chat_id: &str) -> Result<Option<AgentSnapshot>> {
         let row = self.with(|c| {
-            optional(c.query_row(
-                "SELECT chat_id, model, agent, mode, state, turn_number, step, history,
+            optional(
+                c.prepare_cached(
+                    "SELECT chat_id, model, agent, mode, state, turn_number, step, history,
                      pending_tool_calls
                  FROM agent_snapshots WHERE chat_id = ?1",
-                [chat_id],
-                |r| {
+                )?
+                .query_row([chat_id], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, String>(1)?,
@@ -217,8 +204,8 @@ impl Store {
                         r.get::<_, String>(7)?,
                         r.get::<_, String>(8)?,
                     ))
-                },
-            ))
+                }),
+            )
         })?;
         let Some((chat_id, model, agent, mode, state, turn_number, step, history, pending)) = row
         else {
@@ -248,12 +235,21 @@ impl Store {
     ) -> Result<String> {
         let id = new_id();
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO pending_changes (id, chat_id, path, display_path, before, after, diff,
                      status, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
-                params![id, chat_id, path, display_path, before, after, diff, now()],
-            )
+            )?
+            .execute(params![
+                id,
+                chat_id,
+                path,
+                display_path,
+                before,
+                after,
+                diff,
+                now()
+            ])
         })?;
         Ok(id)
     }
@@ -261,12 +257,11 @@ impl Store {
     pub fn get_pending_change(&self, id: &str) -> Result<PendingChange> {
         let id = self.resolve_prefix("pending_changes", id)?;
         self.with(|c| {
-            c.query_row(
+            c.prepare_cached(
                 "SELECT id, chat_id, path, display_path, before, after, diff, status, created_at
                  FROM pending_changes WHERE id = ?1",
-                [&id],
-                change_from_row,
-            )
+            )?
+            .query_row([&id], change_from_row)
         })
     }
 
@@ -286,11 +281,11 @@ impl Store {
     /// Marks a pending change `applied` or `rejected`; false when it was not pending.
     pub fn resolve_pending_change(&self, id: &str, status: &str) -> Result<bool> {
         let n = self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE pending_changes SET status = ?2, resolved_at = ?3
                  WHERE id = ?1 AND status = 'pending'",
-                params![id, status, now()],
-            )
+            )?
+            .execute(params![id, status, now()])
         })?;
         Ok(n == 1)
     }
@@ -323,7 +318,7 @@ pub(super) fn write_snapshot(
     history: &str,
     pending: &str,
 ) -> rusqlite::Result<()> {
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO agent_snapshots (chat_id, model, agent, mode, state, turn_number, step,
              history, pending_tool_calls, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -332,18 +327,18 @@ pub(super) fn write_snapshot(
              turn_number = excluded.turn_number, step = excluded.step,
              history = excluded.history, pending_tool_calls = excluded.pending_tool_calls,
              updated_at = excluded.updated_at",
-        params![
-            s.chat_id,
-            s.model,
-            s.agent,
-            s.mode,
-            s.state,
-            s.turn_number,
-            s.step,
-            history,
-            pending,
-            now()
-        ],
-    )?;
+    )?
+    .execute(params![
+        s.chat_id,
+        s.model,
+        s.agent,
+        s.mode,
+        s.state,
+        s.turn_number,
+        s.step,
+        history,
+        pending,
+        now()
+    ])?;
     Ok(())
 }

@@ -63,11 +63,11 @@ impl Store {
     pub fn begin_model_call(&self, chat_id: &str, turn_number: i64, model: &str) -> Result<String> {
         let id = new_id();
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO model_calls (id, chat_id, turn_number, model, started_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, chat_id, turn_number, model, now()],
-            )
+            )?
+            .execute(params![id, chat_id, turn_number, model, now()])
         })?;
         Ok(id)
     }
@@ -78,25 +78,25 @@ impl Store {
         self.tx(|tx| {
             super::chats::close_message(tx, end.message_id, end.parts, end.status, end.error, &at)?;
             let u = end.usage;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE model_calls SET message_id = ?2, finished_at = ?3, latency_ms = ?4,
                      prompt_tokens = ?5, completion_tokens = ?6, reasoning_tokens = ?7,
                      cache_hit_tokens = ?8, cache_miss_tokens = ?9, finish_reason = ?10, error = ?11
                  WHERE id = ?1",
-                params![
-                    end.call_id,
-                    end.message_id,
-                    at,
-                    end.latency_ms as i64,
-                    u.prompt_tokens as i64,
-                    u.completion_tokens as i64,
-                    u.reasoning_tokens as i64,
-                    u.cache_hit_tokens as i64,
-                    u.cache_miss_tokens as i64,
-                    end.finish_reason,
-                    end.error
-                ],
-            )?;
+            )?
+            .execute(params![
+                end.call_id,
+                end.message_id,
+                at,
+                end.latency_ms as i64,
+                u.prompt_tokens as i64,
+                u.completion_tokens as i64,
+                u.reasoning_tokens as i64,
+                u.cache_hit_tokens as i64,
+                u.cache_miss_tokens as i64,
+                end.finish_reason,
+                end.error
+            ])?;
             Ok(())
         })
     }
@@ -141,31 +141,30 @@ impl Store {
 
     pub fn finish_trace(&self, trace_id: &str, done: &TraceCompletion<'_>) -> Result<()> {
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE tool_traces SET tool_output = ?2, diff = ?3, error = ?4, outcome = ?5,
                      latency_ms = ?6, finished_at = ?7
                  WHERE id = ?1",
-                params![
-                    trace_id,
-                    done.output,
-                    done.diff,
-                    done.error,
-                    done.outcome,
-                    done.latency_ms as i64,
-                    now()
-                ],
-            )
+            )?
+            .execute(params![
+                trace_id,
+                done.output,
+                done.diff,
+                done.error,
+                done.outcome,
+                done.latency_ms as i64,
+                now()
+            ])
         })?;
         Ok(())
     }
 
     pub fn get_trace(&self, trace_id: &str) -> Result<TraceRow> {
         self.with(|c| {
-            c.query_row(
-                &format!("SELECT {TRACE_COLUMNS} FROM tool_traces WHERE id = ?1"),
-                [trace_id],
-                trace_from_row,
-            )
+            c.prepare_cached(&format!(
+                "SELECT {TRACE_COLUMNS} FROM tool_traces WHERE id = ?1"
+            ))?
+            .query_row([trace_id], trace_from_row)
         })
     }
 
@@ -193,11 +192,8 @@ impl Store {
 
     pub fn trace_count(&self, chat_id: &str) -> Result<i64> {
         self.with(|c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM tool_traces WHERE chat_id = ?1",
-                [chat_id],
-                |r| r.get(0),
-            )
+            c.prepare_cached("SELECT COUNT(*) FROM tool_traces WHERE chat_id = ?1")?
+                .query_row([chat_id], |r| r.get(0))
         })
     }
 

@@ -148,27 +148,27 @@ impl Store {
     pub fn create_workflow_run(&self, new: &NewWorkflowRun<'_>) -> Result<WorkflowRun> {
         let id = new_id();
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO workflow_runs (id, project_id, session_id, parent_chat_id, workflow,
                      source, origin, script, script_hash, args, status, budget_total, concurrency,
                      created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?12, ?13)",
-                params![
-                    id,
-                    new.project_id,
-                    new.session_id,
-                    new.parent_chat_id,
-                    new.workflow,
-                    new.source,
-                    new.origin,
-                    new.script,
-                    new.script_hash,
-                    new.args.to_string(),
-                    new.budget_total.map(|b| b as i64),
-                    new.concurrency as i64,
-                    now()
-                ],
-            )
+            )?
+            .execute(params![
+                id,
+                new.project_id,
+                new.session_id,
+                new.parent_chat_id,
+                new.workflow,
+                new.source,
+                new.origin,
+                new.script,
+                new.script_hash,
+                new.args.to_string(),
+                new.budget_total.map(|b| b as i64),
+                new.concurrency as i64,
+                now()
+            ])
         })?;
         self.get_workflow_run(&id)
     }
@@ -177,11 +177,10 @@ impl Store {
     pub fn get_workflow_run(&self, id: &str) -> Result<WorkflowRun> {
         let id = self.resolve_prefix("workflow_runs", id)?;
         self.with(|c| {
-            c.query_row(
-                &format!("SELECT {RUN_COLUMNS} FROM workflow_runs WHERE id = ?1"),
-                [&id],
-                run_from_row,
-            )
+            c.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM workflow_runs WHERE id = ?1"
+            ))?
+            .query_row([&id], run_from_row)
         })
     }
 
@@ -200,13 +199,13 @@ impl Store {
     /// Marks a run running in this process (a fresh start or a resume).
     pub fn start_workflow_run(&self, run_id: &str, owner_pid: u32) -> Result<()> {
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE workflow_runs SET status = 'running', owner_pid = ?2,
                      started_at = COALESCE(started_at, ?3), finished_at = NULL, error = NULL,
                      result = NULL
                  WHERE id = ?1",
-                params![run_id, owner_pid as i64, now()],
-            )
+            )?
+            .execute(params![run_id, owner_pid as i64, now()])
         })?;
         Ok(())
     }
@@ -220,13 +219,19 @@ impl Store {
         error: Option<&str>,
     ) -> Result<()> {
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE workflow_runs SET
                      status = CASE WHEN status = 'cancelled' THEN status ELSE ?2 END,
                      result = ?3, error = COALESCE(?4, error), finished_at = ?5
                  WHERE id = ?1",
-                params![run_id, status, result.map(Value::to_string), error, now()],
-            )
+            )?
+            .execute(params![
+                run_id,
+                status,
+                result.map(Value::to_string),
+                error,
+                now()
+            ])
         })?;
         Ok(())
     }
@@ -235,32 +240,27 @@ impl Store {
     /// still going.
     pub fn cancel_workflow_run(&self, run_id: &str) -> Result<bool> {
         let n = self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE workflow_runs SET status = 'cancelled', error = 'cancelled',
                      finished_at = ?2
                  WHERE id = ?1 AND status IN ('pending','running')",
-                params![run_id, now()],
-            )
+            )?
+            .execute(params![run_id, now()])
         })?;
         Ok(n > 0)
     }
 
     pub fn workflow_run_status(&self, run_id: &str) -> Result<String> {
         self.with(|c| {
-            c.query_row(
-                "SELECT status FROM workflow_runs WHERE id = ?1",
-                [run_id],
-                |r| r.get(0),
-            )
+            c.prepare_cached("SELECT status FROM workflow_runs WHERE id = ?1")?
+                .query_row([run_id], |r| r.get(0))
         })
     }
 
     pub fn set_workflow_run_tokens(&self, run_id: &str, tokens_spent: u64) -> Result<()> {
         self.with(|c| {
-            c.execute(
-                "UPDATE workflow_runs SET tokens_spent = ?2 WHERE id = ?1",
-                params![run_id, tokens_spent as i64],
-            )
+            c.prepare_cached("UPDATE workflow_runs SET tokens_spent = ?2 WHERE id = ?1")?
+                .execute(params![run_id, tokens_spent as i64])
         })?;
         Ok(())
     }
@@ -281,16 +281,18 @@ impl Store {
             .collect::<Vec<_>>()
             .join(", ");
         self.with(|c| {
-            optional(c.query_row(
-                &format!(
+            optional(
+                c.prepare_cached(&format!(
                     "SELECT {cols} FROM workflow_agents a JOIN workflow_runs r ON r.id = a.run_id
                      WHERE a.spec_hash = ?1 AND a.occurrence = ?2 AND a.status = 'completed'
                        AND r.project_id = ?3 AND r.workflow = ?4
                      ORDER BY (a.run_id = ?5) DESC, a.finished_at DESC LIMIT 1"
+                ))?
+                .query_row(
+                    params![spec_hash, occurrence as i64, project_id, workflow, run_id],
+                    agent_from_row,
                 ),
-                params![spec_hash, occurrence as i64, project_id, workflow, run_id],
-                agent_from_row,
-            ))
+            )
         })
     }
 
@@ -306,9 +308,8 @@ impl Store {
     ) -> Result<WorkflowAgentRow> {
         let at = now();
         self.with(|c| {
-            c.query_row(
-                &format!(
-                    "INSERT INTO workflow_agents (id, run_id, spec_hash, occurrence, spec, status,
+            c.prepare_cached(&format!(
+                "INSERT INTO workflow_agents (id, run_id, spec_hash, occurrence, spec, status,
                          label, phase, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8)
                      ON CONFLICT(run_id, spec_hash, occurrence) DO UPDATE SET
@@ -316,7 +317,8 @@ impl Store {
                          status = CASE WHEN status = 'completed' THEN status ELSE 'pending' END,
                          error = CASE WHEN status = 'completed' THEN error ELSE NULL END
                      RETURNING {AGENT_COLUMNS}"
-                ),
+            ))?
+            .query_row(
                 params![
                     new_ordered_id(),
                     run_id,
@@ -334,22 +336,20 @@ impl Store {
 
     pub fn start_workflow_agent(&self, agent_id: &str, chat_id: Option<&str>) -> Result<()> {
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE workflow_agents SET status = 'running', chat_id = COALESCE(?2, chat_id),
                      started_at = ?3, finished_at = NULL, cached = 0
                  WHERE id = ?1",
-                params![agent_id, chat_id, now()],
-            )
+            )?
+            .execute(params![agent_id, chat_id, now()])
         })?;
         Ok(())
     }
 
     pub fn set_workflow_agent_chat(&self, agent_id: &str, chat_id: &str) -> Result<()> {
         self.with(|c| {
-            c.execute(
-                "UPDATE workflow_agents SET chat_id = ?2 WHERE id = ?1",
-                params![agent_id, chat_id],
-            )
+            c.prepare_cached("UPDATE workflow_agents SET chat_id = ?2 WHERE id = ?1")?
+                .execute(params![agent_id, chat_id])
         })?;
         Ok(())
     }
@@ -368,22 +368,22 @@ impl Store {
     ) -> Result<()> {
         let at = now();
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE workflow_agents SET status = ?2, result = ?3, error = ?4, tokens = ?5,
                      cached = ?6, chat_id = COALESCE(?7, chat_id),
                      started_at = COALESCE(started_at, ?8), finished_at = ?8
                  WHERE id = ?1",
-                params![
-                    agent_id,
-                    status,
-                    result.map(Value::to_string),
-                    error,
-                    tokens as i64,
-                    i64::from(cached),
-                    chat_id,
-                    at
-                ],
-            )
+            )?
+            .execute(params![
+                agent_id,
+                status,
+                result.map(Value::to_string),
+                error,
+                tokens as i64,
+                i64::from(cached),
+                chat_id,
+                at
+            ])
         })?;
         Ok(())
     }
@@ -397,12 +397,12 @@ impl Store {
             "interrupted"
         };
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE workflow_agents SET status = ?2, error = COALESCE(error, ?3),
                      finished_at = ?4
                  WHERE run_id = ?1 AND status IN ('pending','running')",
-                params![run_id, status, reason, now()],
-            )
+            )?
+            .execute(params![run_id, status, reason, now()])
         })
     }
 
@@ -410,11 +410,10 @@ impl Store {
     pub fn get_workflow_agent(&self, id: &str) -> Result<WorkflowAgentRow> {
         let id = self.resolve_prefix("workflow_agents", id)?;
         self.with(|c| {
-            c.query_row(
-                &format!("SELECT {AGENT_COLUMNS} FROM workflow_agents WHERE id = ?1"),
-                [&id],
-                agent_from_row,
-            )
+            c.prepare_cached(&format!(
+                "SELECT {AGENT_COLUMNS} FROM workflow_agents WHERE id = ?1"
+            ))?
+            .query_row([&id], agent_from_row)
         })
     }
 
@@ -433,16 +432,16 @@ impl Store {
     /// Appends to a run's event log; returns the entry's sequence number.
     pub fn append_workflow_event(&self, run_id: &str, kind: &str, payload: &Value) -> Result<i64> {
         self.tx(|tx| {
-            let seq: i64 = tx.query_row(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM workflow_events WHERE run_id = ?1",
-                [run_id],
-                |r| r.get(0),
-            )?;
-            tx.execute(
+            let seq: i64 = tx
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM workflow_events WHERE run_id = ?1",
+                )?
+                .query_row([run_id], |r| r.get(0))?;
+            tx.prepare_cached(
                 "INSERT INTO workflow_events (run_id, seq, kind, payload, at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![run_id, seq, kind, payload.to_string(), now()],
-            )?;
+            )?
+            .execute(params![run_id, seq, kind, payload.to_string(), now()])?;
             Ok(seq)
         })
     }

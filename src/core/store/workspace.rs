@@ -10,22 +10,21 @@ impl Store {
     /// The saved layout (JSON) of a project's workspace.
     pub fn load_layout(&self, project_id: &str) -> Result<Option<String>> {
         self.with(|c| {
-            optional(c.query_row(
-                "SELECT layout FROM workspace_layouts WHERE project_id = ?1",
-                [project_id],
-                |r| r.get(0),
-            ))
+            optional(
+                c.prepare_cached("SELECT layout FROM workspace_layouts WHERE project_id = ?1")?
+                    .query_row([project_id], |r| r.get(0)),
+            )
         })
     }
 
     pub fn save_layout(&self, project_id: &str, layout: &str) -> Result<()> {
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO workspace_layouts (project_id, layout, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(project_id) DO UPDATE SET layout = excluded.layout,
                      updated_at = excluded.updated_at",
-                params![project_id, layout, now()],
-            )
+            )?
+            .execute(params![project_id, layout, now()])
         })?;
         Ok(())
     }
