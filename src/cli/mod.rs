@@ -74,6 +74,9 @@ enum Commands {
     },
     /// Print a chat's tool traces and per-turn usage.
     Traces(traces::TracesArgs),
+    /// Internal: runs one workflow script, speaking JSON lines on stdin/stdout.
+    #[command(name = "__workflow-worker", hide = true)]
+    WorkflowWorker,
 }
 
 impl GlobalArgs {
@@ -137,6 +140,12 @@ pub fn run() -> i32 {
         Some(Commands::Resume(args)) => return exec::run_resume(&cli.global, args),
         Some(Commands::Sessions { json }) => sessions::run(&cli.global, json),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
+        Some(Commands::WorkflowWorker) => {
+            return boocode::core::workflow::worker::run_worker(
+                std::io::BufReader::new(std::io::stdin()),
+                std::io::stdout(),
+            )
+        }
         None => {
             eprintln!(
                 "boocode: the interactive workspace is not part of this build yet; use `boocode exec PROMPT` (see `boocode --help`)"

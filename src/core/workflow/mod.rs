@@ -2,3 +2,7 @@
 //! process.
 
 pub mod protocol;
+pub(crate) mod lexer;
+pub mod meta;
+pub mod sandbox;
+pub mod worker;
