@@ -488,6 +488,10 @@ impl Parser<'_> {
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {}
+                None => {
+                    let l = self.line;
+                    return Err(self.invalid_at(l, format!("{path}: the object is not closed")));
+                }
                 _ => {
                     let l = self.line;
                     return Err(self.invalid_at(
@@ -527,6 +531,10 @@ impl Parser<'_> {
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {}
+                None => {
+                    let l = self.line;
+                    return Err(self.invalid_at(l, format!("{path}: the array is not closed")));
+                }
                 _ => {
                     let l = self.line;
                     return Err(

@@ -298,7 +298,6 @@
       define(G, 'args', args);
       return run(outer, args, 0);
     },
-    compile: (source, origin) => native.compile(source, origin),
     settle,
     formatError,
     finish,

@@ -176,7 +176,7 @@ fn drive<R: BufRead>(mut stdin: R) -> i32 {
     let main = api
         .call(&api.start, &[outer, args], &mut ctx)
         .and_then(|p| match p.as_object() {
-            Some(o) => JsPromise::from_object(o.clone()),
+            Some(o) => JsPromise::from_object(o),
             None => Err(boa_engine::JsNativeError::typ()
                 .with_message("internal error: start did not return a promise")
                 .into()),
