@@ -352,12 +352,11 @@ mod tests {
     #[test]
     fn counts_depth_and_lines() {
         let toks = tokenize("f(\n[ {x} ])", 10).unwrap();
-        let x = toks.iter().find(|t| t.kind == TokKind::Ident && t.start == 6);
+        let x = toks
+            .iter()
+            .find(|t| t.kind == TokKind::Ident && t.start == 6);
         assert_eq!(x.map(|t| (t.line, t.depth)), Some((2, 3)));
-        assert_eq!(
-            tokenize("[[[1]]]", 2),
-            Err(TooDeep { line: 1, limit: 2 })
-        );
+        assert_eq!(tokenize("[[[1]]]", 2), Err(TooDeep { line: 1, limit: 2 }));
         assert!(tokenize("`${`${`${1}`}`}`", 3).is_ok());
         assert!(tokenize("`${`${`${1}`}`}`", 2).is_err());
         // Brackets inside strings and comments do not count.

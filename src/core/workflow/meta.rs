@@ -373,7 +373,9 @@ impl Parser<'_> {
             b'[' => self.array(path, depth)?,
             b'"' | b'\'' => Value::String(self.string(path)?),
             b'`' => Value::String(self.template(path)?),
-            b'0'..=b'9' | b'.' if c != b'.' || self.peek_at(1).is_some_and(|d| d.is_ascii_digit()) => {
+            b'0'..=b'9' | b'.'
+                if c != b'.' || self.peek_at(1).is_some_and(|d| d.is_ascii_digit()) =>
+            {
                 self.number(path, false)?
             }
             b'-' | b'+'
@@ -494,10 +496,9 @@ impl Parser<'_> {
                 }
                 _ => {
                     let l = self.line;
-                    return Err(self.invalid_at(
-                        l,
-                        format!("{path}: expected `,` or `}}` after {child}"),
-                    ));
+                    return Err(
+                        self.invalid_at(l, format!("{path}: expected `,` or `}}` after {child}"))
+                    );
                 }
             }
         }
@@ -520,7 +521,10 @@ impl Parser<'_> {
                 Some(b',') => {
                     return Err(self.invalid_at(
                         line,
-                        format!("{path}[{}]: an array hole (`,,`) is not allowed in meta", items.len()),
+                        format!(
+                            "{path}[{}]: an array hole (`,,`) is not allowed in meta",
+                            items.len()
+                        ),
                     ))
                 }
                 _ => {}
@@ -931,7 +935,11 @@ const x = 1;"#;
 
     #[test]
     fn deep_meta_is_rejected_not_overflowed() {
-        let src = format!("export const meta = {{ a: {}1{} }}", "[".repeat(10_000), "]".repeat(10_000));
+        let src = format!(
+            "export const meta = {{ a: {}1{} }}",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
         assert!(err(&src).contains("meta nests deeper than 64 levels"));
     }
 

@@ -34,8 +34,7 @@ use boa_engine::job::{GenericJob, Job, JobExecutor, NativeAsyncJob, PromiseJob, 
 use boa_engine::module::IdleModuleLoader;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::{
-    js_string, Context, JsError, JsNativeError, JsResult, JsString, JsValue, NativeFunction,
-    Source,
+    js_string, Context, JsError, JsNativeError, JsResult, JsString, JsValue, NativeFunction, Source,
 };
 
 use super::lexer::{tokenize, TokKind, Token};
@@ -148,8 +147,9 @@ pub fn prepare(source: &str, max_nesting: usize) -> Result<String, InvalidScript
         let end = text.find('\n').unwrap_or(text.len());
         text.replace_range(..end, &" ".repeat(end));
     }
-    let mut prefix =
-        String::from("(function (args, module, exports, workflow) { return async function __main() {");
+    let mut prefix = String::from(
+        "(function (args, module, exports, workflow) { return async function __main() {",
+    );
     for name in default_names {
         prefix.push_str(&format!("module.exports.default = {name};"));
     }
@@ -197,9 +197,8 @@ fn arg_string(args: &[JsValue], i: usize, ctx: &mut Context) -> JsResult<Option<
 
 fn native_agent(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let json = arg_string(args, 0, ctx)?.unwrap_or_default();
-    let spec: AgentSpec = serde_json::from_str(&json).map_err(|e| {
-        JsNativeError::typ().with_message(format!("agent(): invalid options: {e}"))
-    })?;
+    let spec: AgentSpec = serde_json::from_str(&json)
+        .map_err(|e| JsNativeError::typ().with_message(format!("agent(): invalid options: {e}")))?;
     let call_id = new_call(CallKind::Agent);
     emit(&FromWorker::Agent { call_id, spec });
     Ok(JsValue::from(call_id as f64))
@@ -296,15 +295,31 @@ pub(crate) fn build_context(
     HOST.with_borrow_mut(|h| h.max_nesting = limits.max_nesting);
 
     let native = ObjectInitializer::new(&mut ctx)
-        .function(NativeFunction::from_fn_ptr(native_agent), js_string!("agent"), 1)
+        .function(
+            NativeFunction::from_fn_ptr(native_agent),
+            js_string!("agent"),
+            1,
+        )
         .function(
             NativeFunction::from_fn_ptr(native_resolve),
             js_string!("resolve"),
             2,
         )
-        .function(NativeFunction::from_fn_ptr(native_phase), js_string!("phase"), 1)
-        .function(NativeFunction::from_fn_ptr(native_log), js_string!("log"), 1)
-        .function(NativeFunction::from_fn_ptr(native_spent), js_string!("spent"), 0)
+        .function(
+            NativeFunction::from_fn_ptr(native_phase),
+            js_string!("phase"),
+            1,
+        )
+        .function(
+            NativeFunction::from_fn_ptr(native_log),
+            js_string!("log"),
+            1,
+        )
+        .function(
+            NativeFunction::from_fn_ptr(native_spent),
+            js_string!("spent"),
+            0,
+        )
         .function(
             NativeFunction::from_fn_ptr(native_compile),
             js_string!("compile"),
@@ -317,7 +332,9 @@ pub(crate) fn build_context(
         None => JsValue::null(),
     };
     let factory = factory.as_callable().ok_or_else(|| {
-        JsError::from(JsNativeError::typ().with_message("internal error: prelude is not a function"))
+        JsError::from(
+            JsNativeError::typ().with_message("internal error: prelude is not a function"),
+        )
     })?;
     let internals = factory.call(
         &JsValue::undefined(),
@@ -325,7 +342,9 @@ pub(crate) fn build_context(
         &mut ctx,
     )?;
     let internals = internals.as_object().ok_or_else(|| {
-        JsError::from(JsNativeError::typ().with_message("internal error: prelude returned no object"))
+        JsError::from(
+            JsNativeError::typ().with_message("internal error: prelude returned no object"),
+        )
     })?;
     let mut get = |key: &str| internals.get(JsString::from(key), &mut ctx);
     let api = Api {
@@ -429,8 +448,14 @@ mod tests {
     #[test]
     fn refuses_deep_nesting_and_big_sources() {
         let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
-        assert!(prepare(&deep, 256).unwrap_err().0.contains("deeper than 256"));
+        assert!(prepare(&deep, 256)
+            .unwrap_err()
+            .0
+            .contains("deeper than 256"));
         let big = "x".repeat(MAX_SOURCE_BYTES + 1);
-        assert!(prepare(&big, 256).unwrap_err().0.contains("limited to 512 KB"));
+        assert!(prepare(&big, 256)
+            .unwrap_err()
+            .0
+            .contains("limited to 512 KB"));
     }
 }

@@ -160,7 +160,12 @@ fn drive<R: BufRead>(mut stdin: R) -> i32 {
     };
     let (mut ctx, _executor, api) = match build_context(&limits, budget_total, &origin) {
         Ok(x) => x,
-        Err(e) => return fail("error", format!("internal error: building the context: {e}")),
+        Err(e) => {
+            return fail(
+                "error",
+                format!("internal error: building the context: {e}"),
+            )
+        }
     };
     let outer = match compile_text(&text, &origin, &mut ctx) {
         Ok(v) => v,
@@ -236,7 +241,12 @@ fn answer(msg: ToWorker, api: &Api, ctx: &mut Context) -> boa_engine::JsResult<(
         } => {
             HOST.with_borrow_mut(|h| h.budget_spent = budget_spent);
             match error {
-                Some(e) => (call_id, CallKind::Agent, false, JsValue::from(JsString::from(e))),
+                Some(e) => (
+                    call_id,
+                    CallKind::Agent,
+                    false,
+                    JsValue::from(JsString::from(e)),
+                ),
                 None => {
                     let v = JsValue::from_json(&value.unwrap_or(Value::Null), ctx)?;
                     (call_id, CallKind::Agent, true, v)
@@ -249,7 +259,12 @@ fn answer(msg: ToWorker, api: &Api, ctx: &mut Context) -> boa_engine::JsResult<(
             origin,
             error,
         } => match (error, source) {
-            (Some(e), _) => (call_id, CallKind::Workflow, false, JsValue::from(JsString::from(e))),
+            (Some(e), _) => (
+                call_id,
+                CallKind::Workflow,
+                false,
+                JsValue::from(JsString::from(e)),
+            ),
             (None, None) => (
                 call_id,
                 CallKind::Workflow,
@@ -299,7 +314,10 @@ fn finish(value: JsValue, api: &Api, limits: &WorkerLimits, ctx: &mut Context) -
                 emit(&FromWorker::Done { result });
                 EXIT_DONE
             }
-            Err(e) => fail("error", format!("the workflow's result is not valid JSON: {e}")),
+            Err(e) => fail(
+                "error",
+                format!("the workflow's result is not valid JSON: {e}"),
+            ),
         },
         Err(e) => {
             let (kind, message) = classify(e, api, limits, ctx);
