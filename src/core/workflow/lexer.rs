@@ -229,13 +229,12 @@ pub(crate) fn tokenize(src: &str, max_depth: usize) -> Result<Vec<Token>, TooDee
                 let start = i;
                 while i < n {
                     let d = b[i];
-                    if d.is_ascii_alphanumeric() || d == b'_' || d == b'.' {
-                        i += 1;
-                    } else if (d == b'+' || d == b'-')
+                    // `1e-5`: a sign right after the exponent of a decimal literal.
+                    let exponent_sign = (d == b'+' || d == b'-')
                         && matches!(b[i - 1], b'e' | b'E')
                         && !src[start..i].starts_with("0x")
-                        && !src[start..i].starts_with("0X")
-                    {
+                        && !src[start..i].starts_with("0X");
+                    if d.is_ascii_alphanumeric() || d == b'_' || d == b'.' || exponent_sign {
                         i += 1;
                     } else {
                         break;
