@@ -96,7 +96,12 @@
       try {
         if (typeof e.name === 'string' && e.name) name = e.name;
       } catch (_) {}
-      text = e.message ? `${name}: ${e.message}` : name;
+      let message = e.message;
+      // The idle module loader's wording does not say what the script did.
+      if (message === 'module resolution is disabled for this context') {
+        message = 'import() is not available in workflows: a workflow cannot load modules';
+      }
+      text = message ? `${name}: ${message}` : name;
     } else {
       text = `Uncaught ${show(e)}`;
     }
