@@ -77,6 +77,9 @@ enum Commands {
     Traces(traces::TracesArgs),
     /// Workflows: list, show, run, runs, resume, cancel.
     Workflow(workflow::WorkflowArgs),
+    /// Internal: runs one workflow script, speaking JSON lines on stdin/stdout.
+    #[command(name = "__workflow-worker", hide = true)]
+    WorkflowWorker,
 }
 
 impl GlobalArgs {
@@ -141,6 +144,12 @@ pub fn run() -> i32 {
         Some(Commands::Sessions { json }) => sessions::run(&cli.global, json),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
         Some(Commands::Workflow(args)) => return workflow::run(&cli.global, args),
+        Some(Commands::WorkflowWorker) => {
+            return boocode::core::workflow::script_host::run_worker(
+                std::io::BufReader::new(std::io::stdin()),
+                std::io::stdout(),
+            )
+        }
         None => {
             eprintln!(
                 "boocode: the interactive workspace is not part of this build yet; use `boocode exec PROMPT` (see `boocode --help`)"

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::meta::{split_meta, WorkflowMeta};
+
 /// Scripts larger than this are refused.
 pub const MAX_SCRIPT_BYTES: usize = 512 * 1024;
 
@@ -61,23 +63,11 @@ impl WorkflowSource {
     }
 }
 
-/// The `meta` of a script.
-///
-/// STAND-IN: the worker's `meta.rs` (`split_meta`, `WorkflowMeta`) replaces this at merge;
-/// [`read_meta`] is the single call site to swap.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct WorkflowMeta {
-    pub name: Option<String>,
-    pub description: Option<String>,
-    #[serde(default)]
-    pub phases: Vec<String>,
-}
-
 /// Reads `export const meta = {…}` from a script.
-///
-/// STAND-IN for the worker's `meta::split_meta`; keep this the only call site.
 pub fn read_meta(source: &str) -> Result<WorkflowMeta, String> {
-    stand_in_meta::read(source)
+    split_meta(source)
+        .map(|(meta, _)| meta)
+        .map_err(|e| e.to_string())
 }
 
 /// One workflow file (or built-in) as discovered.
@@ -147,7 +137,7 @@ fn entry_from(
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| file_stem.to_string()),
         description: meta.description,
-        phases: meta.phases,
+        phases: meta.phases.into_iter().map(|p| p.title).collect(),
         source,
         origin,
         error,
@@ -284,224 +274,6 @@ pub fn load_path(project_root: &Path, path: &str) -> Result<WorkflowEntry, Strin
     }
 }
 
-/// A minimal reader of the `meta` literal (objects, arrays, strings, numbers, booleans, null,
-/// comments, unquoted keys, trailing commas). Replaced by the worker's parser at merge.
-mod stand_in_meta {
-    use serde_json::{Map, Number, Value};
-
-    use super::WorkflowMeta;
-
-    pub fn read(source: &str) -> Result<WorkflowMeta, String> {
-        let marker = "export const meta";
-        let start = source.find(marker).ok_or_else(|| {
-            "the script does not begin with `export const meta = {…}`".to_string()
-        })?;
-        let rest = &source[start + marker.len()..];
-        let rest = rest.trim_start();
-        let rest = rest
-            .strip_prefix('=')
-            .ok_or_else(|| "expected `=` after `export const meta`".to_string())?;
-        let mut p = Parser {
-            s: rest.as_bytes(),
-            i: 0,
-        };
-        let value = p.value()?;
-        let Value::Object(map) = value else {
-            return Err("meta must be an object literal".into());
-        };
-        let text = |k: &str| -> Result<Option<String>, String> {
-            match map.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(format!("meta.{k} must be a string")),
-            }
-        };
-        let phases = match map.get("phases") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    Value::Object(o) => o
-                        .get("title")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .ok_or_else(|| "meta.phases entries need a title".to_string()),
-                    _ => Err("meta.phases must be a list of strings".to_string()),
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => return Err("meta.phases must be a list".into()),
-        };
-        Ok(WorkflowMeta {
-            name: text("name")?,
-            description: text("description")?,
-            phases,
-        })
-    }
-
-    struct Parser<'a> {
-        s: &'a [u8],
-        i: usize,
-    }
-
-    impl Parser<'_> {
-        fn skip(&mut self) {
-            loop {
-                while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
-                    self.i += 1;
-                }
-                if self.s[self.i..].starts_with(b"//") {
-                    while self.i < self.s.len() && self.s[self.i] != b'\n' {
-                        self.i += 1;
-                    }
-                } else if self.s[self.i..].starts_with(b"/*") {
-                    match find(&self.s[self.i + 2..], b"*/") {
-                        Some(p) => self.i += p + 4,
-                        None => self.i = self.s.len(),
-                    }
-                } else {
-                    return;
-                }
-            }
-        }
-
-        fn peek(&mut self) -> Option<u8> {
-            self.skip();
-            self.s.get(self.i).copied()
-        }
-
-        fn err<T>(&self, what: &str) -> Result<T, String> {
-            Err(format!(
-                "meta is not a plain literal: {what} at byte {}",
-                self.i
-            ))
-        }
-
-        fn value(&mut self) -> Result<Value, String> {
-            match self.peek() {
-                Some(b'{') => self.object(),
-                Some(b'[') => self.array(),
-                Some(q @ (b'"' | b'\'' | b'`')) => self.string(q).map(Value::String),
-                Some(c) if c == b'-' || c.is_ascii_digit() => self.number(),
-                Some(_) => {
-                    let word = self.ident();
-                    match word.as_str() {
-                        "true" => Ok(Value::Bool(true)),
-                        "false" => Ok(Value::Bool(false)),
-                        "null" | "undefined" => Ok(Value::Null),
-                        _ => self.err("expected a value"),
-                    }
-                }
-                None => self.err("unexpected end"),
-            }
-        }
-
-        fn ident(&mut self) -> String {
-            let start = self.i;
-            while self.i < self.s.len()
-                && (self.s[self.i].is_ascii_alphanumeric() || matches!(self.s[self.i], b'_' | b'$'))
-            {
-                self.i += 1;
-            }
-            String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
-        }
-
-        fn string(&mut self, quote: u8) -> Result<String, String> {
-            self.i += 1;
-            let mut out = Vec::new();
-            while self.i < self.s.len() {
-                let c = self.s[self.i];
-                self.i += 1;
-                if c == quote {
-                    return String::from_utf8(out).or_else(|_| self.err("invalid UTF-8"));
-                }
-                if quote == b'`' && c == b'$' && self.s.get(self.i) == Some(&b'{') {
-                    return self.err("template substitution");
-                }
-                if c == b'\\' {
-                    let Some(&e) = self.s.get(self.i) else {
-                        break;
-                    };
-                    self.i += 1;
-                    match e {
-                        b'n' => out.push(b'\n'),
-                        b't' => out.push(b'\t'),
-                        b'r' => out.push(b'\r'),
-                        b'\n' => {}
-                        other => out.push(other),
-                    }
-                } else {
-                    out.push(c);
-                }
-            }
-            self.err("unterminated string")
-        }
-
-        fn number(&mut self) -> Result<Value, String> {
-            let start = self.i;
-            while self.i < self.s.len()
-                && (self.s[self.i].is_ascii_digit()
-                    || matches!(self.s[self.i], b'-' | b'.' | b'e' | b'E' | b'+'))
-            {
-                self.i += 1;
-            }
-            let text = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
-            match text.parse::<f64>().ok().and_then(Number::from_f64) {
-                Some(n) => Ok(Value::Number(n)),
-                None => self.err("bad number"),
-            }
-        }
-
-        fn array(&mut self) -> Result<Value, String> {
-            self.i += 1;
-            let mut items = Vec::new();
-            loop {
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                    return Ok(Value::Array(items));
-                }
-                items.push(self.value()?);
-                match self.peek() {
-                    Some(b',') => self.i += 1,
-                    Some(b']') => {}
-                    _ => return self.err("expected `,` or `]`"),
-                }
-            }
-        }
-
-        fn object(&mut self) -> Result<Value, String> {
-            self.i += 1;
-            let mut map = Map::new();
-            loop {
-                let key = match self.peek() {
-                    Some(b'}') => {
-                        self.i += 1;
-                        return Ok(Value::Object(map));
-                    }
-                    Some(q @ (b'"' | b'\'')) => self.string(q)?,
-                    Some(c) if c.is_ascii_alphabetic() || c == b'_' || c == b'$' => self.ident(),
-                    _ => return self.err("expected a key"),
-                };
-                if self.peek() != Some(b':') {
-                    return self.err("expected `:`");
-                }
-                self.i += 1;
-                let v = self.value()?;
-                map.insert(key, v);
-                match self.peek() {
-                    Some(b',') => self.i += 1,
-                    Some(b'}') => {}
-                    _ => return self.err("expected `,` or `}`"),
-                }
-            }
-        }
-    }
-
-    fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-        hay.windows(needle.len()).position(|w| w == needle)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,7 +292,8 @@ mod tests {
         .unwrap();
         assert_eq!(m.name.as_deref(), Some("x-y"));
         assert_eq!(m.description.as_deref(), Some("d"));
-        assert_eq!(m.phases, vec!["a", "b"]);
+        let titles: Vec<_> = m.phases.iter().map(|p| p.title.as_str()).collect();
+        assert_eq!(titles, ["a", "b"]);
         assert!(read_meta("const x = 1").is_err());
         assert!(read_meta("export const meta = {name: foo()}").is_err());
     }
