@@ -1396,6 +1396,20 @@ mod tests {
         insta::assert_snapshot!("status_tasks_badge", last_line(&screen(&mut app, 80, 24)));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn missing_key_is_explained_in_the_chat_pane() {
+        let t = TestEngine::with_key(false);
+        let mut app = app_for(&t, t.theme.clone());
+        let text = screen(&mut app, 60, 8);
+        assert!(text.contains("no API key"), "{text}");
+        insta::assert_snapshot!("missing_key", text);
+        for c in "hi".chars() {
+            app.handle_key(key(c));
+        }
+        app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        assert!(app.notice().unwrap_or("").contains("no API key"));
+    }
+
     fn last_line(s: &str) -> String {
         s.lines().last().unwrap_or("").to_string()
     }

@@ -435,31 +435,78 @@ impl Keymap {
         rows
     }
 
-    /// The keys that may follow the prefix, in table order, for the status line.
+    /// The keys that may follow the prefix, most used first, for the status line.
     pub fn prefix_hint(&self) -> String {
-        let mut seen: Vec<Action> = Vec::new();
-        let mut out = Vec::new();
-        for (key, action) in &self.prefix_table {
-            if seen.contains(action) {
-                continue;
-            }
-            seen.push(*action);
-            let label = match action {
-                Action::FocusLeft | Action::FocusDown | Action::FocusUp | Action::FocusRight => {
-                    continue
-                }
-                _ => short_label(*action),
-            };
-            out.push(format!("{key} {label}"));
-        }
-        let arrows = [
+        const ORDER: [Action; 23] = [
+            Action::Help,
+            Action::SplitRight,
+            Action::SplitDown,
             Action::FocusLeft,
-            Action::FocusDown,
-            Action::FocusUp,
-            Action::FocusRight,
+            Action::NewChat,
+            Action::Close,
+            Action::Zoom,
+            Action::Trace,
+            Action::Background,
+            Action::Timeline,
+            Action::Sessions,
+            Action::Palette,
+            Action::Quit,
+            Action::ResizeLeft,
+            Action::SwapPrev,
+            Action::SwapNext,
+            Action::ScrollMode,
+            Action::Search,
+            Action::FocusNext,
+            Action::Terminal,
+            Action::Orchestrator,
+            Action::ResizeRight,
+            Action::ResizeUp,
         ];
-        if arrows.iter().any(|a| seen.contains(a)) {
-            out.insert(2.min(out.len()), "arrows focus".into());
+        let first = |a: Action| self.keys_for(a).0.first().map(|k| k.to_string());
+        let mut out = Vec::new();
+        for action in ORDER {
+            match action {
+                Action::FocusLeft => {
+                    let keys: Vec<String> = [
+                        Action::FocusLeft,
+                        Action::FocusDown,
+                        Action::FocusUp,
+                        Action::FocusRight,
+                    ]
+                    .into_iter()
+                    .filter_map(|a| {
+                        self.keys_for(a)
+                            .0
+                            .iter()
+                            .find(|k| matches!(k.code, KeyCode::Char(_)))
+                            .map(|k| k.to_string())
+                    })
+                    .collect();
+                    if !keys.is_empty() {
+                        out.push(format!("{}/arrows focus", keys.concat()));
+                    }
+                }
+                Action::ResizeLeft => {
+                    let keys: Vec<String> = [
+                        Action::ResizeLeft,
+                        Action::ResizeDown,
+                        Action::ResizeUp,
+                        Action::ResizeRight,
+                    ]
+                    .into_iter()
+                    .filter_map(first)
+                    .collect();
+                    if !keys.is_empty() {
+                        out.push(format!("{} size", keys.concat()));
+                    }
+                }
+                Action::ResizeRight | Action::ResizeUp => {}
+                a => {
+                    if let Some(k) = first(a) {
+                        out.push(format!("{k} {}", short_label(a)));
+                    }
+                }
+            }
         }
         out.join("  ")
     }
@@ -467,8 +514,8 @@ impl Keymap {
 
 fn short_label(action: Action) -> &'static str {
     match action {
-        Action::SplitRight => "split│",
-        Action::SplitDown => "split─",
+        Action::SplitRight => "split|",
+        Action::SplitDown => "split-",
         Action::FocusNext => "next",
         Action::ResizeLeft => "◂size",
         Action::ResizeDown => "▾size",
@@ -521,12 +568,16 @@ fn apply(
                 continue;
             }
         };
+        let unbind = strings.is_empty();
         let mut keys = Vec::new();
         for s in strings {
             match Key::parse(s) {
                 Ok(k) => keys.push(k),
                 Err(e) => warnings.push(format!("{what}.{name}: {e}")),
             }
+        }
+        if keys.is_empty() && !unbind {
+            continue;
         }
         table.retain(|(k, a)| *a != action && !keys.contains(k));
         table.extend(keys.into_iter().map(|k| (k, action)));
@@ -689,7 +740,12 @@ mod tests {
         assert_eq!(focus.0, "C-b Left, C-b h, M-Left");
         assert!(rows.iter().any(|r| r.0 == "C-b C-b"));
         assert_eq!(rows.len(), Action::ALL.len() + 1);
-        assert!(map.prefix_hint().contains("| split│"));
+        assert!(
+            map.prefix_hint().contains("| split|"),
+            "{}",
+            map.prefix_hint()
+        );
+        assert!(map.prefix_hint().starts_with("? help"));
     }
 
     #[test]

@@ -537,10 +537,12 @@ mod tests {
         assert_eq!(focused_chat(&l), "a");
         assert!(!l.focus_dir(Direction::Left, AREA));
         assert!(l.focus_dir(Direction::Right, AREA));
-        assert!(["b", "c"].contains(&focused_chat(&l).as_str()));
+        assert_eq!(focused_chat(&l), "b");
+        assert!(l.focus_dir(Direction::Down, AREA));
+        assert_eq!(focused_chat(&l), "c");
+        assert!(!l.focus_dir(Direction::Down, AREA));
         l.focus_next();
-        l.focus_next();
-        assert!(l.focus_dir(Direction::Down, AREA) || focused_chat(&l) == "c");
+        assert_eq!(focused_chat(&l), "a");
     }
 
     #[test]
@@ -604,7 +606,8 @@ mod tests {
         assert!(l.swap(true));
         assert!(l.swap(true));
         let order: Vec<_> = l.leaves().into_iter().map(|(_, s)| s.clone()).collect();
-        assert_eq!(order, vec![chat("c"), chat("a"), chat("b")]);
+        assert_eq!(order, vec![chat("c"), chat("b"), chat("a")]);
+        assert_eq!(focused_chat(&l), "c");
     }
 
     #[test]

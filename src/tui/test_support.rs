@@ -42,7 +42,7 @@ pub fn test_config(project: &std::path::Path, home: &std::path::Path, key: bool)
         &env,
         &Overrides {
             provider: None,
-            base_url: Some("http://127.0.0.1:9/v1".into()),
+            base_url: key.then(|| "http://127.0.0.1:9/v1".to_string()),
             model: Some("mock-model".into()),
             api_key: key.then(|| "sk-test".to_string()),
             approval: None,
@@ -69,6 +69,12 @@ impl TestEngine {
         .expect("engine");
         let session = engine.open_session(None, false).expect("session");
         let chat = engine.main_chat(&session).expect("chat");
+        engine
+            .store()
+            .touch_chat_and_session(&chat.id, "Fix the parser")
+            .expect("title");
+        let chat = engine.chat(&chat.id).expect("chat");
+        let session = engine.session(&session.id).expect("session");
         TestEngine {
             engine,
             events,
@@ -145,5 +151,7 @@ pub fn render_pane(pane: &mut dyn Pane, ctx: &PaneContext<'_>, w: u16, h: u16) -
 /// Masks clock times (`12:34:56`) so snapshots do not depend on when they ran.
 pub fn normalise(s: &str) -> String {
     let clock = regex::Regex::new(r"\b\d\d:\d\d:\d\d\b").expect("regex");
-    clock.replace_all(s, "HH:MM:SS").into_owned()
+    let id = regex::Regex::new(r"\bchat [0-9a-f]{8}\b").expect("regex");
+    let s = clock.replace_all(s, "HH:MM:SS");
+    id.replace_all(&s, "chat ID").into_owned()
 }

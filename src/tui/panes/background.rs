@@ -57,14 +57,15 @@ impl BackgroundPane {
         let time = match (&task.started_at, &task.finished_at) {
             (Some(s), Some(f)) => fmt_ms(millis_between(s, f)),
             (Some(s), None) => fmt_ms(millis_since(s) / 1000 * 1000),
-            (None, _) => "queued".into(),
+            (None, _) if task.status == "pending" => "queued".into(),
+            (None, _) => "–".into(),
         };
         let label = task
             .label
             .clone()
             .filter(|l| !l.trim().is_empty())
             .unwrap_or_else(|| task.input.clone());
-        let badge_w = 11;
+        let badge_w = 12;
         let time_w = 7;
         let model_w = if width >= 60 { 16 } else { 0 };
         let label_w = width.saturating_sub(badge_w + time_w + model_w + 2);

@@ -92,8 +92,14 @@ impl TimelinePane {
         let mut spans = vec![
             Span::styled(marker, t.accent),
             Span::styled(fit_right(&format!("#{}", turn.turn_number), 4), t.heading),
-            Span::raw("  "),
-            Span::styled(local_clock(&turn.started_at), t.dim),
+            Span::styled(
+                if width >= 50 {
+                    format!("  {}", local_clock(&turn.started_at))
+                } else {
+                    String::new()
+                },
+                t.dim,
+            ),
             Span::raw(" "),
             Span::raw(fit_right(&duration, 7)),
             Span::raw(" "),
