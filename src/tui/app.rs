@@ -965,7 +965,12 @@ fn draw_too_small(frame: &mut Frame<'_>, area: Rect, t: &Theme) {
     if area.width == 0 || area.height == 0 {
         return;
     }
-    let msg = truncate("terminal too small", area.width as usize);
+    let msg = if area.width >= 18 {
+        "terminal too small"
+    } else {
+        "too small"
+    };
+    let msg = truncate(msg, area.width as usize);
     let y = area.y + area.height / 2;
     let x = area.x + (area.width.saturating_sub(msg.width() as u16)) / 2;
     frame.render_widget(

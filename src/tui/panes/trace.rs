@@ -250,7 +250,8 @@ impl TracePane {
             .max(1) as u64
     }
 
-    fn footer(&self, t: &Theme, width: usize) -> Line<'static> {
+    /// The cumulative footer: one line when it fits (or `two_lines` is false), else two.
+    fn footer(&self, t: &Theme, width: usize, two_lines: bool) -> Vec<Line<'static>> {
         let mut u = Usage::default();
         let mut calls = 0;
         for turn in self.turns.values() {
@@ -274,20 +275,26 @@ impl TracePane {
             ),
             None => ("Cache hit rate: –".to_string(), t.dim),
         };
-        let rest = format!(
-            " · {} tokens · {} reasoning · {} model call{}",
+        let totals = format!(
+            "{} tokens · {} reasoning · {} model call{}",
             fmt_tokens(u.prompt_tokens + u.completion_tokens),
             fmt_tokens(u.reasoning_tokens),
             calls,
             if calls == 1 { "" } else { "s" }
         );
         let rate_w = unicode_width::UnicodeWidthStr::width(rate_text.as_str());
-        let rate_shown = truncate(&rate_text, width);
-        let rest_shown = truncate(&rest, width.saturating_sub(rate_w));
-        Line::from(vec![
-            Span::styled(rate_shown, rate_style),
-            Span::styled(rest_shown, t.dim),
-        ])
+        let totals_w = unicode_width::UnicodeWidthStr::width(totals.as_str());
+        if rate_w + 3 + totals_w <= width || !two_lines {
+            let rest = truncate(&format!(" · {totals}"), width.saturating_sub(rate_w));
+            return vec![Line::from(vec![
+                Span::styled(truncate(&rate_text, width), rate_style),
+                Span::styled(rest, t.dim),
+            ])];
+        }
+        vec![
+            Line::styled(truncate(&rate_text, width), rate_style),
+            Line::styled(truncate(&totals, width), t.dim),
+        ]
     }
 
     fn turn_line(&self, turn: i64, t: &Theme, width: usize) -> Line<'static> {
@@ -306,7 +313,7 @@ impl TracePane {
                 ));
                 if let Some(rate) = u.cache_hit_rate() {
                     let used: usize = spans.iter().map(|s| s.width()).sum();
-                    let bar_w = if width >= used + 22 { 10 } else { 0 };
+                    let bar_w = if width >= used + 24 { 10 } else { 0 };
                     spans.push(Span::styled(" · cache ", t.dim));
                     if bar_w > 0 {
                         let (full, empty) = bar(rate, bar_w);
@@ -494,7 +501,12 @@ impl Pane for TracePane {
         }
         let t = ctx.theme;
         let width = area.width as usize;
-        let footer_h = u16::from(area.height >= 3);
+        let footer = self.footer(t, width, area.height >= 8);
+        let footer_h = if area.height >= 3 {
+            footer.len() as u16
+        } else {
+            0
+        };
         let body_h = (area.height - footer_h) as usize;
         self.viewport = body_h.max(1);
         let mut lines: Vec<Line<'static>> = Vec::new();
@@ -540,8 +552,8 @@ impl Pane for TracePane {
         let body = Rect::new(area.x, area.y, area.width, body_h as u16);
         frame.render_widget(Paragraph::new(lines), body);
         if footer_h > 0 {
-            let footer = Rect::new(area.x, area.y + body_h as u16, area.width, 1);
-            frame.render_widget(Paragraph::new(self.footer(t, width)), footer);
+            let rect = Rect::new(area.x, area.y + body_h as u16, area.width, footer_h);
+            frame.render_widget(Paragraph::new(footer), rect);
         }
     }
 
