@@ -527,8 +527,10 @@ impl Pane for TracePane {
                 .position(|it| matches!(it, Item::Trace(i) if *i == self.selected))
                 .unwrap_or(0);
             let room = body_h.saturating_sub(lines.len());
+            // One line is kept for a sticky header naming the turn of the top row.
+            let sticky_room = if room > 3 { room - 1 } else { room };
             if self.follow {
-                self.scroll = items.len().saturating_sub(room);
+                self.scroll = items.len().saturating_sub(sticky_room);
             }
             // Show the turn header right above the selection when it fits.
             let anchor = if sel_item > 0 && matches!(items[sel_item - 1], Item::Turn(_)) {
@@ -536,10 +538,26 @@ impl Pane for TracePane {
             } else {
                 sel_item
             };
-            keep_visible(&mut self.scroll, anchor, room);
-            keep_visible(&mut self.scroll, sel_item, room);
-            self.scroll = self.scroll.min(items.len().saturating_sub(room.max(1)));
-            for item in items.iter().skip(self.scroll).take(room) {
+            keep_visible(&mut self.scroll, anchor, sticky_room);
+            keep_visible(&mut self.scroll, sel_item, sticky_room);
+            self.scroll = self
+                .scroll
+                .min(items.len().saturating_sub(sticky_room.max(1)));
+            let top_turn = match items.get(self.scroll) {
+                Some(Item::Turn(_)) | None => None,
+                Some(_) => items[..self.scroll].iter().rev().find_map(|it| match it {
+                    Item::Turn(turn) => Some(*turn),
+                    _ => None,
+                }),
+            };
+            let take = match top_turn {
+                Some(turn) if sticky_room < room => {
+                    lines.push(self.turn_line(turn, t, width));
+                    sticky_room
+                }
+                _ => room,
+            };
+            for item in items.iter().skip(self.scroll).take(take) {
                 lines.push(match item {
                     Item::Turn(turn) => self.turn_line(*turn, t, width),
                     Item::Trace(i) => self.trace_line(*i, t, width, focused && *i == self.selected),
@@ -712,6 +730,35 @@ mod tests {
         assert!(pane.follow);
         pane.load_head(&ctx);
         assert_eq!(pane.window[0].id, rows[0].id);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hundred_thousand_traces_open_in_a_bounded_window() {
+        let t = TestEngine::new();
+        let n = 100_000;
+        let rows: Vec<_> = (0..n)
+            .map(|i| row(&t, i, 1 + (i / 1000) as i64, "grep", Some(5)))
+            .collect();
+        t.engine.store().insert_traces(&rows).unwrap();
+        let ctx = ctx_for(&t, None);
+        let mut pane = TracePane::new(Some(t.chat.id.clone()), &ctx);
+        assert_eq!(pane.total, n);
+        assert_eq!(pane.start, n - PAGE);
+        let text = render_pane(&mut pane, &ctx, 80, 12);
+        assert!(text.contains("100000 calls"), "{text}");
+        assert!(text.contains("Turn 100"), "{text}");
+        pane.handle_key(KeyEvent::from(KeyCode::Home), &ctx);
+        assert_eq!(pane.window[0].id, rows[0].id);
+        for _ in 0..50 {
+            pane.handle_key(KeyEvent::from(KeyCode::PageDown), &ctx);
+        }
+        assert!(pane.window.len() <= WINDOW_MAX);
+        assert_eq!(
+            pane.window[pane.selected].id,
+            rows[pane.start + pane.selected].id
+        );
+        pane.handle_key(KeyEvent::from(KeyCode::End), &ctx);
+        assert_eq!(pane.window.last().unwrap().id, rows[n - 1].id);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
