@@ -331,6 +331,7 @@ impl App {
             self.overlay_key(key);
             return true;
         }
+        let was_pending = self.prefix_pending;
         match self.keymap.feed(&mut self.prefix_pending, key) {
             Dispatch::PrefixStarted | Dispatch::Cancelled => {}
             Dispatch::Action(a) => self.run_action(a),
@@ -346,7 +347,8 @@ impl App {
                     None => KeyOutcome::Ignored,
                 };
                 match outcome {
-                    KeyOutcome::Ignored => return false,
+                    // The status line still changes when this key ended prefix mode.
+                    KeyOutcome::Ignored => return was_pending,
                     KeyOutcome::Consumed => {}
                     KeyOutcome::Actions(actions) => self.apply(actions),
                 }
@@ -1537,7 +1539,7 @@ mod tests {
         assert!(app.notice().unwrap().contains("last pane"));
         // Double prefix reaches the pane (the chat input ignores control keys).
         app.handle_key(prefix());
-        assert!(!app.handle_key(prefix()));
+        assert!(app.handle_key(prefix()), "leaving prefix mode redraws");
         assert_eq!(app.mode(), "NORMAL");
         app.handle_key(prefix());
         app.handle_key(key('g'));

@@ -56,7 +56,10 @@ impl BackgroundPane {
         let (badge, style) = badge(&task.status, t);
         let time = match (&task.started_at, &task.finished_at) {
             (Some(s), Some(f)) => fmt_ms(millis_between(s, f)),
-            (Some(s), None) => fmt_ms(millis_since(s) / 1000 * 1000),
+            (Some(s), None) => match millis_since(s) / 1000 {
+                secs @ 0..=59 => format!("{secs}s"),
+                secs => fmt_ms(secs * 1000),
+            },
             (None, _) if task.status == "pending" => "queued".into(),
             (None, _) => "–".into(),
         };

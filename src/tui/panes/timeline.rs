@@ -81,7 +81,12 @@ impl TimelinePane {
     fn row(&self, turn: &TurnUsage, t: &Theme, width: usize, selected: bool) -> Line<'static> {
         let active = self.active == Some(turn.turn_number);
         let duration = if active {
-            format!("{}…", fmt_ms(millis_since(&turn.started_at) / 1000 * 1000))
+            let secs = millis_since(&turn.started_at) / 1000;
+            if secs < 60 {
+                format!("{secs}s…")
+            } else {
+                format!("{}…", fmt_ms(secs * 1000))
+            }
         } else {
             turn.finished_at
                 .as_deref()
