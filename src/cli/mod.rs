@@ -30,6 +30,12 @@ pub const EXIT_USAGE: i32 = 2;
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
+    /// Open the workspace on the project's latest session.
+    #[arg(long, conflicts_with = "session")]
+    resume: bool,
+    /// Open the workspace on this session (id or unique prefix).
+    #[arg(long, value_name = "ID")]
+    session: Option<String>,
     #[command(subcommand)]
     command: Option<Commands>,
 }
@@ -150,12 +156,7 @@ pub fn run() -> i32 {
                 std::io::stdout(),
             )
         }
-        None => {
-            eprintln!(
-                "boocode: the interactive workspace is not part of this build yet; use `boocode exec PROMPT` (see `boocode --help`)"
-            );
-            return EXIT_USAGE;
-        }
+        None => return run_workspace(&cli.global, cli.session, cli.resume),
     };
     match result {
         Ok(()) => EXIT_OK,
@@ -168,6 +169,23 @@ pub fn run() -> i32 {
             }
         }
     }
+}
+
+/// `boocode` with no subcommand: the pane workspace.
+fn run_workspace(global: &GlobalArgs, session: Option<String>, resume_latest: bool) -> i32 {
+    let (project_root, config) = match global.load_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("boocode: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    boocode::tui::run_workspace(boocode::tui::WorkspaceOptions {
+        config,
+        project_root,
+        session,
+        resume_latest,
+    })
 }
 
 /// Reads the prompt from stdin when it is not a terminal.

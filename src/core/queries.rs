@@ -64,6 +64,16 @@ impl Engine {
         self.rt.store.list_traces(chat_id, after, limit)
     }
 
+    /// The page of traces just before `before` (the newest page when `None`), in start order.
+    pub fn traces_page_before(
+        &self,
+        chat_id: &str,
+        before: Option<&TraceCursor>,
+        limit: usize,
+    ) -> Result<Vec<TraceRow>> {
+        self.rt.store.list_traces_before(chat_id, before, limit)
+    }
+
     pub fn trace(&self, trace_id: &str) -> Result<TraceRow> {
         self.rt.store.get_trace(trace_id)
     }

@@ -123,4 +123,25 @@ pub trait Pane {
     fn chat_id(&self) -> Option<&str> {
         None
     }
+
+    /// `prefix [`: enter the pane's scroll/copy mode; false when it has none.
+    fn enter_scroll_mode(&mut self) -> bool {
+        false
+    }
+
+    /// `prefix /`: start a search in the pane; false when it cannot search.
+    fn start_search(&mut self) -> bool {
+        false
+    }
+
+    /// A mode the pane is in (`SCROLL`, `SEARCH`, `COPY`…), shown in the status line instead of
+    /// `NORMAL`.
+    fn mode_label(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Scrolls to the start of a turn (`AppAction::ScrollChatToTurn`); false when unsupported.
+    fn scroll_to_turn(&mut self, _turn: i64) -> bool {
+        false
+    }
 }

@@ -377,3 +377,31 @@ fn layouts_are_per_project_and_prompts_are_recent_first() {
     let prompts = store.recent_prompts(&session.project_id, 10).unwrap();
     assert_eq!(prompts, ["first", "second"]);
 }
+
+#[test]
+fn trace_pages_before_a_cursor_walk_backwards_in_order() {
+    let (store, session, chat) = fixture();
+    let rows: Vec<_> = (0..250).map(|n| trace(&session, &chat, n)).collect();
+    store.insert_traces(&rows).unwrap();
+    let mut expected: Vec<_> = rows
+        .iter()
+        .map(|t| (t.started_at.clone(), t.id.clone()))
+        .collect();
+    expected.sort();
+    let mut seen = Vec::new();
+    let mut cursor: Option<TraceCursor> = None;
+    loop {
+        let page = store
+            .list_traces_before(&chat.id, cursor.as_ref(), 64)
+            .unwrap();
+        let Some(first) = page.first() else { break };
+        cursor = Some(TraceCursor {
+            started_at: first.started_at.clone(),
+            id: first.id.clone(),
+        });
+        let mut ids: Vec<_> = page.into_iter().map(|t| (t.started_at, t.id)).collect();
+        ids.extend(seen);
+        seen = ids;
+    }
+    assert_eq!(seen, expected);
+}

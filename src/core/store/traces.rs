@@ -190,6 +190,40 @@ impl Store {
         })
     }
 
+    /// One page of a chat's traces just before `before` (all of them when `None`: the newest
+    /// page), returned in start order. Scrolling upward through a long trace list uses this.
+    pub fn list_traces_before(
+        &self,
+        chat_id: &str,
+        before: Option<&TraceCursor>,
+        limit: usize,
+    ) -> Result<Vec<TraceRow>> {
+        let mut rows = self.with(|c| match before {
+            Some(cur) => {
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {TRACE_COLUMNS} FROM tool_traces
+                     WHERE chat_id = ?1 AND (started_at, id) < (?2, ?3)
+                     ORDER BY started_at DESC, id DESC LIMIT ?4"
+                ))?;
+                let rows = stmt.query_map(
+                    params![chat_id, cur.started_at, cur.id, limit as i64],
+                    trace_from_row,
+                )?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            }
+            None => {
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {TRACE_COLUMNS} FROM tool_traces WHERE chat_id = ?1
+                     ORDER BY started_at DESC, id DESC LIMIT ?2"
+                ))?;
+                let rows = stmt.query_map(params![chat_id, limit as i64], trace_from_row)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            }
+        })?;
+        rows.reverse();
+        Ok(rows)
+    }
+
     pub fn trace_count(&self, chat_id: &str) -> Result<i64> {
         self.with(|c| {
             c.prepare_cached("SELECT COUNT(*) FROM tool_traces WHERE chat_id = ?1")?

@@ -1,0 +1,1578 @@
+//! The workspace state and its event loop.
+//!
+//! [`App`] holds the pane tree ([`Layout`]), the live panes, the keymap state, the overlays
+//! (help, palette, session picker) and the status line. [`run_loop`] selects over terminal
+//! input, the engine's events and a frame timer, and draws only when something changed:
+//!
+//! - a change marks the screen dirty; a dirty screen is drawn at once when the last frame is at
+//!   least one frame interval old (so a key echoes within one frame), else at the end of that
+//!   interval — bursts of stream deltas coalesce to at most 60 frames a second (30 when
+//!   `SSH_CONNECTION` is set);
+//! - with nothing dirty and nothing animating there is no timer at all: an idle workspace
+//!   sleeps in `select!` and uses no CPU.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use crossterm::event::{
+    Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind,
+};
+use futures::StreamExt;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::{Frame, Terminal};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedReceiver;
+use unicode_width::UnicodeWidthStr;
+
+use crate::core::engine::Engine;
+use crate::core::events::{Command, Event};
+use crate::tui::fuzzy;
+use crate::tui::keymap::{Action, Dispatch, Keymap};
+use crate::tui::layout::{Direction, Layout, PaneId, SplitDir};
+use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
+use crate::tui::panes::{fit, make_pane, one_line, truncate};
+use crate::tui::theme::Theme;
+
+/// Below this the workspace shows "terminal too small" instead of panes.
+pub const MIN_WIDTH: u16 = 20;
+pub const MIN_HEIGHT: u16 = 5;
+/// How long a notice stays in the status line.
+const NOTICE_FOR: Duration = Duration::from_secs(6);
+/// Frame interval while something animates (spinners, running timers).
+const ANIMATION_INTERVAL: Duration = Duration::from_millis(100);
+
+pub const TERMINAL_NOT_AVAILABLE: &str = "terminal panes: not available yet";
+pub const ORCHESTRATOR_NOT_AVAILABLE: &str = "orchestrator pane: coming with the workflow engine";
+
+/// What is saved per project: the session shown and its pane layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedWorkspace {
+    pub version: u32,
+    pub session_id: String,
+    pub layout: Layout,
+}
+
+enum Overlay {
+    Help {
+        scroll: usize,
+    },
+    Palette {
+        query: String,
+        selected: usize,
+    },
+    Sessions {
+        query: String,
+        selected: usize,
+        /// (session id, label)
+        items: Vec<(String, String)>,
+    },
+}
+
+pub struct App {
+    pub engine: Engine,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub session_id: String,
+    pub layout: Layout,
+    panes: HashMap<PaneId, Box<dyn Pane>>,
+    /// The chat of the most recently focused chat pane.
+    last_chat: Option<String>,
+    prefix_pending: bool,
+    overlay: Option<Overlay>,
+    notice: Option<(String, Instant)>,
+    running_tasks: usize,
+    pub tick: u64,
+    pub quit: bool,
+    /// The terminal's size at the last draw or resize.
+    pub size: Rect,
+    /// Text to put on the clipboard (OSC 52) after the next draw.
+    clipboard: Vec<String>,
+}
+
+macro_rules! ctx {
+    ($s:expr) => {
+        PaneContext {
+            engine: &$s.engine,
+            theme: &$s.theme,
+            session_id: &$s.session_id,
+            focused_chat: $s.last_chat.as_deref(),
+            tick: $s.tick,
+        }
+    };
+}
+
+/// The session and layout to open: `--session ID`, else `--resume` (the latest session),
+/// else the session saved with the project's layout, else the latest, else a new one. Panes
+/// whose chat no longer exists are dropped; an empty result opens the session's main chat.
+pub fn initial_workspace(
+    engine: &Engine,
+    session: Option<&str>,
+    resume_latest: bool,
+) -> Result<(String, Layout)> {
+    let saved: Option<SavedWorkspace> = match engine.load_layout() {
+        Ok(Some(json)) => match serde_json::from_str(&json) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("ignoring the saved layout: {e}");
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!("could not load the saved layout: {e:#}");
+            None
+        }
+    };
+    let session = match (session, resume_latest, &saved) {
+        (Some(id), _, _) => engine.session(id)?,
+        (None, false, Some(s)) => match engine.session(&s.session_id) {
+            Ok(s) => s,
+            Err(_) => engine.open_session(None, true)?,
+        },
+        _ => engine.open_session(None, true)?,
+    };
+    let layout = saved
+        .filter(|s| s.session_id == session.id)
+        .and_then(|s| {
+            s.layout.retain(|spec| match spec {
+                PaneSpec::Chat { chat_id }
+                | PaneSpec::Trace {
+                    chat_id: Some(chat_id),
+                }
+                | PaneSpec::Timeline {
+                    chat_id: Some(chat_id),
+                } => engine.chat(chat_id).is_ok(),
+                _ => true,
+            })
+        })
+        .map(|mut l| {
+            l.repair();
+            l
+        });
+    let layout = match layout {
+        Some(l) => l,
+        None => Layout::new(PaneSpec::Chat {
+            chat_id: engine.main_chat(&session)?.id,
+        }),
+    };
+    Ok((session.id, layout))
+}
+
+impl App {
+    pub fn new(
+        engine: Engine,
+        theme: Theme,
+        keymap: Keymap,
+        session_id: String,
+        layout: Layout,
+    ) -> App {
+        let mut app = App {
+            engine,
+            theme,
+            keymap,
+            session_id,
+            layout,
+            panes: HashMap::new(),
+            last_chat: None,
+            prefix_pending: false,
+            overlay: None,
+            notice: None,
+            running_tasks: 0,
+            tick: 0,
+            quit: false,
+            size: Rect::new(0, 0, 80, 24),
+            clipboard: Vec::new(),
+        };
+        app.rebuild_panes();
+        app.count_tasks();
+        app
+    }
+
+    fn rebuild_panes(&mut self) {
+        self.panes.clear();
+        // Chat panes first, so followers see the focused chat.
+        self.update_last_chat();
+        let leaves: Vec<(PaneId, PaneSpec)> = self
+            .layout
+            .leaves()
+            .into_iter()
+            .map(|(id, s)| (id, s.clone()))
+            .collect();
+        for (id, spec) in leaves {
+            let pane = make_pane(spec, &ctx!(self));
+            self.panes.insert(id, pane);
+        }
+    }
+
+    fn update_last_chat(&mut self) {
+        if let Some(PaneSpec::Chat { chat_id }) = self.layout.spec(self.layout.focus) {
+            self.last_chat = Some(chat_id.clone());
+        } else if self.last_chat.is_none() {
+            self.last_chat = self.layout.leaves().into_iter().find_map(|(_, s)| match s {
+                PaneSpec::Chat { chat_id } => Some(chat_id.clone()),
+                _ => None,
+            });
+        }
+    }
+
+    fn count_tasks(&mut self) {
+        self.running_tasks = self
+            .engine
+            .tasks(Some(&self.session_id))
+            .map(|t| t.iter().filter(|t| t.status == "running").count())
+            .unwrap_or(0);
+    }
+
+    pub fn notify(&mut self, message: impl Into<String>) {
+        self.notice = Some((one_line(&message.into()), Instant::now() + NOTICE_FOR));
+    }
+
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_ref().map(|(m, _)| m.as_str())
+    }
+
+    /// When the current notice should disappear.
+    pub fn notice_deadline(&self) -> Option<Instant> {
+        self.notice.as_ref().map(|(_, until)| *until)
+    }
+
+    /// Drops an expired notice; true when one was dropped.
+    pub fn expire_notice(&mut self, now: Instant) -> bool {
+        if self.notice.as_ref().is_some_and(|(_, until)| *until <= now) {
+            self.notice = None;
+            return true;
+        }
+        false
+    }
+
+    pub fn is_animating(&self) -> bool {
+        self.visible_ids()
+            .iter()
+            .any(|id| self.panes.get(id).is_some_and(|p| p.is_animating()))
+    }
+
+    fn visible_ids(&self) -> Vec<PaneId> {
+        self.layout
+            .rects(self.pane_area())
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The area the panes share: everything but the status line.
+    pub fn pane_area(&self) -> Rect {
+        Rect::new(
+            self.size.x,
+            self.size.y,
+            self.size.width,
+            self.size.height.saturating_sub(1),
+        )
+    }
+
+    pub fn save_layout(&self) {
+        let saved = SavedWorkspace {
+            version: 1,
+            session_id: self.session_id.clone(),
+            layout: self.layout.clone(),
+        };
+        match serde_json::to_string(&saved) {
+            Ok(json) => {
+                if let Err(e) = self.engine.save_layout(&json) {
+                    tracing::warn!("saving the layout: {e:#}");
+                }
+            }
+            Err(e) => tracing::warn!("serialising the layout: {e}"),
+        }
+    }
+
+    /// The mode shown at the left of the status line.
+    pub fn mode(&self) -> &'static str {
+        match &self.overlay {
+            Some(Overlay::Help { .. }) => return "HELP",
+            Some(Overlay::Palette { .. }) => return "PALETTE",
+            Some(Overlay::Sessions { .. }) => return "SESSIONS",
+            None => {}
+        }
+        if self.prefix_pending {
+            return "PREFIX";
+        }
+        self.panes
+            .get(&self.layout.focus)
+            .and_then(|p| p.mode_label())
+            .unwrap_or("NORMAL")
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Input
+    // ---------------------------------------------------------------------------------------
+
+    /// Handles one terminal event; true when the screen must be redrawn.
+    pub fn handle_terminal_event(&mut self, ev: TermEvent) -> bool {
+        match ev {
+            TermEvent::Key(key) if key.kind != KeyEventKind::Release => self.handle_key(key),
+            TermEvent::Key(_) => false,
+            TermEvent::Paste(text) => self.handle_paste(&text),
+            TermEvent::Mouse(m) => self.handle_mouse(m),
+            TermEvent::Resize(w, h) => {
+                self.size = Rect::new(0, 0, w, h);
+                true
+            }
+            TermEvent::FocusGained | TermEvent::FocusLost => false,
+        }
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent) -> bool {
+        if self.overlay.is_some() {
+            self.overlay_key(key);
+            return true;
+        }
+        let was_pending = self.prefix_pending;
+        match self.keymap.feed(&mut self.prefix_pending, key) {
+            Dispatch::PrefixStarted | Dispatch::Cancelled => {}
+            Dispatch::Action(a) => self.run_action(a),
+            Dispatch::Unbound(k) => self.notify(format!(
+                "{} {k} is not bound — {} ? lists the keys",
+                self.keymap.prefix, self.keymap.prefix
+            )),
+            Dispatch::Forward(k) => {
+                let focus = self.layout.focus;
+                let ctx = ctx!(self);
+                let outcome = match self.panes.get_mut(&focus) {
+                    Some(p) => p.handle_key(k, &ctx),
+                    None => KeyOutcome::Ignored,
+                };
+                match outcome {
+                    // The status line still changes when this key ended prefix mode.
+                    KeyOutcome::Ignored => return was_pending,
+                    KeyOutcome::Consumed => {}
+                    KeyOutcome::Actions(actions) => self.apply(actions),
+                }
+            }
+        }
+        true
+    }
+
+    fn handle_paste(&mut self, text: &str) -> bool {
+        match &mut self.overlay {
+            Some(
+                Overlay::Palette { query, selected }
+                | Overlay::Sessions {
+                    query, selected, ..
+                },
+            ) => {
+                query.push_str(&one_line(text));
+                *selected = 0;
+                return true;
+            }
+            Some(Overlay::Help { .. }) => return false,
+            None => {}
+        }
+        let focus = self.layout.focus;
+        let ctx = ctx!(self);
+        let outcome = match self.panes.get_mut(&focus) {
+            Some(p) => p.handle_paste(text, &ctx),
+            None => KeyOutcome::Ignored,
+        };
+        match outcome {
+            KeyOutcome::Ignored => false,
+            KeyOutcome::Consumed => true,
+            KeyOutcome::Actions(a) => {
+                self.apply(a);
+                true
+            }
+        }
+    }
+
+    fn handle_mouse(&mut self, m: MouseEvent) -> bool {
+        if self.overlay.is_some() {
+            return false;
+        }
+        let rects = self.layout.rects(self.pane_area());
+        let Some((id, rect)) = rects.into_iter().find(|(_, r)| {
+            m.column >= r.x && m.column < r.x + r.width && m.row >= r.y && m.row < r.y + r.height
+        }) else {
+            return false;
+        };
+        let mut dirty = false;
+        if matches!(m.kind, MouseEventKind::Down(MouseButton::Left)) && id != self.layout.focus {
+            self.layout.focus = id;
+            self.update_last_chat();
+            self.save_layout();
+            dirty = true;
+        }
+        let body = body_of(rect);
+        let ctx = ctx!(self);
+        let outcome = match self.panes.get_mut(&id) {
+            Some(p) => p.handle_mouse(m, body, &ctx),
+            None => KeyOutcome::Ignored,
+        };
+        match outcome {
+            KeyOutcome::Ignored => dirty,
+            KeyOutcome::Consumed => true,
+            KeyOutcome::Actions(a) => {
+                self.apply(a);
+                true
+            }
+        }
+    }
+
+    fn overlay_key(&mut self, key: KeyEvent) {
+        let Some(overlay) = &mut self.overlay else {
+            return;
+        };
+        let close = matches!(key.code, KeyCode::Esc)
+            || (key.code == KeyCode::Char('c')
+                && key
+                    .modifiers
+                    .contains(crossterm::event::KeyModifiers::CONTROL));
+        if close {
+            self.overlay = None;
+            return;
+        }
+        match overlay {
+            Overlay::Help { scroll } => match key.code {
+                KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => *scroll += 1,
+                KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+                KeyCode::PageDown | KeyCode::Char(' ') => *scroll += 10,
+                KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => self.overlay = None,
+                _ => {}
+            },
+            Overlay::Palette { query, selected } => {
+                let ranked = palette_matches(query);
+                match key.code {
+                    KeyCode::Enter => {
+                        let action = ranked.get(*selected).copied();
+                        self.overlay = None;
+                        if let Some(a) = action {
+                            self.run_action(a);
+                        }
+                    }
+                    code => edit_query(code, query, selected, ranked.len()),
+                }
+            }
+            Overlay::Sessions {
+                query,
+                selected,
+                items,
+            } => {
+                let labels: Vec<&str> = items.iter().map(|(_, l)| l.as_str()).collect();
+                let ranked = fuzzy::rank(query, &labels);
+                match key.code {
+                    KeyCode::Enter => {
+                        let id = ranked.get(*selected).map(|&i| items[i].0.clone());
+                        self.overlay = None;
+                        if let Some(id) = id {
+                            self.switch_session(&id);
+                        }
+                    }
+                    code => edit_query(code, query, selected, ranked.len()),
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Actions
+    // ---------------------------------------------------------------------------------------
+
+    pub fn run_action(&mut self, action: Action) {
+        let area = self.pane_area();
+        let dir = |a| match a {
+            Action::FocusLeft | Action::ResizeLeft => Direction::Left,
+            Action::FocusDown | Action::ResizeDown => Direction::Down,
+            Action::FocusUp | Action::ResizeUp => Direction::Up,
+            _ => Direction::Right,
+        };
+        match action {
+            Action::SplitRight => self.open_new_chat(Some(SplitDir::LeftRight)),
+            Action::SplitDown => self.open_new_chat(Some(SplitDir::TopBottom)),
+            Action::FocusLeft | Action::FocusDown | Action::FocusUp | Action::FocusRight => {
+                if self.layout.focus_dir(dir(action), area) {
+                    self.focus_changed();
+                }
+            }
+            Action::FocusNext => {
+                self.layout.focus_next();
+                self.focus_changed();
+            }
+            Action::ResizeLeft | Action::ResizeDown | Action::ResizeUp | Action::ResizeRight => {
+                if self.layout.resize(dir(action)) {
+                    self.save_layout();
+                } else {
+                    self.notify("no border to move that way");
+                }
+            }
+            Action::Zoom => {
+                self.layout.toggle_zoom();
+                if !self.layout.zoomed && self.layout.len() == 1 {
+                    self.notify("only one pane: nothing to zoom");
+                }
+                self.save_layout();
+            }
+            Action::Close => {
+                let id = self.layout.focus;
+                if self.layout.close(id) {
+                    self.panes.remove(&id);
+                    self.focus_changed();
+                } else {
+                    self.notify(format!(
+                        "the last pane stays open — {} {} quits",
+                        self.keymap.prefix,
+                        self.keymap
+                            .keys_for(Action::Quit)
+                            .0
+                            .first()
+                            .map(|k| k.to_string())
+                            .unwrap_or_else(|| "q".into())
+                    ));
+                }
+            }
+            Action::SwapPrev | Action::SwapNext => {
+                if self.layout.swap(action == Action::SwapNext) {
+                    self.save_layout();
+                }
+            }
+            Action::NewChat => self.open_new_chat(None),
+            Action::Terminal => self.notify(TERMINAL_NOT_AVAILABLE),
+            Action::Orchestrator => self.notify(ORCHESTRATOR_NOT_AVAILABLE),
+            Action::Trace => self.show_tool_pane(PaneSpec::Trace { chat_id: None }),
+            Action::Background => self.show_tool_pane(PaneSpec::Background),
+            Action::Timeline => self.show_tool_pane(PaneSpec::Timeline { chat_id: None }),
+            Action::Sessions => self.open_sessions(),
+            Action::ScrollMode => {
+                let ok = self
+                    .panes
+                    .get_mut(&self.layout.focus)
+                    .is_some_and(|p| p.enter_scroll_mode());
+                if !ok {
+                    self.notify("this pane scrolls with the arrow keys and PageUp/PageDown");
+                }
+            }
+            Action::Search => {
+                let ok = self
+                    .panes
+                    .get_mut(&self.layout.focus)
+                    .is_some_and(|p| p.start_search());
+                if !ok {
+                    self.notify("this pane has no search");
+                }
+            }
+            Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            Action::Palette => {
+                self.overlay = Some(Overlay::Palette {
+                    query: String::new(),
+                    selected: 0,
+                })
+            }
+            Action::Quit => self.quit = true,
+        }
+    }
+
+    pub fn apply(&mut self, actions: Vec<AppAction>) {
+        for action in actions {
+            match action {
+                AppAction::Engine(cmd) => self.engine.submit(cmd),
+                AppAction::OpenChat { chat_id } => self.open_chat(&chat_id),
+                AppAction::ScrollChatToTurn { chat_id, turn } => {
+                    if self.find_chat_pane(&chat_id).is_none() {
+                        self.open_chat(&chat_id);
+                    }
+                    let ok = self
+                        .find_chat_pane(&chat_id)
+                        .and_then(|id| self.panes.get_mut(&id))
+                        .is_some_and(|p| p.scroll_to_turn(turn));
+                    if !ok {
+                        self.notify(format!("turn {turn}: this chat view cannot jump to turns"));
+                    }
+                }
+                AppAction::NewChat => self.open_new_chat(None),
+                AppAction::PickSession => self.open_sessions(),
+                AppAction::Compare { models, prompt } => self.compare(&models, &prompt),
+                AppAction::Notice(m) => self.notify(m),
+                AppAction::Copy(text) => {
+                    self.notify(format!("copied {} characters", text.chars().count()));
+                    self.clipboard.push(text);
+                }
+                AppAction::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
+                AppAction::Quit => self.quit = true,
+            }
+        }
+    }
+
+    fn focus_changed(&mut self) {
+        self.update_last_chat();
+        self.save_layout();
+    }
+
+    fn find_chat_pane(&self, chat_id: &str) -> Option<PaneId> {
+        self.layout
+            .leaves()
+            .into_iter()
+            .find_map(|(id, s)| match s {
+                PaneSpec::Chat { chat_id: c } if c == chat_id => Some(id),
+                _ => None,
+            })
+    }
+
+    /// Splits along the focused pane's longer side (cells are about twice as tall as wide).
+    fn auto_split(&self) -> SplitDir {
+        let rect = self
+            .layout
+            .rects(self.pane_area())
+            .into_iter()
+            .find(|(i, _)| *i == self.layout.focus)
+            .map(|(_, r)| r)
+            .unwrap_or(self.pane_area());
+        if rect.width as u32 >= rect.height as u32 * 3 {
+            SplitDir::LeftRight
+        } else {
+            SplitDir::TopBottom
+        }
+    }
+
+    /// Opens a pane next to the focused one (and focuses it).
+    pub fn open_pane(&mut self, spec: PaneSpec, dir: Option<SplitDir>) {
+        let dir = dir.unwrap_or_else(|| self.auto_split());
+        let id = self.layout.split(dir, spec.clone());
+        self.update_last_chat();
+        let pane = make_pane(spec, &ctx!(self));
+        self.panes.insert(id, pane);
+        self.save_layout();
+    }
+
+    fn open_chat(&mut self, chat_id: &str) {
+        if let Some(id) = self.find_chat_pane(chat_id) {
+            self.layout.focus = id;
+            self.layout.zoomed = false;
+            self.focus_changed();
+            return;
+        }
+        match self.engine.chat(chat_id) {
+            Ok(_) => self.open_pane(
+                PaneSpec::Chat {
+                    chat_id: chat_id.to_string(),
+                },
+                None,
+            ),
+            Err(e) => self.notify(format!("cannot open chat: {e:#}")),
+        }
+    }
+
+    fn open_new_chat(&mut self, dir: Option<SplitDir>) {
+        let chat = self
+            .engine
+            .session(&self.session_id)
+            .and_then(|s| self.engine.new_chat(&s, "main", None));
+        match chat {
+            Ok(chat) => self.open_pane(PaneSpec::Chat { chat_id: chat.id }, dir),
+            Err(e) => self.notify(format!("cannot create a chat: {e:#}")),
+        }
+    }
+
+    /// Focuses the pane of that kind if one is open, else opens one.
+    fn show_tool_pane(&mut self, spec: PaneSpec) {
+        let same_kind = |s: &PaneSpec| std::mem::discriminant(s) == std::mem::discriminant(&spec);
+        if let Some((id, _)) = self.layout.leaves().into_iter().find(|(_, s)| same_kind(s)) {
+            self.layout.focus = id;
+            self.layout.zoomed = false;
+            self.focus_changed();
+            return;
+        }
+        self.open_pane(spec, None);
+    }
+
+    fn compare(&mut self, models: &[String], prompt: &str) {
+        let Ok(session) = self.engine.session(&self.session_id) else {
+            return;
+        };
+        for model in models {
+            match self.engine.new_chat(&session, "main", Some(model)) {
+                Ok(chat) => {
+                    self.open_pane(
+                        PaneSpec::Chat {
+                            chat_id: chat.id.clone(),
+                        },
+                        Some(SplitDir::LeftRight),
+                    );
+                    self.engine.submit(Command::SendMessage {
+                        chat_id: chat.id,
+                        text: prompt.to_string(),
+                        attachments: Vec::new(),
+                    });
+                }
+                Err(e) => self.notify(format!("compare: {e:#}")),
+            }
+        }
+    }
+
+    fn open_sessions(&mut self) {
+        let items = match self.engine.sessions() {
+            Ok(list) => list
+                .into_iter()
+                .map(|s| {
+                    let title = if s.session.title.trim().is_empty() {
+                        "(untitled)".to_string()
+                    } else {
+                        one_line(&s.session.title)
+                    };
+                    let current = if s.session.id == self.session_id {
+                        " ●"
+                    } else {
+                        ""
+                    };
+                    let date = s
+                        .session
+                        .updated_at
+                        .get(..16)
+                        .unwrap_or(&s.session.updated_at)
+                        .replace('T', " ");
+                    let label = format!(
+                        "{title}{current} · {} chat{} · {date} · {}",
+                        s.chats.len(),
+                        if s.chats.len() == 1 { "" } else { "s" },
+                        s.session.id.get(..8).unwrap_or(&s.session.id)
+                    );
+                    (s.session.id, label)
+                })
+                .collect(),
+            Err(e) => {
+                self.notify(format!("cannot list sessions: {e:#}"));
+                return;
+            }
+        };
+        self.overlay = Some(Overlay::Sessions {
+            query: String::new(),
+            selected: 0,
+            items,
+        });
+    }
+
+    /// Shows another session: its main chat in a fresh layout.
+    pub fn switch_session(&mut self, id: &str) {
+        if id == self.session_id {
+            return;
+        }
+        let result = self
+            .engine
+            .session(id)
+            .and_then(|s| self.engine.main_chat(&s).map(|c| (s, c)));
+        match result {
+            Ok((session, chat)) => {
+                self.session_id = session.id;
+                self.layout = Layout::new(PaneSpec::Chat { chat_id: chat.id });
+                self.last_chat = None;
+                self.rebuild_panes();
+                self.count_tasks();
+                self.save_layout();
+            }
+            Err(e) => self.notify(format!("cannot open session: {e:#}")),
+        }
+    }
+
+    /// Folds an engine event into the panes and the status line; true when a redraw is due.
+    pub fn on_engine_event(&mut self, event: &Event) -> bool {
+        let mut dirty = false;
+        let ctx = ctx!(self);
+        for pane in self.panes.values_mut() {
+            dirty |= pane.on_event(event, &ctx);
+        }
+        match event {
+            Event::TaskUpdated { status, label, .. } => {
+                self.count_tasks();
+                if matches!(status.as_str(), "completed" | "failed" | "cancelled") {
+                    let label = label.as_deref().unwrap_or("task");
+                    self.notify(format!("background task '{label}' {status}"));
+                }
+                dirty = true;
+            }
+            Event::Notice { message } => {
+                self.notify(message.clone());
+                dirty = true;
+            }
+            _ => {}
+        }
+        dirty
+    }
+
+    /// Text queued for the clipboard.
+    pub fn take_clipboard(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.clipboard)
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Drawing
+    // ---------------------------------------------------------------------------------------
+
+    pub fn render(&mut self, frame: &mut Frame<'_>) {
+        let area = frame.area();
+        self.size = area;
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            draw_too_small(frame, area, &self.theme);
+            return;
+        }
+        let panes_area = self.pane_area();
+        for sep in self.layout.separators(panes_area) {
+            let lines: Vec<Line<'_>> = (0..sep.height).map(|_| Line::raw("│")).collect();
+            frame.render_widget(Paragraph::new(lines).style(self.theme.border), sep);
+        }
+        let focus = self.layout.focus;
+        let ctx = ctx!(self);
+        for (id, rect) in self.layout.rects(panes_area) {
+            if let Some(pane) = self.panes.get_mut(&id) {
+                draw_pane(frame, pane.as_mut(), rect, &ctx, id == focus);
+            }
+        }
+        let status = Rect::new(area.x, area.y + area.height - 1, area.width, 1);
+        self.draw_status(frame, status);
+        match &self.overlay {
+            Some(Overlay::Help { scroll }) => {
+                let scroll = *scroll;
+                let clamped = draw_help(frame, panes_area, &self.theme, &self.keymap, scroll);
+                if let Some(Overlay::Help { scroll }) = &mut self.overlay {
+                    *scroll = clamped;
+                }
+            }
+            Some(Overlay::Palette { query, selected }) => draw_palette(
+                frame,
+                panes_area,
+                &self.theme,
+                &self.keymap,
+                query,
+                *selected,
+            ),
+            Some(Overlay::Sessions {
+                query,
+                selected,
+                items,
+            }) => draw_sessions(frame, panes_area, &self.theme, query, *selected, items),
+            None => {}
+        }
+    }
+
+    fn draw_status(&self, frame: &mut Frame<'_>, area: Rect) {
+        let t = &self.theme;
+        let width = area.width as usize;
+        let mode = format!(" {} ", self.mode());
+        let mode_style = t
+            .status_bar
+            .patch(t.accent)
+            .add_modifier(Modifier::REVERSED | Modifier::BOLD);
+        let mut right = String::new();
+        if self.layout.zoomed {
+            right.push_str(" [Z]");
+        }
+        if self.running_tasks > 0 {
+            right.push_str(&format!(" ⚙ {} running", self.running_tasks));
+        }
+        if !right.is_empty() {
+            right.push(' ');
+        }
+        let (text, style) = if self.prefix_pending {
+            (self.keymap.prefix_hint(), t.status_bar)
+        } else if let Some(n) = self.notice() {
+            (n.to_string(), t.status_bar.patch(t.warning))
+        } else {
+            let session = self
+                .engine
+                .session(&self.session_id)
+                .ok()
+                .map(|s| {
+                    if s.title.trim().is_empty() {
+                        "new session".into()
+                    } else {
+                        one_line(&s.title)
+                    }
+                })
+                .unwrap_or_default();
+            (
+                format!(
+                    "{session} · {} ? help · {} : palette",
+                    self.keymap.prefix, self.keymap.prefix
+                ),
+                t.status_bar.patch(t.dim).remove_modifier(Modifier::DIM),
+            )
+        };
+        let mode_w = mode.width().min(width);
+        let right_w = right.width();
+        let right_w = if mode_w + right_w + 4 <= width {
+            right_w
+        } else {
+            0
+        };
+        let mid_w = width.saturating_sub(mode_w + right_w + 1);
+        let mut spans = vec![Span::styled(truncate(&mode, width), mode_style)];
+        if width > mode_w {
+            spans.push(Span::styled(" ", t.status_bar));
+            spans.push(Span::styled(fit(&text, mid_w), style));
+        }
+        if right_w > 0 {
+            spans.push(Span::styled(right, t.status_bar.patch(t.accent)));
+        }
+        frame.render_widget(Paragraph::new(Line::from(spans)).style(t.status_bar), area);
+    }
+}
+
+/// The area below a pane's title line.
+fn body_of(rect: Rect) -> Rect {
+    Rect::new(
+        rect.x,
+        rect.y + rect.height.min(1),
+        rect.width,
+        rect.height.saturating_sub(1),
+    )
+}
+
+/// Draws a pane: its title line (what it is bound to) and its body.
+pub fn draw_pane(
+    frame: &mut Frame<'_>,
+    pane: &mut dyn Pane,
+    area: Rect,
+    ctx: &PaneContext<'_>,
+    focused: bool,
+) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let t = ctx.theme;
+    let title = one_line(&pane.title(ctx));
+    let marker = if focused { "▌" } else { " " };
+    let width = area.width as usize;
+    let text = truncate(&format!("{marker}{title} "), width);
+    let fill = width.saturating_sub(text.width());
+    let style = if focused { t.title_focused } else { t.title };
+    let line = Line::from(vec![
+        Span::styled(text, style),
+        Span::styled(
+            "─".repeat(fill),
+            if focused { t.border_focused } else { t.border },
+        ),
+    ]);
+    frame.render_widget(
+        Paragraph::new(line),
+        Rect::new(area.x, area.y, area.width, 1),
+    );
+    let body = body_of(area);
+    if body.height > 0 {
+        pane.render(frame, body, ctx, focused);
+    }
+}
+
+fn draw_too_small(frame: &mut Frame<'_>, area: Rect, t: &Theme) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let msg = if area.width >= 18 {
+        "terminal too small"
+    } else {
+        "too small"
+    };
+    let msg = truncate(msg, area.width as usize);
+    let y = area.y + area.height / 2;
+    let x = area.x + (area.width.saturating_sub(msg.width() as u16)) / 2;
+    frame.render_widget(
+        Paragraph::new(Line::styled(msg.clone(), t.warning)),
+        Rect::new(x, y, (msg.width() as u16).min(area.width), 1),
+    );
+}
+
+/// A centred box for an overlay.
+fn overlay_box(area: Rect, want_w: u16, want_h: u16) -> Rect {
+    let w = want_w
+        .min(area.width.saturating_sub(2))
+        .max(area.width.min(10));
+    let h = want_h
+        .min(area.height.saturating_sub(1))
+        .max(area.height.min(3));
+    Rect::new(
+        area.x + area.width.saturating_sub(w) / 2,
+        area.y + area.height.saturating_sub(h) / 2,
+        w,
+        h,
+    )
+}
+
+fn framed(frame: &mut Frame<'_>, rect: Rect, title: &str, t: &Theme) -> Rect {
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border_focused)
+        .title(Span::styled(title, t.title_focused));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    inner
+}
+
+/// Draws the help overlay; returns the scroll offset clamped to the content.
+fn draw_help(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    t: &Theme,
+    keymap: &Keymap,
+    scroll: usize,
+) -> usize {
+    let rows = keymap.help_rows();
+    let key_w = rows.iter().map(|r| r.0.width()).max().unwrap_or(8).min(28);
+    let mut lines: Vec<Line<'_>> = rows
+        .iter()
+        .map(|(keys, _, desc)| {
+            Line::from(vec![
+                Span::styled(fit(keys, key_w), t.accent),
+                Span::raw("  "),
+                Span::raw(desc.to_string()),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "In list panes: j/k or arrows move, Enter opens or expands,",
+        t.dim,
+    ));
+    lines.push(Line::styled(
+        "g/G first/last. Rebind keys in [ui.keys] of config.toml.",
+        t.dim,
+    ));
+    let rect = overlay_box(area, (key_w + 46) as u16, lines.len() as u16 + 2);
+    let inner = framed(frame, rect, " Keys · Esc closes ", t);
+    let max_scroll = lines.len().saturating_sub(inner.height as usize);
+    let scroll = scroll.min(max_scroll);
+    let width = inner.width as usize;
+    let shown: Vec<Line<'_>> = lines
+        .into_iter()
+        .skip(scroll)
+        .map(|l| clip(l, width))
+        .collect();
+    frame.render_widget(Paragraph::new(shown), inner);
+    scroll
+}
+
+fn clip(line: Line<'_>, width: usize) -> Line<'static> {
+    let mut used = 0;
+    let mut out = Vec::new();
+    for s in line.spans {
+        let w = s.width();
+        if used + w > width {
+            let rest = width - used;
+            if rest > 0 {
+                out.push(Span::styled(truncate(&s.content, rest), s.style));
+            }
+            break;
+        }
+        used += w;
+        out.push(Span::styled(s.content.into_owned(), s.style));
+    }
+    Line::from(out)
+}
+
+fn palette_matches(query: &str) -> Vec<Action> {
+    let actions: Vec<Action> = Action::ALL
+        .into_iter()
+        .filter(|a| *a != Action::Palette)
+        .collect();
+    let names: Vec<String> = actions
+        .iter()
+        .map(|a| format!("{} {}", a.description(), a.name().replace('_', " ")))
+        .collect();
+    fuzzy::rank(query, &names)
+        .into_iter()
+        .map(|i| actions[i])
+        .collect()
+}
+
+fn edit_query(code: KeyCode, query: &mut String, selected: &mut usize, count: usize) {
+    match code {
+        KeyCode::Up => *selected = selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Tab => *selected = (*selected + 1).min(count.saturating_sub(1)),
+        KeyCode::Backspace => {
+            query.pop();
+            *selected = 0;
+        }
+        KeyCode::Char(c) => {
+            query.push(c);
+            *selected = 0;
+        }
+        _ => {}
+    }
+}
+
+fn draw_list(
+    frame: &mut Frame<'_>,
+    inner: Rect,
+    t: &Theme,
+    query: &str,
+    rows: Vec<Line<'static>>,
+    selected: usize,
+    empty: &str,
+) {
+    if inner.height == 0 {
+        return;
+    }
+    let width = inner.width as usize;
+    let prompt = Line::from(vec![
+        Span::styled("> ", t.accent),
+        Span::raw(truncate(query, width.saturating_sub(3))),
+        Span::styled("▏", t.accent),
+    ]);
+    let mut lines = vec![prompt];
+    let room = inner.height.saturating_sub(1) as usize;
+    if rows.is_empty() {
+        lines.push(Line::styled(truncate(empty, width), t.dim));
+    }
+    let top = selected.saturating_sub(room.saturating_sub(1));
+    for (i, row) in rows.into_iter().enumerate().skip(top).take(room) {
+        let mut row = clip(row, width);
+        if i == selected {
+            let w: usize = row.width();
+            row.spans
+                .push(Span::raw(" ".repeat(width.saturating_sub(w))));
+            row = row.patch_style(t.selection);
+        }
+        lines.push(row);
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_palette(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    t: &Theme,
+    keymap: &Keymap,
+    query: &str,
+    selected: usize,
+) {
+    let matches = palette_matches(query);
+    let rect = overlay_box(area, 64, 16);
+    let inner = framed(
+        frame,
+        rect,
+        " Command palette · Enter runs · Esc closes ",
+        t,
+    );
+    let width = inner.width as usize;
+    let rows: Vec<Line<'static>> = matches
+        .iter()
+        .map(|a| {
+            let keys = keymap.describe_keys(*a);
+            let keys = keys.split(", ").next().unwrap_or("").to_string();
+            let desc_w = width.saturating_sub(keys.width() + 1);
+            Line::from(vec![
+                Span::raw(fit(a.description(), desc_w)),
+                Span::raw(" "),
+                Span::styled(keys, t.dim),
+            ])
+        })
+        .collect();
+    draw_list(frame, inner, t, query, rows, selected, "no matching action");
+}
+
+fn draw_sessions(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    t: &Theme,
+    query: &str,
+    selected: usize,
+    items: &[(String, String)],
+) {
+    let labels: Vec<&str> = items.iter().map(|(_, l)| l.as_str()).collect();
+    let ranked = fuzzy::rank(query, &labels);
+    let rect = overlay_box(area, 72, 16);
+    let inner = framed(frame, rect, " Sessions · Enter opens · Esc closes ", t);
+    let rows = ranked
+        .into_iter()
+        .map(|i| Line::raw(items[i].1.clone()))
+        .collect();
+    draw_list(
+        frame,
+        inner,
+        t,
+        query,
+        rows,
+        selected,
+        "no matching session",
+    );
+}
+
+// -------------------------------------------------------------------------------------------
+// The loop
+// -------------------------------------------------------------------------------------------
+
+/// The frame interval: 60 fps, or 30 over SSH.
+pub fn frame_interval(ssh: bool) -> Duration {
+    if ssh {
+        Duration::from_micros(33_333)
+    } else {
+        Duration::from_micros(16_667)
+    }
+}
+
+/// Decides when to draw. `request` marks the screen dirty; `due` says whether to draw now.
+#[derive(Debug)]
+pub struct FrameScheduler {
+    interval: Duration,
+    last_draw: Option<Instant>,
+    /// A draw is owed at this time.
+    pending: Option<Instant>,
+}
+
+impl FrameScheduler {
+    pub fn new(interval: Duration) -> FrameScheduler {
+        FrameScheduler {
+            interval,
+            last_draw: None,
+            pending: None,
+        }
+    }
+
+    /// Something changed: draw at once if the last frame is old enough, else at the end of
+    /// the current interval.
+    pub fn request(&mut self, now: Instant) {
+        let earliest = self.last_draw.map_or(now, |t| t + self.interval);
+        let at = earliest.max(now);
+        self.pending = Some(self.pending.map_or(at, |p| p.min(at)));
+    }
+
+    /// Asks for a frame no sooner than `after` from the last one (animation ticks).
+    pub fn request_after(&mut self, now: Instant, after: Duration) {
+        let at = self.last_draw.map_or(now, |t| t + after).max(now);
+        self.pending = Some(self.pending.map_or(at, |p| p.min(at)));
+    }
+
+    /// When the next draw is owed; `None` when nothing is (the loop then sleeps).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.pending
+    }
+
+    pub fn is_due(&self, now: Instant) -> bool {
+        self.pending.is_some_and(|p| p <= now)
+    }
+
+    pub fn drawn(&mut self, now: Instant) {
+        self.last_draw = Some(now);
+        self.pending = None;
+    }
+}
+
+/// Runs the workspace until the user quits, the input ends, or `stop` fires (signals).
+pub async fn run_loop<B: ratatui::backend::Backend>(
+    app: &mut App,
+    terminal: &mut Terminal<B>,
+    mut events: UnboundedReceiver<Event>,
+    stop: impl std::future::Future<Output = ()>,
+    ssh: bool,
+) -> Result<()> {
+    let mut input = crossterm::event::EventStream::new();
+    let mut frames = FrameScheduler::new(frame_interval(ssh));
+    tokio::pin!(stop);
+    if let Ok(size) = terminal.size() {
+        app.size = Rect::new(0, 0, size.width, size.height);
+    }
+    frames.request(Instant::now());
+    let mut engine_open = true;
+    loop {
+        let now = Instant::now();
+        if frames.is_due(now) {
+            if app.is_animating() {
+                app.tick = app.tick.wrapping_add(1);
+            }
+            terminal.draw(|f| app.render(f))?;
+            frames.drawn(Instant::now());
+            write_clipboard(app.take_clipboard());
+        }
+        if app.quit {
+            break;
+        }
+        if frames.deadline().is_none() && app.is_animating() {
+            frames.request_after(Instant::now(), ANIMATION_INTERVAL);
+        }
+        let wake = match (frames.deadline(), app.notice_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let sleep = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(ev)) => {
+                    if app.handle_terminal_event(ev) {
+                        frames.request(Instant::now());
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::warn!("terminal input: {e}");
+                    break;
+                }
+                None => break,
+            },
+            ev = events.recv(), if engine_open => match ev {
+                Some(ev) => {
+                    let mut dirty = app.on_engine_event(&ev);
+                    // Fold whatever else is queued before drawing.
+                    for _ in 0..256 {
+                        match events.try_recv() {
+                            Ok(ev) => dirty |= app.on_engine_event(&ev),
+                            Err(_) => break,
+                        }
+                    }
+                    if dirty {
+                        frames.request(Instant::now());
+                    }
+                }
+                None => engine_open = false,
+            },
+            _ = sleep => {
+                if app.expire_notice(Instant::now()) {
+                    frames.request(Instant::now());
+                }
+            }
+            _ = &mut stop => break,
+        }
+    }
+    app.save_layout();
+    Ok(())
+}
+
+/// OSC 52: puts text on the clipboard of the terminal the user sits at, even over SSH.
+fn write_clipboard(texts: Vec<String>) {
+    use base64::Engine as _;
+    if texts.is_empty() {
+        return;
+    }
+    let mut out = std::io::stdout();
+    for text in texts {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+        let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+    }
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::test_support::{buffer_text, normalise, TestEngine};
+    use crossterm::event::KeyModifiers;
+    use ratatui::backend::TestBackend;
+
+    fn app_for(t: &TestEngine, theme: Theme) -> App {
+        let (session, layout) = initial_workspace(&t.engine, None, false).unwrap();
+        App::new(t.engine.clone(), theme, Keymap::default(), session, layout)
+    }
+
+    fn draw(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        term.draw(|f| app.render(f)).unwrap();
+        term
+    }
+
+    fn screen(app: &mut App, w: u16, h: u16) -> String {
+        normalise(&buffer_text(draw(app, w, h).backend().buffer()))
+    }
+
+    fn key(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    fn prefix() -> KeyEvent {
+        KeyEvent::new(KeyCode::Char('b'), KeyModifiers::CONTROL)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn status_line_modes_and_notices() {
+        let t = TestEngine::new();
+        let mut app = app_for(&t, t.theme.clone());
+        insta::assert_snapshot!("workspace_80x24", screen(&mut app, 80, 24));
+        app.handle_key(prefix());
+        assert_eq!(app.mode(), "PREFIX");
+        insta::assert_snapshot!("status_prefix", last_line(&screen(&mut app, 80, 24)));
+        app.handle_key(key('t'));
+        assert_eq!(app.notice(), Some(TERMINAL_NOT_AVAILABLE));
+        insta::assert_snapshot!("status_notice_narrow", last_line(&screen(&mut app, 40, 10)));
+        app.handle_key(prefix());
+        app.handle_key(key('o'));
+        assert_eq!(app.notice(), Some(ORCHESTRATOR_NOT_AVAILABLE));
+        app.running_tasks = 2;
+        app.notice = None;
+        insta::assert_snapshot!("status_tasks_badge", last_line(&screen(&mut app, 80, 24)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn missing_key_is_explained_in_the_chat_pane() {
+        let t = TestEngine::with_key(false);
+        let mut app = app_for(&t, t.theme.clone());
+        let text = screen(&mut app, 60, 8);
+        assert!(text.contains("no API key"), "{text}");
+        insta::assert_snapshot!("missing_key", text);
+        for c in "hi".chars() {
+            app.handle_key(key(c));
+        }
+        app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        assert!(app.notice().unwrap_or("").contains("no API key"));
+    }
+
+    fn last_line(s: &str) -> String {
+        s.lines().last().unwrap_or("").to_string()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn help_overlay_and_palette() {
+        let t = TestEngine::new();
+        let mut app = app_for(&t, t.theme.clone());
+        app.handle_key(prefix());
+        app.handle_key(key('?'));
+        assert_eq!(app.mode(), "HELP");
+        insta::assert_snapshot!("help_overlay", screen(&mut app, 80, 40));
+        app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+        app.handle_key(prefix());
+        app.handle_key(key(':'));
+        assert_eq!(app.mode(), "PALETTE");
+        for c in "split".chars() {
+            app.handle_key(key(c));
+        }
+        insta::assert_snapshot!("palette_split", screen(&mut app, 80, 24));
+        app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        assert_eq!(app.layout.len(), 2, "the palette ran split");
+        assert_eq!(app.mode(), "NORMAL");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn too_small_and_degenerate_sizes_never_panic() {
+        let t = TestEngine::new();
+        let mut app = app_for(&t, t.theme.clone());
+        app.run_action(Action::SplitRight);
+        app.run_action(Action::Trace);
+        app.run_action(Action::Background);
+        insta::assert_snapshot!("too_small", screen(&mut app, 19, 5));
+        for (w, h) in [
+            (0, 0),
+            (1, 1),
+            (5, 2),
+            (20, 5),
+            (21, 6),
+            (40, 12),
+            (80, 24),
+            (300, 3),
+        ] {
+            let _ = screen(&mut app, w, h);
+        }
+        app.run_action(Action::Help);
+        for (w, h) in [(1, 1), (20, 5), (30, 8)] {
+            let _ = screen(&mut app, w, h);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_color_draws_without_colours() {
+        let t = TestEngine::new();
+        let mut app = app_for(&t, Theme::new(crate::tui::theme::ColorSupport::None));
+        app.run_action(Action::Trace);
+        app.run_action(Action::Timeline);
+        app.handle_key(prefix());
+        let term = draw(&mut app, 80, 24);
+        let buf = term.backend().buffer();
+        for cell in buf.content() {
+            assert_eq!(cell.fg, ratatui::style::Color::Reset, "{cell:?}");
+            assert_eq!(cell.bg, ratatui::style::Color::Reset, "{cell:?}");
+        }
+        insta::assert_snapshot!("no_color_layout", normalise(&buffer_text(buf)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn layout_is_saved_and_restored_dropping_missing_chats() {
+        let t = TestEngine::new();
+        let mut app = app_for(&t, t.theme.clone());
+        app.run_action(Action::SplitRight);
+        app.run_action(Action::Trace);
+        assert_eq!(app.layout.len(), 3);
+        let saved = app.layout.clone();
+        let (session, layout) = initial_workspace(&t.engine, None, false).unwrap();
+        assert_eq!(session, t.session.id);
+        assert_eq!(layout, saved);
+        // A saved chat that no longer exists is dropped.
+        let mut json: SavedWorkspace =
+            serde_json::from_str(&t.engine.load_layout().unwrap().unwrap()).unwrap();
+        let ghost = json.layout.leaves()[1].0;
+        json.layout.set_spec(
+            ghost,
+            PaneSpec::Chat {
+                chat_id: "gone".into(),
+            },
+        );
+        t.engine
+            .save_layout(&serde_json::to_string(&json).unwrap())
+            .unwrap();
+        let (_, layout) = initial_workspace(&t.engine, None, false).unwrap();
+        assert_eq!(layout.len(), 2);
+        // A broken layout falls back to the main chat.
+        t.engine.save_layout("{not json").unwrap();
+        let (_, layout) = initial_workspace(&t.engine, None, false).unwrap();
+        assert_eq!(layout.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_drive_the_layout() {
+        let t = TestEngine::new();
+        let mut app = app_for(&t, t.theme.clone());
+        app.size = Rect::new(0, 0, 120, 40);
+        let first = app.layout.focus;
+        app.handle_key(prefix());
+        app.handle_key(KeyEvent::new(KeyCode::Char('%'), KeyModifiers::SHIFT));
+        assert_eq!(app.layout.len(), 2);
+        app.handle_key(KeyEvent::new(KeyCode::Left, KeyModifiers::ALT));
+        assert_eq!(app.layout.focus, first);
+        app.handle_key(prefix());
+        app.handle_key(key('z'));
+        assert!(app.layout.zoomed);
+        app.handle_key(prefix());
+        app.handle_key(key('x'));
+        assert_eq!(app.layout.len(), 1);
+        app.handle_key(prefix());
+        app.handle_key(key('x'));
+        assert_eq!(app.layout.len(), 1, "the last pane stays");
+        assert!(app.notice().unwrap().contains("last pane"));
+        // Double prefix reaches the pane (the chat input ignores control keys).
+        app.handle_key(prefix());
+        assert!(app.handle_key(prefix()), "leaving prefix mode redraws");
+        assert_eq!(app.mode(), "NORMAL");
+        app.handle_key(prefix());
+        app.handle_key(key('g'));
+        assert_eq!(
+            app.layout.spec(app.layout.focus),
+            Some(&PaneSpec::Background)
+        );
+        app.handle_key(prefix());
+        app.handle_key(key('q'));
+        assert!(app.quit);
+    }
+
+    #[test]
+    fn frames_are_limited_and_idle_means_no_timer() {
+        let interval = frame_interval(false);
+        let mut f = FrameScheduler::new(interval);
+        let t0 = Instant::now();
+        assert_eq!(f.deadline(), None, "idle: no timer");
+        f.request(t0);
+        assert!(f.is_due(t0), "the first change draws at once");
+        f.drawn(t0);
+        assert_eq!(f.deadline(), None);
+        // A burst right after a frame waits for the interval, coalesced into one frame.
+        for i in 0..100 {
+            f.request(t0 + Duration::from_micros(i * 10));
+        }
+        assert_eq!(f.deadline(), Some(t0 + interval));
+        assert!(!f.is_due(t0 + Duration::from_millis(5)));
+        // A key long after the last frame echoes at once.
+        let later = t0 + Duration::from_secs(1);
+        f.drawn(t0);
+        f.request(later);
+        assert!(f.is_due(later));
+        assert_eq!(frame_interval(true), Duration::from_micros(33_333));
+    }
+}
