@@ -1,0 +1,4 @@
+//! The chat pane.
+
+pub mod composer;
+pub mod slash;
