@@ -256,6 +256,7 @@ mod tests {
         c.left();
         c.insert_char('l');
         assert_eq!(c.text(), "hello");
+        c.line_end();
         c.newline();
         c.insert_str("wörld");
         assert_eq!(c.cursor_line_col(), (1, 5));
