@@ -2,3 +2,4 @@
 
 pub mod composer;
 pub mod slash;
+pub mod items;
