@@ -549,10 +549,14 @@ pub fn wrap_spans(
         // Longer than a whole line: break it at the edge.
         let mut rest = tok.text.as_str().to_string();
         while !rest.is_empty() {
-            let room = width.saturating_sub(used);
+            let mut room = width.saturating_sub(used);
             if room == 0 {
-                new_line(&mut lines, &mut cur, &mut used, &mut avail_full, &mut line_has_text);
-                continue;
+                if line_has_text {
+                    new_line(&mut lines, &mut cur, &mut used, &mut avail_full, &mut line_has_text);
+                    continue;
+                }
+                // The prefix alone fills the line: overflow by one column rather than loop.
+                room = 1;
             }
             let pieces = hard_split(&rest, room);
             let Some(head) = pieces.first().cloned() else {
@@ -747,8 +751,15 @@ mod tests {
     }
 
     #[test]
+    fn prefixes_wider_than_the_width_terminate() {
+        let lines = render("1. a long item\n   - nested item here\n", 1, &theme());
+        assert!(!lines.is_empty());
+    }
+
+    #[test]
     fn links_keep_their_url() {
         let lines = render("see [docs](https://x.dev)", 60, &theme());
         assert_eq!(text(&lines), vec!["see docs (https://x.dev)"]);
     }
 }
+

@@ -446,7 +446,8 @@ impl ChatPane {
     }
 
     fn fold(&mut self, event: &Event) -> bool {
-        let width = self.width.max(1);
+        // Before the first draw the width is unknown; a later draw re-renders at the real one.
+        let width = if self.width == 0 { 80 } else { self.width };
         match event {
             Event::TurnStarted { turn, .. } => {
                 self.turn = *turn;
