@@ -24,12 +24,21 @@ fn bench(c: &mut Criterion) {
     let project = tempfile::tempdir().expect("tempdir");
     let home = tempfile::tempdir().expect("tempdir");
     let vars = BTreeMap::from([
-        ("HOME".to_string(), home.path().to_string_lossy().into_owned()),
-        ("BOOCODE_HOME".to_string(), home.path().to_string_lossy().into_owned()),
+        (
+            "HOME".to_string(),
+            home.path().to_string_lossy().into_owned(),
+        ),
+        (
+            "BOOCODE_HOME".to_string(),
+            home.path().to_string_lossy().into_owned(),
+        ),
     ]);
     let config = Config::load(
         project.path(),
-        &Environment { vars, user_config: None },
+        &Environment {
+            vars,
+            user_config: None,
+        },
         &Overrides {
             provider: None,
             base_url: Some("http://127.0.0.1:9".into()),
@@ -51,7 +60,12 @@ fn bench(c: &mut Criterion) {
     // 5,000 turns: a user message and an assistant reply each.
     for turn in 1..=5_000 {
         store
-            .insert_user_message(&chat.id, turn, &format!("question number {turn}: why?"), &[])
+            .insert_user_message(
+                &chat.id,
+                turn,
+                &format!("question number {turn}: why?"),
+                &[],
+            )
             .expect("user message");
         let m = store
             .begin_assistant_message(&chat.id, turn, "bench-model")
@@ -85,7 +99,8 @@ fn bench(c: &mut Criterion) {
     let mut pane = ChatPane::new(&chat.id, &ctx).expect("open");
     group.bench_function("frame_120x40_tail", |b| {
         b.iter(|| {
-            term.draw(|f| pane.render(f, area, &ctx, true)).expect("draw");
+            term.draw(|f| pane.render(f, area, &ctx, true))
+                .expect("draw");
         })
     });
     let up = KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE);
@@ -100,7 +115,8 @@ fn bench(c: &mut Criterion) {
                 pane.handle_key(end, &ctx);
             }
             pane.handle_key(up, &ctx);
-            term.draw(|f| pane.render(f, area, &ctx, true)).expect("draw");
+            term.draw(|f| pane.render(f, area, &ctx, true))
+                .expect("draw");
         })
     });
     group.finish();

@@ -88,9 +88,7 @@ pub fn nearest_256(r: u8, g: u8, b: u8) -> u8 {
     const LEVELS: [i32; 6] = [0, 95, 135, 175, 215, 255];
     let idx = |v: u8| -> usize {
         let v = v as i32;
-        (0..6)
-            .min_by_key(|&i| (LEVELS[i] - v).abs())
-            .unwrap_or(0)
+        (0..6).min_by_key(|&i| (LEVELS[i] - v).abs()).unwrap_or(0)
     };
     let (ri, gi, bi) = (idx(r), idx(g), idx(b));
     let dist = |a: (i32, i32, i32)| {

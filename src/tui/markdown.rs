@@ -296,8 +296,7 @@ impl<'t> Renderer<'t> {
                         let mut spans = first.clone();
                         spans.extend(line.spans);
                         // Code is not word-wrapped; over-long lines break at the edge.
-                        self.out
-                            .extend(wrap_spans(&spans, self.width, &[], &[]));
+                        self.out.extend(wrap_spans(&spans, self.width, &[], &[]));
                     }
                 }
                 self.need_blank = self.lists.is_empty();
@@ -536,11 +535,23 @@ pub fn wrap_spans(
             continue;
         }
         if tok.space {
-            new_line(&mut lines, &mut cur, &mut used, &mut avail_full, &mut line_has_text);
+            new_line(
+                &mut lines,
+                &mut cur,
+                &mut used,
+                &mut avail_full,
+                &mut line_has_text,
+            );
             continue;
         }
         if tok.width <= avail_full || !line_has_text && tok.width <= width.saturating_sub(used) {
-            new_line(&mut lines, &mut cur, &mut used, &mut avail_full, &mut line_has_text);
+            new_line(
+                &mut lines,
+                &mut cur,
+                &mut used,
+                &mut avail_full,
+                &mut line_has_text,
+            );
             used += tok.width;
             line_has_text = true;
             push_span(&mut cur, tok.text, tok.style);
@@ -552,7 +563,13 @@ pub fn wrap_spans(
             let mut room = width.saturating_sub(used);
             if room == 0 {
                 if line_has_text {
-                    new_line(&mut lines, &mut cur, &mut used, &mut avail_full, &mut line_has_text);
+                    new_line(
+                        &mut lines,
+                        &mut cur,
+                        &mut used,
+                        &mut avail_full,
+                        &mut line_has_text,
+                    );
                     continue;
                 }
                 // The prefix alone fills the line: overflow by one column rather than loop.
@@ -564,7 +581,13 @@ pub fn wrap_spans(
             };
             let hw = head.width();
             if hw > room && line_has_text {
-                new_line(&mut lines, &mut cur, &mut used, &mut avail_full, &mut line_has_text);
+                new_line(
+                    &mut lines,
+                    &mut cur,
+                    &mut used,
+                    &mut avail_full,
+                    &mut line_has_text,
+                );
                 continue;
             }
             rest = rest[head.len()..].to_string();
@@ -572,7 +595,13 @@ pub fn wrap_spans(
             line_has_text = true;
             push_span(&mut cur, head, tok.style);
             if !rest.is_empty() {
-                new_line(&mut lines, &mut cur, &mut used, &mut avail_full, &mut line_has_text);
+                new_line(
+                    &mut lines,
+                    &mut cur,
+                    &mut used,
+                    &mut avail_full,
+                    &mut line_has_text,
+                );
             }
         }
     }
@@ -762,4 +791,3 @@ mod tests {
         assert_eq!(text(&lines), vec!["see docs (https://x.dev)"]);
     }
 }
-

@@ -84,7 +84,11 @@ impl Composer {
         self.browsing = None;
         // A placeholder goes as a whole: deleting one bracket of it would orphan the paste.
         let before = &self.text[..self.cursor];
-        if let Some(i) = self.pastes.iter().position(|(p, _)| before.ends_with(p.as_str())) {
+        if let Some(i) = self
+            .pastes
+            .iter()
+            .position(|(p, _)| before.ends_with(p.as_str()))
+        {
             let (p, _) = self.pastes.remove(i);
             let start = self.cursor - p.len();
             self.text.replace_range(start..self.cursor, "");
@@ -130,7 +134,10 @@ impl Composer {
     }
 
     pub fn line_start(&mut self) {
-        self.cursor = self.text[..self.cursor].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        self.cursor = self.text[..self.cursor]
+            .rfind('\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
     }
 
     pub fn line_end(&mut self) {
@@ -160,11 +167,7 @@ impl Composer {
         let mut offset = 0;
         for (i, l) in self.text.split('\n').enumerate() {
             if i == line {
-                let byte = l
-                    .char_indices()
-                    .nth(col)
-                    .map(|(b, _)| b)
-                    .unwrap_or(l.len());
+                let byte = l.char_indices().nth(col).map(|(b, _)| b).unwrap_or(l.len());
                 self.cursor = offset + byte;
                 return;
             }

@@ -171,7 +171,13 @@ impl Item {
         self.lines(width, theme, tick).len()
     }
 
-    fn render_into(&mut self, out: &mut Vec<Line<'static>>, width: usize, theme: &Theme, tick: u64) {
+    fn render_into(
+        &mut self,
+        out: &mut Vec<Line<'static>>,
+        width: usize,
+        theme: &Theme,
+        tick: u64,
+    ) {
         match &mut self.kind {
             Kind::User { text, attachments } => {
                 let first = [Span::styled("› ", theme.user)];
@@ -179,7 +185,10 @@ impl Item {
                 for (i, l) in text.split('\n').enumerate() {
                     let p: &[Span<'static>] = if i == 0 { &first } else { &cont };
                     out.extend(wrap_spans(
-                        &[Span::styled(l.to_string(), theme.text.add_modifier(Modifier::BOLD))],
+                        &[Span::styled(
+                            l.to_string(),
+                            theme.text.add_modifier(Modifier::BOLD),
+                        )],
                         width,
                         p,
                         &cont,
@@ -248,7 +257,12 @@ impl Item {
                 ]));
                 let limit = (!*expanded).then_some(DIFF_COLLAPSED_LINES);
                 for l in render_diff(diff, theme, limit) {
-                    out.extend(wrap_spans(&l.spans, width, &[Span::raw("  ")], &[Span::raw("  ")]));
+                    out.extend(wrap_spans(
+                        &l.spans,
+                        width,
+                        &[Span::raw("  ")],
+                        &[Span::raw("  ")],
+                    ));
                 }
             }
             Kind::Confirm {
@@ -310,7 +324,11 @@ pub fn key_argument(input: &str) -> String {
             .and_then(|a| a.as_array())
             .map(|a| {
                 a.iter()
-                    .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| x.to_string())
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -354,7 +372,10 @@ fn render_tool(t: &ToolItem, out: &mut Vec<Line<'static>>, width: usize, theme: 
             let mark = if outcome == "success" { "✓" } else { "✗" };
             let mut tail = Vec::new();
             if let Some(ms) = latency_ms {
-                tail.push(Span::styled(format!("  {}", fmt_latency(*ms)), theme.latency(*ms)));
+                tail.push(Span::styled(
+                    format!("  {}", fmt_latency(*ms)),
+                    theme.latency(*ms),
+                ));
             }
             if let Some(e) = error {
                 tail.push(Span::styled(
@@ -381,7 +402,12 @@ fn render_tool(t: &ToolItem, out: &mut Vec<Line<'static>>, width: usize, theme: 
     if let Some(diff) = &t.diff {
         let limit = (!t.diff_expanded).then_some(DIFF_COLLAPSED_LINES);
         for l in render_diff(diff, theme, limit) {
-            out.extend(wrap_spans(&l.spans, width, &[Span::raw("  ")], &[Span::raw("  ")]));
+            out.extend(wrap_spans(
+                &l.spans,
+                width,
+                &[Span::raw("  ")],
+                &[Span::raw("  ")],
+            ));
         }
     }
     if t.expanded {
@@ -392,17 +418,30 @@ fn render_tool(t: &ToolItem, out: &mut Vec<Line<'static>>, width: usize, theme: 
             .and_then(|v| serde_json::to_string_pretty(&v).ok())
             .unwrap_or_else(|| t.input.clone());
         for l in pretty.lines() {
-            out.extend(wrap_spans(&[Span::styled(l.to_string(), theme.text)], width, &pad, &pad));
+            out.extend(wrap_spans(
+                &[Span::styled(l.to_string(), theme.text)],
+                width,
+                &pad,
+                &pad,
+            ));
         }
         if let Some(output) = &t.output {
             out.push(Line::from(Span::styled("  output", theme.dim)));
             let n = output.lines().count();
             for l in output.lines().take(TOOL_OUTPUT_LINES) {
-                out.extend(wrap_spans(&[Span::styled(l.to_string(), theme.text)], width, &pad, &pad));
+                out.extend(wrap_spans(
+                    &[Span::styled(l.to_string(), theme.text)],
+                    width,
+                    &pad,
+                    &pad,
+                ));
             }
             if n > TOOL_OUTPUT_LINES {
                 out.push(Line::from(Span::styled(
-                    format!("  … {} more lines (trace pane has all)", n - TOOL_OUTPUT_LINES),
+                    format!(
+                        "  … {} more lines (trace pane has all)",
+                        n - TOOL_OUTPUT_LINES
+                    ),
                     theme.dim,
                 )));
             }
@@ -534,16 +573,22 @@ pub fn items_from_messages(messages: &[StoredMessage]) -> Vec<Item> {
             }
             "tool" => {
                 for p in &m.parts {
-                    let target = p.tool_call_id.as_ref().and_then(|id| calls.get(id)).copied();
+                    let target = p
+                        .tool_call_id
+                        .as_ref()
+                        .and_then(|id| calls.get(id))
+                        .copied();
                     let is_error = p.content.starts_with("error:");
                     let state = ToolState::Done {
                         outcome: if is_error { "error" } else { "success" }.into(),
                         latency_ms: None,
-                        error: is_error.then(|| p.content.trim_start_matches("error:").trim().to_string()),
+                        error: is_error
+                            .then(|| p.content.trim_start_matches("error:").trim().to_string()),
                     };
                     match target.and_then(|i| items.get_mut(i)) {
                         Some(Item {
-                            kind: Kind::Tool(t), ..
+                            kind: Kind::Tool(t),
+                            ..
                         }) => {
                             t.output = Some(p.content.clone());
                             t.state = state;

@@ -154,10 +154,7 @@ impl ChatPane {
         }
         if engine.rt.is_turn_running(chat_id) {
             pane.status = Status::Streaming;
-        } else if engine
-            .snapshot(chat_id)?
-            .is_some_and(|s| s.state != "idle")
-        {
+        } else if engine.snapshot(chat_id)?.is_some_and(|s| s.state != "idle") {
             pane.status = Status::Interrupted;
             pane.push(Kind::Interrupted { resumed: false });
             pane.select(pane.items.len() - 1);
@@ -172,7 +169,9 @@ impl ChatPane {
     pub fn scroll_to_turn(&mut self, turn: i64) {
         loop {
             if let Some(i) = self.items.iter().position(|it| it.turn >= turn) {
-                if i > 0 || self.items.first().is_some_and(|it| it.turn == turn) || !self.can_load_older()
+                if i > 0
+                    || self.items.first().is_some_and(|it| it.turn == turn)
+                    || !self.can_load_older()
                 {
                     self.top = Some((i, 0));
                     self.copy = None;
@@ -240,18 +239,19 @@ impl ChatPane {
             return None;
         }
         let from = (self.first_seq - PAGE).max(self.floor_seq);
-        let messages = match self
-            .engine
-            .transcript_range(&self.chat_id, from, self.first_seq - from)
-        {
-            Ok(m) => m,
-            Err(e) => {
-                // Do not retry on every scroll step: show the reason once and stop paging.
-                self.floor_seq = self.first_seq;
-                self.push(Kind::Error(format!("loading older messages failed: {e:#}")));
-                return None;
-            }
-        };
+        let messages =
+            match self
+                .engine
+                .transcript_range(&self.chat_id, from, self.first_seq - from)
+            {
+                Ok(m) => m,
+                Err(e) => {
+                    // Do not retry on every scroll step: show the reason once and stop paging.
+                    self.floor_seq = self.first_seq;
+                    self.push(Kind::Error(format!("loading older messages failed: {e:#}")));
+                    return None;
+                }
+            };
         self.first_seq = from;
         let mut older = items::items_from_messages(&messages);
         let k = older.len();
@@ -485,7 +485,9 @@ impl ChatPane {
             Event::ReasoningDelta { text, .. } => {
                 self.status = Status::Streaming;
                 match self.items.last_mut() {
-                    Some(it) if matches!(it.kind, Kind::Reasoning { .. }) && it.turn == self.turn => {
+                    Some(it)
+                        if matches!(it.kind, Kind::Reasoning { .. }) && it.turn == self.turn =>
+                    {
                         if let Kind::Reasoning { text: t, .. } = &mut it.kind {
                             t.push_str(text);
                         }
@@ -603,10 +605,7 @@ impl ChatPane {
                     self.select(i);
                 }
             }
-            Event::ChangeResolved {
-                change_id,
-                applied,
-            } => {
+            Event::ChangeResolved { change_id, applied } => {
                 let Some(it) = self.items.iter_mut().find(
                     |it| matches!(&it.kind, Kind::Change { change_id: c, .. } if c == change_id),
                 ) else {
@@ -828,7 +827,11 @@ impl ChatPane {
                 self.focus = Focus::Composer;
                 self.selected = None;
             }
-            KeyCode::Char(c) if !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => {
+            KeyCode::Char(c)
+                if !key
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
                 // Typing goes back to the composer.
                 self.focus = Focus::Composer;
                 self.selected = None;
@@ -872,7 +875,9 @@ impl ChatPane {
                 }
                 KeyCode::Enter if !alt && !shift => {
                     let typed = self.composer.text().trim_start_matches('/').to_string();
-                    let exact = popup.iter().any(|(n, args, _)| *n == typed && args.is_empty());
+                    let exact = popup
+                        .iter()
+                        .any(|(n, args, _)| *n == typed && args.is_empty());
                     if !exact {
                         self.complete();
                         return KeyOutcome::Consumed;
@@ -977,7 +982,10 @@ impl ChatPane {
         }
         self.top = None;
         if let Some(models) = self.compare.take() {
-            self.push(Kind::Notice(format!("compare: sent to {}", models.join(", "))));
+            self.push(Kind::Notice(format!(
+                "compare: sent to {}",
+                models.join(", ")
+            )));
             return KeyOutcome::Actions(vec![AppAction::Compare {
                 models,
                 prompt: text,
@@ -1069,7 +1077,8 @@ impl ChatPane {
                 self.push(Kind::Notice(text));
             }
             Slash::Workflow { name, .. } => {
-                let text = format!("/workflow {name}: the workflow engine is not wired to the chat yet");
+                let text =
+                    format!("/workflow {name}: the workflow engine is not wired to the chat yet");
                 self.push(Kind::Notice(text.clone()));
                 return KeyOutcome::Actions(vec![AppAction::Notice(text)]);
             }
@@ -1276,11 +1285,23 @@ impl Pane for ChatPane {
             } else {
                 "ask anything · /help"
             };
-            buf.set_string(area.x + 2, yb, truncate(placeholder, width.saturating_sub(2)), theme.dim);
+            buf.set_string(
+                area.x + 2,
+                yb,
+                truncate(placeholder, width.saturating_sub(2)),
+                theme.dim,
+            );
         }
         let cursor_row = yb as usize + cursor.0 - first_row;
-        if focused && self.focus == Focus::Composer && self.copy.is_none() && cursor_row < (area.y + area.height) as usize {
-            frame.set_cursor_position((area.x + (prompt_w + cursor.1).min(width - 1) as u16, cursor_row as u16));
+        if focused
+            && self.focus == Focus::Composer
+            && self.copy.is_none()
+            && cursor_row < (area.y + area.height) as usize
+        {
+            frame.set_cursor_position((
+                area.x + (prompt_w + cursor.1).min(width - 1) as u16,
+                cursor_row as u16,
+            ));
         }
 
         // Slash completion popup, over the bottom of the transcript.
@@ -1350,7 +1371,12 @@ impl Pane for ChatPane {
         KeyOutcome::Consumed
     }
 
-    fn handle_mouse(&mut self, mouse: MouseEvent, _area: Rect, _ctx: &PaneContext<'_>) -> KeyOutcome {
+    fn handle_mouse(
+        &mut self,
+        mouse: MouseEvent,
+        _area: Rect,
+        _ctx: &PaneContext<'_>,
+    ) -> KeyOutcome {
         match mouse.kind {
             MouseEventKind::ScrollUp => self.scroll_up(WHEEL_LINES),
             MouseEventKind::ScrollDown => self.scroll_down(WHEEL_LINES),

@@ -23,7 +23,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("resume", "", "open another session"),
     ("clear", "", "clear the view (history stays)"),
     ("attach", "PATH", "attach an image to the next message"),
-    ("compare", "MODEL[,MODEL…]", "send the next prompt to several models"),
+    (
+        "compare",
+        "MODEL[,MODEL…]",
+        "send the next prompt to several models",
+    ),
     ("approval", "MODE", "read-only, review or auto"),
     ("workflow", "NAME [ARGS]", "run a workflow"),
     ("help", "", "keys and commands"),
@@ -108,7 +112,11 @@ mod tests {
         );
         assert_eq!(
             parse("/compare a, b,c"),
-            Ok(Some(Slash::Compare(vec!["a".into(), "b".into(), "c".into()])))
+            Ok(Some(Slash::Compare(vec![
+                "a".into(),
+                "b".into(),
+                "c".into()
+            ])))
         );
         assert_eq!(
             parse("/workflow review {\"x\": 1}"),
@@ -122,7 +130,9 @@ mod tests {
             Ok(Some(Slash::Attach("img.png".into())))
         );
         assert!(parse("/model").unwrap_err().contains("needs"));
-        assert!(parse("/nope").unwrap_err().contains("unknown command /nope"));
+        assert!(parse("/nope")
+            .unwrap_err()
+            .contains("unknown command /nope"));
     }
 
     #[test]

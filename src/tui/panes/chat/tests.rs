@@ -32,7 +32,10 @@ fn env_with(key: bool) -> Env {
     let project = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let vars = BTreeMap::from([
-        ("HOME".to_string(), home.path().to_string_lossy().into_owned()),
+        (
+            "HOME".to_string(),
+            home.path().to_string_lossy().into_owned(),
+        ),
         (
             "BOOCODE_HOME".to_string(),
             home.path().to_string_lossy().into_owned(),
@@ -137,14 +140,23 @@ fn new_pane(e: &Env) -> ChatPane {
 
 fn stream(pane: &mut ChatPane, e: &Env, text: &str) {
     let chat_id = e.chat_id.clone();
-    ev(pane, e, Event::TurnStarted { chat_id: chat_id.clone(), turn: 1 });
-    for chunk in text.as_bytes().chunks(7) {
+    ev(
+        pane,
+        e,
+        Event::TurnStarted {
+            chat_id: chat_id.clone(),
+            turn: 1,
+        },
+    );
+    // Deltas of 7 characters: lines arrive in pieces, as from a model.
+    let chars: Vec<char> = text.chars().collect();
+    for chunk in chars.chunks(7) {
         ev(
             pane,
             e,
             Event::TextDelta {
                 chat_id: chat_id.clone(),
-                text: String::from_utf8_lossy(chunk).into_owned(),
+                text: chunk.iter().collect(),
             },
         );
     }
@@ -196,12 +208,23 @@ fn narrow_width() {
 fn streaming_shows_only_complete_lines() {
     let e = env();
     let mut p = new_pane(&e);
-    stream(&mut p, &e, "First line is done.\nSecond line is still arriv");
+    stream(
+        &mut p,
+        &e,
+        "First line is done.\nSecond line is still arriv",
+    );
     let out = draw(&mut p, &e, &theme(), 50, 8, 0);
     assert!(out.contains("First line is done."));
     assert!(!out.contains("Second"));
     insta::assert_snapshot!(out);
-    ev(&mut p, &e, Event::TextDelta { chat_id: e.chat_id.clone(), text: "ing.\n".into() });
+    ev(
+        &mut p,
+        &e,
+        Event::TextDelta {
+            chat_id: e.chat_id.clone(),
+            text: "ing.\n".into(),
+        },
+    );
     assert!(draw(&mut p, &e, &theme(), 50, 8, 0).contains("Second line is still arriving."));
 }
 
@@ -209,10 +232,14 @@ fn streaming_shows_only_complete_lines() {
 fn reasoning_collapsed_and_expanded() {
     let e = env();
     let mut p = new_pane(&e);
-    ev(&mut p, &e, Event::ReasoningDelta {
-        chat_id: e.chat_id.clone(),
-        text: "Let me look at the files.\nThen the tests.\nThen decide.".into(),
-    });
+    ev(
+        &mut p,
+        &e,
+        Event::ReasoningDelta {
+            chat_id: e.chat_id.clone(),
+            text: "Let me look at the files.\nThen the tests.\nThen decide.".into(),
+        },
+    );
     stream(&mut p, &e, "Done.\n");
     let collapsed = draw(&mut p, &e, &theme(), 50, 8, 0);
     assert!(collapsed.contains("▸ Let me look at the files. … (3 lines)"));
@@ -223,36 +250,77 @@ fn reasoning_collapsed_and_expanded() {
 }
 
 fn tool(p: &mut ChatPane, e: &Env, id: &str, name: &str, input: serde_json::Value) {
-    ev(p, e, Event::ToolStarted {
-        chat_id: e.chat_id.clone(),
-        trace_id: format!("t{id}"),
-        tool_call_id: format!("c{id}"),
-        tool_name: name.into(),
-        input,
-    });
+    ev(
+        p,
+        e,
+        Event::ToolStarted {
+            chat_id: e.chat_id.clone(),
+            trace_id: format!("t{id}"),
+            tool_call_id: format!("c{id}"),
+            tool_name: name.into(),
+            input,
+        },
+    );
 }
 
-fn tool_done(p: &mut ChatPane, e: &Env, id: &str, outcome: &str, ms: u64, error: Option<&str>, diff: Option<String>) {
-    ev(p, e, Event::ToolFinished {
-        chat_id: e.chat_id.clone(),
-        trace_id: format!("t{id}"),
-        tool_name: String::new(),
-        outcome: outcome.into(),
-        latency_ms: ms,
-        output: "line one\nline two".into(),
-        error: error.map(str::to_string),
-        diff,
-    });
+fn tool_done(
+    p: &mut ChatPane,
+    e: &Env,
+    id: &str,
+    outcome: &str,
+    ms: u64,
+    error: Option<&str>,
+    diff: Option<String>,
+) {
+    ev(
+        p,
+        e,
+        Event::ToolFinished {
+            chat_id: e.chat_id.clone(),
+            trace_id: format!("t{id}"),
+            tool_name: String::new(),
+            outcome: outcome.into(),
+            latency_ms: ms,
+            output: "line one\nline two".into(),
+            error: error.map(str::to_string),
+            diff,
+        },
+    );
 }
 
 #[test]
 fn tool_lines() {
     let e = env();
     let mut p = new_pane(&e);
-    ev(&mut p, &e, Event::TurnStarted { chat_id: e.chat_id.clone(), turn: 1 });
-    tool(&mut p, &e, "1", "read_file", serde_json::json!({"file_path": "src/lib.rs"}));
-    tool(&mut p, &e, "2", "grep", serde_json::json!({"pattern": "fn main"}));
-    tool(&mut p, &e, "3", "run_command", serde_json::json!({"command": "cargo", "args": ["test", "-q"]}));
+    ev(
+        &mut p,
+        &e,
+        Event::TurnStarted {
+            chat_id: e.chat_id.clone(),
+            turn: 1,
+        },
+    );
+    tool(
+        &mut p,
+        &e,
+        "1",
+        "read_file",
+        serde_json::json!({"file_path": "src/lib.rs"}),
+    );
+    tool(
+        &mut p,
+        &e,
+        "2",
+        "grep",
+        serde_json::json!({"pattern": "fn main"}),
+    );
+    tool(
+        &mut p,
+        &e,
+        "3",
+        "run_command",
+        serde_json::json!({"command": "cargo", "args": ["test", "-q"]}),
+    );
     tool_done(&mut p, &e, "1", "success", 120, None, None);
     tool_done(&mut p, &e, "2", "error", 2300, Some("invalid regex"), None);
     assert!(p.is_animating());
@@ -281,7 +349,13 @@ fn long_diff() -> String {
 fn diff_collapsed_and_expanded() {
     let e = env();
     let mut p = new_pane(&e);
-    tool(&mut p, &e, "1", "edit_file", serde_json::json!({"file_path": "src/lib.rs"}));
+    tool(
+        &mut p,
+        &e,
+        "1",
+        "edit_file",
+        serde_json::json!({"file_path": "src/lib.rs"}),
+    );
     tool_done(&mut p, &e, "1", "success", 5, None, Some(long_diff()));
     let collapsed = draw(&mut p, &e, &theme(), 50, 16, 0);
     assert!(collapsed.contains("more diff lines"));
@@ -296,12 +370,16 @@ fn diff_collapsed_and_expanded() {
 fn pending_change_apply_reject() {
     let e = env();
     let mut p = new_pane(&e);
-    ev(&mut p, &e, Event::ChangePending {
-        chat_id: e.chat_id.clone(),
-        change_id: "ch1".into(),
-        path: "src/lib.rs".into(),
-        diff: "@@ -1 +1 @@\n-a\n+b\n".into(),
-    });
+    ev(
+        &mut p,
+        &e,
+        Event::ChangePending {
+            chat_id: e.chat_id.clone(),
+            change_id: "ch1".into(),
+            path: "src/lib.rs".into(),
+            diff: "@@ -1 +1 @@\n-a\n+b\n".into(),
+        },
+    );
     insta::assert_snapshot!(draw(&mut p, &e, &theme(), 50, 8, 0));
     let out = key(&mut p, &e, KeyCode::Char('a'), KeyModifiers::NONE);
     assert_eq!(
@@ -312,8 +390,17 @@ fn pending_change_apply_reject() {
         })])
     );
     let out = key(&mut p, &e, KeyCode::Char('d'), KeyModifiers::NONE);
-    assert!(matches!(&out, KeyOutcome::Actions(a) if a == &vec![AppAction::Engine(Command::ResolveChange { change_id: "ch1".into(), apply: false })]));
-    ev(&mut p, &e, Event::ChangeResolved { change_id: "ch1".into(), applied: true });
+    assert!(
+        matches!(&out, KeyOutcome::Actions(a) if a == &vec![AppAction::Engine(Command::ResolveChange { change_id: "ch1".into(), apply: false })])
+    );
+    ev(
+        &mut p,
+        &e,
+        Event::ChangeResolved {
+            change_id: "ch1".into(),
+            applied: true,
+        },
+    );
     assert!(draw(&mut p, &e, &theme(), 50, 8, 0).contains("✓ change src/lib.rs  applied"));
 }
 
@@ -321,11 +408,15 @@ fn pending_change_apply_reject() {
 fn command_confirmation_y_n() {
     let e = env();
     let mut p = new_pane(&e);
-    ev(&mut p, &e, Event::CommandConfirmationRequested {
-        chat_id: e.chat_id.clone(),
-        request_id: "r1".into(),
-        command: "rm -rf target".into(),
-    });
+    ev(
+        &mut p,
+        &e,
+        Event::CommandConfirmationRequested {
+            chat_id: e.chat_id.clone(),
+            request_id: "r1".into(),
+            command: "rm -rf target".into(),
+        },
+    );
     assert!(draw(&mut p, &e, &theme(), 50, 6, 0).contains("? run rm -rf target  y run · n refuse"));
     let out = key(&mut p, &e, KeyCode::Char('y'), KeyModifiers::NONE);
     assert_eq!(
@@ -342,7 +433,15 @@ fn inline_error() {
     let e = env();
     let mut p = new_pane(&e);
     stream(&mut p, &e, "Partial\n");
-    ev(&mut p, &e, turn_done(&e, "failed", Some("insufficient balance — top up or switch provider")));
+    ev(
+        &mut p,
+        &e,
+        turn_done(
+            &e,
+            "failed",
+            Some("insufficient balance — top up or switch provider"),
+        ),
+    );
     insta::assert_snapshot!(draw(&mut p, &e, &theme(), 60, 8, 0));
 }
 
@@ -386,7 +485,10 @@ fn missing_api_key_says_which_variable() {
     let out = draw(&mut p, &e, &theme(), 70, 6, 0);
     assert!(out.contains("DEEPSEEK_API_KEY"), "{out}");
     typed(&mut p, &e, "hi");
-    assert_eq!(key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE), KeyOutcome::Consumed);
+    assert_eq!(
+        key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE),
+        KeyOutcome::Consumed
+    );
 }
 
 #[test]
@@ -428,7 +530,9 @@ fn paste_collapses_in_composer() {
     let KeyOutcome::Actions(a) = key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE) else {
         panic!("not sent");
     };
-    assert!(matches!(&a[0], AppAction::Engine(Command::SendMessage { text, .. }) if text.lines().count() == 30));
+    assert!(
+        matches!(&a[0], AppAction::Engine(Command::SendMessage { text, .. }) if text.lines().count() == 30)
+    );
 }
 
 #[test]
@@ -450,9 +554,16 @@ fn slash_popup_and_commands() {
     key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
     assert!(draw(&mut p, &e, &theme(), 60, 14, 0).contains("unknown command /bogus"));
     p.composer.clear();
-    for (cmd, want) in [("/new", AppAction::NewChat), ("/resume", AppAction::PickSession), ("/help", AppAction::Help)] {
+    for (cmd, want) in [
+        ("/new", AppAction::NewChat),
+        ("/resume", AppAction::PickSession),
+        ("/help", AppAction::Help),
+    ] {
         typed(&mut p, &e, cmd);
-        assert_eq!(key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE), KeyOutcome::Actions(vec![want]));
+        assert_eq!(
+            key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE),
+            KeyOutcome::Actions(vec![want])
+        );
     }
     typed(&mut p, &e, "/compare a,b");
     key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
@@ -489,7 +600,9 @@ fn attachment_chip() {
     let KeyOutcome::Actions(a) = key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE) else {
         panic!("not sent");
     };
-    assert!(matches!(&a[0], AppAction::Engine(Command::SendMessage { attachments, .. }) if attachments.len() == 1));
+    assert!(
+        matches!(&a[0], AppAction::Engine(Command::SendMessage { attachments, .. }) if attachments.len() == 1)
+    );
     assert!(p.attachments().is_empty());
     typed(&mut p, &e, "/attach missing.png");
     key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
@@ -516,12 +629,19 @@ fn long_lines_cjk_and_emoji() {
 fn no_color_means_no_colours_in_the_buffer() {
     let e = env();
     let mut p = finished_markdown(&e);
-    tool(&mut p, &e, "1", "edit_file", serde_json::json!({"file_path": "a"}));
+    tool(
+        &mut p,
+        &e,
+        "1",
+        "edit_file",
+        serde_json::json!({"file_path": "a"}),
+    );
     tool_done(&mut p, &e, "1", "success", 5, None, Some(long_diff()));
     let t = Theme::new(ColorSupport::None);
     let mut term = Terminal::new(TestBackend::new(60, 60)).unwrap();
     let c = ctx(&e, &t, 0);
-    term.draw(|f| p.render(f, Rect::new(0, 0, 60, 60), &c, true)).unwrap();
+    term.draw(|f| p.render(f, Rect::new(0, 0, 60, 60), &c, true))
+        .unwrap();
     for cell in term.backend().buffer().content() {
         assert_eq!(cell.fg, Color::Reset, "{cell:?}");
         assert_eq!(cell.bg, Color::Reset, "{cell:?}");
@@ -538,7 +658,9 @@ fn copy_mode_copies_selected_lines() {
     key(&mut p, &e, KeyCode::Char('k'), KeyModifiers::NONE);
     key(&mut p, &e, KeyCode::Char('k'), KeyModifiers::NONE);
     let out = key(&mut p, &e, KeyCode::Char('y'), KeyModifiers::NONE);
-    let KeyOutcome::Actions(a) = out else { panic!() };
+    let KeyOutcome::Actions(a) = out else {
+        panic!()
+    };
     assert_eq!(a[0], AppAction::Copy("alpha\nbeta\ngamma".into()));
 }
 
@@ -547,7 +669,9 @@ fn long_chat_pages_and_scrolls_to_turn() {
     let e = env();
     let store = e.engine.store();
     for t in 1..=400 {
-        store.insert_user_message(&e.chat_id, t, &format!("question {t}"), &[]).unwrap();
+        store
+            .insert_user_message(&e.chat_id, t, &format!("question {t}"), &[])
+            .unwrap();
     }
     let mut p = new_pane(&e);
     assert!(draw(&mut p, &e, &theme(), 40, 10, 0).contains("question 400"));
