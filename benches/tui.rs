@@ -110,7 +110,7 @@ fn bench(c: &mut Criterion) {
             frames += 1;
             // Scroll a page up per frame, back to the tail every 2,000 frames (pages load
             // as the view reaches them).
-            if frames % 2_000 == 0 {
+            if frames.is_multiple_of(2_000) {
                 let end = KeyEvent::new(KeyCode::End, KeyModifiers::NONE);
                 pane.handle_key(end, &ctx);
             }
