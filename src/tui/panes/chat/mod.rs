@@ -5,6 +5,24 @@
 //! Long chats: the pane loads the last page of messages at open and older pages as the view
 //! scrolls up to them; the scroll position is an anchor (item, line within item), so only items
 //! that are drawn or scrolled over are ever laid out, and each item caches its lines per width.
+//!
+//! Keys (composer focus): Enter sends; Alt-Enter, Shift-Enter or Ctrl-J insert a newline;
+//! Up/Down move between lines, then through prompt history; Ctrl-A/Ctrl-E line start/end;
+//! Ctrl-W deletes a word, Ctrl-U the draft; Esc cancels the running turn (idle: drops a pending
+//! `/compare` and attachments); Tab completes a slash command, else moves focus to the
+//! transcript. With nothing typed, `r` resumes an interrupted turn and `y`/`n` answer an open
+//! command confirmation.
+//! Transcript focus (Tab): j/k or Up/Down select tool calls, reasoning, changes, confirmations;
+//! Enter/Space/e expands or collapses; `a`/`d` apply or reject the selected change; `y`/`n`
+//! answer; `r` resumes; `v` starts copy mode; Esc, Tab or `i` go back to the composer (typing
+//! does too). Anywhere: PgUp/PgDn, Home/End and the mouse wheel scroll; End follows the tail
+//! again; Alt-V starts copy mode. Copy mode: j/k extend, `v` restarts, `y`/Enter copy
+//! (`AppAction::Copy`, sent as OSC 52 by the workspace), Esc leaves.
+//!
+//! `/clear` clears the view only: the chat and what the model sees stay as they are (older
+//! messages are not paged back in); `/new` starts a fresh context. `/approval` only explains:
+//! approval is a project setting and `Command::SendMessage` carries none, so a per-chat override
+//! needs a core change. `/workflow` posts a notice until the workflow engine is wired in.
 
 pub mod composer;
 pub mod items;
