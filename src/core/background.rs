@@ -43,6 +43,10 @@ pub(crate) fn enqueue(rt: &Runtime, task: &Task) {
 /// Claims queued tasks while there is room and runs each on its own tokio task.
 pub(crate) async fn run_workers(rt: Arc<Runtime>) {
     loop {
+        // A worker that first runs after shutdown must not claim anything.
+        if rt.shutdown.is_cancelled() {
+            return;
+        }
         loop {
             match rt
                 .store

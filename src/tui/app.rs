@@ -204,8 +204,15 @@ impl App {
             .map(|(id, s)| (id, s.clone()))
             .collect();
         for (id, spec) in leaves {
-            let pane = make_pane(spec, &ctx!(self));
-            self.panes.insert(id, pane);
+            match make_pane(spec, &ctx!(self)) {
+                Ok(pane) => {
+                    self.panes.insert(id, pane);
+                }
+                Err(e) => {
+                    self.layout.close(id);
+                    self.notify(format!("a saved pane could not be restored: {e:#}"));
+                }
+            }
         }
     }
 
@@ -641,8 +648,16 @@ impl App {
         let dir = dir.unwrap_or_else(|| self.auto_split());
         let id = self.layout.split(dir, spec.clone());
         self.update_last_chat();
-        let pane = make_pane(spec, &ctx!(self));
-        self.panes.insert(id, pane);
+        match make_pane(spec, &ctx!(self)) {
+            Ok(pane) => {
+                self.panes.insert(id, pane);
+            }
+            Err(e) => {
+                self.layout.close(id);
+                self.update_last_chat();
+                self.notify(format!("cannot open the pane: {e:#}"));
+            }
+        }
         self.save_layout();
     }
 
@@ -1414,7 +1429,10 @@ mod tests {
             app.handle_key(key(c));
         }
         app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-        assert!(app.notice().unwrap_or("").contains("no API key"));
+        // Nothing is sent: the pane repeats which variable to set, inline.
+        let after = screen(&mut app, 60, 14);
+        assert!(after.matches("DEEPSEEK_API_KEY").count() >= 2, "{after}");
+        assert_eq!(t.engine.message_count(&t.chat.id).unwrap(), 0);
     }
 
     fn last_line(s: &str) -> String {

@@ -7,9 +7,13 @@
 //!   `panes` the pane kinds, `fuzzy` the palette's matcher, `theme` the styles.
 
 pub mod app;
+pub mod clipboard;
+pub mod diff;
 pub mod fuzzy;
+pub mod highlight;
 pub mod keymap;
 pub mod layout;
+pub mod markdown;
 pub mod pane;
 pub mod panes;
 pub mod theme;

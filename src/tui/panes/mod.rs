@@ -9,14 +9,14 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::tui::pane::{Pane, PaneContext, PaneSpec};
 
-/// Makes the pane a spec describes.
-pub fn make_pane(spec: PaneSpec, ctx: &PaneContext<'_>) -> Box<dyn Pane> {
-    match spec {
-        PaneSpec::Chat { chat_id } => Box::new(chat::ChatPane::new(chat_id, ctx)),
+/// Makes the pane a spec describes; fails when what it shows cannot be loaded.
+pub fn make_pane(spec: PaneSpec, ctx: &PaneContext<'_>) -> anyhow::Result<Box<dyn Pane>> {
+    Ok(match spec {
+        PaneSpec::Chat { chat_id } => Box::new(chat::ChatPane::new(&chat_id, ctx)?),
         PaneSpec::Trace { chat_id } => Box::new(trace::TracePane::new(chat_id, ctx)),
         PaneSpec::Background => Box::new(background::BackgroundPane::new(ctx)),
         PaneSpec::Timeline { chat_id } => Box::new(timeline::TimelinePane::new(chat_id, ctx)),
-    }
+    })
 }
 
 /// Cuts `s` to at most `width` terminal columns, ending with `…` when cut.

@@ -1,0 +1,134 @@
+//! Chat pane performance: opening a 10,000-message chat, and frame time at 120x40 after open
+//! and while scrolling. Targets: open < 300 ms, frame <= 4 ms.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use boocode::core::config::{Config, Environment, Overrides};
+use boocode::core::engine::{Engine, EngineOptions};
+use boocode::core::llm::types::Usage;
+use boocode::core::store::{MessagePart, PartKind, ReplyEnd};
+use boocode::tui::pane::{Pane, PaneContext};
+use boocode::tui::panes::chat::ChatPane;
+use boocode::tui::theme::{ColorSupport, Theme};
+use criterion::{criterion_group, criterion_main, Criterion};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use ratatui::Terminal;
+
+const REPLY: &str = "Here is the plan:\n\n1. Read `src/lib.rs`\n2. Fix the **bug**\n\n```rust\nfn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n```\n\nSee [docs](https://example.com) for more.\n";
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let _guard = rt.enter();
+    let project = tempfile::tempdir().expect("tempdir");
+    let home = tempfile::tempdir().expect("tempdir");
+    let vars = BTreeMap::from([
+        (
+            "HOME".to_string(),
+            home.path().to_string_lossy().into_owned(),
+        ),
+        (
+            "BOOCODE_HOME".to_string(),
+            home.path().to_string_lossy().into_owned(),
+        ),
+    ]);
+    let config = Config::load(
+        project.path(),
+        &Environment {
+            vars,
+            user_config: None,
+        },
+        &Overrides {
+            provider: None,
+            base_url: Some("http://127.0.0.1:9".into()),
+            model: Some("bench-model".into()),
+            api_key: Some("sk-bench".into()),
+            approval: None,
+        },
+    )
+    .expect("config");
+    let (engine, _events, _) = Engine::start(EngineOptions {
+        config,
+        project_root: project.path().to_path_buf(),
+        interactive: false,
+    })
+    .expect("engine");
+    let session = engine.open_session(None, false).expect("session");
+    let chat = engine.main_chat(&session).expect("chat");
+    let store = engine.store();
+    // 5,000 turns: a user message and an assistant reply each.
+    for turn in 1..=5_000 {
+        store
+            .insert_user_message(
+                &chat.id,
+                turn,
+                &format!("question number {turn}: why?"),
+                &[],
+            )
+            .expect("user message");
+        let call = store
+            .begin_model_call(&chat.id, turn, "bench-model")
+            .expect("model call");
+        let m = store
+            .begin_assistant_message(&chat.id, turn, "bench-model")
+            .expect("assistant");
+        store
+            .finish_reply(&ReplyEnd {
+                call_id: &call,
+                message_id: &m.id,
+                parts: &[MessagePart::text(PartKind::Text, REPLY)],
+                status: "complete",
+                error: None,
+                usage: &Usage::default(),
+                finish_reason: Some("stop"),
+                latency_ms: 1,
+            })
+            .expect("finish");
+    }
+    let theme = Theme::new(ColorSupport::TrueColor);
+    let ctx = PaneContext {
+        engine: &engine,
+        theme: &theme,
+        session_id: &session.id,
+        focused_chat: None,
+        tick: 0,
+    };
+    let mut group = c.benchmark_group("chat_pane");
+    group.measurement_time(Duration::from_secs(5));
+    group.sample_size(20);
+    group.bench_function("open_10k_messages", |b| {
+        b.iter(|| ChatPane::new(&chat.id, &ctx).expect("open"))
+    });
+    group.sample_size(100);
+    let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    let area = Rect::new(0, 0, 120, 40);
+    let mut pane = ChatPane::new(&chat.id, &ctx).expect("open");
+    group.bench_function("frame_120x40_tail", |b| {
+        b.iter(|| {
+            term.draw(|f| pane.render(f, area, &ctx, true))
+                .expect("draw");
+        })
+    });
+    let up = KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE);
+    let mut frames = 0u64;
+    group.bench_function("frame_120x40_scrolling", |b| {
+        b.iter(|| {
+            frames += 1;
+            // Scroll a page up per frame, back to the tail every 2,000 frames (pages load
+            // as the view reaches them).
+            if frames.is_multiple_of(2_000) {
+                let end = KeyEvent::new(KeyCode::End, KeyModifiers::NONE);
+                pane.handle_key(end, &ctx);
+            }
+            pane.handle_key(up, &ctx);
+            term.draw(|f| pane.render(f, area, &ctx, true))
+                .expect("draw");
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

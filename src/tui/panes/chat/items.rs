@@ -1,0 +1,634 @@
+//! Transcript items: what one message, tool call, change or notice looks like, with its rendered
+//! lines cached per width (a long chat lays out only what is on screen, once).
+
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use unicode_width::UnicodeWidthStr;
+
+use crate::core::store::{PartKind, StoredMessage};
+use crate::tui::diff::render_diff;
+use crate::tui::markdown::{self, wrap_plain, wrap_spans, MarkdownStream};
+use crate::tui::theme::Theme;
+
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+/// Diffs longer than this show collapsed.
+pub const DIFF_COLLAPSED_LINES: usize = 10;
+/// Expanded tool output shows at most this many lines.
+const TOOL_OUTPUT_LINES: usize = 40;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolState {
+    Running,
+    Done {
+        outcome: String,
+        latency_ms: Option<u64>,
+        error: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ToolItem {
+    pub tool_call_id: Option<String>,
+    pub trace_id: Option<String>,
+    pub name: String,
+    pub input: String,
+    pub output: Option<String>,
+    pub diff: Option<String>,
+    pub state: ToolState,
+    pub expanded: bool,
+    pub diff_expanded: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ChangeState {
+    Pending,
+    Applied,
+    Rejected,
+}
+
+#[derive(Debug, Clone)]
+pub enum Kind {
+    User {
+        text: String,
+        attachments: Vec<String>,
+    },
+    Assistant {
+        stream: MarkdownStream,
+        /// The finished text; `None` while streaming.
+        done: Option<String>,
+    },
+    Reasoning {
+        text: String,
+        expanded: bool,
+    },
+    Tool(ToolItem),
+    Change {
+        change_id: String,
+        path: String,
+        diff: String,
+        state: ChangeState,
+        expanded: bool,
+    },
+    Confirm {
+        request_id: String,
+        command: String,
+        answer: Option<bool>,
+    },
+    Error(String),
+    Notice(String),
+    Interrupted {
+        resumed: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub kind: Kind,
+    pub turn: i64,
+    /// A blank line above (separates messages; tool lines stay compact).
+    pub gap: bool,
+    cache: Option<(usize, u64, Vec<Line<'static>>)>,
+}
+
+impl Item {
+    pub fn new(kind: Kind, turn: i64) -> Item {
+        let gap = !matches!(kind, Kind::Tool(_) | Kind::Notice(_));
+        Item {
+            kind,
+            turn,
+            gap,
+            cache: None,
+        }
+    }
+
+    pub fn invalidate(&mut self) {
+        self.cache = None;
+    }
+
+    /// Items that keys act on (expand, apply, answer, resume).
+    pub fn is_actionable(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Reasoning { .. }
+                | Kind::Tool(_)
+                | Kind::Change { .. }
+                | Kind::Confirm { .. }
+                | Kind::Interrupted { .. }
+        )
+    }
+
+    pub fn animates(&self) -> bool {
+        matches!(&self.kind, Kind::Tool(t) if t.state == ToolState::Running)
+    }
+
+    /// Expands or collapses; true when something changed.
+    pub fn toggle(&mut self) -> bool {
+        let changed = match &mut self.kind {
+            Kind::Reasoning { expanded, .. } | Kind::Change { expanded, .. } => {
+                *expanded = !*expanded;
+                true
+            }
+            Kind::Tool(t) => {
+                // Write tools: first open the whole diff, then the input/output too.
+                if t.diff.is_some() && !t.diff_expanded {
+                    t.diff_expanded = true;
+                } else if !t.expanded {
+                    t.expanded = true;
+                } else {
+                    t.expanded = false;
+                    t.diff_expanded = false;
+                }
+                true
+            }
+            _ => false,
+        };
+        if changed {
+            self.invalidate();
+        }
+        changed
+    }
+
+    /// Rendered lines at `width`; cached until the item changes, the width changes, or (for a
+    /// running tool) the spinner frame changes.
+    pub fn lines(&mut self, width: usize, theme: &Theme, tick: u64) -> &[Line<'static>] {
+        let frame = if self.animates() { tick } else { 0 };
+        let fresh = matches!(&self.cache, Some((w, f, _)) if *w == width && *f == frame);
+        if !fresh {
+            let mut lines = Vec::new();
+            if self.gap {
+                lines.push(Line::default());
+            }
+            self.render_into(&mut lines, width, theme, tick);
+            self.cache = Some((width, frame, lines));
+        }
+        match &self.cache {
+            Some((_, _, lines)) => lines,
+            None => &[],
+        }
+    }
+
+    pub fn height(&mut self, width: usize, theme: &Theme, tick: u64) -> usize {
+        self.lines(width, theme, tick).len()
+    }
+
+    fn render_into(
+        &mut self,
+        out: &mut Vec<Line<'static>>,
+        width: usize,
+        theme: &Theme,
+        tick: u64,
+    ) {
+        match &mut self.kind {
+            Kind::User { text, attachments } => {
+                let first = [Span::styled("› ", theme.user)];
+                let cont = [Span::raw("  ")];
+                for (i, l) in text.split('\n').enumerate() {
+                    let p: &[Span<'static>] = if i == 0 { &first } else { &cont };
+                    out.extend(wrap_spans(
+                        &[Span::styled(
+                            l.to_string(),
+                            theme.text.add_modifier(Modifier::BOLD),
+                        )],
+                        width,
+                        p,
+                        &cont,
+                    ));
+                }
+                for a in attachments.iter() {
+                    out.extend(wrap_spans(
+                        &[Span::styled(format!("[image {a}]"), theme.accent)],
+                        width,
+                        &cont,
+                        &cont,
+                    ));
+                }
+            }
+            Kind::Assistant { stream, done } => match done {
+                Some(text) => out.extend(markdown::render(text, width, theme)),
+                None => out.extend(stream.lines(width, theme).iter().cloned()),
+            },
+            Kind::Reasoning { text, expanded } => {
+                let style = theme.reasoning;
+                let body = text.trim_matches('\n');
+                let n = body.lines().count();
+                if *expanded {
+                    out.extend(wrap_spans(
+                        &[Span::styled("▾ thinking", style)],
+                        width,
+                        &[],
+                        &[],
+                    ));
+                    for l in body.lines() {
+                        out.extend(wrap_spans(
+                            &[Span::styled(l.to_string(), style)],
+                            width,
+                            &[Span::styled("  ", style)],
+                            &[Span::styled("  ", style)],
+                        ));
+                    }
+                } else {
+                    let first = body.lines().next().unwrap_or("thinking…");
+                    let more = if n > 1 {
+                        format!(" … ({n} lines)")
+                    } else {
+                        String::new()
+                    };
+                    let line = truncate(&format!("▸ {first}{more}"), width);
+                    out.push(Line::from(Span::styled(line, style)));
+                }
+            }
+            Kind::Tool(t) => render_tool(t, out, width, theme, tick),
+            Kind::Change {
+                path,
+                diff,
+                state,
+                expanded,
+                ..
+            } => {
+                let (mark, style, hint) = match state {
+                    ChangeState::Pending => ("●", theme.warning, "  a apply · d reject"),
+                    ChangeState::Applied => ("✓", theme.success, "  applied"),
+                    ChangeState::Rejected => ("✗", theme.error, "  rejected"),
+                };
+                out.push(Line::from(vec![
+                    Span::styled(format!("{mark} change "), style),
+                    Span::styled(truncate(path, width.saturating_sub(12)), theme.text),
+                    Span::styled(hint, theme.dim),
+                ]));
+                let limit = (!*expanded).then_some(DIFF_COLLAPSED_LINES);
+                for l in render_diff(diff, theme, limit) {
+                    out.extend(wrap_spans(
+                        &l.spans,
+                        width,
+                        &[Span::raw("  ")],
+                        &[Span::raw("  ")],
+                    ));
+                }
+            }
+            Kind::Confirm {
+                command, answer, ..
+            } => {
+                let (mark, style, hint) = match answer {
+                    None => ("?", theme.warning, "  y run · n refuse"),
+                    Some(true) => ("✓", theme.success, "  allowed"),
+                    Some(false) => ("✗", theme.error, "  refused"),
+                };
+                out.extend(wrap_spans(
+                    &[
+                        Span::styled(format!("{mark} run "), style),
+                        Span::styled(command.clone(), theme.code),
+                        Span::styled(hint, theme.dim),
+                    ],
+                    width,
+                    &[],
+                    &[Span::raw("  ")],
+                ));
+            }
+            Kind::Error(message) => out.extend(wrap_spans(
+                &[Span::styled(message.clone(), theme.error)],
+                width,
+                &[Span::styled("✗ ", theme.error)],
+                &[Span::raw("  ")],
+            )),
+            Kind::Notice(message) => out.extend(wrap_spans(
+                &[Span::styled(message.clone(), theme.dim)],
+                width,
+                &[Span::styled("· ", theme.dim)],
+                &[Span::raw("  ")],
+            )),
+            Kind::Interrupted { resumed } => {
+                let text = if *resumed {
+                    "⟳ resuming the interrupted turn…"
+                } else {
+                    "⚠ this turn was interrupted — press r to resume"
+                };
+                out.extend(wrap_plain(text, theme.warning, width));
+            }
+        }
+    }
+}
+
+/// The argument worth showing on a tool's one line.
+pub fn key_argument(input: &str) -> String {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(input) else {
+        return input.lines().next().unwrap_or("").to_string();
+    };
+    for key in ["file_path", "path", "pattern"] {
+        if let Some(s) = v.get(key).and_then(|x| x.as_str()) {
+            return s.to_string();
+        }
+    }
+    if let Some(cmd) = v.get("command").and_then(|x| x.as_str()) {
+        let args: Vec<String> = v
+            .get("args")
+            .and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| x.to_string())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        return std::iter::once(cmd.to_string())
+            .chain(args)
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    v.as_object()
+        .and_then(|o| o.values().find_map(|x| x.as_str()))
+        .map(|s| s.lines().next().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+fn fmt_latency(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    }
+}
+
+fn render_tool(t: &ToolItem, out: &mut Vec<Line<'static>>, width: usize, theme: &Theme, tick: u64) {
+    let arg = key_argument(&t.input);
+    let (mark, mark_style, tail) = match &t.state {
+        ToolState::Running => (
+            SPINNER[(tick as usize) % SPINNER.len()].to_string(),
+            theme.tool,
+            Vec::new(),
+        ),
+        ToolState::Done {
+            outcome,
+            latency_ms,
+            error,
+        } => {
+            let style = match outcome.as_str() {
+                "success" => theme.success,
+                "denied" | "refused" | "pending" => theme.warning,
+                _ => theme.error,
+            };
+            let mark = if outcome == "success" { "✓" } else { "✗" };
+            let mut tail = Vec::new();
+            if let Some(ms) = latency_ms {
+                tail.push(Span::styled(
+                    format!("  {}", fmt_latency(*ms)),
+                    theme.latency(*ms),
+                ));
+            }
+            if let Some(e) = error {
+                tail.push(Span::styled(
+                    format!("  {}", e.lines().next().unwrap_or("")),
+                    theme.error,
+                ));
+            }
+            (mark.to_string(), style, tail)
+        }
+    };
+    let head = format!("{mark} {} ", t.name);
+    let tail_w: usize = tail.iter().map(|s| s.content.width()).sum();
+    let room = width.saturating_sub(head.width() + tail_w.min(width / 2));
+    let mut spans = vec![
+        Span::styled(format!("{mark} "), mark_style),
+        Span::styled(t.name.clone(), theme.tool),
+        Span::raw(" "),
+        Span::styled(truncate(&arg, room), theme.text),
+    ];
+    spans.extend(tail);
+    // The one line stays one line: cut what does not fit.
+    let line = wrap_spans(&spans, usize::MAX / 2, &[], &[]);
+    out.extend(line.into_iter().take(1).map(|l| cut_line(l, width)));
+    if let Some(diff) = &t.diff {
+        let limit = (!t.diff_expanded).then_some(DIFF_COLLAPSED_LINES);
+        for l in render_diff(diff, theme, limit) {
+            out.extend(wrap_spans(
+                &l.spans,
+                width,
+                &[Span::raw("  ")],
+                &[Span::raw("  ")],
+            ));
+        }
+    }
+    if t.expanded {
+        let pad = [Span::styled("  │ ", theme.dim)];
+        out.push(Line::from(Span::styled("  input", theme.dim)));
+        let pretty = serde_json::from_str::<serde_json::Value>(&t.input)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| t.input.clone());
+        for l in pretty.lines() {
+            out.extend(wrap_spans(
+                &[Span::styled(l.to_string(), theme.text)],
+                width,
+                &pad,
+                &pad,
+            ));
+        }
+        if let Some(output) = &t.output {
+            out.push(Line::from(Span::styled("  output", theme.dim)));
+            let n = output.lines().count();
+            for l in output.lines().take(TOOL_OUTPUT_LINES) {
+                out.extend(wrap_spans(
+                    &[Span::styled(l.to_string(), theme.text)],
+                    width,
+                    &pad,
+                    &pad,
+                ));
+            }
+            if n > TOOL_OUTPUT_LINES {
+                out.push(Line::from(Span::styled(
+                    format!(
+                        "  … {} more lines (trace pane has all)",
+                        n - TOOL_OUTPUT_LINES
+                    ),
+                    theme.dim,
+                )));
+            }
+        }
+    }
+}
+
+/// Cuts a line to `width` display columns, ending with `…` when cut.
+fn cut_line(line: Line<'static>, width: usize) -> Line<'static> {
+    if line.width() <= width {
+        return line;
+    }
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for s in line.spans {
+        let w = s.content.width();
+        if used + w < width {
+            used += w;
+            spans.push(s);
+        } else {
+            let t = truncate(&s.content, width - used);
+            spans.push(Span::styled(t, s.style));
+            break;
+        }
+    }
+    Line::from(spans)
+}
+
+/// Shortens `s` to `width` columns, ending with `…` when shortened.
+pub fn truncate(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push('…');
+    out
+}
+
+/// Items of stored messages; tool results join their calls when both are in `messages`.
+pub fn items_from_messages(messages: &[StoredMessage]) -> Vec<Item> {
+    let mut items: Vec<Item> = Vec::new();
+    let mut calls: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for m in messages {
+        let turn = m.turn_number;
+        match m.role.as_str() {
+            "user" => {
+                let attachments = m
+                    .parts
+                    .iter()
+                    .filter(|p| p.kind == PartKind::Image)
+                    .map(|p| file_name(&p.content))
+                    .collect();
+                items.push(Item::new(
+                    Kind::User {
+                        text: m.joined(PartKind::Text),
+                        attachments,
+                    },
+                    turn,
+                ));
+            }
+            "assistant" => {
+                for p in &m.parts {
+                    match p.kind {
+                        PartKind::Reasoning if !p.content.trim().is_empty() => {
+                            items.push(Item::new(
+                                Kind::Reasoning {
+                                    text: p.content.clone(),
+                                    expanded: false,
+                                },
+                                turn,
+                            ))
+                        }
+                        PartKind::Text if !p.content.trim().is_empty() => items.push(Item::new(
+                            Kind::Assistant {
+                                stream: MarkdownStream::new(),
+                                done: Some(p.content.clone()),
+                            },
+                            turn,
+                        )),
+                        PartKind::ToolCall => {
+                            if let Some(id) = &p.tool_call_id {
+                                calls.insert(id.clone(), items.len());
+                            }
+                            items.push(Item::new(
+                                Kind::Tool(ToolItem {
+                                    tool_call_id: p.tool_call_id.clone(),
+                                    trace_id: None,
+                                    name: p.tool_name.clone().unwrap_or_default(),
+                                    input: p.content.clone(),
+                                    output: None,
+                                    diff: None,
+                                    state: ToolState::Done {
+                                        outcome: "interrupted".into(),
+                                        latency_ms: None,
+                                        error: None,
+                                    },
+                                    expanded: false,
+                                    diff_expanded: false,
+                                }),
+                                turn,
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+                match m.status.as_str() {
+                    "failed" => items.push(Item::new(
+                        Kind::Error(m.error.clone().unwrap_or_else(|| "the turn failed".into())),
+                        turn,
+                    )),
+                    "cancelled" => items.push(Item::new(Kind::Notice("cancelled".into()), turn)),
+                    "interrupted" => {
+                        items.push(Item::new(Kind::Notice("interrupted".into()), turn))
+                    }
+                    _ => {}
+                }
+            }
+            "tool" => {
+                for p in &m.parts {
+                    let target = p
+                        .tool_call_id
+                        .as_ref()
+                        .and_then(|id| calls.get(id))
+                        .copied();
+                    let is_error = p.content.starts_with("error:");
+                    let state = ToolState::Done {
+                        outcome: if is_error { "error" } else { "success" }.into(),
+                        latency_ms: None,
+                        error: is_error
+                            .then(|| p.content.trim_start_matches("error:").trim().to_string()),
+                    };
+                    match target.and_then(|i| items.get_mut(i)) {
+                        Some(Item {
+                            kind: Kind::Tool(t),
+                            ..
+                        }) => {
+                            t.output = Some(p.content.clone());
+                            t.state = state;
+                        }
+                        _ => items.push(Item::new(
+                            Kind::Tool(ToolItem {
+                                tool_call_id: p.tool_call_id.clone(),
+                                trace_id: None,
+                                name: p.tool_name.clone().unwrap_or_default(),
+                                input: String::new(),
+                                output: Some(p.content.clone()),
+                                diff: None,
+                                state,
+                                expanded: false,
+                                diff_expanded: false,
+                            }),
+                            turn,
+                        )),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    items
+}
+
+pub fn file_name(path: &str) -> String {
+    std::path::Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string())
+}
+
+/// Plain text of a line (copy mode).
+pub fn line_text(line: &Line<'_>) -> String {
+    let s: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    s.trim_end().to_string()
+}
+
+pub fn dim_style(theme: &Theme) -> Style {
+    theme.dim
+}

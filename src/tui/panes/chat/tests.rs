@@ -1,0 +1,685 @@
+//! Snapshot tests of the chat pane on `TestBackend`, over a real engine on temp dirs.
+
+use std::collections::BTreeMap;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use ratatui::style::Color;
+use ratatui::Terminal;
+
+use super::*;
+use crate::core::config::{Config, Environment, Overrides};
+use crate::core::engine::{Engine, EngineOptions};
+use crate::core::llm::types::Usage;
+use crate::core::store::AgentSnapshot;
+use crate::tui::theme::{ColorSupport, Theme};
+
+struct Env {
+    engine: Engine,
+    chat_id: String,
+    project: tempfile::TempDir,
+    _home: tempfile::TempDir,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn env_with(key: bool) -> Env {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let vars = BTreeMap::from([
+        (
+            "HOME".to_string(),
+            home.path().to_string_lossy().into_owned(),
+        ),
+        (
+            "BOOCODE_HOME".to_string(),
+            home.path().to_string_lossy().into_owned(),
+        ),
+    ]);
+    let config = Config::load(
+        project.path(),
+        &Environment {
+            vars,
+            user_config: None,
+        },
+        &Overrides {
+            provider: None,
+            base_url: key.then(|| "http://127.0.0.1:9".to_string()),
+            model: Some("mock-model".into()),
+            api_key: key.then(|| "sk-test".to_string()),
+            approval: None,
+        },
+    )
+    .unwrap();
+    let (engine, _events, _) = Engine::start(EngineOptions {
+        config,
+        project_root: project.path().to_path_buf(),
+        interactive: false,
+    })
+    .unwrap();
+    let session = engine.open_session(None, false).unwrap();
+    let chat = engine.main_chat(&session).unwrap();
+    Env {
+        engine,
+        chat_id: chat.id,
+        project,
+        _home: home,
+        _rt: rt,
+    }
+}
+
+fn env() -> Env {
+    env_with(true)
+}
+
+fn theme() -> Theme {
+    Theme::new(ColorSupport::Ansi256)
+}
+
+fn ctx<'a>(e: &'a Env, theme: &'a Theme, tick: u64) -> PaneContext<'a> {
+    PaneContext {
+        engine: &e.engine,
+        theme,
+        session_id: "",
+        focused_chat: None,
+        tick,
+    }
+}
+
+/// Title line, then the pane's rows, as text.
+fn draw(pane: &mut ChatPane, e: &Env, theme: &Theme, w: u16, h: u16, tick: u64) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    let c = ctx(e, theme, tick);
+    term.draw(|f| pane.render(f, Rect::new(0, 0, w, h), &c, true))
+        .unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut out = format!("[{}]\n", pane.title(&c));
+    for y in 0..h {
+        let mut row = String::new();
+        let mut skip = 0;
+        for x in 0..w {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let sym = buf[(x, y)].symbol();
+            skip = sym.width().saturating_sub(1);
+            row.push_str(sym);
+        }
+        out.push_str(row.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn ev(pane: &mut ChatPane, e: &Env, event: Event) {
+    let t = theme();
+    pane.on_event(&event, &ctx(e, &t, 0));
+}
+
+fn key(pane: &mut ChatPane, e: &Env, code: KeyCode, mods: KeyModifiers) -> KeyOutcome {
+    let t = theme();
+    pane.handle_key(KeyEvent::new(code, mods), &ctx(e, &t, 0))
+}
+
+fn typed(pane: &mut ChatPane, e: &Env, s: &str) {
+    for c in s.chars() {
+        key(pane, e, KeyCode::Char(c), KeyModifiers::NONE);
+    }
+}
+
+fn new_pane(e: &Env) -> ChatPane {
+    let t = theme();
+    ChatPane::new(&e.chat_id, &ctx(e, &t, 0)).unwrap()
+}
+
+fn stream(pane: &mut ChatPane, e: &Env, text: &str) {
+    let chat_id = e.chat_id.clone();
+    ev(
+        pane,
+        e,
+        Event::TurnStarted {
+            chat_id: chat_id.clone(),
+            turn: 1,
+        },
+    );
+    // Deltas of 7 characters: lines arrive in pieces, as from a model.
+    let chars: Vec<char> = text.chars().collect();
+    for chunk in chars.chunks(7) {
+        ev(
+            pane,
+            e,
+            Event::TextDelta {
+                chat_id: chat_id.clone(),
+                text: chunk.iter().collect(),
+            },
+        );
+    }
+}
+
+const MARKDOWN: &str = "# Plan\n\nSome *emphasis*, **bold** and `code`.\n\n1. first\n2. second\n   - nested\n\n| name | size |\n|------|------|\n| a.rs | 10 |\n| b.rs | 2000 |\n\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n\n> quoted\n\nSee [the docs](https://example.com/docs).\n\n---\n";
+
+fn finished_markdown(e: &Env) -> ChatPane {
+    let mut p = new_pane(e);
+    stream(&mut p, e, MARKDOWN);
+    ev(
+        &mut p,
+        e,
+        Event::MessageFinished {
+            chat_id: e.chat_id.clone(),
+            message_id: "m".into(),
+            content: MARKDOWN.into(),
+        },
+    );
+    ev(&mut p, e, turn_done(e, "completed", None));
+    p
+}
+
+fn turn_done(e: &Env, status: &str, error: Option<&str>) -> Event {
+    Event::TurnFinished {
+        chat_id: e.chat_id.clone(),
+        turn: 1,
+        status: status.into(),
+        usage: Usage::default(),
+        error: error.map(str::to_string),
+    }
+}
+
+#[test]
+fn markdown_transcript() {
+    let e = env();
+    let mut p = finished_markdown(&e);
+    insta::assert_snapshot!(draw(&mut p, &e, &theme(), 60, 40, 0));
+}
+
+#[test]
+fn narrow_width() {
+    let e = env();
+    let mut p = finished_markdown(&e);
+    insta::assert_snapshot!(draw(&mut p, &e, &theme(), 30, 50, 0));
+}
+
+#[test]
+fn streaming_shows_only_complete_lines() {
+    let e = env();
+    let mut p = new_pane(&e);
+    stream(
+        &mut p,
+        &e,
+        "First line is done.\nSecond line is still arriv",
+    );
+    let out = draw(&mut p, &e, &theme(), 50, 8, 0);
+    assert!(out.contains("First line is done."));
+    assert!(!out.contains("Second"));
+    insta::assert_snapshot!(out);
+    ev(
+        &mut p,
+        &e,
+        Event::TextDelta {
+            chat_id: e.chat_id.clone(),
+            text: "ing.\n".into(),
+        },
+    );
+    assert!(draw(&mut p, &e, &theme(), 50, 8, 0).contains("Second line is still arriving."));
+}
+
+#[test]
+fn reasoning_collapsed_and_expanded() {
+    let e = env();
+    let mut p = new_pane(&e);
+    ev(
+        &mut p,
+        &e,
+        Event::ReasoningDelta {
+            chat_id: e.chat_id.clone(),
+            text: "Let me look at the files.\nThen the tests.\nThen decide.".into(),
+        },
+    );
+    stream(&mut p, &e, "Done.\n");
+    let collapsed = draw(&mut p, &e, &theme(), 50, 8, 0);
+    assert!(collapsed.contains("▸ Let me look at the files. … (3 lines)"));
+    key(&mut p, &e, KeyCode::Tab, KeyModifiers::NONE);
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    let expanded = draw(&mut p, &e, &theme(), 50, 8, 0);
+    insta::assert_snapshot!(format!("{collapsed}\n{expanded}"));
+}
+
+fn tool(p: &mut ChatPane, e: &Env, id: &str, name: &str, input: serde_json::Value) {
+    ev(
+        p,
+        e,
+        Event::ToolStarted {
+            chat_id: e.chat_id.clone(),
+            trace_id: format!("t{id}"),
+            tool_call_id: format!("c{id}"),
+            tool_name: name.into(),
+            input,
+        },
+    );
+}
+
+fn tool_done(
+    p: &mut ChatPane,
+    e: &Env,
+    id: &str,
+    outcome: &str,
+    ms: u64,
+    error: Option<&str>,
+    diff: Option<String>,
+) {
+    ev(
+        p,
+        e,
+        Event::ToolFinished {
+            chat_id: e.chat_id.clone(),
+            trace_id: format!("t{id}"),
+            tool_name: String::new(),
+            outcome: outcome.into(),
+            latency_ms: ms,
+            output: "line one\nline two".into(),
+            error: error.map(str::to_string),
+            diff,
+        },
+    );
+}
+
+#[test]
+fn tool_lines() {
+    let e = env();
+    let mut p = new_pane(&e);
+    ev(
+        &mut p,
+        &e,
+        Event::TurnStarted {
+            chat_id: e.chat_id.clone(),
+            turn: 1,
+        },
+    );
+    tool(
+        &mut p,
+        &e,
+        "1",
+        "read_file",
+        serde_json::json!({"file_path": "src/lib.rs"}),
+    );
+    tool(
+        &mut p,
+        &e,
+        "2",
+        "grep",
+        serde_json::json!({"pattern": "fn main"}),
+    );
+    tool(
+        &mut p,
+        &e,
+        "3",
+        "run_command",
+        serde_json::json!({"command": "cargo", "args": ["test", "-q"]}),
+    );
+    tool_done(&mut p, &e, "1", "success", 120, None, None);
+    tool_done(&mut p, &e, "2", "error", 2300, Some("invalid regex"), None);
+    assert!(p.is_animating());
+    let out = draw(&mut p, &e, &theme(), 60, 6, 3);
+    insta::assert_snapshot!(out);
+    tool_done(&mut p, &e, "3", "success", 6000, None, None);
+    ev(&mut p, &e, turn_done(&e, "completed", None));
+    assert!(!p.is_animating());
+    // Expanded: input and output.
+    key(&mut p, &e, KeyCode::Tab, KeyModifiers::NONE);
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    let out = draw(&mut p, &e, &theme(), 60, 14, 0);
+    assert!(out.contains("\"command\": \"cargo\""), "{out}");
+    assert!(out.contains("line two"), "{out}");
+}
+
+fn long_diff() -> String {
+    let mut d = String::from("--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1,14 +1,14 @@\n");
+    for i in 0..14 {
+        d.push_str(&format!("-old {i}\n+new {i}\n"));
+    }
+    d
+}
+
+#[test]
+fn diff_collapsed_and_expanded() {
+    let e = env();
+    let mut p = new_pane(&e);
+    tool(
+        &mut p,
+        &e,
+        "1",
+        "edit_file",
+        serde_json::json!({"file_path": "src/lib.rs"}),
+    );
+    tool_done(&mut p, &e, "1", "success", 5, None, Some(long_diff()));
+    let collapsed = draw(&mut p, &e, &theme(), 50, 16, 0);
+    assert!(collapsed.contains("more diff lines"));
+    key(&mut p, &e, KeyCode::Tab, KeyModifiers::NONE);
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    let expanded = draw(&mut p, &e, &theme(), 50, 36, 0);
+    assert!(expanded.contains("+new 13"));
+    insta::assert_snapshot!(format!("{collapsed}\n{expanded}"));
+}
+
+#[test]
+fn pending_change_apply_reject() {
+    let e = env();
+    let mut p = new_pane(&e);
+    ev(
+        &mut p,
+        &e,
+        Event::ChangePending {
+            chat_id: e.chat_id.clone(),
+            change_id: "ch1".into(),
+            path: "src/lib.rs".into(),
+            diff: "@@ -1 +1 @@\n-a\n+b\n".into(),
+        },
+    );
+    insta::assert_snapshot!(draw(&mut p, &e, &theme(), 50, 8, 0));
+    let out = key(&mut p, &e, KeyCode::Char('a'), KeyModifiers::NONE);
+    assert_eq!(
+        out,
+        KeyOutcome::Actions(vec![AppAction::Engine(Command::ResolveChange {
+            change_id: "ch1".into(),
+            apply: true
+        })])
+    );
+    let out = key(&mut p, &e, KeyCode::Char('d'), KeyModifiers::NONE);
+    assert!(
+        matches!(&out, KeyOutcome::Actions(a) if a == &vec![AppAction::Engine(Command::ResolveChange { change_id: "ch1".into(), apply: false })])
+    );
+    ev(
+        &mut p,
+        &e,
+        Event::ChangeResolved {
+            change_id: "ch1".into(),
+            applied: true,
+        },
+    );
+    assert!(draw(&mut p, &e, &theme(), 50, 8, 0).contains("✓ change src/lib.rs  applied"));
+}
+
+#[test]
+fn command_confirmation_y_n() {
+    let e = env();
+    let mut p = new_pane(&e);
+    ev(
+        &mut p,
+        &e,
+        Event::CommandConfirmationRequested {
+            chat_id: e.chat_id.clone(),
+            request_id: "r1".into(),
+            command: "rm -rf target".into(),
+        },
+    );
+    assert!(draw(&mut p, &e, &theme(), 50, 6, 0).contains("? run rm -rf target  y run · n refuse"));
+    let out = key(&mut p, &e, KeyCode::Char('y'), KeyModifiers::NONE);
+    assert_eq!(
+        out,
+        KeyOutcome::Actions(vec![AppAction::Engine(Command::ConfirmCommand {
+            request_id: "r1".into(),
+            allow: true
+        })])
+    );
+}
+
+#[test]
+fn inline_error() {
+    let e = env();
+    let mut p = new_pane(&e);
+    stream(&mut p, &e, "Partial\n");
+    ev(
+        &mut p,
+        &e,
+        turn_done(
+            &e,
+            "failed",
+            Some("insufficient balance — top up or switch provider"),
+        ),
+    );
+    insta::assert_snapshot!(draw(&mut p, &e, &theme(), 60, 8, 0));
+}
+
+#[test]
+fn interrupted_turn_resumes_with_r() {
+    let e = env();
+    e.engine
+        .store()
+        .insert_user_message(&e.chat_id, 1, "fix the bug", &[])
+        .unwrap();
+    e.engine
+        .store()
+        .save_snapshot(&AgentSnapshot {
+            chat_id: e.chat_id.clone(),
+            model: "mock-model".into(),
+            agent: "general-purpose".into(),
+            mode: "read-only".into(),
+            state: "awaiting_model".into(),
+            turn_number: 1,
+            step: 1,
+            history: vec![],
+            pending_tool_calls: vec![],
+        })
+        .unwrap();
+    let mut p = new_pane(&e);
+    let out = draw(&mut p, &e, &theme(), 60, 8, 0);
+    assert!(out.contains("press r to resume"));
+    insta::assert_snapshot!(out);
+    assert_eq!(
+        key(&mut p, &e, KeyCode::Char('r'), KeyModifiers::NONE),
+        KeyOutcome::Actions(vec![AppAction::Engine(Command::ResumeChat {
+            chat_id: e.chat_id.clone()
+        })])
+    );
+}
+
+#[test]
+fn missing_api_key_says_which_variable() {
+    let e = env_with(false);
+    let mut p = new_pane(&e);
+    let out = draw(&mut p, &e, &theme(), 70, 6, 0);
+    assert!(out.contains("DEEPSEEK_API_KEY"), "{out}");
+    typed(&mut p, &e, "hi");
+    assert_eq!(
+        key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE),
+        KeyOutcome::Consumed
+    );
+}
+
+#[test]
+fn composer_multiline_and_send() {
+    let e = env();
+    let mut p = new_pane(&e);
+    typed(&mut p, &e, "hello");
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::ALT);
+    typed(&mut p, &e, "world");
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::SHIFT);
+    typed(&mut p, &e, "third line");
+    insta::assert_snapshot!(draw(&mut p, &e, &theme(), 40, 8, 0));
+    let out = key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(
+        out,
+        KeyOutcome::Actions(vec![AppAction::Engine(Command::SendMessage {
+            chat_id: e.chat_id.clone(),
+            text: "hello\nworld\nthird line".into(),
+            attachments: vec![],
+        })])
+    );
+    // Esc while the turn runs cancels it.
+    assert_eq!(
+        key(&mut p, &e, KeyCode::Esc, KeyModifiers::NONE),
+        KeyOutcome::Actions(vec![AppAction::Engine(Command::CancelTurn {
+            chat_id: e.chat_id.clone()
+        })])
+    );
+}
+
+#[test]
+fn paste_collapses_in_composer() {
+    let e = env();
+    let mut p = new_pane(&e);
+    let body: String = (0..30).map(|i| format!("row {i}\n")).collect();
+    let t = theme();
+    p.handle_paste(&body, &ctx(&e, &t, 0));
+    assert!(draw(&mut p, &e, &t, 40, 6, 0).contains("› [pasted 30 lines]"));
+    let KeyOutcome::Actions(a) = key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE) else {
+        panic!("not sent");
+    };
+    assert!(
+        matches!(&a[0], AppAction::Engine(Command::SendMessage { text, .. }) if text.lines().count() == 30)
+    );
+}
+
+#[test]
+fn slash_popup_and_commands() {
+    let e = env();
+    let mut p = new_pane(&e);
+    typed(&mut p, &e, "/");
+    insta::assert_snapshot!(draw(&mut p, &e, &theme(), 60, 14, 0));
+    typed(&mut p, &e, "mo");
+    key(&mut p, &e, KeyCode::Tab, KeyModifiers::NONE);
+    assert_eq!(p.composer_text(), "/model ");
+    typed(&mut p, &e, "other-model");
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(p.title(&ctx(&e, &theme(), 0)).contains("other-model"));
+    typed(&mut p, &e, "/bogus");
+    key(&mut p, &e, KeyCode::Esc, KeyModifiers::NONE);
+    p.composer.clear();
+    typed(&mut p, &e, "/bogus x");
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(draw(&mut p, &e, &theme(), 60, 14, 0).contains("unknown command /bogus"));
+    p.composer.clear();
+    for (cmd, want) in [
+        ("/new", AppAction::NewChat),
+        ("/resume", AppAction::PickSession),
+        ("/help", AppAction::Help),
+    ] {
+        typed(&mut p, &e, cmd);
+        assert_eq!(
+            key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE),
+            KeyOutcome::Actions(vec![want])
+        );
+    }
+    typed(&mut p, &e, "/compare a,b");
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    typed(&mut p, &e, "which is faster?");
+    assert_eq!(
+        key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE),
+        KeyOutcome::Actions(vec![AppAction::Compare {
+            models: vec!["a".into(), "b".into()],
+            prompt: "which is faster?".into()
+        }])
+    );
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let mut v = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13];
+    v.extend_from_slice(b"IHDR");
+    v.extend_from_slice(&w.to_be_bytes());
+    v.extend_from_slice(&h.to_be_bytes());
+    v.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    v.resize(2048, 0);
+    v
+}
+
+#[test]
+fn attachment_chip() {
+    let e = env();
+    std::fs::write(e.project.path().join("shot.png"), png(800, 600)).unwrap();
+    let mut p = new_pane(&e);
+    typed(&mut p, &e, "/attach shot.png");
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(p.attachments().len(), 1);
+    typed(&mut p, &e, "what is this?");
+    insta::assert_snapshot!(draw(&mut p, &e, &theme(), 50, 6, 0));
+    let KeyOutcome::Actions(a) = key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE) else {
+        panic!("not sent");
+    };
+    assert!(
+        matches!(&a[0], AppAction::Engine(Command::SendMessage { attachments, .. }) if attachments.len() == 1)
+    );
+    assert!(p.attachments().is_empty());
+    typed(&mut p, &e, "/attach missing.png");
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(draw(&mut p, &e, &theme(), 50, 10, 0).contains("/attach:"));
+}
+
+#[test]
+fn long_lines_cjk_and_emoji() {
+    let e = env();
+    let mut p = new_pane(&e);
+    let text = format!(
+        "{}\n日本語のテキストはスペースなしで折り返されます。\n絵文字 🎉👩‍💻 も正しい幅で表示されます 🚀🚀🚀\n",
+        "x".repeat(70)
+    );
+    stream(&mut p, &e, &text);
+    let out = draw(&mut p, &e, &theme(), 24, 14, 0);
+    for line in out.lines().skip(1) {
+        assert!(line.width() <= 24, "{line}");
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn no_color_means_no_colours_in_the_buffer() {
+    let e = env();
+    let mut p = finished_markdown(&e);
+    tool(
+        &mut p,
+        &e,
+        "1",
+        "edit_file",
+        serde_json::json!({"file_path": "a"}),
+    );
+    tool_done(&mut p, &e, "1", "success", 5, None, Some(long_diff()));
+    let t = Theme::new(ColorSupport::None);
+    let mut term = Terminal::new(TestBackend::new(60, 60)).unwrap();
+    let c = ctx(&e, &t, 0);
+    term.draw(|f| p.render(f, Rect::new(0, 0, 60, 60), &c, true))
+        .unwrap();
+    for cell in term.backend().buffer().content() {
+        assert_eq!(cell.fg, Color::Reset, "{cell:?}");
+        assert_eq!(cell.bg, Color::Reset, "{cell:?}");
+    }
+}
+
+#[test]
+fn copy_mode_copies_selected_lines() {
+    let e = env();
+    let mut p = new_pane(&e);
+    stream(&mut p, &e, "alpha\nbeta\ngamma\n");
+    draw(&mut p, &e, &theme(), 40, 8, 0);
+    key(&mut p, &e, KeyCode::Char('v'), KeyModifiers::ALT);
+    key(&mut p, &e, KeyCode::Char('k'), KeyModifiers::NONE);
+    key(&mut p, &e, KeyCode::Char('k'), KeyModifiers::NONE);
+    let out = key(&mut p, &e, KeyCode::Char('y'), KeyModifiers::NONE);
+    let KeyOutcome::Actions(a) = out else {
+        panic!()
+    };
+    assert_eq!(a[0], AppAction::Copy("alpha\nbeta\ngamma".into()));
+}
+
+#[test]
+fn long_chat_pages_and_scrolls_to_turn() {
+    let e = env();
+    let store = e.engine.store();
+    for t in 1..=400 {
+        store
+            .insert_user_message(&e.chat_id, t, &format!("question {t}"), &[])
+            .unwrap();
+    }
+    let mut p = new_pane(&e);
+    assert!(draw(&mut p, &e, &theme(), 40, 10, 0).contains("question 400"));
+    p.jump_to_turn(3);
+    let out = draw(&mut p, &e, &theme(), 40, 10, 0);
+    assert!(out.contains("› question 3\n"), "{out}");
+    key(&mut p, &e, KeyCode::PageUp, KeyModifiers::NONE);
+    assert!(draw(&mut p, &e, &theme(), 40, 10, 0).contains("› question 1\n"));
+    key(&mut p, &e, KeyCode::End, KeyModifiers::NONE);
+    assert!(draw(&mut p, &e, &theme(), 40, 10, 0).contains("question 400"));
+}
