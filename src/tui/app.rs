@@ -31,6 +31,7 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::core::engine::Engine;
 use crate::core::events::{Command, Event};
+use crate::core::workflow::RunOptions;
 use crate::tui::fuzzy;
 use crate::tui::keymap::{Action, Dispatch, Keymap};
 use crate::tui::layout::{Direction, Layout, PaneId, SplitDir};
@@ -47,7 +48,6 @@ const NOTICE_FOR: Duration = Duration::from_secs(6);
 const ANIMATION_INTERVAL: Duration = Duration::from_millis(100);
 
 pub const TERMINAL_NOT_AVAILABLE: &str = "terminal panes: not available yet";
-pub const ORCHESTRATOR_NOT_AVAILABLE: &str = "orchestrator pane: coming with the workflow engine";
 
 /// What is saved per project: the session shown and its pane layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -352,6 +352,7 @@ impl App {
                     KeyOutcome::Consumed => {}
                     KeyOutcome::Actions(actions) => self.apply(actions),
                 }
+                self.sync_spec(focus);
             }
         }
         true
@@ -540,7 +541,7 @@ impl App {
             }
             Action::NewChat => self.open_new_chat(None),
             Action::Terminal => self.notify(TERMINAL_NOT_AVAILABLE),
-            Action::Orchestrator => self.notify(ORCHESTRATOR_NOT_AVAILABLE),
+            Action::Orchestrator => self.show_tool_pane(PaneSpec::Orchestrator { run_id: None }),
             Action::Trace => self.show_tool_pane(PaneSpec::Trace { chat_id: None }),
             Action::Background => self.show_tool_pane(PaneSpec::Background),
             Action::Timeline => self.show_tool_pane(PaneSpec::Timeline { chat_id: None }),
@@ -594,6 +595,7 @@ impl App {
                 AppAction::NewChat => self.open_new_chat(None),
                 AppAction::PickSession => self.open_sessions(),
                 AppAction::Compare { models, prompt } => self.compare(&models, &prompt),
+                AppAction::RunWorkflow { name, args } => self.run_workflow(&name, args),
                 AppAction::Notice(m) => self.notify(m),
                 AppAction::Copy(text) => {
                     self.notify(format!("copied {} characters", text.chars().count()));
@@ -602,6 +604,20 @@ impl App {
                 AppAction::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
                 AppAction::Quit => self.quit = true,
             }
+        }
+    }
+
+    /// Saves what a pane now shows when it changed its binding (the orchestrator opening a
+    /// run or going back to its list), so a restart restores it.
+    fn sync_spec(&mut self, id: PaneId) {
+        let Some(spec) = self.panes.get(&id).map(|p| p.spec()) else {
+            return;
+        };
+        if self.layout.spec(id).is_some_and(|s| *s != spec)
+            && matches!(spec, PaneSpec::Orchestrator { .. })
+        {
+            self.layout.set_spec(id, spec);
+            self.save_layout();
         }
     }
 
@@ -685,6 +701,45 @@ impl App {
             return;
         }
         self.open_pane(spec, None);
+    }
+
+    /// Starts a workflow run (agents' chats in this session, under the last focused chat) and
+    /// shows it in the orchestrator pane.
+    fn run_workflow(&mut self, name: &str, args: serde_json::Value) {
+        let options = RunOptions {
+            args,
+            session_id: Some(self.session_id.clone()),
+            parent_chat_id: self.last_chat.clone(),
+            ..RunOptions::default()
+        };
+        match self.engine.start_workflow(name, options) {
+            Ok(run_id) => self.show_run(&run_id),
+            Err(e) => self.notify(format!("workflow {name}: {e:#}")),
+        }
+    }
+
+    /// Shows a run in the orchestrator pane: the open one (focused) or a new one.
+    pub fn show_run(&mut self, run_id: &str) {
+        let spec = PaneSpec::Orchestrator {
+            run_id: Some(run_id.to_string()),
+        };
+        let open = self
+            .layout
+            .leaves()
+            .into_iter()
+            .find(|(_, s)| matches!(s, PaneSpec::Orchestrator { .. }))
+            .map(|(id, _)| id);
+        match open {
+            Some(id) => {
+                self.layout.set_spec(id, spec.clone());
+                let pane = make_pane(spec, &ctx!(self));
+                self.panes.insert(id, pane);
+                self.layout.focus = id;
+                self.layout.zoomed = false;
+                self.focus_changed();
+            }
+            None => self.open_pane(spec, None),
+        }
     }
 
     fn compare(&mut self, models: &[String], prompt: &str) {
@@ -1397,7 +1452,10 @@ mod tests {
         insta::assert_snapshot!("status_notice_narrow", last_line(&screen(&mut app, 40, 10)));
         app.handle_key(prefix());
         app.handle_key(key('o'));
-        assert_eq!(app.notice(), Some(ORCHESTRATOR_NOT_AVAILABLE));
+        assert!(matches!(
+            app.layout.spec(app.layout.focus),
+            Some(PaneSpec::Orchestrator { run_id: None })
+        ));
         app.running_tasks = 2;
         app.notice = None;
         insta::assert_snapshot!("status_tasks_badge", last_line(&screen(&mut app, 80, 24)));
