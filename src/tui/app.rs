@@ -1610,6 +1610,149 @@ mod tests {
         assert!(app.quit);
     }
 
+    fn finished_run(t: &TestEngine) -> String {
+        let run = t
+            .engine
+            .store()
+            .create_workflow_run(&crate::core::store::NewWorkflowRun {
+                project_id: &t.engine.rt.project_id,
+                session_id: Some(&t.session.id),
+                parent_chat_id: None,
+                workflow: "review-code",
+                source: "built-in",
+                origin: "built-in:review-code.js",
+                script: "",
+                script_hash: "h",
+                args: &serde_json::Value::Null,
+                budget_total: None,
+                concurrency: 2,
+            })
+            .unwrap();
+        t.engine
+            .store()
+            .finish_workflow_run(&run.id, "completed", None, None)
+            .unwrap();
+        run.id
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn orchestrator_key_opens_the_pane_and_its_run_is_restored() {
+        let t = TestEngine::new();
+        let mut app = app_for(&t, t.theme.clone());
+        app.handle_key(prefix());
+        app.handle_key(key('o'));
+        assert_eq!(app.layout.len(), 2);
+        assert_eq!(
+            app.layout.spec(app.layout.focus),
+            Some(&PaneSpec::Orchestrator { run_id: None })
+        );
+        assert!(screen(&mut app, 100, 30).contains("orchestrator · 6 workflows"));
+        // Pressed again it focuses the open pane.
+        app.run_action(Action::FocusNext);
+        app.handle_key(prefix());
+        app.handle_key(key('o'));
+        assert_eq!(app.layout.len(), 2);
+        assert!(matches!(
+            app.layout.spec(app.layout.focus),
+            Some(PaneSpec::Orchestrator { .. })
+        ));
+        // Showing a run rebinds the pane; the layout round-trips through the store.
+        let run_id = finished_run(&t);
+        app.show_run(&run_id);
+        assert_eq!(app.layout.len(), 2);
+        let spec = PaneSpec::Orchestrator {
+            run_id: Some(run_id.clone()),
+        };
+        assert_eq!(app.layout.spec(app.layout.focus), Some(&spec));
+        let (_, layout) = initial_workspace(&t.engine, None, false).unwrap();
+        assert_eq!(layout, app.layout);
+        let mut restored = App::new(
+            t.engine.clone(),
+            t.theme.clone(),
+            Keymap::default(),
+            t.session.id.clone(),
+            layout,
+        );
+        assert!(screen(&mut restored, 100, 30).contains("orchestrator · review-code · completed"));
+        // Going back to the list is saved too.
+        app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+        let (_, layout) = initial_workspace(&t.engine, None, false).unwrap();
+        assert_eq!(
+            layout.spec(layout.focus),
+            Some(&PaneSpec::Orchestrator { run_id: None })
+        );
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(serde_json::from_str::<PaneSpec>(&json).unwrap(), spec);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn run_workflow_action_starts_a_run_and_shows_it() {
+        let mut t = TestEngine::new();
+        let mut app = app_for(&t, t.theme.clone());
+        app.apply(vec![AppAction::RunWorkflow {
+            name: "no-such-workflow".into(),
+            args: serde_json::Value::Null,
+        }]);
+        assert!(
+            app.notice().unwrap_or("").contains("no-such-workflow"),
+            "{:?}",
+            app.notice()
+        );
+        assert_eq!(app.layout.len(), 1);
+        let dir = t.project.path().join(".boocode/workflows");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("hello.js"),
+            "export const meta = { name: 'hello', description: 'says hello', phases: ['Greet'] };\n\
+             /*FAKE [{\"phase\": \"Greet\"}, {\"log\": \"hello from the script\"}, {\"return\": \"ok\"}] */\n",
+        )
+        .unwrap();
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/fake_workflow_worker.py"
+        );
+        t.engine
+            .set_workflow_worker(crate::core::workflow::WorkerCommand::new(
+                "python3",
+                &[script],
+            ));
+        app.apply(vec![AppAction::RunWorkflow {
+            name: "hello".into(),
+            args: serde_json::json!({"who": "world"}),
+        }]);
+        let Some(PaneSpec::Orchestrator {
+            run_id: Some(run_id),
+        }) = app.layout.spec(app.layout.focus).cloned()
+        else {
+            panic!("the orchestrator shows the run: {:?}", app.layout);
+        };
+        assert!(app.is_animating(), "a live run animates");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ev = tokio::time::timeout_at(deadline.into(), t.events.recv())
+                .await
+                .expect("the run ends within 30 s")
+                .expect("events");
+            app.on_engine_event(&ev);
+            if matches!(&ev, Event::WorkflowRunFinished { run_id: r, .. } if *r == run_id) {
+                break;
+            }
+        }
+        assert!(!app.is_animating());
+        let text = screen(&mut app, 100, 30);
+        for want in [
+            "orchestrator · hello · completed",
+            "── Greet",
+            "hello from the script",
+            "■ run completed",
+        ] {
+            assert!(text.contains(want), "{want:?} in\n{text}");
+        }
+        let run = t.engine.store().get_workflow_run(&run_id).unwrap();
+        assert_eq!(run.args, serde_json::json!({"who": "world"}));
+        assert_eq!(run.session_id.as_deref(), Some(t.session.id.as_str()));
+    }
+
     #[test]
     fn frames_are_limited_and_idle_means_no_timer() {
         let interval = frame_interval(false);
