@@ -896,20 +896,14 @@ impl OrchestratorPane {
         } else {
             // Keep the cursor in view: show the tail when the text is longer than the room.
             let chars: Vec<char> = editor.text.chars().collect();
+            let cursor = editor.cursor.min(chars.len());
             let mut start = 0;
-            while start < editor.cursor
-                && chars[start..editor.cursor]
-                    .iter()
-                    .collect::<String>()
-                    .width()
-                    >= room
+            while start < cursor && chars[start..cursor].iter().collect::<String>().width() >= room
             {
                 start += 1;
             }
-            let before: String = chars[start..editor.cursor.min(chars.len())]
-                .iter()
-                .collect();
-            let after: String = chars[editor.cursor.min(chars.len())..].iter().collect();
+            let before: String = chars[start..cursor].iter().collect();
+            let after: String = chars[cursor..].iter().collect();
             spans.push(Span::raw(one_line(&before)));
             if editing {
                 spans.push(Span::styled("▏", t.accent));
