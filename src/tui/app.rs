@@ -31,6 +31,7 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::core::engine::Engine;
 use crate::core::events::{Command, Event};
+use crate::core::workflow::RunOptions;
 use crate::tui::fuzzy;
 use crate::tui::keymap::{Action, Dispatch, Keymap};
 use crate::tui::layout::{Direction, Layout, PaneId, SplitDir};
@@ -47,7 +48,6 @@ const NOTICE_FOR: Duration = Duration::from_secs(6);
 const ANIMATION_INTERVAL: Duration = Duration::from_millis(100);
 
 pub const TERMINAL_NOT_AVAILABLE: &str = "terminal panes: not available yet";
-pub const ORCHESTRATOR_NOT_AVAILABLE: &str = "orchestrator pane: coming with the workflow engine";
 
 /// What is saved per project: the session shown and its pane layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -359,6 +359,7 @@ impl App {
                     KeyOutcome::Consumed => {}
                     KeyOutcome::Actions(actions) => self.apply(actions),
                 }
+                self.sync_spec(focus);
             }
         }
         true
@@ -547,7 +548,7 @@ impl App {
             }
             Action::NewChat => self.open_new_chat(None),
             Action::Terminal => self.notify(TERMINAL_NOT_AVAILABLE),
-            Action::Orchestrator => self.notify(ORCHESTRATOR_NOT_AVAILABLE),
+            Action::Orchestrator => self.show_tool_pane(PaneSpec::Orchestrator { run_id: None }),
             Action::Trace => self.show_tool_pane(PaneSpec::Trace { chat_id: None }),
             Action::Background => self.show_tool_pane(PaneSpec::Background),
             Action::Timeline => self.show_tool_pane(PaneSpec::Timeline { chat_id: None }),
@@ -601,6 +602,7 @@ impl App {
                 AppAction::NewChat => self.open_new_chat(None),
                 AppAction::PickSession => self.open_sessions(),
                 AppAction::Compare { models, prompt } => self.compare(&models, &prompt),
+                AppAction::RunWorkflow { name, args } => self.run_workflow(&name, args),
                 AppAction::Notice(m) => self.notify(m),
                 AppAction::Copy(text) => {
                     self.notify(format!("copied {} characters", text.chars().count()));
@@ -609,6 +611,20 @@ impl App {
                 AppAction::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
                 AppAction::Quit => self.quit = true,
             }
+        }
+    }
+
+    /// Saves what a pane now shows when it changed its binding (the orchestrator opening a
+    /// run or going back to its list), so a restart restores it.
+    fn sync_spec(&mut self, id: PaneId) {
+        let Some(spec) = self.panes.get(&id).map(|p| p.spec()) else {
+            return;
+        };
+        if self.layout.spec(id).is_some_and(|s| *s != spec)
+            && matches!(spec, PaneSpec::Orchestrator { .. })
+        {
+            self.layout.set_spec(id, spec);
+            self.save_layout();
         }
     }
 
@@ -700,6 +716,52 @@ impl App {
             return;
         }
         self.open_pane(spec, None);
+    }
+
+    /// Starts a workflow run (agents' chats in this session, under the last focused chat) and
+    /// shows it in the orchestrator pane.
+    fn run_workflow(&mut self, name: &str, args: serde_json::Value) {
+        let options = RunOptions {
+            args,
+            session_id: Some(self.session_id.clone()),
+            parent_chat_id: self.last_chat.clone(),
+            ..RunOptions::default()
+        };
+        match self.engine.start_workflow(name, options) {
+            Ok(run_id) => self.show_run(&run_id),
+            Err(e) => self.notify(format!("workflow {name}: {e:#}")),
+        }
+    }
+
+    /// Shows a run in the orchestrator pane: the open one (focused) or a new one.
+    pub fn show_run(&mut self, run_id: &str) {
+        let spec = PaneSpec::Orchestrator {
+            run_id: Some(run_id.to_string()),
+        };
+        let open = self
+            .layout
+            .leaves()
+            .into_iter()
+            .find(|(_, s)| matches!(s, PaneSpec::Orchestrator { .. }))
+            .map(|(id, _)| id);
+        match open {
+            Some(id) => {
+                self.layout.set_spec(id, spec.clone());
+                match make_pane(spec, &ctx!(self)) {
+                    Ok(pane) => {
+                        self.panes.insert(id, pane);
+                    }
+                    Err(e) => {
+                        self.notify(format!("cannot show the run: {e:#}"));
+                        return;
+                    }
+                }
+                self.layout.focus = id;
+                self.layout.zoomed = false;
+                self.focus_changed();
+            }
+            None => self.open_pane(spec, None),
+        }
     }
 
     fn compare(&mut self, models: &[String], prompt: &str) {
@@ -1412,7 +1474,10 @@ mod tests {
         insta::assert_snapshot!("status_notice_narrow", last_line(&screen(&mut app, 40, 10)));
         app.handle_key(prefix());
         app.handle_key(key('o'));
-        assert_eq!(app.notice(), Some(ORCHESTRATOR_NOT_AVAILABLE));
+        assert!(matches!(
+            app.layout.spec(app.layout.focus),
+            Some(PaneSpec::Orchestrator { run_id: None })
+        ));
         app.running_tasks = 2;
         app.notice = None;
         insta::assert_snapshot!("status_tasks_badge", last_line(&screen(&mut app, 80, 24)));
@@ -1568,6 +1633,149 @@ mod tests {
         app.handle_key(prefix());
         app.handle_key(key('q'));
         assert!(app.quit);
+    }
+
+    fn finished_run(t: &TestEngine) -> String {
+        let run = t
+            .engine
+            .store()
+            .create_workflow_run(&crate::core::store::NewWorkflowRun {
+                project_id: &t.engine.rt.project_id,
+                session_id: Some(&t.session.id),
+                parent_chat_id: None,
+                workflow: "review-code",
+                source: "built-in",
+                origin: "built-in:review-code.js",
+                script: "",
+                script_hash: "h",
+                args: &serde_json::Value::Null,
+                budget_total: None,
+                concurrency: 2,
+            })
+            .unwrap();
+        t.engine
+            .store()
+            .finish_workflow_run(&run.id, "completed", None, None)
+            .unwrap();
+        run.id
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn orchestrator_key_opens_the_pane_and_its_run_is_restored() {
+        let t = TestEngine::new();
+        let mut app = app_for(&t, t.theme.clone());
+        app.handle_key(prefix());
+        app.handle_key(key('o'));
+        assert_eq!(app.layout.len(), 2);
+        assert_eq!(
+            app.layout.spec(app.layout.focus),
+            Some(&PaneSpec::Orchestrator { run_id: None })
+        );
+        assert!(screen(&mut app, 100, 30).contains("orchestrator · 6 workflows"));
+        // Pressed again it focuses the open pane.
+        app.run_action(Action::FocusNext);
+        app.handle_key(prefix());
+        app.handle_key(key('o'));
+        assert_eq!(app.layout.len(), 2);
+        assert!(matches!(
+            app.layout.spec(app.layout.focus),
+            Some(PaneSpec::Orchestrator { .. })
+        ));
+        // Showing a run rebinds the pane; the layout round-trips through the store.
+        let run_id = finished_run(&t);
+        app.show_run(&run_id);
+        assert_eq!(app.layout.len(), 2);
+        let spec = PaneSpec::Orchestrator {
+            run_id: Some(run_id.clone()),
+        };
+        assert_eq!(app.layout.spec(app.layout.focus), Some(&spec));
+        let (_, layout) = initial_workspace(&t.engine, None, false).unwrap();
+        assert_eq!(layout, app.layout);
+        let mut restored = App::new(
+            t.engine.clone(),
+            t.theme.clone(),
+            Keymap::default(),
+            t.session.id.clone(),
+            layout,
+        );
+        assert!(screen(&mut restored, 100, 30).contains("orchestrator · review-code · completed"));
+        // Going back to the list is saved too.
+        app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+        let (_, layout) = initial_workspace(&t.engine, None, false).unwrap();
+        assert_eq!(
+            layout.spec(layout.focus),
+            Some(&PaneSpec::Orchestrator { run_id: None })
+        );
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(serde_json::from_str::<PaneSpec>(&json).unwrap(), spec);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn run_workflow_action_starts_a_run_and_shows_it() {
+        let mut t = TestEngine::new();
+        let mut app = app_for(&t, t.theme.clone());
+        app.apply(vec![AppAction::RunWorkflow {
+            name: "no-such-workflow".into(),
+            args: serde_json::Value::Null,
+        }]);
+        assert!(
+            app.notice().unwrap_or("").contains("no-such-workflow"),
+            "{:?}",
+            app.notice()
+        );
+        assert_eq!(app.layout.len(), 1);
+        let dir = t.project.path().join(".boocode/workflows");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("hello.js"),
+            "export const meta = { name: 'hello', description: 'says hello', phases: ['Greet'] };\n\
+             /*FAKE [{\"phase\": \"Greet\"}, {\"log\": \"hello from the script\"}, {\"return\": \"ok\"}] */\n",
+        )
+        .unwrap();
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/fake_workflow_worker.py"
+        );
+        t.engine
+            .set_workflow_worker(crate::core::workflow::WorkerCommand::new(
+                "python3",
+                &[script],
+            ));
+        app.apply(vec![AppAction::RunWorkflow {
+            name: "hello".into(),
+            args: serde_json::json!({"who": "world"}),
+        }]);
+        let Some(PaneSpec::Orchestrator {
+            run_id: Some(run_id),
+        }) = app.layout.spec(app.layout.focus).cloned()
+        else {
+            panic!("the orchestrator shows the run: {:?}", app.layout);
+        };
+        assert!(app.is_animating(), "a live run animates");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ev = tokio::time::timeout_at(deadline.into(), t.events.recv())
+                .await
+                .expect("the run ends within 30 s")
+                .expect("events");
+            app.on_engine_event(&ev);
+            if matches!(&ev, Event::WorkflowRunFinished { run_id: r, .. } if *r == run_id) {
+                break;
+            }
+        }
+        assert!(!app.is_animating());
+        let text = screen(&mut app, 100, 30);
+        for want in [
+            "orchestrator · hello · completed",
+            "── Greet",
+            "hello from the script",
+            "■ run completed",
+        ] {
+            assert!(text.contains(want), "{want:?} in\n{text}");
+        }
+        let run = t.engine.store().get_workflow_run(&run_id).unwrap();
+        assert_eq!(run.args, serde_json::json!({"who": "world"}));
+        assert_eq!(run.session_id.as_deref(), Some(t.session.id.as_str()));
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub enum PaneSpec {
     Timeline {
         chat_id: Option<String>,
     },
+    /// Workflows and runs; `Some` shows that run's live tree and log.
+    Orchestrator {
+        run_id: Option<String>,
+    },
 }
 
 /// Something a pane asks the workspace to do.
@@ -54,6 +58,12 @@ pub enum AppAction {
     Compare {
         models: Vec<String>,
         prompt: String,
+    },
+    /// Start a workflow run (`/workflow NAME {args}`, the orchestrator's args editor) and show
+    /// it in the orchestrator pane; `args` is `Null` for none.
+    RunWorkflow {
+        name: String,
+        args: serde_json::Value,
     },
     /// A one-line notice in the status line.
     Notice(String),

@@ -2,6 +2,7 @@
 
 pub mod background;
 pub mod chat;
+pub mod orchestrator;
 pub mod timeline;
 pub mod trace;
 
@@ -16,6 +17,9 @@ pub fn make_pane(spec: PaneSpec, ctx: &PaneContext<'_>) -> anyhow::Result<Box<dy
         PaneSpec::Trace { chat_id } => Box::new(trace::TracePane::new(chat_id, ctx)),
         PaneSpec::Background => Box::new(background::BackgroundPane::new(ctx)),
         PaneSpec::Timeline { chat_id } => Box::new(timeline::TimelinePane::new(chat_id, ctx)),
+        PaneSpec::Orchestrator { run_id } => {
+            Box::new(orchestrator::OrchestratorPane::new(run_id, ctx))
+        }
     })
 }
 

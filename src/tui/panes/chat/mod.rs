@@ -22,7 +22,8 @@
 //! `/clear` clears the view only: the chat and what the model sees stay as they are (older
 //! messages are not paged back in); `/new` starts a fresh context. `/approval` only explains:
 //! approval is a project setting and `Command::SendMessage` carries none, so a per-chat override
-//! needs a core change. `/workflow` posts a notice until the workflow engine is wired in.
+//! needs a core change. `/workflow NAME [ARGS]` starts a run (JSON args go as data, other text as
+//! a string) and shows it in the orchestrator pane.
 
 pub mod composer;
 pub mod items;
@@ -1094,11 +1095,17 @@ impl ChatPane {
                 };
                 self.push(Kind::Notice(text));
             }
-            Slash::Workflow { name, .. } => {
-                let text =
-                    format!("/workflow {name}: the workflow engine is not wired to the chat yet");
-                self.push(Kind::Notice(text.clone()));
-                return KeyOutcome::Actions(vec![AppAction::Notice(text)]);
+            Slash::Workflow { name, args } => {
+                // JSON args go as data; anything else reaches the script as the text typed.
+                let args = match args.trim() {
+                    "" => serde_json::Value::Null,
+                    text => serde_json::from_str(text)
+                        .unwrap_or_else(|_| serde_json::Value::String(text.to_string())),
+                };
+                self.push(Kind::Notice(format!(
+                    "starting workflow {name} (progress in the orchestrator pane)"
+                )));
+                return KeyOutcome::Actions(vec![AppAction::RunWorkflow { name, args }]);
             }
         }
         KeyOutcome::Consumed

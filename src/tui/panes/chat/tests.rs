@@ -575,6 +575,26 @@ fn slash_popup_and_commands() {
             prompt: "which is faster?".into()
         }])
     );
+    for (cmd, args) in [
+        (
+            "/workflow review-code {\"path\": \"src\"}",
+            serde_json::json!({"path": "src"}),
+        ),
+        (
+            "/workflow review-code look at src",
+            serde_json::json!("look at src"),
+        ),
+        ("/workflow review-code", serde_json::Value::Null),
+    ] {
+        typed(&mut p, &e, cmd);
+        assert_eq!(
+            key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE),
+            KeyOutcome::Actions(vec![AppAction::RunWorkflow {
+                name: "review-code".into(),
+                args
+            }])
+        );
+    }
 }
 
 fn png(w: u32, h: u32) -> Vec<u8> {
