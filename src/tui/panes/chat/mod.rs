@@ -62,6 +62,12 @@ const WHEEL_LINES: usize = 3;
 /// A line of the transcript: (item index, line within the item).
 type Pos = (usize, usize);
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Search {
+    query: String,
+    typing: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Focus {
     Composer,
@@ -113,6 +119,9 @@ pub struct ChatPane {
     selected: Option<usize>,
     /// Copy mode: (anchor, cursor).
     copy: Option<(Pos, Pos)>,
+    /// Search (`Ctrl-b /`): the query, and whether it is still being typed. A match is shown
+    /// as a one-line copy selection, so `y` copies it.
+    search: Option<Search>,
     attachments: Vec<Attachment>,
     compare: Option<Vec<String>>,
     popup: usize,
@@ -155,6 +164,7 @@ impl ChatPane {
             focus: Focus::Composer,
             selected: None,
             copy: None,
+            search: None,
             attachments: Vec::new(),
             compare: None,
             popup: 0,
@@ -818,6 +828,89 @@ impl ChatPane {
         out.join("\n")
     }
 
+    /// Keys while searching: type the query, Enter finds the nearest older match, `n`/`N`
+    /// step to older/newer ones, `y` copies the matched line, Esc leaves.
+    fn search_key(&mut self, key: KeyEvent) -> KeyOutcome {
+        let Some(search) = self.search.as_mut() else {
+            return KeyOutcome::Ignored;
+        };
+        if search.typing {
+            match key.code {
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    search.query.push(c)
+                }
+                KeyCode::Backspace => {
+                    search.query.pop();
+                }
+                KeyCode::Enter if !search.query.is_empty() => {
+                    search.typing = false;
+                    return self.find(true);
+                }
+                KeyCode::Esc => self.search = None,
+                _ => {}
+            }
+            return KeyOutcome::Consumed;
+        }
+        match key.code {
+            KeyCode::Char('n') => self.find(true),
+            KeyCode::Char('N') => self.find(false),
+            KeyCode::Char('/') => {
+                search.typing = true;
+                search.query.clear();
+                KeyOutcome::Consumed
+            }
+            KeyCode::Esc | KeyCode::Char('q') => {
+                self.search = None;
+                self.copy = None;
+                KeyOutcome::Consumed
+            }
+            _ => self.copy_key(key),
+        }
+    }
+
+    /// Moves to the next line containing the query (case-insensitive), older or newer than
+    /// the current match (or the bottom of the view), loading older pages on the way.
+    fn find(&mut self, older: bool) -> KeyOutcome {
+        let Some(query) = self.search.as_ref().map(|s| s.query.to_lowercase()) else {
+            return KeyOutcome::Ignored;
+        };
+        let start = match self.copy {
+            Some((_, cursor)) => cursor,
+            None => {
+                let top = self.top_pos();
+                self.pos_down(top, self.view_h.saturating_sub(1))
+            }
+        };
+        let mut pos = start;
+        loop {
+            let next = if older {
+                self.pos_up(pos, 1)
+            } else {
+                self.pos_down(pos, 1)
+            };
+            if next == pos {
+                return KeyOutcome::Actions(vec![AppAction::Notice(format!(
+                    "no {} match for '{query}'",
+                    if older { "older" } else { "newer" }
+                ))]);
+            }
+            pos = next;
+            if self.line_at(pos).to_lowercase().contains(&query) {
+                self.copy = Some((pos, pos));
+                self.reveal(pos);
+                return KeyOutcome::Consumed;
+            }
+        }
+    }
+
+    fn line_at(&mut self, (i, l): Pos) -> String {
+        let (w, tick) = (self.width.max(1), self.tick);
+        self.items
+            .get_mut(i)
+            .and_then(|it| it.lines(w, &self.theme, tick).get(l).map(line_text))
+            .unwrap_or_default()
+    }
+
     fn transcript_key(&mut self, key: KeyEvent) -> KeyOutcome {
         match key.code {
             KeyCode::Up | KeyCode::Char('k') => self.move_selection(false),
@@ -1159,7 +1252,11 @@ impl ChatPane {
     }
 
     fn hint(&self) -> &'static str {
-        if self.copy.is_some() {
+        if self.search.as_ref().is_some_and(|s| s.typing) {
+            "search: type · Enter find older · Esc cancel"
+        } else if self.search.is_some() {
+            "n older · N newer · / new search · y copy line · Esc exit"
+        } else if self.copy.is_some() {
             "copy: j/k extend · v restart · y copy · Esc exit"
         } else if self.focus == Focus::Transcript {
             "j/k select · Enter expand · a/d change · y/n confirm · v copy · Esc back"
@@ -1302,7 +1399,14 @@ impl Pane for ChatPane {
             ]);
             buf.set_line(area.x, row, &line, area.width);
         }
-        if self.composer.is_empty() {
+        if let Some(search) = &self.search {
+            buf.set_string(area.x, yb, " ".repeat(width), theme.status_bar);
+            let line = Line::from(vec![
+                Span::styled("search: ", theme.accent),
+                Span::styled(search.query.clone(), theme.text),
+            ]);
+            buf.set_line(area.x, yb, &line, area.width);
+        } else if self.composer.is_empty() {
             let placeholder = if self.missing_key.is_some() {
                 "no API key — see above"
             } else if self.status == Status::Interrupted {
@@ -1356,6 +1460,9 @@ impl Pane for ChatPane {
     }
 
     fn handle_key(&mut self, key: KeyEvent, _ctx: &PaneContext<'_>) -> KeyOutcome {
+        if self.search.is_some() {
+            return self.search_key(key);
+        }
         if self.copy.is_some() {
             return self.copy_key(key);
         }
@@ -1437,8 +1544,20 @@ impl Pane for ChatPane {
         true
     }
 
+    fn start_search(&mut self) -> bool {
+        self.search = Some(Search {
+            query: String::new(),
+            typing: true,
+        });
+        true
+    }
+
     fn mode_label(&self) -> Option<&'static str> {
-        self.copy.is_some().then_some("COPY")
+        if self.search.is_some() {
+            Some("SEARCH")
+        } else {
+            self.copy.is_some().then_some("COPY")
+        }
     }
 
     fn scroll_to_turn(&mut self, turn: i64) -> bool {

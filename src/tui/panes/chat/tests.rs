@@ -703,3 +703,38 @@ fn long_chat_pages_and_scrolls_to_turn() {
     key(&mut p, &e, KeyCode::End, KeyModifiers::NONE);
     assert!(draw(&mut p, &e, &theme(), 40, 10, 0).contains("question 400"));
 }
+
+#[test]
+fn search_finds_older_and_newer_lines_and_copies_the_match() {
+    let e = env();
+    let mut p = finished_markdown(&e);
+    draw(&mut p, &e, &theme(), 60, 40, 0);
+    assert!(p.start_search());
+    assert_eq!(p.mode_label(), Some("SEARCH"));
+    typed(&mut p, &e, "A.RS");
+    assert_eq!(
+        key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE),
+        KeyOutcome::Consumed
+    );
+    let screen = draw(&mut p, &e, &theme(), 60, 40, 0);
+    assert!(screen.contains("search: A.RS"), "{screen}");
+    // `y` copies the line the search landed on.
+    match key(&mut p, &e, KeyCode::Char('y'), KeyModifiers::NONE) {
+        KeyOutcome::Actions(actions) => match &actions[0] {
+            AppAction::Copy(text) => assert!(text.contains("a.rs"), "{text}"),
+            other => panic!("expected a copy, got {other:?}"),
+        },
+        other => panic!("expected actions, got {other:?}"),
+    }
+    // A query with no match says so and leaves the view alone.
+    p.start_search();
+    typed(&mut p, &e, "zebra");
+    match key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE) {
+        KeyOutcome::Actions(actions) => {
+            assert!(matches!(&actions[0], AppAction::Notice(n) if n.contains("no older match")))
+        }
+        other => panic!("expected a notice, got {other:?}"),
+    }
+    key(&mut p, &e, KeyCode::Esc, KeyModifiers::NONE);
+    assert_eq!(p.mode_label(), None);
+}
