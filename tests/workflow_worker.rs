@@ -520,6 +520,13 @@ fn thrown_error_has_name_message_and_line() {
     let (_, message) = failed(&run(&src, Value::Null));
     assert!(message.starts_with("TypeError: "), "{message}");
     assert!(message.ends_with("(at line 2)"), "{message}");
+    // Boa puts an undefined name in top-level code at the wrapper's start: no line rather than
+    // a wrong one (it used to say "at line 1").
+    let src = format!("{META}const y = 2;\nundefinedThing(y);\n");
+    assert_eq!(
+        failed(&run(&src, Value::Null)).1,
+        "ReferenceError: undefinedThing is not defined"
+    );
     let src = format!("{META}const a = ;\n");
     assert_eq!(failed(&run(&src, Value::Null)).0, "invalid");
 }

@@ -418,6 +418,11 @@ impl Engine {
         workflow::runs::set_worker_command(&self.rt, command);
     }
 
+    /// Other limits for the scripts' workers (tests use small ones).
+    pub fn set_workflow_limits(&self, limits: workflow::protocol::WorkerLimits) {
+        workflow::runs::set_worker_limits(&self.rt, limits);
+    }
+
     /// The worker pid of a run going on in this process.
     pub fn workflow_worker_pid(&self, run_id: &str) -> Option<u32> {
         workflow::runs::worker_pid(&self.rt, run_id)

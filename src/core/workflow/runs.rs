@@ -84,6 +84,7 @@ struct RunHandle {
 pub(crate) struct RunSlots {
     running: Mutex<HashMap<String, RunHandle>>,
     worker: Mutex<Option<WorkerCommand>>,
+    limits: Mutex<Option<WorkerLimits>>,
 }
 
 impl RunSlots {
@@ -91,6 +92,7 @@ impl RunSlots {
         RunSlots {
             running: Mutex::new(HashMap::new()),
             worker: Mutex::new(None),
+            limits: Mutex::new(None),
         }
     }
 }
@@ -98,6 +100,12 @@ impl RunSlots {
 /// Replaces the worker command (tests use a fake worker).
 pub fn set_worker_command(rt: &Runtime, command: WorkerCommand) {
     *lock(&rt.workflows.worker) = Some(command);
+}
+
+/// Replaces the limits the worker enforces on scripts (tests use small ones so a runaway loop
+/// stops quickly in a debug build); [`WorkerLimits::default`] otherwise.
+pub fn set_worker_limits(rt: &Runtime, limits: WorkerLimits) {
+    *lock(&rt.workflows.limits) = Some(limits);
 }
 
 fn worker_command(rt: &Runtime) -> Result<WorkerCommand> {
@@ -416,7 +424,7 @@ async fn run_loop(
         args: run.args.clone(),
         budget_total: run.budget_total,
         budget_spent: shared.spent.load(Ordering::SeqCst),
-        limits: WorkerLimits::default(),
+        limits: lock(&rt.workflows.limits).clone().unwrap_or_default(),
     };
     if let Err(e) = worker.send(&start).await {
         let why = worker.exit_description().await;

@@ -50,6 +50,12 @@ pub(crate) const PRELUDE_PATH: &str = "<workflow-prelude>";
 
 const PRELUDE: &str = include_str!("prelude.js");
 
+/// What goes before the script's first line. Boa reports some errors (an undefined name) at the
+/// start of the enclosing function; for top-level code that is a column of this prefix, which
+/// is no position in the script, so the prelude leaves such positions out of error messages.
+const WRAPPER_PREFIX: &str =
+    "(function (args, module, exports, workflow) { return async function __main() {";
+
 /// A script that cannot be loaded; becomes `Failed { kind: "invalid" }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidScript(pub String);
@@ -147,9 +153,7 @@ pub fn prepare(source: &str, max_nesting: usize) -> Result<String, InvalidScript
         let end = text.find('\n').unwrap_or(text.len());
         text.replace_range(..end, &" ".repeat(end));
     }
-    let mut prefix = String::from(
-        "(function (args, module, exports, workflow) { return async function __main() {",
-    );
+    let mut prefix = String::from(WRAPPER_PREFIX);
     for name in default_names {
         prefix.push_str(&format!("module.exports.default = {name};"));
     }
@@ -338,7 +342,12 @@ pub(crate) fn build_context(
     })?;
     let internals = factory.call(
         &JsValue::undefined(),
-        &[native.into(), total, JsValue::from(JsString::from(origin))],
+        &[
+            native.into(),
+            total,
+            JsValue::from(JsString::from(origin)),
+            JsValue::from(WRAPPER_PREFIX.len() as f64),
+        ],
         &mut ctx,
     )?;
     let internals = internals.as_object().ok_or_else(|| {
