@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Workspace CPU benchmark: idle CPU over 10 s, and CPU while a reply streams at ~2,000 tokens/s
 # from the scripted mock server (benches/stream_2k_tps.json: ~80,000 chars of markdown with code
-# blocks and tables, 16 chars per SSE chunk, 1 ms sleep between chunks: ~2 ms per chunk in
-# practice, so ~7,500 chars/s ≈ 1,900 tokens/s when the client keeps up), with and without
+# blocks and tables, 16 chars per SSE chunk, 1 ms sleep between chunks: ~2.1-2.3 ms per chunk in
+# practice (curl: 11.4 s), so ~7,000 chars/s ≈ 1,750 tokens/s when the client keeps up), with and without
 # SSH_CONNECTION (30 fps frame cap instead of 60). boocode runs in a detached 120x40 tmux.
 #
 #   bash benches/tui_cpu.sh            # builds --release first
