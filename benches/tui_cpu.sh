@@ -7,6 +7,7 @@
 #
 #   bash benches/tui_cpu.sh            # builds --release first
 #   SKIP_BUILD=1 bash benches/tui_cpu.sh
+#   SCRIPT=benches/stream_2k_tps_prose.json CASES=local bash benches/tui_cpu.sh   # no code blocks
 #
 # Honours CARGO_TARGET_DIR. Targets: idle ~0 %, streaming <= 10 % of one core.
 set -euo pipefail
@@ -14,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-SCRIPT=$ROOT/benches/stream_2k_tps.json
+SCRIPT=${SCRIPT:-$ROOT/benches/stream_2k_tps.json}
+CASES=${CASES:-local ssh-30fps}
 IDLE_SECS=${IDLE_SECS:-10}
 SOCK=bench-$$
 TICKS=$(getconf CLK_TCK)
@@ -124,10 +126,16 @@ run_case() {
     tmux -L "$SOCK" kill-server 2>/dev/null || true
 }
 
-run_case local 0
-run_case ssh-30fps 1
+for c in $CASES; do
+    case $c in
+        local) run_case local 0 ;;
+        ssh-30fps) run_case ssh-30fps 1 ;;
+        *) echo "unknown case $c" >&2; exit 2 ;;
+    esac
+done
 
 echo
+echo "script: $SCRIPT"
 echo "machine: $(nproc) cpus; $(uptime)"
 printf '%-14s %8s %8s %10s %10s %12s %10s %12s\n' case idle_s "idle_%" stream_s "tok/s~" "first10s_%" "stream_%" "mock_srv_%"
 for r in "${ROWS[@]}"; do echo "$r"; done
