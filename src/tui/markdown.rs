@@ -628,6 +628,50 @@ pub fn wrap_plain(text: &str, style: Style, width: usize) -> Vec<Line<'static>> 
         .collect()
 }
 
+/// The start of the last line in `src[from..end]` that begins a new top-level block after a
+/// blank line: outside code fences, not indented, not a list item (a list may go on after a
+/// blank line). `None` when there is none.
+fn block_boundary(src: &str, from: usize, end: usize) -> Option<usize> {
+    let mut in_fence: Option<char> = None;
+    let mut prev_blank = false;
+    let mut found = None;
+    let mut pos = from;
+    for line in src[from..end].split_inclusive('\n') {
+        let start = pos;
+        pos += line.len();
+        let trimmed = line.trim_start_matches(' ');
+        let fence = ['`', '~'].into_iter().find(|&c| {
+            line.len() - trimmed.len() < 4 && trimmed.starts_with(&c.to_string().repeat(3))
+        });
+        if let Some(open) = in_fence {
+            if fence == Some(open) {
+                in_fence = None;
+            }
+            prev_blank = false;
+            continue;
+        }
+        let blank = line.trim().is_empty();
+        let indented = line.starts_with(' ') || line.starts_with('\t');
+        if prev_blank && !blank && !indented && !is_list_item(line) && start > from {
+            found = Some(start);
+        }
+        if fence.is_some() {
+            in_fence = fence;
+        }
+        prev_blank = blank;
+    }
+    found
+}
+
+fn is_list_item(line: &str) -> bool {
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = &line[digits..];
+    if digits > 0 {
+        return rest.starts_with(". ") || rest.starts_with(") ");
+    }
+    ["- ", "* ", "+ "].iter().any(|m| line.starts_with(m))
+}
+
 /// Accumulates a streamed reply and commits rendered lines only for complete source lines.
 #[derive(Debug, Clone, Default)]
 pub struct MarkdownStream {
@@ -636,6 +680,11 @@ pub struct MarkdownStream {
     /// Bytes of `buffer` the committed lines were rendered from.
     committed_src: usize,
     width: usize,
+    /// Source before this byte is a run of finished top-level blocks that renders on its own
+    /// to the first `frozen_lines` committed lines; only the text after it is re-rendered as
+    /// lines arrive, so a long reply costs the same per line as a short one.
+    frozen_src: usize,
+    frozen_lines: usize,
 }
 
 impl MarkdownStream {
@@ -683,19 +732,48 @@ impl MarkdownStream {
         if width != self.width {
             // A new width re-renders what was shown (a resize reflows; streaming never does).
             self.width = width;
+            self.frozen_src = 0;
+            self.frozen_lines = 0;
             self.committed = render(&self.buffer[..self.committed_src], width, theme);
+            self.advance_freeze(self.committed_src, width, theme);
         }
         let end = self.committable();
         if end <= self.committed_src {
             return false;
         }
         self.committed_src = end;
-        let lines = render(&self.buffer[..end], width, theme);
+        let tail = render(&self.buffer[self.frozen_src..end], width, theme);
         let before = self.committed.len();
-        if lines.len() > before {
-            self.committed.extend(lines.into_iter().skip(before));
+        let shown = before - self.frozen_lines;
+        if tail.len() > shown {
+            self.committed.extend(tail.into_iter().skip(shown));
         }
+        self.advance_freeze(end, width, theme);
         self.committed.len() > before
+    }
+
+    /// Moves the freeze point to the last top-level block boundary before `end`, when the
+    /// text before and after it render exactly as the whole does.
+    fn advance_freeze(&mut self, end: usize, width: usize, theme: &Theme) {
+        let Some(boundary) = block_boundary(&self.buffer, self.frozen_src, end) else {
+            return;
+        };
+        let head = render(&self.buffer[self.frozen_src..boundary], width, theme);
+        let rest = render(&self.buffer[boundary..end], width, theme);
+        let shown = &self.committed[self.frozen_lines..];
+        // Blocks rendered together are separated by one blank line that neither half has.
+        for gap in [1, 0] {
+            let split = head.len() + gap;
+            if split + rest.len() == shown.len()
+                && shown[..head.len()] == head[..]
+                && shown[head.len()..split].iter().all(|l| l.width() == 0)
+                && shown[split..] == rest[..]
+            {
+                self.frozen_lines += split;
+                self.frozen_src = boundary;
+                return;
+            }
+        }
     }
 
     /// The committed lines at `width`.
@@ -738,6 +816,26 @@ mod tests {
         assert_eq!(text(s.lines(40, &t)), vec!["Hello world"]);
         assert!(s.push("ne\n", 40, &t));
         assert_eq!(text(s.lines(40, &t)), vec!["Hello world", "second line"]);
+    }
+
+    #[test]
+    fn incremental_rendering_matches_a_full_render() {
+        let t = theme();
+        let block = "## Part\n\nSome *text* that wraps across the narrow width of this pane.\n\n- one\n- two\n\n  more of two\n\n```rust\nfn a() {\n\n    b();\n}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n> quote\n\n1. first\n\n2. second\n\n";
+        let src = block.repeat(12);
+        let mut s = MarkdownStream::new();
+        for piece in src.as_bytes().chunks(7) {
+            s.push(std::str::from_utf8(piece).unwrap(), 28, &t);
+        }
+        assert_eq!(text(s.lines(28, &t)), text(&render(&src, 28, &t)));
+        assert!(
+            s.frozen_src > src.len() / 2,
+            "the freeze point should follow the stream: {} of {}",
+            s.frozen_src,
+            src.len()
+        );
+        // A resize reflows everything and keeps matching.
+        assert_eq!(text(s.lines(50, &t)), text(&render(&src, 50, &t)));
     }
 
     #[test]
