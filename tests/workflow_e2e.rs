@@ -457,6 +457,26 @@ async fn nested_workflows_run_one_level_deep() {
     let events = h.drain_events();
     assert_eq!(phases(&events), vec!["Outer", "Inner tides", "Inner moons"]);
     assert!(logs(&events).contains(&r#"inner got {"topic":"tides"}"#.to_string()));
+    // Each agent is filed under the phase of the script that called it: the outer summary is
+    // still in "Outer" after the nested workflows set their own phases.
+    let details = h.engine.workflow_run_details(&outcome.run_id).unwrap();
+    let mut by_phase: Vec<(String, String)> = details
+        .agents
+        .iter()
+        .map(|a| {
+            let prompt = a.spec["prompt"].as_str().unwrap().to_string();
+            (prompt, a.phase.clone().unwrap_or_default())
+        })
+        .collect();
+    by_phase.sort();
+    assert_eq!(
+        by_phase,
+        vec![
+            ("Inner question about moons".into(), "Inner moons".into()),
+            ("Inner question about tides".into(), "Inner tides".into()),
+            ("Outer summary of high and low and many".into(), "Outer".into()),
+        ]
+    );
 
     let outcome = run(&h, "top-catches", RunOptions::default()).await;
     let caught = completed(&outcome).as_str().unwrap().to_string();
@@ -1083,6 +1103,40 @@ async fn an_infinite_loop_hits_a_limit_quickly_and_other_runs_keep_going() {
     assert!(error.contains("recursion limit"), "{error}");
     assert_eq!(completed(&steady), &json!(vec!["steady"; 5]));
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_run_past_its_time_limit_fails_and_its_agent_is_cancelled() {
+    let h = harness(vec![Reply::stall(30_000, Reply::text("late")).repeat()], "").await;
+    workflow(
+        &h,
+        "slow.js",
+        "export const meta = { name: 'slow', description: 'waits' };\nreturn await agent('Take your time');\n",
+    );
+    let started = Instant::now();
+    let outcome = run(
+        &h,
+        "slow",
+        RunOptions {
+            timeout: Some(Duration::from_secs(1)),
+            ..RunOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(outcome.status, "failed");
+    assert_eq!(
+        outcome.error.as_deref(),
+        Some("the run exceeded its time limit of 1 s")
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let agents = h.store().list_workflow_agents(&outcome.run_id).unwrap();
+    assert_eq!(agents.len(), 1);
+    assert_eq!(agents[0].status, "cancelled", "{agents:?}");
+    assert!(
+        h.server
+            .wait_for_disconnects(1, Duration::from_secs(2))
+            .await
+    );
 }
 
 // --- (k) the CLI ---------------------------------------------------------------------------------

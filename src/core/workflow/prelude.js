@@ -257,7 +257,14 @@
       }
       const found = await wait(native.resolve(name, scriptPath));
       const outer = native.compile(found.source, found.origin);
-      return run(outer, wargs === undefined ? null : wargs, depth + 1);
+      // The nested script's phase() calls are its own: the caller's next agents stay in the
+      // caller's phase.
+      const callerPhase = currentPhase;
+      try {
+        return await run(outer, wargs === undefined ? null : wargs, depth + 1);
+      } finally {
+        currentPhase = callerPhase;
+      }
     };
   }
 
