@@ -108,7 +108,11 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
         ".boocode/config.toml",
         "retry_backoff_ms = 5\nmax_attempts = 3\n",
     );
-    write(project.path(), ".boocode/workflows/sequential.js", SEQUENTIAL);
+    write(
+        project.path(),
+        ".boocode/workflows/sequential.js",
+        SEQUENTIAL,
+    );
     write(project.path(), ".boocode/workflows/fan.js", FAN);
     rt.block_on(async {
         let server = MockServer::start(vec![Reply::text("ok").repeat()]).await;
@@ -174,7 +178,13 @@ static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
 /// Time per `agent()` call of runs of `CALLS` sequential calls; `fresh` runs ask the model
 /// every time, the others are served from the store (after one warm-up run).
-fn per_call(rt: &tokio::runtime::Runtime, f: &Fixture, iters: u64, fresh: bool, clock: Clock) -> Duration {
+fn per_call(
+    rt: &tokio::runtime::Runtime,
+    f: &Fixture,
+    iters: u64,
+    fresh: bool,
+    clock: Clock,
+) -> Duration {
     let runs = iters.div_ceil(CALLS);
     let options = RunOptions {
         args: json!({"calls": CALLS}),
@@ -402,7 +412,11 @@ fn bench_loop_limit(c: &mut Criterion) {
                     .block_on(f.engine.run_workflow("spin", RunOptions::default()))
                     .unwrap();
                 assert!(
-                    outcome.error.as_deref().unwrap_or("").contains("loop iteration limit"),
+                    outcome
+                        .error
+                        .as_deref()
+                        .unwrap_or("")
+                        .contains("loop iteration limit"),
                     "{outcome:?}"
                 );
             }
