@@ -108,7 +108,11 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
         ".boocode/config.toml",
         "retry_backoff_ms = 5\nmax_attempts = 3\n",
     );
-    write(project.path(), ".boocode/workflows/sequential.js", SEQUENTIAL);
+    write(
+        project.path(),
+        ".boocode/workflows/sequential.js",
+        SEQUENTIAL,
+    );
     write(project.path(), ".boocode/workflows/fan.js", FAN);
     rt.block_on(async {
         let server = MockServer::start(vec![Reply::text("ok").repeat()]).await;
@@ -174,7 +178,13 @@ static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
 /// Time per `agent()` call of runs of `CALLS` sequential calls; `fresh` runs ask the model
 /// every time, the others are served from the store (after one warm-up run).
-fn per_call(rt: &tokio::runtime::Runtime, f: &Fixture, iters: u64, fresh: bool, clock: Clock) -> Duration {
+fn per_call(
+    rt: &tokio::runtime::Runtime,
+    f: &Fixture,
+    iters: u64,
+    fresh: bool,
+    clock: Clock,
+) -> Duration {
     let runs = iters.div_ceil(CALLS);
     let options = RunOptions {
         args: json!({"calls": CALLS}),
@@ -247,6 +257,7 @@ fn bench_per_call(c: &mut Criterion) {
 /// One fan-out of `FAN_OUT` agents: wall time, CPU time, and the peak RSS of the worker
 /// (sampled from /proc while it runs).
 fn fan_out_once(rt: &tokio::runtime::Runtime, f: &Fixture) -> (Duration, Duration, u64) {
+    let _runtime = rt.enter();
     let cpu = Clock::Cpu.now();
     let started = Instant::now();
     let run_id = f
@@ -359,7 +370,7 @@ fn bench_worker_start(c: &mut Criterion) {
     group
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+        .measurement_time(Duration::from_secs(7));
     group.bench_function("spawn_to_first_line", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| worker_start()).sum())
     });
@@ -402,7 +413,11 @@ fn bench_loop_limit(c: &mut Criterion) {
                     .block_on(f.engine.run_workflow("spin", RunOptions::default()))
                     .unwrap();
                 assert!(
-                    outcome.error.as_deref().unwrap_or("").contains("loop iteration limit"),
+                    outcome
+                        .error
+                        .as_deref()
+                        .unwrap_or("")
+                        .contains("loop iteration limit"),
                     "{outcome:?}"
                 );
             }

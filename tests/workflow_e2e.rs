@@ -474,7 +474,10 @@ async fn nested_workflows_run_one_level_deep() {
         vec![
             ("Inner question about moons".into(), "Inner moons".into()),
             ("Inner question about tides".into(), "Inner tides".into()),
-            ("Outer summary of high and low and many".into(), "Outer".into()),
+            (
+                "Outer summary of high and low and many".into(),
+                "Outer".into()
+            ),
         ]
     );
 
@@ -1128,7 +1131,11 @@ async fn a_run_past_its_time_limit_fails_and_its_agent_is_cancelled() {
         outcome.error.as_deref(),
         Some("the run exceeded its time limit of 1 s")
     );
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     let agents = h.store().list_workflow_agents(&outcome.run_id).unwrap();
     assert_eq!(agents.len(), 1);
     assert_eq!(agents[0].status, "cancelled", "{agents:?}");
