@@ -257,6 +257,7 @@ fn bench_per_call(c: &mut Criterion) {
 /// One fan-out of `FAN_OUT` agents: wall time, CPU time, and the peak RSS of the worker
 /// (sampled from /proc while it runs).
 fn fan_out_once(rt: &tokio::runtime::Runtime, f: &Fixture) -> (Duration, Duration, u64) {
+    let _runtime = rt.enter();
     let cpu = Clock::Cpu.now();
     let started = Instant::now();
     let run_id = f
@@ -369,7 +370,7 @@ fn bench_worker_start(c: &mut Criterion) {
     group
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+        .measurement_time(Duration::from_secs(7));
     group.bench_function("spawn_to_first_line", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| worker_start()).sum())
     });
