@@ -105,6 +105,25 @@ impl Item {
         self.cache = None;
     }
 
+    /// A streaming reply committed new lines: append them to the cached lines rather than
+    /// rebuilding the cache, which would clone the whole reply again for every new line.
+    pub fn append_streamed(&mut self, width: usize, theme: &Theme) {
+        let Kind::Assistant { stream, done: None } = &mut self.kind else {
+            self.cache = None;
+            return;
+        };
+        let Some((w, _, lines)) = &mut self.cache else {
+            return;
+        };
+        let have = lines.len() - usize::from(self.gap);
+        let all = stream.lines(width, theme);
+        if *w == width && all.len() >= have {
+            lines.extend(all[have..].iter().cloned());
+        } else {
+            self.cache = None;
+        }
+    }
+
     /// Items that keys act on (expand, apply, answer, resume).
     pub fn is_actionable(&self) -> bool {
         matches!(

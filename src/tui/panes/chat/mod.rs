@@ -509,7 +509,7 @@ impl ChatPane {
                         return false;
                     }
                 }
-                it.invalidate();
+                it.append_streamed(width, theme);
             }
             Event::ReasoningDelta { text, .. } => {
                 self.status = Status::Streaming;
