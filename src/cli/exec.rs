@@ -11,7 +11,6 @@ use serde_json::json;
 use boocode::core::agent::{TurnRequest, TurnStatus};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
-use boocode::core::logging;
 
 use super::format::{clip, key_argument, tokens};
 use super::{read_stdin_prompt, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
@@ -91,31 +90,9 @@ pub fn run_resume(global: &GlobalArgs, args: ResumeArgs) -> i32 {
 }
 
 fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
-    let (root, config) = match global.load_config() {
+    let (root, config, runtime) = match super::prepare_headless(global) {
         Ok(v) => v,
-        Err(e) => {
-            eprintln!("boocode: {e:#}");
-            return EXIT_USAGE;
-        }
-    };
-    if let Some(message) = config.missing_key_error() {
-        eprintln!("boocode: {message}");
-        return EXIT_USAGE;
-    }
-    if let Err(e) = logging::init(&config.home) {
-        eprintln!("boocode: {e:#}");
-        return EXIT_FAILURE;
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("boocode: starting the runtime: {e}");
-            return EXIT_FAILURE;
-        }
+        Err(code) => return code,
     };
     let approval = config.approval;
     let approval_flag = global.approval;

@@ -188,6 +188,35 @@ fn run_workspace(global: &GlobalArgs, session: Option<String>, resume_latest: bo
     })
 }
 
+/// What every headless command that talks to a model needs: the project, its config (with a
+/// key, when the provider needs one), the file logger and a runtime. `Err` is the exit code,
+/// after one line on stderr saying why.
+pub fn prepare_headless(
+    global: &GlobalArgs,
+) -> std::result::Result<(PathBuf, Config, tokio::runtime::Runtime), i32> {
+    let (root, config) = global.load_config().map_err(|e| {
+        eprintln!("boocode: {e:#}");
+        EXIT_USAGE
+    })?;
+    if let Some(message) = config.missing_key_error() {
+        eprintln!("boocode: {message}");
+        return Err(EXIT_USAGE);
+    }
+    if let Err(e) = boocode::core::logging::init(&config.home) {
+        eprintln!("boocode: {e:#}");
+        return Err(EXIT_FAILURE);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("boocode: starting the runtime: {e}");
+            EXIT_FAILURE
+        })?;
+    Ok((root, config, runtime))
+}
+
 /// Reads the prompt from stdin when it is not a terminal.
 pub fn read_stdin_prompt() -> Result<Option<String>> {
     let stdin = std::io::stdin();

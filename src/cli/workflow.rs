@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
-use boocode::core::logging;
+
 use boocode::core::store::Store;
 use boocode::core::workflow::discovery;
 use boocode::core::workflow::{RunOptions, RunOutcome};
@@ -236,31 +236,9 @@ enum Work {
 }
 
 fn execute(global: &GlobalArgs, json: bool, work: Work) -> i32 {
-    let (root, config) = match global.load_config() {
+    let (root, config, runtime) = match super::prepare_headless(global) {
         Ok(v) => v,
-        Err(e) => {
-            eprintln!("boocode: {e:#}");
-            return EXIT_USAGE;
-        }
-    };
-    if let Some(message) = config.missing_key_error() {
-        eprintln!("boocode: {message}");
-        return EXIT_USAGE;
-    }
-    if let Err(e) = logging::init(&config.home) {
-        eprintln!("boocode: {e:#}");
-        return EXIT_FAILURE;
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("boocode: starting the runtime: {e}");
-            return EXIT_FAILURE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let (engine, mut events, _) = match Engine::start(EngineOptions {
