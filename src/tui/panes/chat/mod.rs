@@ -481,6 +481,12 @@ impl ChatPane {
             Event::TurnStarted { turn, .. } => {
                 self.turn = *turn;
                 self.status = Status::Streaming;
+                if self.title.is_empty() {
+                    // The core titles a chat from its first message when that turn starts.
+                    if let Ok(chat) = self.engine.chat(&self.chat_id) {
+                        self.title = chat.title;
+                    }
+                }
                 for it in &mut self.items {
                     if let Kind::Interrupted { resumed } = &mut it.kind {
                         *resumed = true;
