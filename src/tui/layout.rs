@@ -162,9 +162,9 @@ impl Layout {
                 return None;
             };
             let keep = if matches!(**first, Node::Leaf { id: i, .. } if i == id) {
-                Some(std::mem::replace(&mut **second, placeholder()))
+                Some(std::mem::replace(&mut **second, vacated_slot()))
             } else if matches!(**second, Node::Leaf { id: i, .. } if i == id) {
-                Some(std::mem::replace(&mut **first, placeholder()))
+                Some(std::mem::replace(&mut **first, vacated_slot()))
             } else {
                 None
             };
@@ -433,7 +433,8 @@ impl Layout {
     }
 }
 
-fn placeholder() -> Node {
+/// What `mem::replace` leaves in a slot whose node moves up a level; the slot is dropped right after.
+fn vacated_slot() -> Node {
     Node::Leaf {
         id: 0,
         spec: PaneSpec::Background,

@@ -110,18 +110,9 @@ fn format_matches(pattern: &str, matches: Vec<String>) -> String {
     if matches.is_empty() {
         return format!("No files match '{pattern}'.");
     }
-    let total = matches.len();
-    let mut out: String = matches
-        .into_iter()
-        .take(MAX_RESULTS)
-        .map(|m| m + "\n")
-        .collect();
-    if total > MAX_RESULTS {
-        out.push_str(&format!(
-            "[showing the first {MAX_RESULTS} of {total} matches; use a narrower pattern]\n"
-        ));
-    }
-    out
+    walk::capped_lines(matches, MAX_RESULTS, |total| {
+        format!("[showing the first {MAX_RESULTS} of {total} matches; use a narrower pattern]")
+    })
 }
 
 #[cfg(test)]

@@ -95,19 +95,12 @@ fn format_listing(shown: &str, entries: Vec<String>) -> String {
     if entries.is_empty() {
         return format!("{shown} is empty (or every entry is ignored by .gitignore).");
     }
-    let total = entries.len();
-    let mut out: String = entries
-        .into_iter()
-        .take(MAX_ENTRIES)
-        .map(|e| e + "\n")
-        .collect();
-    if total > MAX_ENTRIES {
-        out.push_str(&format!(
-            "[{} more entries not shown ({total} in all); use glob with a narrower pattern]\n",
+    walk::capped_lines(entries, MAX_ENTRIES, |total| {
+        format!(
+            "[{} more entries not shown ({total} in all); use glob with a narrower pattern]",
             total - MAX_ENTRIES
-        ));
-    }
-    out
+        )
+    })
 }
 
 #[cfg(test)]

@@ -22,3 +22,14 @@ pub fn builder(path: &Path) -> WalkBuilder {
 pub fn looks_binary(bytes: &[u8]) -> bool {
     bytes[..bytes.len().min(BINARY_SNIFF_BYTES)].contains(&0)
 }
+/// One item per line, at most `max` of them; `note(total)` ends the text when some were left
+/// out, so the model knows the list is cut and how to narrow it.
+pub fn capped_lines(items: Vec<String>, max: usize, note: impl FnOnce(usize) -> String) -> String {
+    let total = items.len();
+    let mut out: String = items.into_iter().take(max).map(|m| m + "\n").collect();
+    if total > max {
+        out.push_str(&note(total));
+        out.push('\n');
+    }
+    out
+}
