@@ -137,6 +137,37 @@ pub fn local_clock(s: &str) -> String {
 }
 
 /// Keeps `selected` visible in a viewport of `height` rows starting at `scroll`.
+/// The lines a chat-following list pane shows above its rows: its last error, then why there
+/// are no rows (no chat to follow, or nothing yet). True when rows should follow.
+pub fn list_preamble(
+    lines: &mut Vec<ratatui::text::Line<'static>>,
+    theme: &crate::tui::theme::Theme,
+    width: usize,
+    error: Option<&str>,
+    following_chat: bool,
+    empty: bool,
+    what: &str,
+) -> bool {
+    use ratatui::text::Line;
+    if let Some(e) = error {
+        lines.push(Line::styled(
+            truncate(&format!("⚠ {e}"), width),
+            theme.error,
+        ));
+    }
+    if !following_chat {
+        let text = format!("Focus a chat pane to see its {what}.");
+        lines.push(Line::styled(truncate(&text, width), theme.dim));
+        false
+    } else if empty {
+        let text = format!("No {what} yet.");
+        lines.push(Line::styled(truncate(&text, width), theme.dim));
+        false
+    } else {
+        true
+    }
+}
+
 pub fn keep_visible(scroll: &mut usize, selected: usize, height: usize) {
     if height == 0 {
         return;

@@ -10,8 +10,8 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{
-    fit_right, fmt_ms, fmt_tokens, keep_visible, local_clock, millis_between, millis_since,
-    one_line, truncate,
+    fit_right, fmt_ms, fmt_tokens, keep_visible, list_preamble, local_clock, millis_between,
+    millis_since, one_line, truncate,
 };
 use crate::core::events::Event;
 use crate::core::store::TurnUsage;
@@ -196,17 +196,15 @@ impl Pane for TimelinePane {
         let t = ctx.theme;
         let width = area.width as usize;
         let mut lines: Vec<Line<'static>> = Vec::new();
-        if let Some(e) = &self.error {
-            lines.push(Line::styled(truncate(&format!("⚠ {e}"), width), t.error));
-        }
-        if self.chat.is_none() {
-            lines.push(Line::styled(
-                truncate("Focus a chat pane to see its turns.", width),
-                t.dim,
-            ));
-        } else if self.turns.is_empty() {
-            lines.push(Line::styled(truncate("No turns yet.", width), t.dim));
-        } else {
+        if list_preamble(
+            &mut lines,
+            t,
+            width,
+            self.error.as_deref(),
+            self.chat.is_some(),
+            self.turns.is_empty(),
+            "turns",
+        ) {
             let room = (area.height as usize).saturating_sub(lines.len());
             keep_visible(&mut self.scroll, self.selected, room);
             for (i, turn) in self.turns.iter().enumerate().skip(self.scroll).take(room) {

@@ -14,7 +14,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{bar, fit, fit_right, fmt_ms, fmt_tokens, keep_visible, one_line, truncate};
+use super::{
+    bar, fit, fit_right, fmt_ms, fmt_tokens, keep_visible, list_preamble, one_line, truncate,
+};
 use crate::core::events::Event;
 use crate::core::llm::types::Usage;
 use crate::core::store::{cache_hit_rate, TraceCursor, TraceRow, TurnUsage};
@@ -510,17 +512,15 @@ impl Pane for TracePane {
         let body_h = (area.height - footer_h) as usize;
         self.viewport = body_h.max(1);
         let mut lines: Vec<Line<'static>> = Vec::new();
-        if let Some(e) = &self.error {
-            lines.push(Line::styled(truncate(&format!("⚠ {e}"), width), t.error));
-        }
-        if self.chat.is_none() {
-            lines.push(Line::styled(
-                truncate("Focus a chat pane to see its tool calls.", width),
-                t.dim,
-            ));
-        } else if self.window.is_empty() {
-            lines.push(Line::styled(truncate("No tool calls yet.", width), t.dim));
-        } else {
+        if list_preamble(
+            &mut lines,
+            t,
+            width,
+            self.error.as_deref(),
+            self.chat.is_some(),
+            self.window.is_empty(),
+            "tool calls",
+        ) {
             let items = self.items();
             let sel_item = items
                 .iter()
