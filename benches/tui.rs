@@ -9,6 +9,7 @@ use boocode::core::config::{Config, Environment, Overrides};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::llm::types::Usage;
 use boocode::core::store::{new_id, now, MessagePart, PartKind, ReplyEnd, TraceRow};
+use boocode::tui::markdown::MarkdownStream;
 use boocode::tui::pane::{Pane, PaneContext};
 use boocode::tui::panes::chat::ChatPane;
 use boocode::tui::panes::trace::TracePane;
@@ -242,5 +243,37 @@ fn bench_trace(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, bench_trace);
+/// The benchmark reply of `benches/tui_cpu.sh`, fed to the chat pane's markdown stream in the
+/// mock server's 16-character chunks at the 120-column pane's text width: the UI-side CPU cost
+/// of one streamed reply, without the terminal.
+fn bench_markdown_stream(c: &mut Criterion) {
+    let script: serde_json::Value = serde_json::from_str(include_str!("stream_2k_tps.json"))
+        .expect("benches/stream_2k_tps.json parses");
+    let reply = script[0]["content"]
+        .as_str()
+        .expect("the script's first step has content")
+        .to_string();
+    let theme = Theme::new(ColorSupport::Ansi256);
+    let chunks: Vec<String> = reply
+        .chars()
+        .collect::<Vec<_>>()
+        .chunks(16)
+        .map(|c| c.iter().collect())
+        .collect();
+    let mut group = c.benchmark_group("markdown_stream");
+    group.measurement_time(Duration::from_secs(10));
+    group.sample_size(10);
+    group.bench_function(format!("reply_{}_chars_16_char_chunks", reply.len()), |b| {
+        b.iter(|| {
+            let mut stream = MarkdownStream::new();
+            for chunk in &chunks {
+                stream.push(chunk, 116, &theme);
+            }
+            stream.lines(116, &theme).len()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_trace, bench_markdown_stream);
 criterion_main!(benches);

@@ -12,12 +12,22 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::tui::highlight;
+use crate::tui::highlight::{self, HighlightCache};
 use crate::tui::theme::Theme;
 
 /// Renders markdown to lines no wider than `width` display columns.
 pub fn render(src: &str, width: usize, theme: &Theme) -> Vec<Line<'static>> {
-    let mut r = Renderer::new(width.max(1), theme);
+    render_cached(src, width, theme, &mut HighlightCache::default())
+}
+
+/// [`render`], reusing code blocks highlighted by earlier renders.
+fn render_cached(
+    src: &str,
+    width: usize,
+    theme: &Theme,
+    highlights: &mut HighlightCache,
+) -> Vec<Line<'static>> {
+    let mut r = Renderer::new(width.max(1), theme, highlights);
     let parser = Parser::new_ext(src, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH);
     for ev in parser {
         r.event(ev);
@@ -39,6 +49,7 @@ struct Table {
 
 struct Renderer<'t> {
     theme: &'t Theme,
+    highlights: &'t mut HighlightCache,
     width: usize,
     out: Vec<Line<'static>>,
     /// The logical line being built (before wrapping).
@@ -55,9 +66,10 @@ struct Renderer<'t> {
 }
 
 impl<'t> Renderer<'t> {
-    fn new(width: usize, theme: &'t Theme) -> Self {
+    fn new(width: usize, theme: &'t Theme, highlights: &'t mut HighlightCache) -> Self {
         Renderer {
             theme,
+            highlights,
             width,
             out: Vec::new(),
             spans: Vec::new(),
@@ -292,7 +304,9 @@ impl<'t> Renderer<'t> {
                 if let Some((lang, code)) = self.code.take() {
                     self.blank_if_needed();
                     let (first, _) = self.prefixes();
-                    for line in highlight::highlight(&code, &lang, self.theme) {
+                    for line in
+                        highlight::highlight_cached(&code, &lang, self.theme, self.highlights)
+                    {
                         let mut spans = first.clone();
                         spans.extend(line.spans);
                         // Code is not word-wrapped; over-long lines break at the edge.
@@ -685,6 +699,9 @@ pub struct MarkdownStream {
     /// lines arrive, so a long reply costs the same per line as a short one.
     frozen_src: usize,
     frozen_lines: usize,
+    /// The code blocks of the re-rendered tail, so an open block is not re-highlighted whole
+    /// for every line it gains.
+    highlights: HighlightCache,
 }
 
 impl MarkdownStream {
@@ -734,7 +751,12 @@ impl MarkdownStream {
             self.width = width;
             self.frozen_src = 0;
             self.frozen_lines = 0;
-            self.committed = render(&self.buffer[..self.committed_src], width, theme);
+            self.committed = render_cached(
+                &self.buffer[..self.committed_src],
+                width,
+                theme,
+                &mut self.highlights,
+            );
             self.advance_freeze(self.committed_src, width, theme);
         }
         let end = self.committable();
@@ -742,7 +764,12 @@ impl MarkdownStream {
             return false;
         }
         self.committed_src = end;
-        let tail = render(&self.buffer[self.frozen_src..end], width, theme);
+        let tail = render_cached(
+            &self.buffer[self.frozen_src..end],
+            width,
+            theme,
+            &mut self.highlights,
+        );
         let before = self.committed.len();
         let shown = before - self.frozen_lines;
         if tail.len() > shown {
@@ -758,8 +785,18 @@ impl MarkdownStream {
         let Some(boundary) = block_boundary(&self.buffer, self.frozen_src, end) else {
             return;
         };
-        let head = render(&self.buffer[self.frozen_src..boundary], width, theme);
-        let rest = render(&self.buffer[boundary..end], width, theme);
+        let head = render_cached(
+            &self.buffer[self.frozen_src..boundary],
+            width,
+            theme,
+            &mut self.highlights,
+        );
+        let rest = render_cached(
+            &self.buffer[boundary..end],
+            width,
+            theme,
+            &mut self.highlights,
+        );
         let shown = &self.committed[self.frozen_lines..];
         // Blocks rendered together are separated by one blank line that neither half has.
         for gap in [1, 0] {
