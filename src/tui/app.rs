@@ -86,6 +86,8 @@ pub struct App {
     overlay: Option<Overlay>,
     notice: Option<(String, Instant)>,
     running_tasks: usize,
+    /// The session's name on the status line, kept here so drawing a frame never queries.
+    session_title: String,
     pub tick: u64,
     pub quit: bool,
     /// The terminal's size at the last draw or resize.
@@ -183,6 +185,7 @@ impl App {
             overlay: None,
             notice: None,
             running_tasks: 0,
+            session_title: String::new(),
             tick: 0,
             quit: false,
             size: Rect::new(0, 0, 80, 24),
@@ -190,7 +193,18 @@ impl App {
         };
         app.rebuild_panes();
         app.count_tasks();
+        app.refresh_session_title();
         app
+    }
+
+    fn refresh_session_title(&mut self) {
+        if let Ok(session) = self.engine.session(&self.session_id) {
+            self.session_title = if session.title.trim().is_empty() {
+                "new session".into()
+            } else {
+                one_line(&session.title)
+            };
+        }
     }
 
     fn rebuild_panes(&mut self) {
@@ -846,6 +860,7 @@ impl App {
                 self.last_chat = None;
                 self.rebuild_panes();
                 self.count_tasks();
+                self.refresh_session_title();
                 self.save_layout();
             }
             Err(e) => self.notify(format!("cannot open session: {e:#}")),
@@ -870,6 +885,11 @@ impl App {
             }
             Event::Notice { message } => {
                 self.notify(message.clone());
+                dirty = true;
+            }
+            // An untitled session takes its name from the first message when a turn starts.
+            Event::TurnStarted { .. } if self.session_title == "new session" => {
+                self.refresh_session_title();
                 dirty = true;
             }
             _ => {}
@@ -955,21 +975,10 @@ impl App {
         } else if let Some(n) = self.notice() {
             (n.to_string(), t.status_bar.patch(t.warning))
         } else {
-            let session = self
-                .engine
-                .session(&self.session_id)
-                .ok()
-                .map(|s| {
-                    if s.title.trim().is_empty() {
-                        "new session".into()
-                    } else {
-                        one_line(&s.title)
-                    }
-                })
-                .unwrap_or_default();
             (
                 format!(
-                    "{session} · {} ? help · {} : palette",
+                    "{} · {} ? help · {} : palette",
+                    self.session_title,
                     self.keymap.prefix, self.keymap.prefix
                 ),
                 t.status_bar.patch(t.dim).remove_modifier(Modifier::DIM),
