@@ -978,8 +978,7 @@ impl App {
             (
                 format!(
                     "{} · {} ? help · {} : palette",
-                    self.session_title,
-                    self.keymap.prefix, self.keymap.prefix
+                    self.session_title, self.keymap.prefix, self.keymap.prefix
                 ),
                 t.status_bar.patch(t.dim).remove_modifier(Modifier::DIM),
             )

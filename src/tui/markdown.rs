@@ -821,6 +821,29 @@ impl MarkdownStream {
         &self.committed
     }
 
+    /// Ends the stream with the reply's whole text and hands over its final lines: what had
+    /// not been shown (a last line without its newline, a table still arriving) is rendered
+    /// now, and only the text after the freeze point is rendered again, not the whole reply.
+    /// The stream is left empty.
+    pub fn finish(&mut self, full: &str, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+        let mut highlights = std::mem::take(&mut self.highlights);
+        let lines = if width == self.width && full.starts_with(self.buffer.as_str()) {
+            let mut lines = std::mem::take(&mut self.committed);
+            lines.truncate(self.frozen_lines);
+            lines.extend(render_cached(
+                &full[self.frozen_src..],
+                width,
+                theme,
+                &mut highlights,
+            ));
+            lines
+        } else {
+            render_cached(full, width, theme, &mut highlights)
+        };
+        self.clear();
+        lines
+    }
+
     /// Drops everything (a retry discarded the partial reply).
     pub fn clear(&mut self) {
         *self = MarkdownStream::default();
@@ -873,6 +896,30 @@ mod tests {
         );
         // A resize reflows everything and keeps matching.
         assert_eq!(text(s.lines(50, &t)), text(&render(&src, 50, &t)));
+    }
+
+    #[test]
+    fn finishing_renders_the_rest_exactly_as_a_full_render() {
+        let t = theme();
+        let block = "## Part\n\nSome *text* here.\n\n```rust\nfn a() {}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n";
+        // Ends in a table still arriving and a last line without its newline.
+        let src = format!("{}| 3 | 4 |\n\nLast words", block.repeat(6));
+        let mut s = MarkdownStream::new();
+        for piece in src.as_bytes().chunks(5) {
+            s.push(std::str::from_utf8(piece).unwrap(), 30, &t);
+        }
+        assert!(s.frozen_src > 0);
+        assert_eq!(text(&s.finish(&src, 30, &t)), text(&render(&src, 30, &t)));
+        assert!(s.buffer().is_empty());
+        // The finished text may hold more than was streamed, or differ (a retried request).
+        let mut s = MarkdownStream::new();
+        s.push("Hello\nwor", 30, &t);
+        assert_eq!(
+            text(&s.finish("Hello\nworld\n\n- item", 30, &t)),
+            vec!["Hello", "world", "", "• item"]
+        );
+        s.push("Other\n", 30, &t);
+        assert_eq!(text(&s.finish("Else\n", 30, &t)), vec!["Else"]);
     }
 
     #[test]

@@ -124,6 +124,21 @@ impl Item {
         }
     }
 
+    /// The streamed reply ended with `content`: keep its lines rather than render it afresh.
+    pub fn finish_stream(&mut self, content: &str, width: usize, theme: &Theme) {
+        let Kind::Assistant { stream, done } = &mut self.kind else {
+            return;
+        };
+        let lines = stream.finish(content, width, theme);
+        *done = Some(content.to_string());
+        let mut cached = Vec::with_capacity(lines.len() + 1);
+        if self.gap {
+            cached.push(Line::default());
+        }
+        cached.extend(lines);
+        self.cache = Some((width, 0, cached));
+    }
+
     /// Items that keys act on (expand, apply, answer, resume).
     pub fn is_actionable(&self) -> bool {
         matches!(

@@ -445,13 +445,11 @@ impl ChatPane {
     }
 
     /// Ends streamed items (a turn ended without `MessageFinished`, e.g. cancelled).
-    fn settle_streams(&mut self) {
+    fn settle_streams(&mut self, width: usize) {
         for it in self.items.iter_mut().rev().take(8) {
-            if let Kind::Assistant { stream, done } = &mut it.kind {
-                if done.is_none() {
-                    *done = Some(stream.buffer().to_string());
-                    it.invalidate();
-                }
+            if let Kind::Assistant { stream, done: None } = &it.kind {
+                let text = stream.buffer().to_string();
+                it.finish_stream(&text, width, &self.theme);
             }
         }
     }
@@ -556,12 +554,7 @@ impl ChatPane {
                 self.tokens += usage.prompt_tokens + usage.completion_tokens;
             }
             Event::MessageFinished { content, .. } => match self.last_streaming() {
-                Some(i) => {
-                    if let Kind::Assistant { done, .. } = &mut self.items[i].kind {
-                        *done = Some(content.clone());
-                    }
-                    self.items[i].invalidate();
-                }
+                Some(i) => self.items[i].finish_stream(content, width, &self.theme),
                 None if !content.trim().is_empty() => {
                     self.push(Kind::Assistant {
                         stream: MarkdownStream::new(),
@@ -577,7 +570,7 @@ impl ChatPane {
                 input,
                 ..
             } => {
-                self.settle_streams();
+                self.settle_streams(width);
                 self.status = Status::RunningTool(tool_name.clone());
                 let i = self.push(Kind::Tool(ToolItem {
                     tool_call_id: Some(tool_call_id.clone()),
@@ -670,7 +663,7 @@ impl ChatPane {
                 }
             }
             Event::TurnFinished { status, error, .. } => {
-                self.settle_streams();
+                self.settle_streams(width);
                 self.status = Status::Idle;
                 match (status.as_str(), error) {
                     ("completed", _) => {}
