@@ -1342,6 +1342,9 @@ impl FrameScheduler {
     }
 }
 
+/// Engine events folded per wake-up at most, so a flood cannot starve input and drawing.
+const MAX_EVENT_BATCH: usize = 1024;
+
 /// Runs the workspace until the user quits, the input ends, or `stop` fires (signals).
 pub async fn run_loop<B: ratatui::backend::Backend>(
     app: &mut App,
@@ -1358,6 +1361,9 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
     }
     frames.request(Instant::now());
     let mut engine_open = true;
+    // After a batch of engine events the next ones gather for a frame before they are folded:
+    // a reply streams hundreds of deltas a second, and waking for each costs more than folding.
+    let mut engine_gate: Option<Instant> = None;
     loop {
         let now = Instant::now();
         if frames.is_due(now) {
@@ -1374,10 +1380,13 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
         if frames.deadline().is_none() && app.is_animating() {
             frames.request_after(Instant::now(), ANIMATION_INTERVAL);
         }
-        let wake = match (frames.deadline(), app.notice_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        if engine_gate.is_some_and(|g| g <= Instant::now()) {
+            engine_gate = None;
+        }
+        let wake = [frames.deadline(), app.notice_deadline(), engine_gate]
+            .into_iter()
+            .flatten()
+            .min();
         let sleep = async {
             match wake {
                 Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -1397,18 +1406,26 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
                 }
                 None => break,
             },
-            ev = events.recv(), if engine_open => match ev {
+            ev = events.recv(), if engine_open && engine_gate.is_none() => match ev {
                 Some(ev) => {
                     let mut dirty = app.on_engine_event(&ev);
-                    // Fold whatever else is queued before drawing.
-                    for _ in 0..256 {
+                    // Fold whatever else is queued before drawing; a backlog beyond one batch
+                    // is folded on the next turn of the loop, after input and drawing.
+                    let mut drained = false;
+                    for _ in 0..MAX_EVENT_BATCH {
                         match events.try_recv() {
                             Ok(ev) => dirty |= app.on_engine_event(&ev),
-                            Err(_) => break,
+                            Err(_) => {
+                                drained = true;
+                                break;
+                            }
                         }
                     }
                     if dirty {
                         frames.request(Instant::now());
+                    }
+                    if drained {
+                        engine_gate = Some(Instant::now() + frame_interval(ssh));
                     }
                 }
                 None => engine_open = false,

@@ -105,7 +105,9 @@ async fn workspace(options: WorkspaceOptions) -> Result<()> {
     }
 
     let guard = TerminalGuard::enter(mouse)?;
-    let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
+    // One write per frame instead of one per escape sequence (ratatui flushes after a draw).
+    let out = std::io::BufWriter::with_capacity(1 << 16, stdout());
+    let mut terminal = Terminal::new(CrosstermBackend::new(out))?;
     terminal.clear()?;
     let ssh = std::env::var_os("SSH_CONNECTION").is_some();
     let result = app::run_loop(&mut app, &mut terminal, events, stop_signal(), ssh).await;
