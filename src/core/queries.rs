@@ -5,8 +5,8 @@ use anyhow::Result;
 
 use crate::core::engine::Engine;
 use crate::core::store::{
-    AgentSnapshot, Chat, PendingChange, Session, SessionSummary, StoredMessage, Task, TraceCursor,
-    TraceRow, TurnUsage,
+    AgentSnapshot, Chat, PendingChange, Session, SessionSummary, StoredMessage, Task, ToolOutcome,
+    TraceCursor, TraceRow, TurnUsage,
 };
 
 impl Engine {
@@ -72,6 +72,16 @@ impl Engine {
         limit: usize,
     ) -> Result<Vec<TraceRow>> {
         self.rt.store.list_traces_before(chat_id, before, limit)
+    }
+
+    /// How the tool calls of a loaded stretch of transcript ended (see `Store::tool_outcomes`).
+    pub fn tool_outcomes(
+        &self,
+        chat_id: &str,
+        since: &str,
+        until: Option<&str>,
+    ) -> Result<Vec<ToolOutcome>> {
+        self.rt.store.tool_outcomes(chat_id, since, until)
     }
 
     pub fn trace(&self, trace_id: &str) -> Result<TraceRow> {

@@ -185,6 +185,18 @@ pub struct TraceRow {
     pub outcome: Option<String>,
 }
 
+/// How one tool call ended, as the transcript shows it next to the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolOutcome {
+    pub trace_id: String,
+    pub tool_call_id: String,
+    /// `None` while the call runs (or ran when the process died).
+    pub outcome: Option<String>,
+    pub latency_ms: Option<i64>,
+    pub error: Option<String>,
+    pub diff: Option<String>,
+}
+
 /// Keyset-pagination cursor over a chat's traces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceCursor {

@@ -405,3 +405,45 @@ fn trace_pages_before_a_cursor_walk_backwards_in_order() {
     }
     assert_eq!(seen, expected);
 }
+
+#[test]
+fn tool_outcomes_cover_the_asked_stretch_only() {
+    let (store, session, chat) = fixture();
+    for n in 1..=5 {
+        let mut row = trace(&session, &chat, n);
+        row.tool_call_id = Some(format!("call-{n}"));
+        store.begin_trace(&row).unwrap();
+    }
+    let mut untracked = trace(&session, &chat, 6);
+    untracked.tool_call_id = None;
+    store.begin_trace(&untracked).unwrap();
+    store
+        .finish_trace(
+            "trace-000003",
+            &TraceCompletion {
+                output: "ok",
+                diff: Some("+x\n"),
+                error: None,
+                outcome: "success",
+                latency_ms: 12,
+            },
+        )
+        .unwrap();
+    let ids = |v: Vec<ToolOutcome>| v.into_iter().map(|o| o.tool_call_id).collect::<Vec<_>>();
+    let all = store
+        .tool_outcomes(&chat.id, "2026-01-01T00:00:02.000Z", None)
+        .unwrap();
+    assert_eq!(ids(all.clone()), ["call-2", "call-3", "call-4", "call-5"]);
+    assert_eq!(all[1].outcome.as_deref(), Some("success"));
+    assert_eq!(all[1].latency_ms, Some(12));
+    assert_eq!(all[1].diff.as_deref(), Some("+x\n"));
+    assert_eq!(all[0].outcome, None);
+    let older = store
+        .tool_outcomes(
+            &chat.id,
+            "2026-01-01T00:00:01.000Z",
+            Some("2026-01-01T00:00:03.000Z"),
+        )
+        .unwrap();
+    assert_eq!(ids(older), ["call-1", "call-2", "call-3"]);
+}

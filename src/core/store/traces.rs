@@ -224,6 +224,36 @@ impl Store {
         Ok(rows)
     }
 
+    /// The outcomes of a chat's tool calls whose traces started in `[since, until]` (to now
+    /// when `until` is `None`): a stretch of transcript loaded for display shows each call's
+    /// latency, outcome and diff without loading whole traces.
+    pub fn tool_outcomes(
+        &self,
+        chat_id: &str,
+        since: &str,
+        until: Option<&str>,
+    ) -> Result<Vec<ToolOutcome>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, tool_call_id, outcome, latency_ms, error, diff FROM tool_traces
+                 WHERE chat_id = ?1 AND started_at >= ?2 AND (?3 IS NULL OR started_at <= ?3)
+                   AND tool_call_id IS NOT NULL
+                 ORDER BY started_at, id",
+            )?;
+            let rows = stmt.query_map(params![chat_id, since, until], |r| {
+                Ok(ToolOutcome {
+                    trace_id: r.get(0)?,
+                    tool_call_id: r.get(1)?,
+                    outcome: r.get(2)?,
+                    latency_ms: r.get(3)?,
+                    error: r.get(4)?,
+                    diff: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
     pub fn trace_count(&self, chat_id: &str) -> Result<i64> {
         self.with(|c| {
             c.prepare_cached("SELECT COUNT(*) FROM tool_traces WHERE chat_id = ?1")?

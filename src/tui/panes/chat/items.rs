@@ -5,7 +5,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
-use crate::core::store::{PartKind, StoredMessage};
+use crate::core::store::{PartKind, StoredMessage, ToolOutcome};
 use crate::tui::diff::render_diff;
 use crate::tui::markdown::{self, wrap_plain, wrap_spans, MarkdownStream};
 use crate::tui::theme::Theme;
@@ -416,6 +416,9 @@ fn render_tool(t: &ToolItem, out: &mut Vec<Line<'static>>, width: usize, theme: 
                     format!("  {}", e.lines().next().unwrap_or("")),
                     theme.error,
                 ));
+            } else if !matches!(outcome.as_str(), "success" | "error") {
+                // Say why a call without an error did not succeed (interrupted, denied…).
+                tail.push(Span::styled(format!("  {outcome}"), style));
             }
             (mark.to_string(), style, tail)
         }
@@ -526,8 +529,29 @@ pub fn truncate(s: &str, width: usize) -> String {
     out
 }
 
-/// Items of stored messages; tool results join their calls when both are in `messages`.
-pub fn items_from_messages(messages: &[StoredMessage]) -> Vec<Item> {
+/// The finished state of a stored call from its trace; a call without a finished trace never
+/// got its result (the process died or the turn was cut short).
+fn ended(trace: Option<&ToolOutcome>) -> ToolState {
+    ToolState::Done {
+        outcome: trace
+            .and_then(|t| t.outcome.clone())
+            .unwrap_or_else(|| "interrupted".into()),
+        latency_ms: trace
+            .and_then(|t| t.latency_ms)
+            .and_then(|ms| u64::try_from(ms).ok()),
+        error: trace.and_then(|t| t.error.clone()),
+    }
+}
+
+/// Items of stored messages; tool results join their calls when both are in `messages`, and
+/// calls show how they ended (outcome, latency, diff) from their traces in `outcomes`.
+pub fn items_from_messages(messages: &[StoredMessage], outcomes: &[ToolOutcome]) -> Vec<Item> {
+    let outcomes: std::collections::HashMap<&str, &ToolOutcome> = outcomes
+        .iter()
+        .map(|o| (o.tool_call_id.as_str(), o))
+        .collect();
+    let traced =
+        |call_id: Option<&String>| call_id.and_then(|id| outcomes.get(id.as_str()).copied());
     let mut items: Vec<Item> = Vec::new();
     let mut calls: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for m in messages {
@@ -571,19 +595,16 @@ pub fn items_from_messages(messages: &[StoredMessage]) -> Vec<Item> {
                             if let Some(id) = &p.tool_call_id {
                                 calls.insert(id.clone(), items.len());
                             }
+                            let trace = traced(p.tool_call_id.as_ref());
                             items.push(Item::new(
                                 Kind::Tool(ToolItem {
                                     tool_call_id: p.tool_call_id.clone(),
-                                    trace_id: None,
+                                    trace_id: trace.map(|t| t.trace_id.clone()),
                                     name: p.tool_name.clone().unwrap_or_default(),
                                     input: p.content.clone(),
                                     output: None,
-                                    diff: None,
-                                    state: ToolState::Done {
-                                        outcome: "interrupted".into(),
-                                        latency_ms: None,
-                                        error: None,
-                                    },
+                                    diff: trace.and_then(|t| t.diff.clone()),
+                                    state: ended(trace),
                                     expanded: false,
                                     diff_expanded: false,
                                 }),
@@ -612,12 +633,20 @@ pub fn items_from_messages(messages: &[StoredMessage]) -> Vec<Item> {
                         .as_ref()
                         .and_then(|id| calls.get(id))
                         .copied();
-                    let is_error = p.content.starts_with("error:");
-                    let state = ToolState::Done {
-                        outcome: if is_error { "error" } else { "success" }.into(),
-                        latency_ms: None,
-                        error: is_error
-                            .then(|| p.content.trim_start_matches("error:").trim().to_string()),
+                    let trace = traced(p.tool_call_id.as_ref());
+                    let state = match trace {
+                        Some(t) if t.outcome.is_some() => ended(Some(t)),
+                        // No finished trace (an older store): judge by the result text.
+                        _ => {
+                            let is_error = p.content.starts_with("error:");
+                            ToolState::Done {
+                                outcome: if is_error { "error" } else { "success" }.into(),
+                                latency_ms: None,
+                                error: is_error.then(|| {
+                                    p.content.trim_start_matches("error:").trim().to_string()
+                                }),
+                            }
+                        }
                     };
                     match target.and_then(|i| items.get_mut(i)) {
                         Some(Item {
@@ -630,11 +659,11 @@ pub fn items_from_messages(messages: &[StoredMessage]) -> Vec<Item> {
                         _ => items.push(Item::new(
                             Kind::Tool(ToolItem {
                                 tool_call_id: p.tool_call_id.clone(),
-                                trace_id: None,
+                                trace_id: trace.map(|t| t.trace_id.clone()),
                                 name: p.tool_name.clone().unwrap_or_default(),
                                 input: String::new(),
                                 output: Some(p.content.clone()),
-                                diff: None,
+                                diff: trace.and_then(|t| t.diff.clone()),
                                 state,
                                 expanded: false,
                                 diff_expanded: false,

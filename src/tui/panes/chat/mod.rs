@@ -45,6 +45,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use crate::core::engine::Engine;
 use crate::core::events::{Command, Event};
 use crate::core::llm::images;
+use crate::core::store::StoredMessage;
 use crate::tui::markdown::MarkdownStream;
 use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
 use crate::tui::theme::Theme;
@@ -106,6 +107,8 @@ pub struct ChatPane {
     items: Vec<Item>,
     /// Lowest `seq` loaded; pages below it load on demand.
     first_seq: i64,
+    /// When the message at `first_seq` was written: the end of the next older page's traces.
+    first_created_at: Option<String>,
     /// Lowest `seq` the view may show (`/clear` raises it).
     floor_seq: i64,
     tools_by_call: HashMap<String, usize>,
@@ -127,6 +130,28 @@ pub struct ChatPane {
     popup: usize,
     missing_key: Option<String>,
     tick: u64,
+}
+
+/// Items for a stretch of stored transcript, its tool calls joined with how they ended. The
+/// traces of the stretch started between its first message and `until` (the next message
+/// already shown; `None` for the newest stretch).
+fn transcript_items(
+    engine: &Engine,
+    chat_id: &str,
+    messages: &[StoredMessage],
+    until: Option<&str>,
+) -> Vec<Item> {
+    let outcomes = match messages.first() {
+        Some(first) => engine
+            .tool_outcomes(chat_id, &first.created_at, until)
+            .unwrap_or_else(|e| {
+                // The transcript still shows; its calls only lack latency and diffs.
+                tracing::warn!("tool outcomes of chat {chat_id}: {e:#}");
+                Vec::new()
+            }),
+        None => Vec::new(),
+    };
+    items::items_from_messages(messages, &outcomes)
 }
 
 impl ChatPane {
@@ -152,7 +177,8 @@ impl ChatPane {
             status: Status::Idle,
             tokens,
             turn,
-            items: items::items_from_messages(&messages),
+            items: transcript_items(engine, chat_id, &messages, None),
+            first_created_at: messages.first().map(|m| m.created_at.clone()),
             first_seq,
             floor_seq: 1,
             tools_by_call: HashMap::new(),
@@ -282,7 +308,15 @@ impl ChatPane {
                 }
             };
         self.first_seq = from;
-        let mut older = items::items_from_messages(&messages);
+        let mut older = transcript_items(
+            &self.engine,
+            &self.chat_id,
+            &messages,
+            self.first_created_at.as_deref(),
+        );
+        if let Some(first) = messages.first() {
+            self.first_created_at = Some(first.created_at.clone());
+        }
         let k = older.len();
         if let Some(first) = older.first_mut() {
             first.gap = false;

@@ -738,3 +738,133 @@ fn search_finds_older_and_newer_lines_and_copies_the_match() {
     key(&mut p, &e, KeyCode::Esc, KeyModifiers::NONE);
     assert_eq!(p.mode_label(), None);
 }
+
+/// A stored turn with a write that finished (diff, latency), a read that failed, and a call
+/// whose process died before it ended.
+fn stored_tool_turn(e: &Env) {
+    use crate::core::llm::types::ToolCall;
+    use crate::core::store::{now, MessagePart, ReplyEnd, ToolResult, TraceCompletion};
+    let store = e.engine.store();
+    store
+        .insert_user_message(&e.chat_id, 1, "update the file", &[])
+        .unwrap();
+    let call_id = store.begin_model_call(&e.chat_id, 1, "mock-model").unwrap();
+    let a = store
+        .begin_assistant_message(&e.chat_id, 1, "mock-model")
+        .unwrap();
+    let calls = [
+        ToolCall::new("c1", "write_file", r#"{"file_path":"src/lib.rs"}"#),
+        ToolCall::new("c2", "read_file", r#"{"file_path":"missing.rs"}"#),
+        ToolCall::new("c3", "run_command", r#"{"command":"sleep"}"#),
+    ];
+    let parts: Vec<MessagePart> = calls.iter().map(MessagePart::tool_call).collect();
+    store
+        .finish_reply(&ReplyEnd {
+            call_id: &call_id,
+            message_id: &a.id,
+            parts: &parts,
+            status: "complete",
+            error: None,
+            usage: &Usage::default(),
+            finish_reason: Some("tool_calls"),
+            latency_ms: 5,
+        })
+        .unwrap();
+    let session_id = e.engine.chat(&e.chat_id).unwrap().session_id;
+    for c in &calls {
+        store
+            .begin_trace(&crate::core::store::TraceRow {
+                id: format!("trace-{}", c.id),
+                session_id: session_id.clone(),
+                chat_id: e.chat_id.clone(),
+                message_id: Some(a.id.clone()),
+                turn_number: 1,
+                tool_call_id: Some(c.id.clone()),
+                tool_name: c.function.name.clone(),
+                tool_input: c.function.arguments.clone(),
+                tool_output: None,
+                diff: None,
+                started_at: now(),
+                finished_at: None,
+                latency_ms: None,
+                tokens_used: 0,
+                cache_tokens: 0,
+                reasoning_tokens: 0,
+                error: None,
+                outcome: None,
+            })
+            .unwrap();
+    }
+    store
+        .finish_trace(
+            "trace-c1",
+            &TraceCompletion {
+                output: "wrote src/lib.rs",
+                diff: Some(
+                    "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1 +1 @@\n-old line\n+new line\n",
+                ),
+                error: None,
+                outcome: "success",
+                latency_ms: 1_500,
+            },
+        )
+        .unwrap();
+    store
+        .finish_trace(
+            "trace-c2",
+            &TraceCompletion {
+                output: "error: no such file",
+                diff: None,
+                error: Some("no such file"),
+                outcome: "error",
+                latency_ms: 40,
+            },
+        )
+        .unwrap();
+    let snapshot = AgentSnapshot {
+        chat_id: e.chat_id.clone(),
+        model: "mock-model".into(),
+        agent: "general-purpose".into(),
+        mode: "auto".into(),
+        state: "awaiting_model".into(),
+        turn_number: 1,
+        step: 1,
+        history: vec![],
+        pending_tool_calls: vec![],
+    };
+    store
+        .record_tool_results(
+            &e.chat_id,
+            1,
+            &[
+                ToolResult {
+                    tool_call_id: "c1",
+                    tool_name: "write_file",
+                    content: "wrote src/lib.rs",
+                },
+                ToolResult {
+                    tool_call_id: "c2",
+                    tool_name: "read_file",
+                    content: "error: no such file",
+                },
+            ],
+            &snapshot,
+        )
+        .unwrap();
+}
+
+#[test]
+fn stored_tool_calls_show_how_they_ended() {
+    let e = env();
+    stored_tool_turn(&e);
+    let mut p = new_pane(&e);
+    let out = draw(&mut p, &e, &theme(), 60, 14, 0);
+    assert!(out.contains("✓ write_file src/lib.rs  1.5s"), "{out}");
+    assert!(out.contains("+new line"), "the write's diff shows: {out}");
+    assert!(
+        out.contains("✗ read_file missing.rs  40ms  no such file"),
+        "{out}"
+    );
+    assert!(out.contains("✗ run_command sleep  interrupted"), "{out}");
+    insta::assert_snapshot!(out);
+}
