@@ -1660,6 +1660,44 @@ mod tests {
         assert!(app.quit);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_click_focuses_the_pane_under_it() {
+        let t = TestEngine::new();
+        let mut app = app_for(&t, t.theme.clone());
+        draw(&mut app, 120, 40);
+        app.handle_key(prefix());
+        app.handle_key(KeyEvent::new(KeyCode::Char('%'), KeyModifiers::SHIFT));
+        let right = app.layout.focus;
+        let rects = app.layout.rects(app.pane_area());
+        let (left, left_rect) = rects
+            .iter()
+            .copied()
+            .find(|(id, _)| *id != right)
+            .expect("two panes");
+        let click = |kind, rect: Rect| {
+            TermEvent::Mouse(MouseEvent {
+                kind,
+                column: rect.x + rect.width / 2,
+                row: rect.y + rect.height / 2,
+                modifiers: KeyModifiers::NONE,
+            })
+        };
+        assert!(
+            app.handle_terminal_event(click(MouseEventKind::Down(MouseButton::Left), left_rect))
+        );
+        assert_eq!(app.layout.focus, left);
+        // Moving the mouse over the other pane does not steal the focus.
+        let right_rect = rects
+            .iter()
+            .find(|(id, _)| *id == right)
+            .map(|(_, r)| *r)
+            .expect("the right pane");
+        app.handle_terminal_event(click(MouseEventKind::Moved, right_rect));
+        assert_eq!(app.layout.focus, left);
+        app.handle_terminal_event(click(MouseEventKind::Down(MouseButton::Left), right_rect));
+        assert_eq!(app.layout.focus, right);
+    }
+
     fn finished_run(t: &TestEngine) -> String {
         let run = t
             .engine
