@@ -1025,6 +1025,12 @@ pub fn draw_pane(
         return;
     }
     let t = ctx.theme;
+    // The body first: rendering is where a follower pane rebinds to the focused chat, and the
+    // title must describe what the body shows.
+    let body = body_of(area);
+    if body.height > 0 {
+        pane.render(frame, body, ctx, focused);
+    }
     let title = one_line(&pane.title(ctx));
     let marker = if focused { "▌" } else { " " };
     let width = area.width as usize;
@@ -1042,10 +1048,6 @@ pub fn draw_pane(
         Paragraph::new(line),
         Rect::new(area.x, area.y, area.width, 1),
     );
-    let body = body_of(area);
-    if body.height > 0 {
-        pane.render(frame, body, ctx, focused);
-    }
 }
 
 fn draw_too_small(frame: &mut Frame<'_>, area: Rect, t: &Theme) {

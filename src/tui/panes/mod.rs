@@ -8,6 +8,7 @@ pub mod trace;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::core::events::Event;
 use crate::tui::pane::{Pane, PaneContext, PaneSpec};
 
 /// Makes the pane a spec describes; fails when what it shows cannot be loaded.
@@ -68,6 +69,37 @@ pub fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// What a follower pane's title says about its chat ("name · model"): read when the pane binds
+/// to a chat and when one of its turns or model calls starts (its title and model change then),
+/// never once per frame.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatLabel(String);
+
+impl ChatLabel {
+    pub fn load(ctx: &PaneContext<'_>, chat_id: &str) -> ChatLabel {
+        ChatLabel(match ctx.engine.chat(chat_id) {
+            Ok(c) if !c.title.is_empty() => format!("{} · {}", one_line(&c.title), c.model),
+            Ok(c) => format!("chat {} · {}", c.id.get(..8).unwrap_or(&c.id), c.model),
+            Err(_) => "(deleted chat)".into(),
+        })
+    }
+
+    /// Reloads after an event that may rename `chat_id` or change its model.
+    pub fn refresh(&mut self, event: &Event, chat_id: &str, ctx: &PaneContext<'_>) {
+        if let Event::TurnStarted { chat_id: c, .. } | Event::ModelCallStarted { chat_id: c, .. } =
+            event
+        {
+            if c == chat_id {
+                *self = ChatLabel::load(ctx, chat_id);
+            }
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// `950`, `1.2K`, `45K`, `3.4M`.

@@ -11,7 +11,7 @@ use ratatui::Frame;
 
 use super::{
     fit_right, fmt_ms, fmt_tokens, keep_visible, list_preamble, local_clock, millis_between,
-    millis_since, one_line, truncate,
+    millis_since, truncate, ChatLabel,
 };
 use crate::core::events::Event;
 use crate::core::store::TurnUsage;
@@ -21,6 +21,7 @@ use crate::tui::theme::Theme;
 pub struct TimelinePane {
     bound: Option<String>,
     chat: Option<String>,
+    label: ChatLabel,
     turns: Vec<TurnUsage>,
     /// The turn running now, from `TurnStarted` until `TurnFinished`.
     active: Option<i64>,
@@ -34,6 +35,7 @@ impl TimelinePane {
         let mut pane = TimelinePane {
             bound: chat_id,
             chat: None,
+            label: ChatLabel::default(),
             turns: Vec::new(),
             active: None,
             selected: 0,
@@ -51,6 +53,11 @@ impl TimelinePane {
             .or_else(|| ctx.focused_chat.map(str::to_string));
         if want != self.chat {
             self.chat = want;
+            self.label = self
+                .chat
+                .as_deref()
+                .map(|c| ChatLabel::load(ctx, c))
+                .unwrap_or_default();
             self.active = self
                 .chat
                 .as_deref()
@@ -167,15 +174,11 @@ impl Pane for TimelinePane {
         }
     }
 
-    fn title(&self, ctx: &PaneContext<'_>) -> String {
-        let Some(chat) = &self.chat else {
+    fn title(&self, _ctx: &PaneContext<'_>) -> String {
+        if self.chat.is_none() {
             return "Timeline · no chat focused".into();
-        };
-        let name = match ctx.engine.chat(chat) {
-            Ok(c) if !c.title.is_empty() => format!("{} · {}", one_line(&c.title), c.model),
-            Ok(c) => format!("chat {} · {}", c.id.get(..8).unwrap_or(&c.id), c.model),
-            Err(_) => "(deleted chat)".into(),
-        };
+        }
+        let name = self.label.as_str();
         let status = if self.active.is_some() {
             "running"
         } else {
@@ -242,6 +245,7 @@ impl Pane for TimelinePane {
         let Some(chat) = self.chat.clone() else {
             return false;
         };
+        self.label.refresh(event, &chat, ctx);
         match event {
             Event::TurnStarted { chat_id, turn } if *chat_id == chat => {
                 self.active = Some(*turn);

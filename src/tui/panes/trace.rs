@@ -16,6 +16,7 @@ use ratatui::Frame;
 
 use super::{
     bar, fit, fit_right, fmt_ms, fmt_tokens, keep_visible, list_preamble, one_line, truncate,
+    ChatLabel,
 };
 use crate::core::events::Event;
 use crate::core::llm::types::Usage;
@@ -35,6 +36,7 @@ pub struct TracePane {
     bound: Option<String>,
     /// The chat shown now.
     chat: Option<String>,
+    label: ChatLabel,
     window: Vec<TraceRow>,
     /// Index of `window[0]` among all the chat's traces.
     start: usize,
@@ -62,6 +64,7 @@ impl TracePane {
         let mut pane = TracePane {
             bound: chat_id,
             chat: None,
+            label: ChatLabel::default(),
             window: Vec::new(),
             start: 0,
             total: 0,
@@ -85,6 +88,11 @@ impl TracePane {
             .or_else(|| ctx.focused_chat.map(str::to_string));
         if want != self.chat {
             self.chat = want;
+            self.label = self
+                .chat
+                .as_deref()
+                .map(|c| ChatLabel::load(ctx, c))
+                .unwrap_or_default();
             self.expanded.clear();
             self.load_tail(ctx);
             self.load_turns(ctx);
@@ -475,22 +483,18 @@ impl Pane for TracePane {
         }
     }
 
-    fn title(&self, ctx: &PaneContext<'_>) -> String {
-        let Some(chat) = &self.chat else {
+    fn title(&self, _ctx: &PaneContext<'_>) -> String {
+        if self.chat.is_none() {
             return "Trace · no chat focused".into();
-        };
-        let (name, model) = match ctx.engine.chat(chat) {
-            Ok(c) if !c.title.is_empty() => (one_line(&c.title), c.model),
-            Ok(c) => (format!("chat {}", c.id.get(..8).unwrap_or(&c.id)), c.model),
-            Err(_) => ("(deleted chat)".into(), String::new()),
-        };
+        }
         let follow = if self.bound.is_none() {
             " (follows focus)"
         } else {
             ""
         };
         format!(
-            "Trace · {name} · {model} · {} call{}{follow}",
+            "Trace · {} · {} call{}{follow}",
+            self.label.as_str(),
             self.total,
             if self.total == 1 { "" } else { "s" }
         )
@@ -603,6 +607,7 @@ impl Pane for TracePane {
         let Some(chat) = self.chat.clone() else {
             return false;
         };
+        self.label.refresh(event, &chat, ctx);
         match event {
             Event::ToolStarted { chat_id, .. } if *chat_id == chat => {
                 let was_tail = self.at_tail();
@@ -675,6 +680,34 @@ mod tests {
             error: (name == "bash").then(|| "exit status 1".into()),
             outcome: ms.map(|_| if name == "bash" { "error" } else { "success" }.into()),
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn title_follows_the_focused_chat_in_the_same_frame() {
+        let t = TestEngine::new();
+        t.engine
+            .store()
+            .insert_traces(&[row(&t, 1, 1, "grep", Some(5))])
+            .unwrap();
+        let other = t
+            .engine
+            .new_chat(&t.session, "main", Some("other-model"))
+            .unwrap();
+        let mut pane = TracePane::new(None, &ctx_for(&t, Some(&other.id)));
+        let out = render_pane(&mut pane, &ctx_for(&t, Some(&other.id)), 70, 6);
+        assert!(out.starts_with("▌Trace · chat "), "{out}");
+        assert!(
+            out.contains("other-model · 0 calls (follows focus)"),
+            "{out}"
+        );
+        // Focus moves to the first chat: the title describes the rows drawn under it.
+        let out = render_pane(&mut pane, &ctx_for(&t, Some(&t.chat.id)), 70, 6);
+        let first_line = out.lines().next().unwrap_or_default();
+        assert!(
+            first_line.contains("Trace · Fix the parser · mock-model · 1 call (follows focus)"),
+            "{out}"
+        );
+        assert!(out.contains("grep"), "{out}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
