@@ -408,6 +408,12 @@ impl Engine {
         self.rt.store.list_workflow_runs(Some(&self.rt.project_id))
     }
 
+    /// True when this process drives the run; a run driven by another process (a headless
+    /// `workflow run`) sends this engine no events and is followed through the store.
+    pub fn is_workflow_running_here(&self, run_id: &str) -> bool {
+        workflow::runs::is_running_here(&self.rt, run_id)
+    }
+
     /// A run with its agent calls and event log.
     pub fn workflow_run_details(&self, run_id: &str) -> Result<RunDetails> {
         workflow::runs::details(&self.rt, run_id)

@@ -230,6 +230,11 @@ pub fn worker_pid(rt: &Runtime, run_id: &str) -> Option<u32> {
         .and_then(|h| h.worker_pid)
 }
 
+/// True when this process drives the run (its events reach this engine's clients).
+pub fn is_running_here(rt: &Runtime, run_id: &str) -> bool {
+    lock(&rt.workflows.running).contains_key(run_id)
+}
+
 pub fn details(rt: &Runtime, run_id: &str) -> Result<RunDetails> {
     let run = rt.store.get_workflow_run(run_id)?;
     Ok(RunDetails {

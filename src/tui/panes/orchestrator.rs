@@ -534,7 +534,12 @@ pub struct OrchestratorPane {
     error: Option<String>,
     /// A fixed "now" for tests (elapsed times).
     fixed_now: Option<DateTime<Utc>>,
+    /// When a run driven by another process was last re-read from the store.
+    polled_at: Option<DateTime<Utc>>,
 }
+
+/// How often a shown run that another process drives is re-read from the store.
+const EXTERNAL_RUN_POLL_MS: i64 = 500;
 
 impl OrchestratorPane {
     pub fn new(run_id: Option<String>, ctx: &PaneContext<'_>) -> OrchestratorPane {
@@ -550,6 +555,7 @@ impl OrchestratorPane {
             log_back: 0,
             error: None,
             fixed_now: None,
+            polled_at: None,
         };
         pane.refresh_lists(ctx);
         if let Some(id) = run_id {
@@ -600,6 +606,32 @@ impl OrchestratorPane {
             Err(e) => {
                 self.mode = Mode::List { editing: false };
                 self.error = Some(format!("run {run_id}: {e:#}"));
+            }
+        }
+    }
+
+    /// A live run that another process drives sends no events here: re-read it from the store
+    /// every half second while it is shown (the pane animates while a run is live, so this
+    /// costs nothing once the run ends or the view closes).
+    fn follow_external_run(&mut self, ctx: &PaneContext<'_>) {
+        let now = self.now();
+        let Mode::Run(view) = &mut self.mode else {
+            return;
+        };
+        if !view.is_live() || ctx.engine.is_workflow_running_here(&view.run_id) {
+            return;
+        }
+        if self
+            .polled_at
+            .is_some_and(|t| (now - t).num_milliseconds() < EXTERNAL_RUN_POLL_MS)
+        {
+            return;
+        }
+        self.polled_at = Some(now);
+        if let Ok(details) = ctx.engine.workflow_run_details(&view.run_id) {
+            **view = RunView::from_details(&details);
+            if self.agent.is_none() {
+                self.agent = view.agents.first().map(|a| a.id.clone());
             }
         }
     }
@@ -1282,6 +1314,7 @@ impl Pane for OrchestratorPane {
         if area.width == 0 || area.height == 0 {
             return;
         }
+        self.follow_external_run(ctx);
         match self.mode {
             Mode::List { editing } => self.render_list(frame, area, ctx.theme, editing),
             Mode::Run(_) => self.render_run(frame, area, ctx),
@@ -1669,6 +1702,62 @@ mod tests {
             )
             .expect("event");
         store.get_workflow_run(&run.id).expect("run")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_driven_by_another_process_is_followed_through_the_store() {
+        let t = TestEngine::new();
+        let store = t.engine.store();
+        let run = store
+            .create_workflow_run(&NewWorkflowRun {
+                project_id: &t.engine.rt.project_id,
+                session_id: Some(&t.session.id),
+                parent_chat_id: None,
+                workflow: "triage",
+                source: "project",
+                origin: ".boocode/workflows/triage.js",
+                script: "",
+                script_hash: "h",
+                args: &Value::Null,
+                budget_total: None,
+                concurrency: 2,
+            })
+            .expect("run");
+        store.start_workflow_run(&run.id, 1).expect("start");
+        let spec = serde_json::json!({"prompt": "read"});
+        let a = store
+            .upsert_workflow_agent(&run.id, "h1", 0, &spec, Some("read the issues"), None)
+            .expect("agent");
+        store
+            .start_workflow_agent(&a.id, None)
+            .expect("start agent");
+        let ctx = ctx_for(&t, None);
+        let mut pane = OrchestratorPane::new(Some(run.id.clone()), &ctx);
+        pane.set_now(at(1));
+        let out = render_pane(&mut pane, &ctx, 80, 12);
+        assert!(out.contains("running"), "{out}");
+        assert!(pane.is_animating());
+        // The other process finishes the agent and the run.
+        store
+            .finish_workflow_agent(&a.id, "completed", None, None, 1_000, false, None)
+            .expect("finish agent");
+        store
+            .append_workflow_event(&run.id, "log", &serde_json::json!({"message": "all read"}))
+            .expect("event");
+        store
+            .finish_workflow_run(&run.id, "completed", None, None)
+            .expect("finish");
+        pane.set_now(at(1) + Duration::milliseconds(100));
+        let out = render_pane(&mut pane, &ctx, 80, 12);
+        assert!(
+            !out.contains("all read"),
+            "re-read at most every 500 ms: {out}"
+        );
+        pane.set_now(at(2));
+        let out = render_pane(&mut pane, &ctx, 80, 12);
+        assert!(out.contains("all read"), "{out}");
+        assert!(out.contains("completed"), "{out}");
+        assert!(!pane.is_animating(), "a finished run stops the clock");
     }
 
     fn select(pane: &mut OrchestratorPane, name: &str) {
