@@ -9,6 +9,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use boocode::core::workflow::protocol::{AgentSpec, FromWorker, ToWorker, WorkerLimits};
+use boocode::core::workflow::script_host::STALLED;
 use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -498,11 +499,7 @@ fn stalled_is_detected() {
     let src = format!("{META}await new Promise(() => {{}});\n");
     assert_eq!(
         failed(&run(&src, Value::Null)),
-        (
-            "stalled".to_string(),
-            "the script's main promise is still pending but nothing is left to run (stalled)"
-                .to_string()
-        )
+        ("stalled".to_string(), STALLED.to_string())
     );
 }
 

@@ -22,6 +22,13 @@ use serde_json::Value;
 use super::protocol::{FromWorker, ToWorker, WorkerLimits};
 use super::sandbox::{build_context, compile_text, prepare, Api, CallKind, InvalidScript, HOST};
 
+/// Why a run stalled. Boa drops an error raised while it resumes an async function after an
+/// `await` (the resumption's result is discarded), so a loop or recursion limit hit there
+/// leaves the main promise pending exactly like an `await` on a promise that never settles.
+pub const STALLED: &str = "the main promise is still pending but nothing is left to run: the \
+    script awaits a promise that can never settle, or hit the loop or recursion limit after an \
+    `await`, where the engine cannot report the error";
+
 /// Exit codes: the run finished (`done`), failed (`failed` was sent), or the protocol broke
 /// (bad input, or the parent went away).
 pub const EXIT_DONE: i32 = 0;
@@ -208,10 +215,7 @@ fn drive<R: BufRead>(mut stdin: R) -> i32 {
             PromiseState::Pending => {}
         }
         if HOST.with_borrow(|h| h.outstanding.is_empty()) {
-            return fail(
-                "stalled",
-                "the script's main promise is still pending but nothing is left to run (stalled)",
-            );
+            return fail("stalled", STALLED);
         }
         // Nothing runnable: block on the parent's next answer.
         let msg = match read_message(&mut stdin) {
