@@ -44,9 +44,8 @@ impl WorkerCommand {
         if let Some(cmd) = std::env::var(WORKER_ENV).ok().and_then(|v| Self::parse(&v)) {
             return Ok(cmd);
         }
-        let exe = std::env::current_exe().context("finding the boocode executable")?;
         Ok(WorkerCommand {
-            program: exe,
+            program: own_executable()?,
             args: vec![WORKER_SUBCOMMAND.to_string()],
         })
     }
@@ -59,6 +58,17 @@ impl WorkerCommand {
             args: parts.map(str::to_string).collect(),
         })
     }
+}
+
+/// The program this process runs. On Linux that is `/proc/self/exe`, which still works after
+/// the file was replaced or deleted (a rebuild or upgrade while the workspace runs), and keeps
+/// the worker on the same build as the parent that speaks its protocol.
+fn own_executable() -> Result<PathBuf> {
+    let proc_exe = PathBuf::from("/proc/self/exe");
+    if cfg!(target_os = "linux") && proc_exe.exists() {
+        return Ok(proc_exe);
+    }
+    std::env::current_exe().context("finding the boocode executable")
 }
 
 /// What the reader task hands over: a message, or a line that is not one.

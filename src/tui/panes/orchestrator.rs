@@ -534,11 +534,14 @@ pub struct OrchestratorPane {
     error: Option<String>,
     /// A fixed "now" for tests (elapsed times).
     fixed_now: Option<DateTime<Utc>>,
-    /// When a run driven by another process was last re-read from the store.
-    polled_at: Option<DateTime<Utc>>,
+    /// When the shown run last changed: opened, re-read from the store, or an event of it
+    /// folded. A run is re-read only after a quiet spell, so a run that ends here is never
+    /// re-read while its last events are still on their way (they would show twice).
+    touched_at: Option<DateTime<Utc>>,
 }
 
-/// How often a shown run that another process drives is re-read from the store.
+/// How long a shown live run that sends no events here stays quiet before it is re-read from
+/// the store (another process drives it).
 const EXTERNAL_RUN_POLL_MS: i64 = 500;
 
 impl OrchestratorPane {
@@ -555,7 +558,7 @@ impl OrchestratorPane {
             log_back: 0,
             error: None,
             fixed_now: None,
-            polled_at: None,
+            touched_at: None,
         };
         pane.refresh_lists(ctx);
         if let Some(id) = run_id {
@@ -601,6 +604,7 @@ impl OrchestratorPane {
                 self.tree_scroll = 0;
                 self.log_back = 0;
                 self.mode = Mode::Run(Box::new(view));
+                self.touched_at = Some(self.now());
                 self.error = None;
             }
             Err(e) => {
@@ -622,12 +626,12 @@ impl OrchestratorPane {
             return;
         }
         if self
-            .polled_at
+            .touched_at
             .is_some_and(|t| (now - t).num_milliseconds() < EXTERNAL_RUN_POLL_MS)
         {
             return;
         }
-        self.polled_at = Some(now);
+        self.touched_at = Some(now);
         if let Ok(details) = ctx.engine.workflow_run_details(&view.run_id) {
             **view = RunView::from_details(&details);
             if self.agent.is_none() {
@@ -1380,6 +1384,7 @@ impl Pane for OrchestratorPane {
                 if self.log_back > 0 {
                     self.log_back += view.log.len().saturating_sub(before);
                 }
+                self.touched_at = Some(now);
                 if self.agent.is_none() {
                     self.agent = view.agents.first().map(|a| a.id.clone());
                 }
@@ -1732,8 +1737,9 @@ mod tests {
             .start_workflow_agent(&a.id, None)
             .expect("start agent");
         let ctx = ctx_for(&t, None);
-        let mut pane = OrchestratorPane::new(Some(run.id.clone()), &ctx);
+        let mut pane = OrchestratorPane::new(None, &ctx);
         pane.set_now(at(1));
+        pane.open_run(&run.id, &ctx);
         let out = render_pane(&mut pane, &ctx, 80, 12);
         assert!(out.contains("running"), "{out}");
         assert!(pane.is_animating());
@@ -1755,9 +1761,12 @@ mod tests {
         );
         pane.set_now(at(2));
         let out = render_pane(&mut pane, &ctx, 80, 12);
-        assert!(out.contains("all read"), "{out}");
+        assert_eq!(out.matches("all read").count(), 1, "{out}");
         assert!(out.contains("completed"), "{out}");
         assert!(!pane.is_animating(), "a finished run stops the clock");
+        // The run's own end event, had it reached this engine, finds the run already ended.
+        pane.set_now(at(3));
+        assert_eq!(render_pane(&mut pane, &ctx, 80, 12), out);
     }
 
     fn select(pane: &mut OrchestratorPane, name: &str) {
