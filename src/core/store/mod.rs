@@ -27,7 +27,9 @@ pub use chats::{MessageRef, ToolResult};
 pub use models::*;
 pub use tasks::NewTask;
 pub use traces::{ReplyEnd, TraceCompletion};
-pub use workflows::{NewWorkflowRun, WorkflowAgentRow, WorkflowEventRow, WorkflowRun};
+pub use workflows::{
+    NewWorkflowRun, WorkflowAgentRow, WorkflowBatch, WorkflowEventRow, WorkflowRun,
+};
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
