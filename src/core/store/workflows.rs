@@ -361,6 +361,28 @@ impl Store {
     }
 }
 
+/// The completed call with a key in one run (`?5`), of the run's project and workflow.
+fn cached_in_run_sql() -> String {
+    format!(
+        "SELECT {AGENT_COLUMNS} FROM workflow_agents WHERE id = (
+             SELECT a.id FROM workflow_agents a JOIN workflow_runs r ON r.id = a.run_id
+             WHERE a.run_id = ?5 AND a.spec_hash = ?1 AND a.occurrence = ?2
+               AND a.status = 'completed' AND r.project_id = ?3 AND r.workflow = ?4)"
+    )
+}
+
+/// The newest completed call with a key in any run of a project's workflow: walks
+/// `workflow_agents_by_key` newest first and stops at the first call of that workflow.
+fn cached_earlier_sql() -> String {
+    format!(
+        "SELECT {AGENT_COLUMNS} FROM workflow_agents WHERE id = (
+             SELECT a.id FROM workflow_agents a JOIN workflow_runs r ON r.id = a.run_id
+             WHERE a.spec_hash = ?1 AND a.occurrence = ?2 AND a.status = 'completed'
+               AND r.project_id = ?3 AND r.workflow = ?4
+             ORDER BY a.finished_at DESC LIMIT 1)"
+    )
+}
+
 /// Workflow writes inside one transaction; see [`Store::workflow_batch`].
 pub struct WorkflowBatch<'c> {
     conn: &'c Connection,
@@ -421,19 +443,22 @@ impl WorkflowBatch<'_> {
         spec_hash: &str,
         occurrence: u64,
     ) -> Result<Option<WorkflowAgentRow>> {
+        // Two lookups rather than one query ordered by "this run first": each walks an index
+        // and stops at its first row, while that ordering made SQLite sort every completed
+        // call with the key, and each re-run of a workflow adds one.
+        let occurrence = occurrence as i64;
+        let this_run = optional(self.conn.prepare_cached(&cached_in_run_sql())?.query_row(
+            params![spec_hash, occurrence, project_id, workflow, run_id],
+            agent_from_row,
+        ))?;
+        if this_run.is_some() {
+            return Ok(this_run);
+        }
         Ok(optional(
-            self.conn
-                .prepare_cached(&format!(
-                    "SELECT {AGENT_COLUMNS} FROM workflow_agents WHERE id = (
-                         SELECT a.id FROM workflow_agents a JOIN workflow_runs r ON r.id = a.run_id
-                         WHERE a.spec_hash = ?1 AND a.occurrence = ?2 AND a.status = 'completed'
-                           AND r.project_id = ?3 AND r.workflow = ?4
-                         ORDER BY (a.run_id = ?5) DESC, a.finished_at DESC LIMIT 1)"
-                ))?
-                .query_row(
-                    params![spec_hash, occurrence as i64, project_id, workflow, run_id],
-                    agent_from_row,
-                ),
+            self.conn.prepare_cached(&cached_earlier_sql())?.query_row(
+                params![spec_hash, occurrence, project_id, workflow],
+                agent_from_row,
+            ),
         )?)
     }
 
@@ -565,6 +590,67 @@ mod tests {
                 concurrency: 1,
             })
             .unwrap()
+    }
+
+    #[test]
+    fn the_cache_serves_this_run_first_then_the_newest_earlier_result() {
+        let store = Store::open_in_memory().unwrap();
+        let project = store.ensure_project("/p").unwrap();
+        let complete = |run: &WorkflowRun, value: &str, finished_at: &str| {
+            let a = store
+                .upsert_workflow_agent(&run.id, "k", 0, &json!({"prompt": "p"}), None, None)
+                .unwrap();
+            store
+                .finish_workflow_agent(
+                    &a.id,
+                    "completed",
+                    Some(&json!(value)),
+                    None,
+                    1,
+                    false,
+                    None,
+                )
+                .unwrap();
+            store
+                .with(|c| {
+                    c.execute(
+                        "UPDATE workflow_agents SET finished_at = ?2 WHERE id = ?1",
+                        params![a.id, finished_at],
+                    )
+                })
+                .unwrap();
+        };
+        let (old, new, current) = (
+            demo_run(&store, &project.id),
+            demo_run(&store, &project.id),
+            demo_run(&store, &project.id),
+        );
+        complete(&new, "new", "2025-01-02T00:00:00.000Z");
+        complete(&old, "old", "2025-01-01T00:00:00.000Z");
+        let lookup = || {
+            store
+                .cached_workflow_agent(&project.id, "demo", &current.id, "k", 0)
+                .unwrap()
+                .and_then(|a| a.result)
+        };
+        assert_eq!(lookup(), Some(json!("new")));
+        // The run's own result wins even when an earlier run finished later.
+        complete(&current, "own", "2024-12-31T00:00:00.000Z");
+        assert_eq!(lookup(), Some(json!("own")));
+        // Neither lookup sorts the key's calls (one more per re-run): both walk an index.
+        for sql in [cached_in_run_sql(), cached_earlier_sql()] {
+            let plan: Vec<String> = store
+                .with(|c| {
+                    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                    let nulls = std::iter::repeat_n(rusqlite::types::Null, stmt.parameter_count());
+                    let rows = stmt
+                        .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))?;
+                    rows.collect()
+                })
+                .unwrap();
+            assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+            assert!(plan.iter().all(|p| !p.starts_with("SCAN")), "{plan:?}");
+        }
     }
 
     #[test]
