@@ -238,6 +238,9 @@ fn bench_per_call(c: &mut Criterion) {
     group.bench_function("plain_turn", |b| {
         b.iter_custom(|iters| plain_turns(&rt, &f, iters, Clock::Wall))
     });
+    group.bench_function("plain_turn_cpu_time", |b| {
+        b.iter_custom(|iters| plain_turns(&rt, &f, iters, Clock::Cpu))
+    });
     group.bench_function("fresh", |b| {
         b.iter_custom(|iters| per_call(&rt, &f, iters, true, Clock::Wall))
     });

@@ -17,11 +17,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::{anyhow, Context, Result};
 use rusqlite::{Connection, OptionalExtension};
 
+/// Prepared statements kept per connection. Every store call goes through `prepare_cached`;
+/// rusqlite keeps 16 by default, fewer than one agent turn plus its workflow bookkeeping use,
+/// so the least recently used one was always evicted and every statement was parsed again.
+/// This holds all of the store's statements (about 70).
+const STATEMENT_CACHE_CAPACITY: usize = 128;
+
 pub use chats::{MessageRef, ToolResult};
 pub use models::*;
 pub use tasks::NewTask;
 pub use traces::{ReplyEnd, TraceCompletion};
-pub use workflows::{NewWorkflowRun, WorkflowAgentRow, WorkflowEventRow, WorkflowRun};
+pub use workflows::{
+    NewWorkflowRun, WorkflowAgentRow, WorkflowBatch, WorkflowEventRow, WorkflowRun,
+};
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
@@ -80,6 +88,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         let store = Store {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_path_buf(),
@@ -92,6 +101,7 @@ impl Store {
     pub fn open_in_memory() -> Result<Store> {
         let conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         let store = Store {
             conn: Arc::new(Mutex::new(conn)),
             path: PathBuf::from(":memory:"),
@@ -185,6 +195,18 @@ impl Store {
     /// Resolves an id given in full or as a unique prefix (what users type on the command line).
     fn resolve_prefix(&self, table: &str, id: &str) -> Result<String> {
         // `table` is one of our own constants, never user input.
+        // A full id, which is what the engine itself passes, is found through the primary key.
+        // The prefix match below cannot use an index (LIKE is case-insensitive), so it scans
+        // the whole table: milliseconds per lookup once there are thousands of chats.
+        let exact: Option<String> = self.with(|c| {
+            optional(
+                c.prepare_cached(&format!("SELECT id FROM {table} WHERE id = ?1"))?
+                    .query_row([id], |r| r.get(0)),
+            )
+        })?;
+        if let Some(id) = exact {
+            return Ok(id);
+        }
         let sql = format!("SELECT id FROM {table} WHERE id LIKE ?1 || '%' ESCAPE '\\' LIMIT 2");
         let escaped = id
             .replace('\\', "\\\\")

@@ -230,4 +230,10 @@ CREATE TABLE workflow_events (
     UNIQUE(run_id, seq)
 );
 "#,
+    // 4: the cache lookup walks a key's completed calls newest first and stops at the first
+    // one of its workflow, instead of sorting all of them.
+    r#"
+DROP INDEX workflow_agents_by_key;
+CREATE INDEX workflow_agents_by_key ON workflow_agents(spec_hash, occurrence, status, finished_at);
+"#,
 ];

@@ -2,7 +2,7 @@
 //! event log.
 
 use anyhow::Result;
-use rusqlite::{params, Row};
+use rusqlite::{params, Connection, Row};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -198,16 +198,7 @@ impl Store {
 
     /// Marks a run running in this process (a fresh start or a resume).
     pub fn start_workflow_run(&self, run_id: &str, owner_pid: u32) -> Result<()> {
-        self.with(|c| {
-            c.prepare_cached(
-                "UPDATE workflow_runs SET status = 'running', owner_pid = ?2,
-                     started_at = COALESCE(started_at, ?3), finished_at = NULL, error = NULL,
-                     result = NULL
-                 WHERE id = ?1",
-            )?
-            .execute(params![run_id, owner_pid as i64, now()])
-        })?;
-        Ok(())
+        self.workflow_batch(|w| w.start_run(run_id, owner_pid))
     }
 
     /// Closes a run. A run already `cancelled` (by another process) stays cancelled.
@@ -218,22 +209,7 @@ impl Store {
         result: Option<&Value>,
         error: Option<&str>,
     ) -> Result<()> {
-        self.with(|c| {
-            c.prepare_cached(
-                "UPDATE workflow_runs SET
-                     status = CASE WHEN status = 'cancelled' THEN status ELSE ?2 END,
-                     result = ?3, error = COALESCE(?4, error), finished_at = ?5
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                run_id,
-                status,
-                result.map(Value::to_string),
-                error,
-                now()
-            ])
-        })?;
-        Ok(())
+        self.workflow_batch(|w| w.finish_run(run_id, status, result, error))
     }
 
     /// Asks for a run to stop: `pending`/`running` become `cancelled`. Returns whether it was
@@ -258,11 +234,7 @@ impl Store {
     }
 
     pub fn set_workflow_run_tokens(&self, run_id: &str, tokens_spent: u64) -> Result<()> {
-        self.with(|c| {
-            c.prepare_cached("UPDATE workflow_runs SET tokens_spent = ?2 WHERE id = ?1")?
-                .execute(params![run_id, tokens_spent as i64])
-        })?;
-        Ok(())
+        self.workflow_batch(|w| w.set_run_tokens(run_id, tokens_spent))
     }
 
     /// The newest completed result of a call with this key in a run of `workflow` in the
@@ -275,25 +247,7 @@ impl Store {
         spec_hash: &str,
         occurrence: u64,
     ) -> Result<Option<WorkflowAgentRow>> {
-        let cols = AGENT_COLUMNS
-            .split(',')
-            .map(|c| format!("a.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        self.with(|c| {
-            optional(
-                c.prepare_cached(&format!(
-                    "SELECT {cols} FROM workflow_agents a JOIN workflow_runs r ON r.id = a.run_id
-                     WHERE a.spec_hash = ?1 AND a.occurrence = ?2 AND a.status = 'completed'
-                       AND r.project_id = ?3 AND r.workflow = ?4
-                     ORDER BY (a.run_id = ?5) DESC, a.finished_at DESC LIMIT 1"
-                ))?
-                .query_row(
-                    params![spec_hash, occurrence as i64, project_id, workflow, run_id],
-                    agent_from_row,
-                ),
-            )
-        })
+        self.workflow_batch(|w| w.cached_agent(project_id, workflow, run_id, spec_hash, occurrence))
     }
 
     /// Records a call of a run (inserted, or reset when the run calls it again on a resume).
@@ -306,52 +260,11 @@ impl Store {
         label: Option<&str>,
         phase: Option<&str>,
     ) -> Result<WorkflowAgentRow> {
-        let at = now();
-        self.with(|c| {
-            c.prepare_cached(&format!(
-                "INSERT INTO workflow_agents (id, run_id, spec_hash, occurrence, spec, status,
-                         label, phase, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8)
-                     ON CONFLICT(run_id, spec_hash, occurrence) DO UPDATE SET
-                         spec = excluded.spec, label = excluded.label, phase = excluded.phase,
-                         status = CASE WHEN status = 'completed' THEN status ELSE 'pending' END,
-                         error = CASE WHEN status = 'completed' THEN error ELSE NULL END
-                     RETURNING {AGENT_COLUMNS}"
-            ))?
-            .query_row(
-                params![
-                    new_ordered_id(),
-                    run_id,
-                    spec_hash,
-                    occurrence as i64,
-                    spec.to_string(),
-                    label,
-                    phase,
-                    at
-                ],
-                agent_from_row,
-            )
-        })
+        self.workflow_batch(|w| w.upsert_agent(run_id, spec_hash, occurrence, spec, label, phase))
     }
 
     pub fn start_workflow_agent(&self, agent_id: &str, chat_id: Option<&str>) -> Result<()> {
-        self.with(|c| {
-            c.prepare_cached(
-                "UPDATE workflow_agents SET status = 'running', chat_id = COALESCE(?2, chat_id),
-                     started_at = ?3, finished_at = NULL, cached = 0
-                 WHERE id = ?1",
-            )?
-            .execute(params![agent_id, chat_id, now()])
-        })?;
-        Ok(())
-    }
-
-    pub fn set_workflow_agent_chat(&self, agent_id: &str, chat_id: &str) -> Result<()> {
-        self.with(|c| {
-            c.prepare_cached("UPDATE workflow_agents SET chat_id = ?2 WHERE id = ?1")?
-                .execute(params![agent_id, chat_id])
-        })?;
-        Ok(())
+        self.workflow_batch(|w| w.start_agent(agent_id, chat_id))
     }
 
     /// Closes a call with its outcome.
@@ -366,26 +279,9 @@ impl Store {
         cached: bool,
         chat_id: Option<&str>,
     ) -> Result<()> {
-        let at = now();
-        self.with(|c| {
-            c.prepare_cached(
-                "UPDATE workflow_agents SET status = ?2, result = ?3, error = ?4, tokens = ?5,
-                     cached = ?6, chat_id = COALESCE(?7, chat_id),
-                     started_at = COALESCE(started_at, ?8), finished_at = ?8
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                agent_id,
-                status,
-                result.map(Value::to_string),
-                error,
-                tokens as i64,
-                i64::from(cached),
-                chat_id,
-                at
-            ])
-        })?;
-        Ok(())
+        self.workflow_batch(|w| {
+            w.finish_agent(agent_id, status, result, error, tokens, cached, chat_id)
+        })
     }
 
     /// Ends the calls of a run still pending or running (`cancelled`, or `interrupted` with
@@ -431,19 +327,18 @@ impl Store {
 
     /// Appends to a run's event log; returns the entry's sequence number.
     pub fn append_workflow_event(&self, run_id: &str, kind: &str, payload: &Value) -> Result<i64> {
-        self.tx(|tx| {
-            let seq: i64 = tx
-                .prepare_cached(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM workflow_events WHERE run_id = ?1",
-                )?
-                .query_row([run_id], |r| r.get(0))?;
-            tx.prepare_cached(
-                "INSERT INTO workflow_events (run_id, seq, kind, payload, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![run_id, seq, kind, payload.to_string(), now()])?;
-            Ok(seq)
-        })
+        self.workflow_batch(|w| w.append_event(run_id, kind, payload))
+    }
+
+    /// Runs `f`'s workflow writes in one transaction: they commit together or not at all. A
+    /// call's bookkeeping (its row, the run's token count, the event log entry) is one commit
+    /// instead of one per statement, and a crash never leaves half of it behind.
+    pub fn workflow_batch<T>(&self, f: impl FnOnce(&WorkflowBatch<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let value = f(&WorkflowBatch { conn: &tx })?;
+        tx.commit()?;
+        Ok(value)
     }
 
     pub fn list_workflow_events(&self, run_id: &str) -> Result<Vec<WorkflowEventRow>> {
@@ -466,10 +361,366 @@ impl Store {
     }
 }
 
+/// The completed call with a key in one run (`?5`), of the run's project and workflow.
+fn cached_in_run_sql() -> String {
+    format!(
+        "SELECT {AGENT_COLUMNS} FROM workflow_agents WHERE id = (
+             SELECT a.id FROM workflow_agents a JOIN workflow_runs r ON r.id = a.run_id
+             WHERE a.run_id = ?5 AND a.spec_hash = ?1 AND a.occurrence = ?2
+               AND a.status = 'completed' AND r.project_id = ?3 AND r.workflow = ?4)"
+    )
+}
+
+/// The newest completed call with a key in any run of a project's workflow: walks
+/// `workflow_agents_by_key` newest first and stops at the first call of that workflow.
+fn cached_earlier_sql() -> String {
+    format!(
+        "SELECT {AGENT_COLUMNS} FROM workflow_agents WHERE id = (
+             SELECT a.id FROM workflow_agents a JOIN workflow_runs r ON r.id = a.run_id
+             WHERE a.spec_hash = ?1 AND a.occurrence = ?2 AND a.status = 'completed'
+               AND r.project_id = ?3 AND r.workflow = ?4
+             ORDER BY a.finished_at DESC LIMIT 1)"
+    )
+}
+
+/// Workflow writes inside one transaction; see [`Store::workflow_batch`].
+pub struct WorkflowBatch<'c> {
+    conn: &'c Connection,
+}
+
+impl WorkflowBatch<'_> {
+    /// Marks a run running in this process (a fresh start or a resume).
+    pub fn start_run(&self, run_id: &str, owner_pid: u32) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE workflow_runs SET status = 'running', owner_pid = ?2,
+                     started_at = COALESCE(started_at, ?3), finished_at = NULL, error = NULL,
+                     result = NULL
+                 WHERE id = ?1",
+            )?
+            .execute(params![run_id, owner_pid as i64, now()])?;
+        Ok(())
+    }
+
+    /// Closes a run. A run already `cancelled` (by another process) stays cancelled.
+    pub fn finish_run(
+        &self,
+        run_id: &str,
+        status: &str,
+        result: Option<&Value>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE workflow_runs SET
+                     status = CASE WHEN status = 'cancelled' THEN status ELSE ?2 END,
+                     result = ?3, error = COALESCE(?4, error), finished_at = ?5
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                run_id,
+                status,
+                result.map(Value::to_string),
+                error,
+                now()
+            ])?;
+        Ok(())
+    }
+
+    pub fn set_run_tokens(&self, run_id: &str, tokens_spent: u64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE workflow_runs SET tokens_spent = ?2 WHERE id = ?1")?
+            .execute(params![run_id, tokens_spent as i64])?;
+        Ok(())
+    }
+
+    /// See [`Store::cached_workflow_agent`].
+    pub fn cached_agent(
+        &self,
+        project_id: &str,
+        workflow: &str,
+        run_id: &str,
+        spec_hash: &str,
+        occurrence: u64,
+    ) -> Result<Option<WorkflowAgentRow>> {
+        // Two lookups rather than one query ordered by "this run first": each walks an index
+        // and stops at its first row, while that ordering made SQLite sort every completed
+        // call with the key, and each re-run of a workflow adds one.
+        let occurrence = occurrence as i64;
+        let this_run = optional(self.conn.prepare_cached(&cached_in_run_sql())?.query_row(
+            params![spec_hash, occurrence, project_id, workflow, run_id],
+            agent_from_row,
+        ))?;
+        if this_run.is_some() {
+            return Ok(this_run);
+        }
+        Ok(optional(
+            self.conn.prepare_cached(&cached_earlier_sql())?.query_row(
+                params![spec_hash, occurrence, project_id, workflow],
+                agent_from_row,
+            ),
+        )?)
+    }
+
+    /// See [`Store::upsert_workflow_agent`].
+    pub fn upsert_agent(
+        &self,
+        run_id: &str,
+        spec_hash: &str,
+        occurrence: u64,
+        spec: &Value,
+        label: Option<&str>,
+        phase: Option<&str>,
+    ) -> Result<WorkflowAgentRow> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "INSERT INTO workflow_agents (id, run_id, spec_hash, occurrence, spec, status,
+                         label, phase, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8)
+                     ON CONFLICT(run_id, spec_hash, occurrence) DO UPDATE SET
+                         spec = excluded.spec, label = excluded.label, phase = excluded.phase,
+                         status = CASE WHEN status = 'completed' THEN status ELSE 'pending' END,
+                         error = CASE WHEN status = 'completed' THEN error ELSE NULL END
+                     RETURNING {AGENT_COLUMNS}"
+            ))?
+            .query_row(
+                params![
+                    new_ordered_id(),
+                    run_id,
+                    spec_hash,
+                    occurrence as i64,
+                    spec.to_string(),
+                    label,
+                    phase,
+                    now()
+                ],
+                agent_from_row,
+            )?)
+    }
+
+    pub fn start_agent(&self, agent_id: &str, chat_id: Option<&str>) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE workflow_agents SET status = 'running', chat_id = COALESCE(?2, chat_id),
+                     started_at = ?3, finished_at = NULL, cached = 0
+                 WHERE id = ?1",
+            )?
+            .execute(params![agent_id, chat_id, now()])?;
+        Ok(())
+    }
+
+    pub fn set_agent_chat(&self, agent_id: &str, chat_id: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE workflow_agents SET chat_id = ?2 WHERE id = ?1")?
+            .execute(params![agent_id, chat_id])?;
+        Ok(())
+    }
+
+    /// Closes a call with its outcome.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish_agent(
+        &self,
+        agent_id: &str,
+        status: &str,
+        result: Option<&Value>,
+        error: Option<&str>,
+        tokens: u64,
+        cached: bool,
+        chat_id: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE workflow_agents SET status = ?2, result = ?3, error = ?4, tokens = ?5,
+                     cached = ?6, chat_id = COALESCE(?7, chat_id),
+                     started_at = COALESCE(started_at, ?8), finished_at = ?8
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                agent_id,
+                status,
+                result.map(Value::to_string),
+                error,
+                tokens as i64,
+                i64::from(cached),
+                chat_id,
+                now()
+            ])?;
+        Ok(())
+    }
+
+    /// Appends to a run's event log; returns the entry's sequence number. Only inside a
+    /// transaction (which the batch is) are the number and the insert atomic.
+    pub fn append_event(&self, run_id: &str, kind: &str, payload: &Value) -> Result<i64> {
+        let seq: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM workflow_events WHERE run_id = ?1",
+            )?
+            .query_row([run_id], |r| r.get(0))?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO workflow_events (run_id, seq, kind, payload, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![run_id, seq, kind, payload.to_string(), now()])?;
+        Ok(seq)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::store::NewChat;
     use serde_json::json;
+
+    fn demo_run(store: &Store, project_id: &str) -> WorkflowRun {
+        store
+            .create_workflow_run(&NewWorkflowRun {
+                project_id,
+                session_id: None,
+                parent_chat_id: None,
+                workflow: "demo",
+                source: "project",
+                origin: "/p/.boocode/workflows/demo.js",
+                script: "export const meta = {name: 'demo'}",
+                script_hash: "h",
+                args: &Value::Null,
+                budget_total: None,
+                concurrency: 1,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn the_cache_serves_this_run_first_then_the_newest_earlier_result() {
+        let store = Store::open_in_memory().unwrap();
+        let project = store.ensure_project("/p").unwrap();
+        let complete = |run: &WorkflowRun, value: &str, finished_at: &str| {
+            let a = store
+                .upsert_workflow_agent(&run.id, "k", 0, &json!({"prompt": "p"}), None, None)
+                .unwrap();
+            store
+                .finish_workflow_agent(
+                    &a.id,
+                    "completed",
+                    Some(&json!(value)),
+                    None,
+                    1,
+                    false,
+                    None,
+                )
+                .unwrap();
+            store
+                .with(|c| {
+                    c.execute(
+                        "UPDATE workflow_agents SET finished_at = ?2 WHERE id = ?1",
+                        params![a.id, finished_at],
+                    )
+                })
+                .unwrap();
+        };
+        let (old, new, current) = (
+            demo_run(&store, &project.id),
+            demo_run(&store, &project.id),
+            demo_run(&store, &project.id),
+        );
+        complete(&new, "new", "2025-01-02T00:00:00.000Z");
+        complete(&old, "old", "2025-01-01T00:00:00.000Z");
+        let lookup = || {
+            store
+                .cached_workflow_agent(&project.id, "demo", &current.id, "k", 0)
+                .unwrap()
+                .and_then(|a| a.result)
+        };
+        assert_eq!(lookup(), Some(json!("new")));
+        // The run's own result wins even when an earlier run finished later.
+        complete(&current, "own", "2024-12-31T00:00:00.000Z");
+        assert_eq!(lookup(), Some(json!("own")));
+        // Neither lookup sorts the key's calls (one more per re-run): both walk an index.
+        for sql in [cached_in_run_sql(), cached_earlier_sql()] {
+            let plan: Vec<String> = store
+                .with(|c| {
+                    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                    let nulls = std::iter::repeat_n(rusqlite::types::Null, stmt.parameter_count());
+                    let rows = stmt
+                        .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))?;
+                    rows.collect()
+                })
+                .unwrap();
+            assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+            assert!(plan.iter().all(|p| !p.starts_with("SCAN")), "{plan:?}");
+        }
+    }
+
+    #[test]
+    fn a_batch_commits_together_or_not_at_all() {
+        let store = Store::open_in_memory().unwrap();
+        let project = store.ensure_project("/p").unwrap();
+        let session = store.create_session(&project.id, "s").unwrap();
+        let chat = store
+            .create_chat(&NewChat {
+                session_id: &session.id,
+                parent_chat_id: None,
+                kind: "workflow",
+                title: "t",
+                model: "m",
+                agent: "general-purpose",
+            })
+            .unwrap();
+        let run = demo_run(&store, &project.id);
+        let agent = store
+            .upsert_workflow_agent(&run.id, "k", 0, &json!({"prompt": "p"}), None, None)
+            .unwrap();
+        let seq = store
+            .workflow_batch(|w| {
+                w.start_agent(&agent.id, None)?;
+                w.set_agent_chat(&agent.id, &chat.id)?;
+                w.append_event(&run.id, "agent_started", &json!({"agent_id": agent.id}))
+            })
+            .unwrap();
+        assert_eq!(seq, 1);
+        let started = store.get_workflow_agent(&agent.id).unwrap();
+        assert_eq!(started.status, "running");
+        assert_eq!(started.chat_id.as_deref(), Some(chat.id.as_str()));
+        store
+            .workflow_batch(|w| {
+                w.finish_agent(
+                    &agent.id,
+                    "completed",
+                    Some(&json!("v")),
+                    None,
+                    9,
+                    false,
+                    None,
+                )?;
+                w.set_run_tokens(&run.id, 9)?;
+                w.append_event(&run.id, "agent_finished", &json!({"agent_id": agent.id}))?;
+                Ok(())
+            })
+            .unwrap();
+        let done = store.get_workflow_agent(&agent.id).unwrap();
+        assert_eq!(done.status, "completed");
+        assert_eq!(done.result, Some(json!("v")));
+        assert_eq!(done.chat_id.as_deref(), Some(chat.id.as_str()));
+        assert_eq!(store.get_workflow_run(&run.id).unwrap().tokens_spent, 9);
+
+        // A failing write (an event of a run that does not exist) undoes the ones before it.
+        let failed = store.workflow_batch(|w| {
+            w.set_run_tokens(&run.id, 50)?;
+            w.append_event(&run.id, "log", &json!({"message": "lost"}))?;
+            w.append_event("no-such-run", "log", &json!({}))
+        });
+        assert!(failed.is_err());
+        assert_eq!(store.get_workflow_run(&run.id).unwrap().tokens_spent, 9);
+        let kinds: Vec<String> = store
+            .list_workflow_events(&run.id)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, ["agent_started", "agent_finished"]);
+    }
 
     #[test]
     fn runs_agents_and_events_round_trip() {

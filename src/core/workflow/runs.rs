@@ -26,7 +26,9 @@ use super::protocol::{AgentSpec, FromWorker, ToWorker, WorkerLimits};
 use super::worker::{WorkerCommand, WorkerProcess};
 use crate::core::engine::{lock, Runtime};
 use crate::core::events::Event;
-use crate::core::store::{NewWorkflowRun, WorkflowAgentRow, WorkflowEventRow, WorkflowRun};
+use crate::core::store::{
+    NewWorkflowRun, WorkflowAgentRow, WorkflowBatch, WorkflowEventRow, WorkflowRun,
+};
 
 /// `agent()` calls a run may make; the next one gets an error.
 pub const MAX_AGENTS_PER_RUN: usize = 1000;
@@ -280,12 +282,33 @@ impl Shared {
 
     /// Appends to the run's log and emits the matching event.
     fn record(&self, kind: &str, payload: Value, event: Option<Event>) {
-        if let Err(e) = self
-            .rt
-            .store
-            .append_workflow_event(&self.run_id, kind, &payload)
-        {
-            tracing::error!("recording a workflow event failed: {e:#}");
+        self.record_with(
+            "recording a workflow event",
+            |_| Ok(()),
+            kind,
+            payload,
+            event,
+        );
+    }
+
+    /// [`Shared::record`] with other writes that commit in the same transaction: a call's
+    /// bookkeeping is one commit, not one per row it touches. `what` names the writes in the
+    /// error logged if they fail; the event is emitted either way.
+    fn record_with(
+        &self,
+        what: &str,
+        writes: impl FnOnce(&WorkflowBatch<'_>) -> Result<()>,
+        kind: &str,
+        payload: Value,
+        event: Option<Event>,
+    ) {
+        let stored = self.rt.store.workflow_batch(|w| {
+            writes(w)?;
+            w.append_event(&self.run_id, kind, &payload)?;
+            Ok(())
+        });
+        if let Err(e) = stored {
+            tracing::error!("{what} failed: {e:#}");
         }
         if let Some(event) = event {
             self.rt.emit(event);
@@ -334,10 +357,9 @@ async fn drive(
         spent: AtomicU64::new(run.tokens_spent),
         budget: run.budget_total,
     });
-    if let Err(e) = rt.store.start_workflow_run(&run.id, std::process::id()) {
-        tracing::error!("marking run {} running failed: {e:#}", run.id);
-    }
-    shared.record(
+    shared.record_with(
+        &format!("marking run {} running", run.id),
+        |w| w.start_run(&run.id, std::process::id()),
         "run_started",
         json!({"workflow": run.workflow, "source": run.source, "origin": run.origin,
                "args": run.args, "resumed": run.started_at.is_some()}),
@@ -355,17 +377,13 @@ async fn drive(
         End::Cancelled(e) => ("cancelled", None, Some(e)),
     };
     let spent = shared.spent.load(Ordering::SeqCst);
-    if let Err(e) = rt.store.set_workflow_run_tokens(&run.id, spent) {
-        tracing::error!("recording tokens of run {} failed: {e:#}", run.id);
-    }
-    if let Err(e) = rt
-        .store
-        .finish_workflow_run(&run.id, status, result.as_ref(), error.as_deref())
-    {
-        tracing::error!("closing run {} failed: {e:#}", run.id);
-    }
     let summary = format!("{}/{} agents cached", stats.cached, stats.issued);
-    shared.record(
+    shared.record_with(
+        &format!("closing run {}", run.id),
+        |w| {
+            w.set_run_tokens(&run.id, spent)?;
+            w.finish_run(&run.id, status, result.as_ref(), error.as_deref())
+        },
         "log",
         json!({"message": summary}),
         Some(Event::WorkflowLog {
@@ -577,40 +595,46 @@ fn issue_agent(
     let occurrence = occurrences.next(&hash);
     let phase = spec.phase.clone().or(current_phase.map(str::to_string));
     let spec_json = serde_json::to_value(&spec).unwrap_or(Value::Null);
-    let row = match rt.store.upsert_workflow_agent(
-        &run.id,
-        &hash,
-        occurrence,
-        &spec_json,
-        spec.label.as_deref(),
-        phase.as_deref(),
-    ) {
+    // The call's row and the cache lookup share one transaction.
+    let recorded = rt.store.workflow_batch(|w| {
+        let row = w.upsert_agent(
+            &run.id,
+            &hash,
+            occurrence,
+            &spec_json,
+            spec.label.as_deref(),
+            phase.as_deref(),
+        )?;
+        let cached = if fresh && row.status != "completed" {
+            None
+        } else {
+            // A failed lookup is a miss: the call runs again.
+            w.cached_agent(&run.project_id, &run.workflow, &run.id, &hash, occurrence)
+                .ok()
+                .flatten()
+        };
+        Ok((row, cached))
+    });
+    let (row, cached) = match recorded {
         Ok(r) => r,
         Err(e) => return refuse(format!("recording the agent call failed: {e:#}")),
-    };
-    let cached = if fresh && row.status != "completed" {
-        None
-    } else {
-        rt.store
-            .cached_workflow_agent(&run.project_id, &run.workflow, &run.id, &hash, occurrence)
-            .ok()
-            .flatten()
     };
     if let Some(hit) = cached {
         stats.cached += 1;
         let value = hit.result.clone().unwrap_or(Value::Null);
-        if let Err(e) = rt.store.finish_workflow_agent(
-            &row.id,
-            "completed",
-            Some(&value),
-            None,
-            0,
-            true,
-            hit.chat_id.as_deref(),
-        ) {
-            tracing::error!("recording a cached agent failed: {e:#}");
-        }
-        shared.record(
+        shared.record_with(
+            "recording a cached agent",
+            |w| {
+                w.finish_agent(
+                    &row.id,
+                    "completed",
+                    Some(&value),
+                    None,
+                    0,
+                    true,
+                    hit.chat_id.as_deref(),
+                )
+            },
             "agent_finished",
             json!({"agent_id": row.id, "status": "completed", "cached": true, "tokens": 0,
                    "label": spec.label, "phase": phase}),
@@ -686,14 +710,20 @@ async fn run_queued(
     }
     let first_chat: Mutex<Option<String>> = Mutex::new(None);
     let on_chat = |chat_id: &str| {
-        if let Err(e) = rt.store.set_workflow_agent_chat(agent_id, chat_id) {
-            tracing::error!("recording the chat of agent {agent_id} failed: {e:#}");
-        }
+        let what = format!("recording the chat of agent {agent_id}");
+        let set_chat = |w: &WorkflowBatch<'_>| w.set_agent_chat(agent_id, chat_id);
         let mut first = lock(&first_chat);
-        if first.is_none() {
+        if first.is_some() {
+            drop(first);
+            if let Err(e) = rt.store.workflow_batch(set_chat) {
+                tracing::error!("{what} failed: {e:#}");
+            }
+        } else {
             *first = Some(chat_id.to_string());
             drop(first);
-            shared.record(
+            shared.record_with(
+                &what,
+                set_chat,
                 "agent_started",
                 json!({"agent_id": agent_id, "label": label, "phase": phase, "chat_id": chat_id}),
                 Some(Event::WorkflowAgentStarted {
@@ -714,7 +744,6 @@ async fn run_queued(
 
 /// Records a finished agent and builds the answer for the worker.
 fn finish_agent(shared: &Shared, done: AgentDone) -> ToWorker {
-    let rt = &shared.rt;
     let o = &done.outcome;
     let status = if o.cancelled {
         "cancelled"
@@ -727,22 +756,21 @@ fn finish_agent(shared: &Shared, done: AgentDone) -> ToWorker {
         Ok(v) => (Some(v.clone()), None),
         Err(e) => (None, Some(e.clone())),
     };
-    if let Err(e) = rt.store.finish_workflow_agent(
-        &done.agent_id,
-        status,
-        value.as_ref(),
-        error.as_deref(),
-        o.tokens,
-        false,
-        o.chat_id.as_deref(),
-    ) {
-        tracing::error!("recording agent {} failed: {e:#}", done.agent_id);
-    }
     let spent = shared.spent.load(Ordering::SeqCst);
-    if let Err(e) = rt.store.set_workflow_run_tokens(&shared.run_id, spent) {
-        tracing::error!("recording tokens failed: {e:#}");
-    }
-    shared.record(
+    shared.record_with(
+        &format!("recording agent {}", done.agent_id),
+        |w| {
+            w.finish_agent(
+                &done.agent_id,
+                status,
+                value.as_ref(),
+                error.as_deref(),
+                o.tokens,
+                false,
+                o.chat_id.as_deref(),
+            )?;
+            w.set_run_tokens(&shared.run_id, spent)
+        },
         "agent_finished",
         json!({"agent_id": done.agent_id, "status": status, "cached": false,
                "tokens": o.tokens, "error": error}),
