@@ -7,7 +7,7 @@ export const meta = {
 // args: the question as a string, or {question, angles?: number}
 const question = typeof args === 'string' ? args : (args && args.question) || '';
 if (!question) {
-  throw new Error('deep-research needs a question: --args "how does X work?"');
+  throw new Error('deep-research needs a question: a string (--args "how does X work?") or {"question": "…"}');
 }
 const maxAngles = (args && args.angles) || 4;
 

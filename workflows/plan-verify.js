@@ -6,7 +6,7 @@ export const meta = {
 
 // args: the goal, as a string or {goal}
 const goal = typeof args === 'string' ? args : args && args.goal;
-if (!goal) throw new Error('plan-verify needs a goal: --args "add X to Y"');
+if (!goal) throw new Error('plan-verify needs a goal: a string (--args "add X to Y") or {"goal": "…"}');
 
 phase('Plan');
 let plan = await agent(
