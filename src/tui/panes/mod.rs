@@ -71,34 +71,74 @@ pub fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// What a follower pane's title says about its chat ("name · model"): read when the pane binds
-/// to a chat and when one of its turns or model calls starts (its title and model change then),
-/// never once per frame.
+/// The chat a follower pane (trace, timeline) shows: the one it is bound to, else the focused
+/// chat pane's. Its title label ("name · model") is read when the chat changes and when one of
+/// its turns or model calls starts (its title and model change then), never once per frame.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChatLabel(String);
+pub struct FollowedChat {
+    bound: Option<String>,
+    id: Option<String>,
+    label: String,
+}
 
-impl ChatLabel {
-    pub fn load(ctx: &PaneContext<'_>, chat_id: &str) -> ChatLabel {
-        ChatLabel(match ctx.engine.chat(chat_id) {
-            Ok(c) if !c.title.is_empty() => format!("{} · {}", one_line(&c.title), c.model),
-            Ok(c) => format!("chat {} · {}", c.id.get(..8).unwrap_or(&c.id), c.model),
-            Err(_) => "(deleted chat)".into(),
-        })
+impl FollowedChat {
+    pub fn new(bound: Option<String>) -> FollowedChat {
+        FollowedChat {
+            bound,
+            ..FollowedChat::default()
+        }
     }
 
-    /// Reloads after an event that may rename `chat_id` or change its model.
-    pub fn refresh(&mut self, event: &Event, chat_id: &str, ctx: &PaneContext<'_>) {
-        if let Event::TurnStarted { chat_id: c, .. } | Event::ModelCallStarted { chat_id: c, .. } =
-            event
+    /// Moves to the chat to show now; true when it changed (the pane reloads then).
+    pub fn sync(&mut self, ctx: &PaneContext<'_>) -> bool {
+        let want = self
+            .bound
+            .clone()
+            .or_else(|| ctx.focused_chat.map(str::to_string));
+        if want == self.id {
+            return false;
+        }
+        self.label = want
+            .as_deref()
+            .map(|c| chat_label(ctx, c))
+            .unwrap_or_default();
+        self.id = want;
+        true
+    }
+
+    /// Reloads the label after an event that may rename the chat or change its model.
+    pub fn refresh(&mut self, event: &Event, ctx: &PaneContext<'_>) {
+        if let (
+            Event::TurnStarted { chat_id, .. } | Event::ModelCallStarted { chat_id, .. },
+            Some(id),
+        ) = (event, &self.id)
         {
-            if c == chat_id {
-                *self = ChatLabel::load(ctx, chat_id);
+            if chat_id == id {
+                self.label = chat_label(ctx, id);
             }
         }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// The chat shown now.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// The chat from the pane's spec; `None` follows the focus.
+    pub fn bound(&self) -> Option<&str> {
+        self.bound.as_deref()
+    }
+
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}
+
+fn chat_label(ctx: &PaneContext<'_>, chat_id: &str) -> String {
+    match ctx.engine.chat(chat_id) {
+        Ok(c) if !c.title.is_empty() => format!("{} · {}", one_line(&c.title), c.model),
+        Ok(c) => format!("chat {} · {}", c.id.get(..8).unwrap_or(&c.id), c.model),
+        Err(_) => "(deleted chat)".into(),
     }
 }
 

@@ -11,7 +11,7 @@ use ratatui::Frame;
 
 use super::{
     fit_right, fmt_ms, fmt_tokens, keep_visible, list_preamble, local_clock, millis_between,
-    millis_since, truncate, ChatLabel,
+    millis_since, truncate, FollowedChat,
 };
 use crate::core::events::Event;
 use crate::core::store::TurnUsage;
@@ -19,9 +19,7 @@ use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
 use crate::tui::theme::Theme;
 
 pub struct TimelinePane {
-    bound: Option<String>,
-    chat: Option<String>,
-    label: ChatLabel,
+    chat: FollowedChat,
     turns: Vec<TurnUsage>,
     /// The turn running now, from `TurnStarted` until `TurnFinished`.
     active: Option<i64>,
@@ -33,9 +31,7 @@ pub struct TimelinePane {
 impl TimelinePane {
     pub fn new(chat_id: Option<String>, ctx: &PaneContext<'_>) -> TimelinePane {
         let mut pane = TimelinePane {
-            bound: chat_id,
-            chat: None,
-            label: ChatLabel::default(),
+            chat: FollowedChat::new(chat_id),
             turns: Vec::new(),
             active: None,
             selected: 0,
@@ -47,20 +43,10 @@ impl TimelinePane {
     }
 
     fn sync_chat(&mut self, ctx: &PaneContext<'_>) {
-        let want = self
-            .bound
-            .clone()
-            .or_else(|| ctx.focused_chat.map(str::to_string));
-        if want != self.chat {
-            self.chat = want;
-            self.label = self
-                .chat
-                .as_deref()
-                .map(|c| ChatLabel::load(ctx, c))
-                .unwrap_or_default();
+        if self.chat.sync(ctx) {
             self.active = self
                 .chat
-                .as_deref()
+                .id()
                 .filter(|c| ctx.engine.rt.is_turn_running(c))
                 .and_then(|c| ctx.engine.store().last_turn(c).ok());
             self.reload(ctx);
@@ -71,7 +57,7 @@ impl TimelinePane {
     fn reload(&mut self, ctx: &PaneContext<'_>) {
         let follow = self.selected + 1 >= self.turns.len();
         self.turns.clear();
-        let Some(chat) = &self.chat else { return };
+        let Some(chat) = self.chat.id() else { return };
         match ctx.engine.turn_usage(chat) {
             Ok(turns) => {
                 self.turns = turns;
@@ -170,15 +156,15 @@ impl TimelinePane {
 impl Pane for TimelinePane {
     fn spec(&self) -> PaneSpec {
         PaneSpec::Timeline {
-            chat_id: self.bound.clone(),
+            chat_id: self.chat.bound().map(str::to_string),
         }
     }
 
     fn title(&self, _ctx: &PaneContext<'_>) -> String {
-        if self.chat.is_none() {
+        if self.chat.id().is_none() {
             return "Timeline · no chat focused".into();
         }
-        let name = self.label.as_str();
+        let name = self.chat.label();
         let status = if self.active.is_some() {
             "running"
         } else {
@@ -204,7 +190,7 @@ impl Pane for TimelinePane {
             t,
             width,
             self.error.as_deref(),
-            self.chat.is_some(),
+            self.chat.id().is_some(),
             self.turns.is_empty(),
             "turns",
         ) {
@@ -227,11 +213,12 @@ impl Pane for TimelinePane {
             KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
             KeyCode::End | KeyCode::Char('G') => self.selected = last,
             KeyCode::Enter => {
-                let (Some(chat), Some(turn)) = (&self.chat, self.turns.get(self.selected)) else {
+                let (Some(chat), Some(turn)) = (self.chat.id(), self.turns.get(self.selected))
+                else {
                     return KeyOutcome::Consumed;
                 };
                 return KeyOutcome::Actions(vec![AppAction::ScrollChatToTurn {
-                    chat_id: chat.clone(),
+                    chat_id: chat.to_string(),
                     turn: turn.turn_number,
                 }]);
             }
@@ -242,10 +229,10 @@ impl Pane for TimelinePane {
 
     fn on_event(&mut self, event: &Event, ctx: &PaneContext<'_>) -> bool {
         self.sync_chat(ctx);
-        let Some(chat) = self.chat.clone() else {
+        let Some(chat) = self.chat.id().map(str::to_string) else {
             return false;
         };
-        self.label.refresh(event, &chat, ctx);
+        self.chat.refresh(event, ctx);
         match event {
             Event::TurnStarted { chat_id, turn } if *chat_id == chat => {
                 self.active = Some(*turn);

@@ -16,7 +16,7 @@ use ratatui::Frame;
 
 use super::{
     bar, fit, fit_right, fmt_ms, fmt_tokens, keep_visible, list_preamble, one_line, truncate,
-    ChatLabel,
+    FollowedChat,
 };
 use crate::core::events::Event;
 use crate::core::llm::types::Usage;
@@ -32,11 +32,7 @@ pub const WINDOW_MAX: usize = 400;
 const OUTPUT_LINES: usize = 40;
 
 pub struct TracePane {
-    /// The chat from the spec; `None` follows the focused chat pane.
-    bound: Option<String>,
-    /// The chat shown now.
-    chat: Option<String>,
-    label: ChatLabel,
+    chat: FollowedChat,
     window: Vec<TraceRow>,
     /// Index of `window[0]` among all the chat's traces.
     start: usize,
@@ -62,9 +58,7 @@ enum Item {
 impl TracePane {
     pub fn new(chat_id: Option<String>, ctx: &PaneContext<'_>) -> TracePane {
         let mut pane = TracePane {
-            bound: chat_id,
-            chat: None,
-            label: ChatLabel::default(),
+            chat: FollowedChat::new(chat_id),
             window: Vec::new(),
             start: 0,
             total: 0,
@@ -82,17 +76,7 @@ impl TracePane {
 
     /// Rebinds to the followed chat when it changed.
     fn sync_chat(&mut self, ctx: &PaneContext<'_>) {
-        let want = self
-            .bound
-            .clone()
-            .or_else(|| ctx.focused_chat.map(str::to_string));
-        if want != self.chat {
-            self.chat = want;
-            self.label = self
-                .chat
-                .as_deref()
-                .map(|c| ChatLabel::load(ctx, c))
-                .unwrap_or_default();
+        if self.chat.sync(ctx) {
             self.expanded.clear();
             self.load_tail(ctx);
             self.load_turns(ctx);
@@ -110,7 +94,7 @@ impl TracePane {
     }
 
     fn load_turns(&mut self, ctx: &PaneContext<'_>) {
-        let Some(chat) = self.chat.clone() else {
+        let Some(chat) = self.chat.id().map(str::to_string) else {
             self.turns.clear();
             return;
         };
@@ -120,7 +104,7 @@ impl TracePane {
     }
 
     fn count(&mut self, ctx: &PaneContext<'_>) {
-        if let Some(chat) = self.chat.clone() {
+        if let Some(chat) = self.chat.id().map(str::to_string) {
             if let Some(n) = self.note(ctx.engine.trace_count(&chat)) {
                 self.total = n.max(0) as usize;
             }
@@ -135,7 +119,7 @@ impl TracePane {
         self.selected = 0;
         self.scroll = 0;
         self.follow = true;
-        let Some(chat) = self.chat.clone() else {
+        let Some(chat) = self.chat.id().map(str::to_string) else {
             return;
         };
         self.count(ctx);
@@ -149,7 +133,7 @@ impl TracePane {
 
     /// The oldest page, selection on the oldest row.
     fn load_head(&mut self, ctx: &PaneContext<'_>) {
-        let Some(chat) = self.chat.clone() else {
+        let Some(chat) = self.chat.id().map(str::to_string) else {
             return;
         };
         self.count(ctx);
@@ -167,7 +151,8 @@ impl TracePane {
     }
 
     fn extend_before(&mut self, ctx: &PaneContext<'_>) -> usize {
-        let (Some(chat), Some(first)) = (self.chat.clone(), self.window.first()) else {
+        let (Some(chat), Some(first)) = (self.chat.id().map(str::to_string), self.window.first())
+        else {
             return 0;
         };
         if self.start == 0 {
@@ -191,7 +176,7 @@ impl TracePane {
     }
 
     fn extend_after(&mut self, ctx: &PaneContext<'_>) -> usize {
-        let Some(chat) = self.chat.clone() else {
+        let Some(chat) = self.chat.id().map(str::to_string) else {
             return 0;
         };
         let cursor = self.window.last().map(cursor_of);
@@ -479,22 +464,22 @@ fn clip_line(spans: Vec<Span<'static>>, width: usize) -> Line<'static> {
 impl Pane for TracePane {
     fn spec(&self) -> PaneSpec {
         PaneSpec::Trace {
-            chat_id: self.bound.clone(),
+            chat_id: self.chat.bound().map(str::to_string),
         }
     }
 
     fn title(&self, _ctx: &PaneContext<'_>) -> String {
-        if self.chat.is_none() {
+        if self.chat.id().is_none() {
             return "Trace · no chat focused".into();
         }
-        let follow = if self.bound.is_none() {
+        let follow = if self.chat.bound().is_none() {
             " (follows focus)"
         } else {
             ""
         };
         format!(
             "Trace · {} · {} call{}{follow}",
-            self.label.as_str(),
+            self.chat.label(),
             self.total,
             if self.total == 1 { "" } else { "s" }
         )
@@ -521,7 +506,7 @@ impl Pane for TracePane {
             t,
             width,
             self.error.as_deref(),
-            self.chat.is_some(),
+            self.chat.id().is_some(),
             self.window.is_empty(),
             "tool calls",
         ) {
@@ -604,10 +589,10 @@ impl Pane for TracePane {
 
     fn on_event(&mut self, event: &Event, ctx: &PaneContext<'_>) -> bool {
         self.sync_chat(ctx);
-        let Some(chat) = self.chat.clone() else {
+        let Some(chat) = self.chat.id().map(str::to_string) else {
             return false;
         };
-        self.label.refresh(event, &chat, ctx);
+        self.chat.refresh(event, ctx);
         match event {
             Event::ToolStarted { chat_id, .. } if *chat_id == chat => {
                 let was_tail = self.at_tail();
@@ -799,7 +784,7 @@ mod tests {
         let t = TestEngine::new();
         let ctx = ctx_for(&t, Some(&t.chat.id));
         let mut pane = TracePane::new(None, &ctx);
-        assert_eq!(pane.chat.as_deref(), Some(t.chat.id.as_str()));
+        assert_eq!(pane.chat.id(), Some(t.chat.id.as_str()));
         let r = row(&t, 1, 1, "read_file", None);
         t.engine
             .store()
