@@ -1,6 +1,7 @@
 export const meta = {
   name: 'bounty-hunt',
   description: 'Hunt for security vulnerabilities in parallel by focus (injection, auth, crypto, business logic), verify each, and report deduplicated findings.',
+  whenToUse: 'Before a release or after a risky change, to look for exploitable bugs. Args: a scope string, or {scope, focuses}.',
   phases: ['Hunt', 'Verify', 'Report'],
 };
 

@@ -1,6 +1,7 @@
 export const meta = {
   name: 'deep-research',
   description: 'Research a question in depth: scope it, search in parallel, analyse each source, verify the claims, and write a cited synthesis.',
+  whenToUse: 'A question that needs several sources and checked claims. Args: the question, or {question, angles}.',
   phases: ['Scope', 'Search', 'Analyse', 'Verify', 'Synthesise'],
 };
 

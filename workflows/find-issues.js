@@ -1,6 +1,7 @@
 export const meta = {
   name: 'find-issues',
   description: 'Hunt for bugs in rounds, each round told what is already known, until two consecutive rounds find nothing new.',
+  whenToUse: 'An unfamiliar or neglected area where you want every bug found. Args: a focus string, or {focus, maxRounds}.',
   phases: ['Hunt', 'Report'],
 };
 

@@ -1,6 +1,7 @@
 export const meta = {
   name: 'multi-review',
   description: 'Review code health, security and project standards in parallel and merge them into one prioritised report.',
+  whenToUse: 'Before merging a larger change, for one report across health, security and standards. Args: the target, or {target}.',
   phases: ['Review', 'Merge'],
 };
 

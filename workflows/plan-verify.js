@@ -1,6 +1,7 @@
 export const meta = {
   name: 'plan-verify',
   description: 'Plan a change, have the plan checked against the code by an independent verifier, revise it, and break it into work items.',
+  whenToUse: 'Before starting a change that touches several modules. Args: the goal, or {goal}.',
   phases: ['Plan', 'Verify', 'Work items'],
 };
 

@@ -1,6 +1,7 @@
 export const meta = {
   name: 'review-code',
   description: 'Review code for correctness, security and performance in parallel, then merge the findings into one severity-ranked report.',
+  whenToUse: 'Reviewing a diff or a set of files before merging. Args: the target, or {target}.',
   phases: ['Review', 'Merge'],
 };
 

@@ -165,6 +165,9 @@ fn show(global: &GlobalArgs, name: &str) -> Result<()> {
     if let Some(d) = &w.description {
         println!("description: {d}");
     }
+    if let Some(when) = &w.when_to_use {
+        println!("when to use: {when}");
+    }
     if !w.phases.is_empty() {
         println!("phases:      {}", w.phases.join(" → "));
     }

@@ -75,6 +75,9 @@ pub fn read_meta(source: &str) -> Result<WorkflowMeta, String> {
 pub struct WorkflowEntry {
     pub name: String,
     pub description: Option<String>,
+    /// `meta.whenToUse`: when to pick this workflow (Claude Code's field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_to_use: Option<String>,
     pub phases: Vec<String>,
     pub source: WorkflowSource,
     /// The file's path, or `built-in:FILE`.
@@ -137,6 +140,7 @@ fn entry_from(
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| file_stem.to_string()),
         description: meta.description,
+        when_to_use: meta.when_to_use,
         phases: meta.phases.into_iter().map(|p| p.title).collect(),
         source,
         origin,

@@ -540,6 +540,11 @@ pub struct OrchestratorPane {
     touched_at: Option<DateTime<Utc>>,
 }
 
+/// The list shows the selected workflow's details from this pane height on.
+const DETAILS_MIN_HEIGHT: u16 = 16;
+/// Lines of details at most.
+const DETAILS_MAX_LINES: usize = 3;
+
 /// How long a shown live run that sends no events here stays quiet before it is re-read from
 /// the store (another process drives it).
 const EXTERNAL_RUN_POLL_MS: i64 = 500;
@@ -833,7 +838,14 @@ impl OrchestratorPane {
         } else {
             u16::from(editing && area.height >= 3)
         };
-        let body_h = area.height.saturating_sub(footer_h + editor_h) as usize;
+        // The selected workflow in full, when there is room for it under the list.
+        let details = if area.height >= DETAILS_MIN_HEIGHT {
+            self.details_lines(t, width)
+        } else {
+            Vec::new()
+        };
+        let details_h = details.len() as u16;
+        let body_h = area.height.saturating_sub(footer_h + editor_h + details_h) as usize;
         let mut lines: Vec<Line<'static>> = Vec::new();
         let mut selected_line = 0;
         if let Some(e) = &self.error {
@@ -887,6 +899,10 @@ impl OrchestratorPane {
             Rect::new(area.x, area.y, area.width, body_h as u16),
         );
         let mut y = area.y + body_h as u16;
+        for line in details {
+            frame.render_widget(Paragraph::new(line), Rect::new(area.x, y, area.width, 1));
+            y += 1;
+        }
         if editor_h > 0 {
             let editor_lines = self.editor_lines(t, width, editing);
             for line in editor_lines.into_iter().take(editor_h as usize) {
@@ -905,6 +921,35 @@ impl OrchestratorPane {
                 Rect::new(area.x, y, area.width, 1),
             );
         }
+    }
+
+    /// The selected workflow's description, when to use it and its phases, wrapped, at most
+    /// `DETAILS_MAX_LINES` (the list row cuts the description to one line).
+    fn details_lines(&self, t: &Theme, width: usize) -> Vec<Line<'static>> {
+        let Some(w) = self.selected_workflow().filter(|w| w.error.is_none()) else {
+            return Vec::new();
+        };
+        let mut text = one_line(w.description.as_deref().unwrap_or(""));
+        if let Some(when) = &w.when_to_use {
+            text.push_str(&format!(" When: {}", one_line(when)));
+        }
+        if !w.phases.is_empty() {
+            text.push_str(&format!(" Phases: {}.", one_line(&w.phases.join(" → "))));
+        }
+        let text = text.trim();
+        if text.is_empty() {
+            return Vec::new();
+        }
+        let mut lines = crate::tui::markdown::wrap_plain(text, t.dim, width);
+        if lines.len() > DETAILS_MAX_LINES {
+            lines.truncate(DETAILS_MAX_LINES);
+            if let Some(last) = lines.last_mut() {
+                let shown: String = last.spans.iter().map(|s| s.content.as_ref()).collect();
+                let cut = truncate(&format!("{shown} …"), width);
+                *last = Line::styled(cut, t.dim);
+            }
+        }
+        lines
     }
 
     /// The args editor line and its validation line.
@@ -1628,7 +1673,7 @@ mod tests {
         write(
             t.project.path(),
             ".boocode/workflows/triage.js",
-            "export const meta = { name: 'triage', description: 'Sort the open issues by urgency', phases: ['Read', 'Sort'] };\n",
+            "export const meta = { name: 'triage', description: 'Sort the open issues by urgency', whenToUse: 'after a release', phases: ['Read', 'Sort'] };\n",
         );
         write(
             t.project.path(),
