@@ -69,6 +69,15 @@ pub enum Event {
         chat_id: String,
         turn: i64,
     },
+    /// A new turn's user message was stored. A client that did not type it (the panes of a
+    /// compare group, a chat opened on a running sub-agent) shows it from here.
+    UserMessage {
+        chat_id: String,
+        turn: i64,
+        text: String,
+        /// File names of the attached images.
+        attachments: Vec<String>,
+    },
     /// A model request is starting (one per step of a turn).
     ModelCallStarted {
         chat_id: String,

@@ -286,6 +286,12 @@ async fn start_turn(
     let turn = rt.store.last_turn(&chat.id)? + 1;
     rt.store
         .insert_user_message(&chat.id, turn, &request.text, &attachments)?;
+    rt.emit(Event::UserMessage {
+        chat_id: chat.id.clone(),
+        turn,
+        text: request.text.clone(),
+        attachments: attachments.iter().map(|a| a.file_name.clone()).collect(),
+    });
     rt.store
         .touch_chat_and_session(&chat.id, &title_of(&request.text))?;
     rt.store.set_chat_status(&chat.id, "running")?;

@@ -130,6 +130,8 @@ pub struct ChatPane {
     popup: usize,
     missing_key: Option<String>,
     tick: u64,
+    /// The text this pane sent and already shows; its `UserMessage` event is not shown again.
+    echoed: Option<String>,
 }
 
 /// Items for a stretch of stored transcript, its tool calls joined with how they ended. The
@@ -196,6 +198,7 @@ impl ChatPane {
             popup: 0,
             missing_key: engine.rt.config.missing_key_error(),
             tick: ctx.tick,
+            echoed: None,
         };
         pane.reindex();
         for c in engine.pending_changes(Some(chat_id))? {
@@ -525,6 +528,22 @@ impl ChatPane {
                         it.invalidate();
                     }
                 }
+            }
+            Event::UserMessage {
+                turn,
+                text,
+                attachments,
+                ..
+            } => {
+                if self.echoed.take().as_ref() == Some(text) {
+                    return false;
+                }
+                self.turn = *turn;
+                self.top = None;
+                self.push(Kind::User {
+                    text: text.clone(),
+                    attachments: attachments.clone(),
+                });
             }
             Event::ModelCallStarted { model, .. } => {
                 self.model = model.clone();
@@ -1142,6 +1161,7 @@ impl ChatPane {
             text: text.clone(),
             attachments: attachments.iter().map(|a| a.name.clone()).collect(),
         });
+        self.echoed = Some(text.clone());
         self.status = Status::Streaming;
         KeyOutcome::Actions(vec![AppAction::Engine(Command::SendMessage {
             chat_id: self.chat_id.clone(),
@@ -1554,6 +1574,7 @@ impl Pane for ChatPane {
         self.tick = ctx.tick;
         let mine = match event {
             Event::TurnStarted { chat_id, .. }
+            | Event::UserMessage { chat_id, .. }
             | Event::ModelCallStarted { chat_id, .. }
             | Event::TextDelta { chat_id, .. }
             | Event::ReasoningDelta { chat_id, .. }

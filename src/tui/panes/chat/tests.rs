@@ -868,3 +868,27 @@ fn stored_tool_calls_show_how_they_ended() {
     assert!(out.contains("✗ run_command sleep  interrupted"), "{out}");
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn a_message_sent_elsewhere_shows_and_ours_shows_once() {
+    let e = env();
+    let mut p = new_pane(&e);
+    let stored = |text: &str, turn: i64| Event::UserMessage {
+        chat_id: e.chat_id.clone(),
+        turn,
+        text: text.into(),
+        attachments: vec!["shot.png".into()],
+    };
+    // A compare group's pane is opened before its prompt is sent from another pane.
+    ev(&mut p, &e, stored("hello both", 1));
+    let out = draw(&mut p, &e, &theme(), 40, 8, 0);
+    assert!(out.contains("› hello both"), "{out}");
+    assert!(out.contains("[image shot.png]"), "{out}");
+    // What the pane sent itself is already on screen: its event adds nothing.
+    typed(&mut p, &e, "and again");
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    ev(&mut p, &e, stored("and again", 2));
+    let out = draw(&mut p, &e, &theme(), 40, 8, 0);
+    assert_eq!(out.matches("› and again").count(), 1, "{out}");
+    assert_eq!(out.matches("› hello both").count(), 1, "{out}");
+}
