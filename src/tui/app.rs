@@ -86,8 +86,9 @@ pub struct App {
     overlay: Option<Overlay>,
     notice: Option<(String, Instant)>,
     running_tasks: usize,
-    /// The session's name on the status line, kept here so drawing a frame never queries.
-    session_title: String,
+    /// The session's name on the status line (`None` while untitled), kept here so drawing a
+    /// frame never queries.
+    session_title: Option<String>,
     pub tick: u64,
     pub quit: bool,
     /// The terminal's size at the last draw or resize.
@@ -185,7 +186,7 @@ impl App {
             overlay: None,
             notice: None,
             running_tasks: 0,
-            session_title: String::new(),
+            session_title: None,
             tick: 0,
             quit: false,
             size: Rect::new(0, 0, 80, 24),
@@ -199,11 +200,8 @@ impl App {
 
     fn refresh_session_title(&mut self) {
         if let Ok(session) = self.engine.session(&self.session_id) {
-            self.session_title = if session.title.trim().is_empty() {
-                "new session".into()
-            } else {
-                one_line(&session.title)
-            };
+            self.session_title =
+                Some(one_line(&session.title)).filter(|title| !title.trim().is_empty());
         }
     }
 
@@ -888,7 +886,7 @@ impl App {
                 dirty = true;
             }
             // An untitled session takes its name from the first message when a turn starts.
-            Event::TurnStarted { .. } if self.session_title == "new session" => {
+            Event::TurnStarted { .. } if self.session_title.is_none() => {
                 self.refresh_session_title();
                 dirty = true;
             }
@@ -978,7 +976,9 @@ impl App {
             (
                 format!(
                     "{} · {} ? help · {} : palette",
-                    self.session_title, self.keymap.prefix, self.keymap.prefix
+                    self.session_title.as_deref().unwrap_or("new session"),
+                    self.keymap.prefix,
+                    self.keymap.prefix
                 ),
                 t.status_bar.patch(t.dim).remove_modifier(Modifier::DIM),
             )
