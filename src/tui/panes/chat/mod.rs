@@ -821,6 +821,9 @@ impl ChatPane {
             }
         }
         self.top = None;
+        // Back to the composer, where Esc cancels the resumed turn.
+        self.focus = Focus::Composer;
+        self.selected = None;
         Some(KeyOutcome::Actions(vec![AppAction::Engine(
             Command::ResumeChat {
                 chat_id: self.chat_id.clone(),

@@ -476,6 +476,13 @@ fn interrupted_turn_resumes_with_r() {
             chat_id: e.chat_id.clone()
         })])
     );
+    // The resumed turn runs; Esc cancels it.
+    assert_eq!(
+        key(&mut p, &e, KeyCode::Esc, KeyModifiers::NONE),
+        KeyOutcome::Actions(vec![AppAction::Engine(Command::CancelTurn {
+            chat_id: e.chat_id.clone()
+        })])
+    );
 }
 
 #[test]
