@@ -105,9 +105,7 @@ async fn workspace(options: WorkspaceOptions) -> Result<()> {
     }
 
     let guard = TerminalGuard::enter(mouse)?;
-    // One write per frame instead of one per escape sequence (ratatui flushes after a draw).
-    let out = std::io::BufWriter::with_capacity(1 << 16, stdout());
-    let mut terminal = Terminal::new(CrosstermBackend::new(out))?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(guard.frame_output()))?;
     terminal.clear()?;
     let ssh = std::env::var_os("SSH_CONNECTION").is_some();
     let result = app::run_loop(&mut app, &mut terminal, events, stop_signal(), ssh).await;
@@ -191,10 +189,78 @@ impl TerminalGuard {
     }
 }
 
+impl TerminalGuard {
+    /// Where frames are drawn: buffered and written once per frame (ratatui flushes after each
+    /// draw), and dropped instead once the terminal has been restored, so a panic in the middle
+    /// of a frame never paints half a frame over the shell.
+    fn frame_output(&self) -> FrameOutput<std::io::Stdout> {
+        FrameOutput::new(stdout(), self.active.clone())
+    }
+}
+
+struct FrameOutput<W: Write> {
+    sink: W,
+    buf: Vec<u8>,
+    /// False once the terminal was restored.
+    active: Arc<AtomicBool>,
+}
+
+impl<W: Write> FrameOutput<W> {
+    fn new(sink: W, active: Arc<AtomicBool>) -> FrameOutput<W> {
+        FrameOutput {
+            sink,
+            buf: Vec::with_capacity(1 << 16),
+            active,
+        }
+    }
+}
+
+impl<W: Write> Write for FrameOutput<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = if self.active.load(Ordering::SeqCst) {
+            let sink = &mut self.sink;
+            sink.write_all(&self.buf).and_then(|()| sink.flush())
+        } else {
+            Ok(())
+        };
+        self.buf.clear();
+        result
+    }
+}
+
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         if self.active.swap(false, Ordering::SeqCst) {
             restore_terminal();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_reach_the_terminal_whole_and_never_after_it_was_restored() {
+        let active = Arc::new(AtomicBool::new(true));
+        let mut out = FrameOutput::new(Vec::new(), active.clone());
+        out.write_all(b"\x1b[1;1Hhalf").unwrap();
+        assert!(
+            out.sink.is_empty(),
+            "nothing is written before the frame ends"
+        );
+        out.write_all(b" a frame").unwrap();
+        out.flush().unwrap();
+        assert_eq!(out.sink, b"\x1b[1;1Hhalf a frame");
+        // A panic restored the terminal while a frame was being drawn.
+        out.write_all(b"\x1b[5;1Hpartial").unwrap();
+        active.store(false, Ordering::SeqCst);
+        out.flush().unwrap();
+        assert_eq!(out.sink, b"\x1b[1;1Hhalf a frame");
     }
 }
