@@ -1347,6 +1347,43 @@ impl FrameScheduler {
 /// Engine events folded per wake-up at most, so a flood cannot starve input and drawing.
 const MAX_EVENT_BATCH: usize = 1024;
 
+/// When the loop listens for engine events. After a batch is folded the next ones gather for
+/// one frame interval: a reply streams hundreds of deltas a second, and waking for each costs
+/// more than folding them (input has its own branch and is never held back).
+#[derive(Debug)]
+pub struct EventGate {
+    interval: Duration,
+    closed_until: Option<Instant>,
+}
+
+impl EventGate {
+    pub fn new(interval: Duration) -> EventGate {
+        EventGate {
+            interval,
+            closed_until: None,
+        }
+    }
+
+    pub fn is_open(&mut self, now: Instant) -> bool {
+        if self.closed_until.is_some_and(|t| t <= now) {
+            self.closed_until = None;
+        }
+        self.closed_until.is_none()
+    }
+
+    /// When the loop must wake to listen again; `None` while open (no timer when idle).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.closed_until
+    }
+
+    /// A batch was folded; `drained` when the queue is empty (a backlog keeps the gate open).
+    pub fn folded(&mut self, now: Instant, drained: bool) {
+        if drained {
+            self.closed_until = Some(now + self.interval);
+        }
+    }
+}
+
 /// Runs the workspace until the user quits, the input ends, or `stop` fires (signals).
 pub async fn run_loop<B: ratatui::backend::Backend>(
     app: &mut App,
@@ -1363,9 +1400,7 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
     }
     frames.request(Instant::now());
     let mut engine_open = true;
-    // After a batch of engine events the next ones gather for a frame before they are folded:
-    // a reply streams hundreds of deltas a second, and waking for each costs more than folding.
-    let mut engine_gate: Option<Instant> = None;
+    let mut gate = EventGate::new(frame_interval(ssh));
     loop {
         let now = Instant::now();
         if frames.is_due(now) {
@@ -1382,10 +1417,8 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
         if frames.deadline().is_none() && app.is_animating() {
             frames.request_after(Instant::now(), ANIMATION_INTERVAL);
         }
-        if engine_gate.is_some_and(|g| g <= Instant::now()) {
-            engine_gate = None;
-        }
-        let wake = [frames.deadline(), app.notice_deadline(), engine_gate]
+        let listening = gate.is_open(Instant::now());
+        let wake = [frames.deadline(), app.notice_deadline(), gate.deadline()]
             .into_iter()
             .flatten()
             .min();
@@ -1408,7 +1441,7 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
                 }
                 None => break,
             },
-            ev = events.recv(), if engine_open && engine_gate.is_none() => match ev {
+            ev = events.recv(), if engine_open && listening => match ev {
                 Some(ev) => {
                     let mut dirty = app.on_engine_event(&ev);
                     // Fold whatever else is queued before drawing; a backlog beyond one batch
@@ -1426,9 +1459,7 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
                     if dirty {
                         frames.request(Instant::now());
                     }
-                    if drained {
-                        engine_gate = Some(Instant::now() + frame_interval(ssh));
-                    }
+                    gate.folded(Instant::now(), drained);
                 }
                 None => engine_open = false,
             },
@@ -1841,6 +1872,23 @@ mod tests {
         let run = t.engine.store().get_workflow_run(&run_id).unwrap();
         assert_eq!(run.args, serde_json::json!({"who": "world"}));
         assert_eq!(run.session_id.as_deref(), Some(t.session.id.as_str()));
+    }
+
+    #[test]
+    fn engine_events_gather_for_a_frame_after_each_batch() {
+        let interval = frame_interval(false);
+        let mut gate = EventGate::new(interval);
+        let t0 = Instant::now();
+        assert!(gate.is_open(t0));
+        assert_eq!(gate.deadline(), None, "idle: no timer");
+        gate.folded(t0, true);
+        assert!(!gate.is_open(t0 + Duration::from_millis(5)));
+        assert_eq!(gate.deadline(), Some(t0 + interval));
+        assert!(gate.is_open(t0 + interval));
+        assert_eq!(gate.deadline(), None);
+        // A backlog beyond one batch is folded on the next turn of the loop.
+        gate.folded(t0, false);
+        assert!(gate.is_open(t0));
     }
 
     #[test]
