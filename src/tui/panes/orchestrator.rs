@@ -1669,22 +1669,8 @@ mod tests {
     }
 
     /// A project workflow, an invalid project file, a user workflow, and one finished run.
-    fn setup(t: &TestEngine) -> WorkflowRun {
-        write(
-            t.project.path(),
-            ".boocode/workflows/triage.js",
-            "export const meta = { name: 'triage', description: 'Sort the open issues by urgency', whenToUse: 'after a release', phases: ['Read', 'Sort'] };\n",
-        );
-        write(
-            t.project.path(),
-            ".boocode/workflows/broken.js",
-            "const nothing = 1;\n",
-        );
-        write(
-            t.home.path(),
-            ".boocode/workflows/nightly.js",
-            "export const meta = { name: 'nightly', description: 'Nightly dependency check' };\n",
-        );
+    /// A running `triage` run in the store, as another process would have started it.
+    fn started_triage_run(t: &TestEngine) -> WorkflowRun {
         let store = t.engine.store();
         let run = store
             .create_workflow_run(&NewWorkflowRun {
@@ -1702,6 +1688,27 @@ mod tests {
             })
             .expect("run");
         store.start_workflow_run(&run.id, 1).expect("start");
+        run
+    }
+
+    fn setup(t: &TestEngine) -> WorkflowRun {
+        write(
+            t.project.path(),
+            ".boocode/workflows/triage.js",
+            "export const meta = { name: 'triage', description: 'Sort the open issues by urgency', whenToUse: 'after a release', phases: ['Read', 'Sort'] };\n",
+        );
+        write(
+            t.project.path(),
+            ".boocode/workflows/broken.js",
+            "const nothing = 1;\n",
+        );
+        write(
+            t.home.path(),
+            ".boocode/workflows/nightly.js",
+            "export const meta = { name: 'nightly', description: 'Nightly dependency check' };\n",
+        );
+        let store = t.engine.store();
+        let run = started_triage_run(t);
         store
             .append_workflow_event(
                 &run.id,
@@ -1758,22 +1765,7 @@ mod tests {
     async fn a_run_driven_by_another_process_is_followed_through_the_store() {
         let t = TestEngine::new();
         let store = t.engine.store();
-        let run = store
-            .create_workflow_run(&NewWorkflowRun {
-                project_id: &t.engine.rt.project_id,
-                session_id: Some(&t.session.id),
-                parent_chat_id: None,
-                workflow: "triage",
-                source: "project",
-                origin: ".boocode/workflows/triage.js",
-                script: "",
-                script_hash: "h",
-                args: &Value::Null,
-                budget_total: None,
-                concurrency: 2,
-            })
-            .expect("run");
-        store.start_workflow_run(&run.id, 1).expect("start");
+        let run = started_triage_run(&t);
         let spec = serde_json::json!({"prompt": "read"});
         let a = store
             .upsert_workflow_agent(&run.id, "h1", 0, &spec, Some("read the issues"), None)
