@@ -160,11 +160,7 @@ impl Engine {
     ) -> Result<(Engine, mpsc::UnboundedReceiver<Event>, RecoveryReport)> {
         let instance = InstanceLock::acquire(&options.config.home)?;
         let store = Store::open(&options.config.database_path())?;
-        let recovery = if instance.alone {
-            store.recover_after_crash()?
-        } else {
-            RecoveryReport::default()
-        };
+        let recovery = store.recover_after_crash(instance.alone)?;
         let config = options.config;
         let project_root = canonical_root(&options.project_root)?;
         let extra_roots = config

@@ -1,12 +1,15 @@
 //! Several boocode processes may share one data home (a workspace and a headless `exec`, say).
-//! Each holds a shared lock on `$BOOCODE_HOME/boocode.lock` while it runs; only a process that
-//! finds no other holder repairs what a crash left behind, so it never marks another live
-//! process's work as interrupted.
+//! Each holds a shared lock on `$BOOCODE_HOME/boocode.lock` while it runs. Live rows name the
+//! process that owns them (store/owners.rs), so any process repairs the leftovers of an ended
+//! one; rows written before owners were recorded are repaired only by a process that finds no
+//! other holder, so it never marks another live process's work as interrupted.
 
 use std::fs::File;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+
+use crate::core::private_fs::{ensure_private_dir, ensure_private_file, private_open_options};
 
 /// Held for the life of an engine; dropping it releases the lock.
 #[derive(Debug)]
@@ -18,9 +21,10 @@ pub struct InstanceLock {
 
 impl InstanceLock {
     pub fn acquire(home: &Path) -> Result<InstanceLock> {
-        std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+        ensure_private_dir(home)?;
         let path = home.join("boocode.lock");
-        let file = File::options()
+        ensure_private_file(&path)?;
+        let file = private_open_options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -33,7 +37,8 @@ impl InstanceLock {
     }
 }
 
-fn flock(file: &File, operation: i32) -> std::io::Result<()> {
+/// `flock(2)` on an open file; the lock lives as long as the open file description.
+pub(crate) fn flock(file: &File, operation: i32) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: flock on a file descriptor we own for the duration of the call.
     let rc = unsafe { libc::flock(file.as_raw_fd(), operation) };

@@ -6,8 +6,24 @@ use rusqlite::{params, Row, Transaction};
 use super::models::*;
 use super::{new_id, now, optional, Store};
 
-const CHAT_COLUMNS: &str =
-    "id, session_id, parent_chat_id, kind, title, model, agent, status, created_at, updated_at";
+/// The chat columns in row order, with `status` given as the stored column (to write) or as
+/// what readers see (to select).
+macro_rules! chat_columns {
+    ($status:literal) => {
+        concat!(
+            "id, session_id, parent_chat_id, kind, title, model, agent, ",
+            $status,
+            ", created_at, updated_at"
+        )
+    };
+}
+
+const CHAT_COLUMNS: &str = chat_columns!("status");
+
+/// A chat whose turn runs in a process that has ended reads as `interrupted`.
+const CHAT_SELECT: &str = chat_columns!(
+    "CASE WHEN status = 'running' AND owner_gone(owner) THEN 'interrupted' ELSE status END"
+);
 
 fn chat_from_row(r: &Row<'_>) -> rusqlite::Result<Chat> {
     Ok(Chat {
@@ -173,7 +189,7 @@ impl Store {
                 .query_map([project_id], |r| Ok((session_from_row(r)?, r.get::<_, String>(5)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let mut chat_stmt = c.prepare(&format!(
-                "SELECT {CHAT_COLUMNS},
+                "SELECT {CHAT_SELECT},
                      (SELECT COUNT(*) FROM messages m WHERE m.chat_id = chats.id),
                      (SELECT COALESCE(MAX(turn_number), 0) FROM messages m WHERE m.chat_id = chats.id)
                  FROM chats WHERE session_id = ?1 ORDER BY created_at, rowid"
@@ -237,7 +253,7 @@ impl Store {
     pub fn get_chat(&self, id: &str) -> Result<Chat> {
         let id = self.resolve_prefix("chats", id)?;
         self.with(|c| {
-            c.prepare_cached(&format!("SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?1"))?
+            c.prepare_cached(&format!("SELECT {CHAT_SELECT} FROM chats WHERE id = ?1"))?
                 .query_row([&id], chat_from_row)
         })
     }
@@ -245,7 +261,7 @@ impl Store {
     pub fn list_chats(&self, session_id: &str) -> Result<Vec<Chat>> {
         self.with(|c| {
             let mut stmt = c.prepare(&format!(
-                "SELECT {CHAT_COLUMNS} FROM chats WHERE session_id = ?1 ORDER BY created_at, rowid"
+                "SELECT {CHAT_SELECT} FROM chats WHERE session_id = ?1 ORDER BY created_at, rowid"
             ))?;
             let rows = stmt.query_map([session_id], chat_from_row)?;
             rows.collect()
@@ -257,7 +273,7 @@ impl Store {
         self.with(|c| {
             optional(
                 c.prepare_cached(&format!(
-                    "SELECT {CHAT_COLUMNS} FROM chats ORDER BY updated_at DESC, rowid DESC LIMIT 1"
+                    "SELECT {CHAT_SELECT} FROM chats ORDER BY updated_at DESC, rowid DESC LIMIT 1"
                 ))?
                 .query_row([], chat_from_row),
             )
@@ -270,16 +286,12 @@ impl Store {
         self.with(|c| {
             optional(
                 c.prepare_cached(&format!(
-                    "SELECT {} FROM chats c
-                     JOIN sessions s ON s.id = c.session_id
-                     JOIN agent_snapshots a ON a.chat_id = c.id
-                     WHERE s.project_id = ?1 AND a.state != 'idle'
-                     ORDER BY a.updated_at DESC LIMIT 1",
-                    CHAT_COLUMNS
-                        .split(", ")
-                        .map(|col| format!("c.{col}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "SELECT {CHAT_SELECT} FROM chats WHERE id = (
+                         SELECT c.id FROM chats c
+                         JOIN sessions s ON s.id = c.session_id
+                         JOIN agent_snapshots a ON a.chat_id = c.id
+                         WHERE s.project_id = ?1 AND a.state != 'idle'
+                         ORDER BY a.updated_at DESC LIMIT 1)"
                 ))?
                 .query_row([project_id], chat_from_row),
             )
@@ -287,9 +299,12 @@ impl Store {
     }
 
     pub fn set_chat_status(&self, chat_id: &str, status: &str) -> Result<()> {
+        let owner = self.owner()?;
         self.with(|c| {
-            c.prepare_cached("UPDATE chats SET status = ?2, updated_at = ?3 WHERE id = ?1")?
-                .execute(params![chat_id, status, now()])
+            c.prepare_cached(
+                "UPDATE chats SET status = ?2, updated_at = ?3, owner = ?4 WHERE id = ?1",
+            )?
+            .execute(params![chat_id, status, now(), owner])
         })?;
         Ok(())
     }
@@ -321,8 +336,17 @@ impl Store {
         attachments: &[NewAttachment],
     ) -> Result<MessageRef> {
         let at = now();
+        let owner = self.owner()?;
         self.tx(|tx| {
-            let msg = insert_message(tx, chat_id, "user", "complete", turn_number, None, &at)?;
+            let msg = insert_message(
+                tx,
+                chat_id,
+                "user",
+                "complete",
+                turn_number,
+                None,
+                &Stamp::new(&at, &owner),
+            )?;
             let mut parts = vec![MessagePart::text(PartKind::Text, text)];
             for a in attachments {
                 let attachment_id = new_id();
@@ -364,6 +388,7 @@ impl Store {
         model: &str,
     ) -> Result<MessageRef> {
         let at = now();
+        let owner = self.owner()?;
         self.tx(|tx| {
             let msg = insert_message(
                 tx,
@@ -372,7 +397,7 @@ impl Store {
                 "streaming",
                 turn_number,
                 Some(model),
-                &at,
+                &Stamp::new(&at, &owner),
             )?;
             touch_chat(tx, chat_id, &at)?;
             Ok(msg)
@@ -396,9 +421,12 @@ impl Store {
     ) -> Result<()> {
         let at = now();
         let (history, pending) = super::tasks::snapshot_json(snapshot)?;
+        let owner = self.owner()?;
+        let stamp = Stamp::new(&at, &owner);
         self.tx(|tx| {
             for r in results {
-                let msg = insert_message(tx, chat_id, "tool", "complete", turn_number, None, &at)?;
+                let msg =
+                    insert_message(tx, chat_id, "tool", "complete", turn_number, None, &stamp)?;
                 write_parts(
                     tx,
                     &msg.id,
@@ -436,7 +464,10 @@ impl Store {
     ) -> Result<Vec<StoredMessage>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT id, chat_id, seq, role, status, turn_number, model, error, created_at
+                "SELECT id, chat_id, seq, role,
+                     CASE WHEN status = 'streaming' AND owner_gone(owner) THEN 'interrupted'
+                          ELSE status END,
+                     turn_number, model, error, created_at
                  FROM messages WHERE chat_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
             )?;
             let mut messages = stmt
@@ -493,6 +524,18 @@ impl Store {
     }
 }
 
+/// When a row was written and by which process (see `owners`).
+struct Stamp<'a> {
+    at: &'a str,
+    owner: &'a str,
+}
+
+impl<'a> Stamp<'a> {
+    fn new(at: &'a str, owner: &'a str) -> Stamp<'a> {
+        Stamp { at, owner }
+    }
+}
+
 fn insert_message(
     tx: &Transaction<'_>,
     chat_id: &str,
@@ -500,15 +543,16 @@ fn insert_message(
     status: &str,
     turn_number: i64,
     model: Option<&str>,
-    at: &str,
+    stamp: &Stamp<'_>,
 ) -> rusqlite::Result<MessageRef> {
     let seq: i64 = tx
         .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE chat_id = ?1")?
         .query_row([chat_id], |r| r.get(0))?;
     let id = new_id();
     tx.prepare_cached(
-        "INSERT INTO messages (id, chat_id, seq, role, status, turn_number, model, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO messages (id, chat_id, seq, role, status, turn_number, model, created_at,
+             owner)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         id,
@@ -518,7 +562,8 @@ fn insert_message(
         status,
         turn_number,
         model,
-        at
+        stamp.at,
+        stamp.owner
     ])?;
     Ok(MessageRef { id, seq })
 }

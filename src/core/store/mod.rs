@@ -2,9 +2,16 @@
 //!
 //! One database file, WAL mode, foreign keys on, versioned migrations. One connection behind a
 //! mutex is the single writer; every statement is short, so holding it from async code is fine.
+//!
+//! Several processes share the file (the workspace, `exec`, `workflow run`). Every transaction
+//! starts as a writer (`BEGIN IMMEDIATE`): a deferred one that reads and then writes fails at
+//! once with SQLITE_BUSY_SNAPSHOT when another process wrote in between, which no busy timeout
+//! retries. Autocommit statements take the write lock before they read, and wait like
+//! `BEGIN IMMEDIATE` does.
 
 mod chats;
 mod models;
+mod owners;
 mod schema;
 mod tasks;
 mod traces;
@@ -13,15 +20,24 @@ mod workspace;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+
+use crate::core::private_fs::{ensure_private_dir, ensure_private_file, private_open_options};
+use owners::Owners;
 
 /// Prepared statements kept per connection. Every store call goes through `prepare_cached`;
 /// rusqlite keeps 16 by default, fewer than one agent turn plus its workflow bookkeeping use,
 /// so the least recently used one was always evicted and every statement was parsed again.
 /// This holds all of the store's statements (about 70).
 const STATEMENT_CACHE_CAPACITY: usize = 128;
+
+/// How long a statement waits for another process's write. boocode's writes take milliseconds;
+/// a lock held longer than this is not a transient one.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub use chats::{MessageRef, ToolResult};
 pub use models::*;
@@ -36,6 +52,7 @@ pub use workflows::{
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    owners: Arc<Owners>,
 }
 
 /// What [`Store::recover_after_crash`] repaired.
@@ -74,37 +91,53 @@ pub fn new_ordered_id() -> String {
 impl Store {
     /// Opens (creating if needed) the database at `path`, applying missing migrations.
     pub fn open(path: &Path) -> Result<Store> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating data directory {}", dir.display()))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            ensure_private_dir(dir)?;
         }
-        let existed = path.exists();
-        if !existed {
-            create_private_file(path)?;
+        create_private_file(path)?;
+        // SQLite creates the WAL and shared-memory files with the database's mode, so the
+        // database is narrowed before the first write; files an older boocode left wider are
+        // narrowed too.
+        for suffix in ["-wal", "-shm"] {
+            let mut sidecar = path.as_os_str().to_owned();
+            sidecar.push(suffix);
+            ensure_private_file(Path::new(&sidecar))?;
         }
         let conn = Connection::open(path)
             .with_context(|| format!("opening database {}", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        use_wal(&conn).with_context(|| format!("opening database {}", path.display()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
-        let store = Store {
-            conn: Arc::new(Mutex::new(conn)),
-            path: path.to_path_buf(),
-        };
-        store.migrate()?;
-        Ok(store)
+        Store::configure(conn, path.to_path_buf(), Owners::beside(path))
     }
 
     /// An in-memory database, for tests and benchmarks.
     pub fn open_in_memory() -> Result<Store> {
         let conn = Connection::open_in_memory()?;
+        Store::configure(conn, PathBuf::from(":memory:"), Owners::in_memory())
+    }
+
+    fn configure(mut conn: Connection, path: PathBuf, owners: Owners) -> Result<Store> {
+        conn.set_transaction_behavior(TransactionBehavior::Immediate);
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        let owners = Arc::new(owners);
+        let lookup = owners.clone();
+        // `owner_gone(owner)`: whether the process that wrote a live row has ended. Queries
+        // use it to show such rows as interrupted; recovery uses it to repair them.
+        conn.create_scalar_function(
+            "owner_gone",
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
+            move |ctx| {
+                let owner: Option<String> = ctx.get(0)?;
+                Ok(owner.is_some_and(|o| lookup.is_gone(&o)))
+            },
+        )?;
         let store = Store {
             conn: Arc::new(Mutex::new(conn)),
-            path: PathBuf::from(":memory:"),
+            path,
+            owners,
         };
         store.migrate()?;
         Ok(store)
@@ -120,22 +153,37 @@ impl Store {
 
     fn migrate(&self) -> Result<()> {
         let mut conn = self.lock()?;
-        let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let target = schema::MIGRATIONS.len() as i64;
-        if current > target {
-            return Err(anyhow!(
-                "database {} has schema version {current}, newer than this boocode understands ({target}); upgrade boocode",
-                self.path.display()
-            ));
+        let version = |c: &Connection| -> Result<i64> {
+            let current: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if current > target {
+                return Err(anyhow!(
+                    "database {} has schema version {current}, newer than this boocode understands ({target}); upgrade boocode",
+                    self.path.display()
+                ));
+            }
+            Ok(current)
+        };
+        if version(&conn)? == target {
+            return Ok(());
         }
+        // Processes started together on a fresh data home all get here: the version is read
+        // again under the write lock, so the first one applies the migrations and the others
+        // find them applied.
+        let tx = conn.transaction()?;
+        let current = version(&tx)?;
         for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let tx = conn.transaction()?;
             tx.execute_batch(sql)
                 .with_context(|| format!("applying migration {}", index + 1))?;
-            tx.pragma_update(None, "user_version", (index + 1) as i64)?;
-            tx.commit()?;
         }
+        tx.pragma_update(None, "user_version", target)?;
+        tx.commit()?;
         Ok(())
+    }
+
+    /// The id this process stamps on the live rows it writes (see `owners`).
+    fn owner(&self) -> Result<String> {
+        self.owners.this_process()
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Connection>> {
@@ -162,25 +210,34 @@ impl Store {
         Ok(value)
     }
 
-    /// Repairs what a crash left behind: unfinished traces become `interrupted`, streaming
-    /// messages `interrupted`, running tasks go back to the queue.
-    pub fn recover_after_crash(&self) -> Result<RecoveryReport> {
+    /// Repairs what ended processes left behind: unfinished traces become `interrupted`,
+    /// streaming messages `interrupted`, running tasks go back to the queue, running chats,
+    /// workflow runs and calls become `interrupted`. Only rows whose owner is gone are touched,
+    /// so any process may run this while others work; rows written before owners were
+    /// recorded are repaired only by a process that runs `alone`.
+    pub fn recover_after_crash(&self, alone: bool) -> Result<RecoveryReport> {
         let at = now();
-        self.tx(|tx| {
-            let traces_interrupted = tx.prepare_cached("UPDATE tool_traces SET outcome = 'interrupted', finished_at = ?1,
+        let repair = |tx: &rusqlite::Transaction<'_>, sql: &str| -> rusqlite::Result<usize> {
+            let sql = format!("{sql} AND (owner_gone(owner) OR (owner IS NULL AND ?2))");
+            tx.prepare_cached(&sql)?
+                .execute(rusqlite::params![at, alone])
+        };
+        let report = self.tx(|tx| {
+            let traces_interrupted = repair(tx, "UPDATE tool_traces SET outcome = 'interrupted', finished_at = ?1,
                      error = COALESCE(error, 'interrupted: boocode stopped before the call finished')
-                 WHERE finished_at IS NULL")?.execute([&at])?;
-            let messages_interrupted = tx.prepare_cached("UPDATE messages SET status = 'interrupted', finished_at = ?1
-                 WHERE status = 'streaming'")?.execute([&at])?;
-            let model_calls_interrupted = tx.prepare_cached("UPDATE model_calls SET finished_at = ?1, error = 'interrupted'
-                 WHERE finished_at IS NULL")?.execute([&at])?;
-            let tasks_requeued = tx.prepare_cached("UPDATE tasks SET status = 'pending', started_at = NULL WHERE status = 'running'")?.execute([])?;
-            let chats_interrupted = tx.prepare_cached("UPDATE chats SET status = 'interrupted', updated_at = ?1 WHERE status = 'running'")?.execute([&at])?;
-            let workflow_runs_interrupted = tx.prepare_cached("UPDATE workflow_runs SET status = 'interrupted',
+                 WHERE finished_at IS NULL")?;
+            let messages_interrupted = repair(tx, "UPDATE messages SET status = 'interrupted', finished_at = ?1
+                 WHERE status = 'streaming'")?;
+            let model_calls_interrupted = repair(tx, "UPDATE model_calls SET finished_at = ?1, error = 'interrupted'
+                 WHERE finished_at IS NULL")?;
+            let tasks_requeued = repair(tx, "UPDATE tasks SET status = 'pending', started_at = NULL
+                 WHERE status = 'running'")?;
+            let chats_interrupted = repair(tx, "UPDATE chats SET status = 'interrupted', updated_at = ?1 WHERE status = 'running'")?;
+            let workflow_runs_interrupted = repair(tx, "UPDATE workflow_runs SET status = 'interrupted',
                      error = COALESCE(error, 'interrupted: boocode stopped while the run was going')
-                 WHERE status IN ('running','pending')")?.execute([])?;
-            tx.prepare_cached("UPDATE workflow_agents SET status = 'interrupted', finished_at = ?1
-                 WHERE status IN ('running','pending')")?.execute([&at])?;
+                 WHERE status IN ('running','pending')")?;
+            repair(tx, "UPDATE workflow_agents SET status = 'interrupted', finished_at = ?1
+                 WHERE status IN ('running','pending')")?;
             Ok(RecoveryReport {
                 traces_interrupted,
                 messages_interrupted,
@@ -189,7 +246,9 @@ impl Store {
                 chats_interrupted,
                 workflow_runs_interrupted,
             })
-        })
+        })?;
+        self.owners.sweep();
+        Ok(report)
     }
 
     /// Resolves an id given in full or as a unique prefix (what users type on the command line).
@@ -232,19 +291,43 @@ fn singular(table: &str) -> &str {
     table.strip_suffix('s').unwrap_or(table)
 }
 
-/// Creates the database file readable by its owner only: it holds everything the user typed.
+/// Creates the database file readable by its owner only (it holds everything the user
+/// typed), or narrows an existing one.
 fn create_private_file(path: &Path) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
+    match private_open_options()
+        .write(true)
+        .create_new(true)
         .open(path)
-        .with_context(|| format!("creating database {}", path.display()))?;
-    Ok(())
+    {
+        Ok(_) => Ok(()),
+        // Another process starting at the same moment created it first.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => ensure_private_file(path),
+        Err(e) => Err(e).with_context(|| format!("creating database {}", path.display())),
+    }
+}
+
+/// Switches the file to WAL. On a fresh file the switch needs the write lock; a process that
+/// loses the race for it can get SQLITE_BUSY without its busy handler being consulted, so the
+/// switch is retried for as long as a busy statement would wait.
+fn use_wal(conn: &Connection) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => {
+                return Err(anyhow!(
+                    "the database stays in journal mode {mode}, not WAL"
+                ))
+            }
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// `Option` helper for single-row lookups.

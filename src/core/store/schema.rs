@@ -236,4 +236,15 @@ CREATE TABLE workflow_events (
 DROP INDEX workflow_agents_by_key;
 CREATE INDEX workflow_agents_by_key ON workflow_agents(spec_hash, occurrence, status, finished_at);
 "#,
+    // 5: the process that owns a live row (see store/owners.rs): readers show a row whose
+    // owner has ended as interrupted, and any process may repair it.
+    r#"
+ALTER TABLE chats ADD COLUMN owner TEXT;
+ALTER TABLE messages ADD COLUMN owner TEXT;
+ALTER TABLE model_calls ADD COLUMN owner TEXT;
+ALTER TABLE tool_traces ADD COLUMN owner TEXT;
+ALTER TABLE tasks ADD COLUMN owner TEXT;
+ALTER TABLE workflow_runs ADD COLUMN owner TEXT;
+ALTER TABLE workflow_agents ADD COLUMN owner TEXT;
+"#,
 ];

@@ -6,8 +6,11 @@ use rusqlite::{params, Row};
 use super::models::*;
 use super::{new_id, now, optional, Store};
 
-const TASK_COLUMNS: &str = "id, session_id, parent_chat_id, chat_id, label, input, model, agent,
-    status, attempts, output, error, created_at, started_at, finished_at";
+/// The task columns in row order. A task running in a process that has ended reads as
+/// `interrupted` (the next process to start puts it back in the queue).
+const TASK_SELECT: &str = "id, session_id, parent_chat_id, chat_id, label, input, model, agent,
+    CASE WHEN status = 'running' AND owner_gone(owner) THEN 'interrupted' ELSE status END,
+    attempts, output, error, created_at, started_at, finished_at";
 
 fn task_from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
     Ok(Task {
@@ -67,7 +70,7 @@ impl Store {
     pub fn get_task(&self, id: &str) -> Result<Task> {
         let id = self.resolve_prefix("tasks", id)?;
         self.with(|c| {
-            c.prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"))?
+            c.prepare_cached(&format!("SELECT {TASK_SELECT} FROM tasks WHERE id = ?1"))?
                 .query_row([&id], task_from_row)
         })
     }
@@ -76,7 +79,7 @@ impl Store {
     pub fn list_tasks(&self, session_id: Option<&str>) -> Result<Vec<Task>> {
         self.with(|c| {
             let mut stmt = c.prepare(&format!(
-                "SELECT {TASK_COLUMNS} FROM tasks WHERE ?1 IS NULL OR session_id = ?1
+                "SELECT {TASK_SELECT} FROM tasks WHERE ?1 IS NULL OR session_id = ?1
                  ORDER BY created_at DESC, rowid DESC"
             ))?;
             let rows = stmt.query_map([session_id], task_from_row)?;
@@ -88,9 +91,13 @@ impl Store {
     /// `max_running` of its tasks run.
     pub fn claim_next_task(&self, project_id: &str, max_running: usize) -> Result<Option<Task>> {
         let at = now();
+        let owner = self.owner()?;
         let claimed = self.tx(|tx| {
+            // Tasks of an ended process hold no slot.
             let running: i64 = tx
-                .prepare_cached("SELECT COUNT(*) FROM tasks WHERE status = 'running'")?
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM tasks WHERE status = 'running' AND NOT owner_gone(owner)",
+                )?
                 .query_row([], |r| r.get(0))?;
             if running as usize >= max_running {
                 return Ok(None);
@@ -98,13 +105,13 @@ impl Store {
             optional(
                 tx.prepare_cached(&format!(
                     "UPDATE tasks SET status = 'running', started_at = ?1, attempts = attempts + 1,
-                         finished_at = NULL, error = NULL
+                         finished_at = NULL, error = NULL, owner = ?3
                      WHERE id = (SELECT t.id FROM tasks t JOIN sessions s ON s.id = t.session_id
                                  WHERE t.status = 'pending' AND s.project_id = ?2
                                  ORDER BY t.created_at, t.rowid LIMIT 1)
-                     RETURNING {TASK_COLUMNS}"
+                     RETURNING {TASK_SELECT}"
                 ))?
-                .query_row(params![at, project_id], task_from_row),
+                .query_row(params![at, project_id, owner], task_from_row),
             )
         })?;
         Ok(claimed)

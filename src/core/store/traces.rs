@@ -7,9 +7,29 @@ use super::models::*;
 use super::{new_id, now, Store};
 use crate::core::llm::types::Usage;
 
-const TRACE_COLUMNS: &str = "id, session_id, chat_id, message_id, turn_number, tool_call_id,
-    tool_name, tool_input, tool_output, diff, started_at, finished_at, latency_ms, tokens_used,
-    cache_tokens, reasoning_tokens, error, outcome";
+/// The trace columns in row order, with `outcome` given as the stored column (to write) or as
+/// what readers see (to select).
+macro_rules! trace_columns {
+    ($($outcome:tt)+) => {
+        concat!(
+            "id, session_id, chat_id, message_id, turn_number, tool_call_id, tool_name,
+             tool_input, tool_output, diff, started_at, finished_at, latency_ms, tokens_used,
+             cache_tokens, reasoning_tokens, error, ",
+            $($outcome)+
+        )
+    };
+}
+
+const TRACE_COLUMNS: &str = trace_columns!("outcome");
+
+/// A call still open in a process that has ended reads as `interrupted`.
+macro_rules! live_outcome {
+    () => {
+        "CASE WHEN finished_at IS NULL AND owner_gone(owner) THEN 'interrupted' ELSE outcome END"
+    };
+}
+
+const TRACE_SELECT: &str = trace_columns!(live_outcome!());
 
 fn trace_from_row(r: &Row<'_>) -> rusqlite::Result<TraceRow> {
     Ok(TraceRow {
@@ -62,12 +82,13 @@ impl Store {
     /// Records the start of a model request; returns its id.
     pub fn begin_model_call(&self, chat_id: &str, turn_number: i64, model: &str) -> Result<String> {
         let id = new_id();
+        let owner = self.owner()?;
         self.with(|c| {
             c.prepare_cached(
-                "INSERT INTO model_calls (id, chat_id, turn_number, model, started_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO model_calls (id, chat_id, turn_number, model, started_at, owner)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![id, chat_id, turn_number, model, now()])
+            .execute(params![id, chat_id, turn_number, model, now(), owner])
         })?;
         Ok(id)
     }
@@ -108,10 +129,11 @@ impl Store {
 
     /// Inserts many trace rows in one transaction (imports and benchmarks).
     pub fn insert_traces(&self, rows: &[TraceRow]) -> Result<()> {
+        let owner = self.owner()?;
         self.tx(|tx| {
             let mut stmt = tx.prepare_cached(&format!(
-                "INSERT INTO tool_traces ({TRACE_COLUMNS})
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
+                "INSERT INTO tool_traces ({TRACE_COLUMNS}, owner)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"
             ))?;
             for t in rows {
                 stmt.execute(params![
@@ -132,7 +154,8 @@ impl Store {
                     t.cache_tokens,
                     t.reasoning_tokens,
                     t.error,
-                    t.outcome
+                    t.outcome,
+                    owner
                 ])?;
             }
             Ok(())
@@ -162,7 +185,7 @@ impl Store {
     pub fn get_trace(&self, trace_id: &str) -> Result<TraceRow> {
         self.with(|c| {
             c.prepare_cached(&format!(
-                "SELECT {TRACE_COLUMNS} FROM tool_traces WHERE id = ?1"
+                "SELECT {TRACE_SELECT} FROM tool_traces WHERE id = ?1"
             ))?
             .query_row([trace_id], trace_from_row)
         })
@@ -181,7 +204,7 @@ impl Store {
             .unwrap_or(("", ""));
         self.with(|c| {
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {TRACE_COLUMNS} FROM tool_traces
+                "SELECT {TRACE_SELECT} FROM tool_traces
                  WHERE chat_id = ?1 AND (started_at, id) > (?2, ?3)
                  ORDER BY started_at, id LIMIT ?4"
             ))?;
@@ -201,7 +224,7 @@ impl Store {
         let mut rows = self.with(|c| match before {
             Some(cur) => {
                 let mut stmt = c.prepare_cached(&format!(
-                    "SELECT {TRACE_COLUMNS} FROM tool_traces
+                    "SELECT {TRACE_SELECT} FROM tool_traces
                      WHERE chat_id = ?1 AND (started_at, id) < (?2, ?3)
                      ORDER BY started_at DESC, id DESC LIMIT ?4"
                 ))?;
@@ -213,7 +236,7 @@ impl Store {
             }
             None => {
                 let mut stmt = c.prepare_cached(&format!(
-                    "SELECT {TRACE_COLUMNS} FROM tool_traces WHERE chat_id = ?1
+                    "SELECT {TRACE_SELECT} FROM tool_traces WHERE chat_id = ?1
                      ORDER BY started_at DESC, id DESC LIMIT ?2"
                 ))?;
                 let rows = stmt.query_map(params![chat_id, limit as i64], trace_from_row)?;
@@ -234,12 +257,14 @@ impl Store {
         until: Option<&str>,
     ) -> Result<Vec<ToolOutcome>> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, tool_call_id, outcome, latency_ms, error, diff FROM tool_traces
+            let mut stmt = c.prepare_cached(concat!(
+                "SELECT id, tool_call_id, ",
+                live_outcome!(),
+                ", latency_ms, error, diff FROM tool_traces
                  WHERE chat_id = ?1 AND started_at >= ?2 AND (?3 IS NULL OR started_at <= ?3)
                    AND tool_call_id IS NOT NULL
-                 ORDER BY started_at, id",
-            )?;
+                 ORDER BY started_at, id"
+            ))?;
             let rows = stmt.query_map(params![chat_id, since, until], |r| {
                 Ok(ToolOutcome {
                     trace_id: r.get(0)?,

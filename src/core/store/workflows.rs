@@ -87,12 +87,19 @@ pub struct WorkflowEventRow {
     pub at: String,
 }
 
+/// The run columns in row order. A run (or, below, a call) still going in a process that has
+/// ended reads as `interrupted`.
 const RUN_COLUMNS: &str = "id, project_id, session_id, parent_chat_id, workflow, source, origin,
-    script, script_hash, args, status, result, error, budget_total, tokens_spent, concurrency,
-    owner_pid, created_at, started_at, finished_at";
+    script, script_hash, args,
+    CASE WHEN status IN ('pending','running') AND owner_gone(owner) THEN 'interrupted'
+         ELSE status END,
+    result, error, budget_total, tokens_spent, concurrency, owner_pid, created_at, started_at,
+    finished_at";
 
-const AGENT_COLUMNS: &str = "id, run_id, spec_hash, occurrence, spec, status, chat_id, label,
-    phase, tokens, result, error, cached, created_at, started_at, finished_at";
+const AGENT_COLUMNS: &str = "id, run_id, spec_hash, occurrence, spec,
+    CASE WHEN status IN ('pending','running') AND owner_gone(owner) THEN 'interrupted'
+         ELSE status END,
+    chat_id, label, phase, tokens, result, error, cached, created_at, started_at, finished_at";
 
 fn json_col(text: Option<String>) -> Option<Value> {
     text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)))
@@ -147,12 +154,13 @@ fn agent_from_row(r: &Row<'_>) -> rusqlite::Result<WorkflowAgentRow> {
 impl Store {
     pub fn create_workflow_run(&self, new: &NewWorkflowRun<'_>) -> Result<WorkflowRun> {
         let id = new_id();
+        let owner = self.owner()?;
         self.with(|c| {
             c.prepare_cached(
                 "INSERT INTO workflow_runs (id, project_id, session_id, parent_chat_id, workflow,
                      source, origin, script, script_hash, args, status, budget_total, concurrency,
-                     created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?12, ?13)",
+                     created_at, owner)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?12, ?13, ?14)",
             )?
             .execute(params![
                 id,
@@ -167,7 +175,8 @@ impl Store {
                 new.args.to_string(),
                 new.budget_total.map(|b| b as i64),
                 new.concurrency as i64,
-                now()
+                now(),
+                owner
             ])
         })?;
         self.get_workflow_run(&id)
@@ -334,9 +343,10 @@ impl Store {
     /// call's bookkeeping (its row, the run's token count, the event log entry) is one commit
     /// instead of one per statement, and a crash never leaves half of it behind.
     pub fn workflow_batch<T>(&self, f: impl FnOnce(&WorkflowBatch<'_>) -> Result<T>) -> Result<T> {
+        let owner = self.owner()?;
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
-        let value = f(&WorkflowBatch { conn: &tx })?;
+        let value = f(&WorkflowBatch { conn: &tx, owner })?;
         tx.commit()?;
         Ok(value)
     }
@@ -386,6 +396,8 @@ fn cached_earlier_sql() -> String {
 /// Workflow writes inside one transaction; see [`Store::workflow_batch`].
 pub struct WorkflowBatch<'c> {
     conn: &'c Connection,
+    /// Stamped on the runs and calls this process starts (see `owners`).
+    owner: String,
 }
 
 impl WorkflowBatch<'_> {
@@ -395,10 +407,10 @@ impl WorkflowBatch<'_> {
             .prepare_cached(
                 "UPDATE workflow_runs SET status = 'running', owner_pid = ?2,
                      started_at = COALESCE(started_at, ?3), finished_at = NULL, error = NULL,
-                     result = NULL
+                     result = NULL, owner = ?4
                  WHERE id = ?1",
             )?
-            .execute(params![run_id, owner_pid as i64, now()])?;
+            .execute(params![run_id, owner_pid as i64, now(), self.owner])?;
         Ok(())
     }
 
@@ -476,10 +488,11 @@ impl WorkflowBatch<'_> {
             .conn
             .prepare_cached(&format!(
                 "INSERT INTO workflow_agents (id, run_id, spec_hash, occurrence, spec, status,
-                         label, phase, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8)
+                         label, phase, created_at, owner)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9)
                      ON CONFLICT(run_id, spec_hash, occurrence) DO UPDATE SET
                          spec = excluded.spec, label = excluded.label, phase = excluded.phase,
+                         owner = excluded.owner,
                          status = CASE WHEN status = 'completed' THEN status ELSE 'pending' END,
                          error = CASE WHEN status = 'completed' THEN error ELSE NULL END
                      RETURNING {AGENT_COLUMNS}"
@@ -493,7 +506,8 @@ impl WorkflowBatch<'_> {
                     spec.to_string(),
                     label,
                     phase,
-                    now()
+                    now(),
+                    self.owner
                 ],
                 agent_from_row,
             )?)
@@ -503,10 +517,10 @@ impl WorkflowBatch<'_> {
         self.conn
             .prepare_cached(
                 "UPDATE workflow_agents SET status = 'running', chat_id = COALESCE(?2, chat_id),
-                     started_at = ?3, finished_at = NULL, cached = 0
+                     started_at = ?3, finished_at = NULL, cached = 0, owner = ?4
                  WHERE id = ?1",
             )?
-            .execute(params![agent_id, chat_id, now()])?;
+            .execute(params![agent_id, chat_id, now(), self.owner])?;
         Ok(())
     }
 

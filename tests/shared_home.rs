@@ -1,0 +1,205 @@
+//! Several boocode processes on one data home, as a user runs them: `exec`s and a
+//! `workflow run` at the same time, started together on a fresh home. The processes are this
+//! test binary started again in a child role; each drives a real engine (the one `exec` and
+//! `workflow run` drive) against one scripted model server, so a round costs a turn, not a
+//! process start.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use boocode::core::agent::tools::ApprovalMode;
+use boocode::core::agent::{TurnRequest, TurnStatus};
+use boocode::core::engine::{Engine, EngineOptions};
+use boocode::core::store::{PartKind, Store};
+use boocode::core::workflow::{RunOptions, WorkerCommand};
+use serde_json::json;
+
+use support::harness::{config_for, write, FAST_RETRIES};
+use support::mock_server::{CallSpec, Match, MockServer, Reply};
+
+/// Set in a child process: which lane it drives (`exec a`, `exec b`, `workflow`).
+const ROLE: &str = "BOOCODE_TEST_SHARED_HOME_ROLE";
+const PROJECT: &str = "BOOCODE_TEST_SHARED_HOME_PROJECT";
+const HOME: &str = "BOOCODE_TEST_SHARED_HOME_HOME";
+const MODEL_URL: &str = "BOOCODE_TEST_SHARED_HOME_URL";
+/// Printed by a child for each round that did not end as it should.
+const FAILED: &str = "ROUND FAILED";
+const ROUNDS: usize = 50;
+const LANES: [&str; 3] = ["exec a", "exec b", "workflow"];
+
+#[test]
+fn two_execs_and_a_workflow_run_on_one_fresh_home_lose_nothing() {
+    if let Ok(role) = std::env::var(ROLE) {
+        return child(&role);
+    }
+    let project = tempfile::tempdir().unwrap();
+    write(project.path(), "README.md", "# Demo\n");
+    write(project.path(), ".boocode/config.toml", FAST_RETRIES);
+    write(
+        project.path(),
+        ".boocode/workflows/one.js",
+        "export const meta = { name: 'one', description: 'one agent' };\n\
+         return await agent(`workflow round ${args.round}`);\n",
+    );
+    let home = tempfile::tempdir().unwrap();
+    let server = MockServer::start_blocking(vec![
+        Reply::text("read it")
+            .when(Match::last_role("tool"))
+            .repeat(),
+        Reply::tool_calls(vec![CallSpec::new("read_file", r#"{"path":"README.md"}"#)])
+            .when(Match::last_user_contains("exec "))
+            .repeat(),
+        Reply::text("agent answer").repeat(),
+    ]);
+    let children: Vec<_> = LANES
+        .iter()
+        .map(|lane| {
+            let child = Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "two_execs_and_a_workflow_run_on_one_fresh_home_lose_nothing",
+                    "--exact",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(ROLE, lane)
+                .env(PROJECT, project.path())
+                .env(HOME, home.path())
+                .env(MODEL_URL, server.base_url())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            (lane, child)
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for (lane, child) in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // The test harness prints its own words before the first line of output.
+        failures.extend(
+            stdout
+                .lines()
+                .filter_map(|l| l.find(FAILED).map(|at| l[at..].to_string())),
+        );
+        if !out.status.success() {
+            failures.push(format!(
+                "{lane}: exited with {}: {stdout}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures in {} rounds:\n{}",
+        failures.len(),
+        LANES.len() * ROUNDS,
+        failures.join("\n")
+    );
+
+    // Every prompt was stored, and every turn and run finished.
+    let store = Store::open(&home.path().join("boocode.db")).unwrap();
+    let mut prompts = Vec::new();
+    for session in store.list_sessions(None).unwrap() {
+        for chat in session.chats {
+            assert_eq!(chat.chat.status, "idle", "{chat:?}");
+            let messages = store.load_messages(&chat.chat.id).unwrap();
+            assert!(
+                messages.iter().all(|m| m.status == "complete"),
+                "{messages:#?}"
+            );
+            if chat.chat.kind == "main" {
+                prompts.push(messages[0].joined(PartKind::Text));
+                assert_eq!(messages.last().unwrap().joined(PartKind::Text), "read it");
+            }
+        }
+    }
+    prompts.sort();
+    let mut expected: Vec<String> = ["exec a", "exec b"]
+        .iter()
+        .flat_map(|lane| (0..ROUNDS).map(move |round| format!("{lane} {round}")))
+        .collect();
+    expected.sort();
+    assert_eq!(prompts, expected);
+    let runs = store.list_workflow_runs(None).unwrap();
+    assert_eq!(runs.len(), ROUNDS);
+    assert!(runs.iter().all(|r| r.status == "completed"), "{runs:#?}");
+}
+
+/// One lane: an engine started on the shared home, then `ROUNDS` turns or workflow runs.
+fn child(lane: &str) {
+    let var = |name| PathBuf::from(std::env::var_os(name).unwrap());
+    let (project, home) = (var(PROJECT), var(HOME));
+    let url = std::env::var(MODEL_URL).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let started = Engine::start(EngineOptions {
+            config: config_for(&project, &home, &url, ApprovalMode::ReadOnly),
+            project_root: project.clone(),
+            interactive: false,
+        });
+        let (engine, mut events, _) = match started {
+            Ok(started) => started,
+            Err(e) => return println!("{FAILED}: {lane} could not start: {e:#}"),
+        };
+        tokio::spawn(async move { while events.recv().await.is_some() {} });
+        engine.set_workflow_worker(WorkerCommand::new(
+            env!("CARGO_BIN_EXE_boocode"),
+            &["__workflow-worker"],
+        ));
+        for round in 0..ROUNDS {
+            if let Err(e) = one_round(&engine, lane, round, &project).await {
+                println!("{FAILED}: {lane} round {round}: {e}");
+            }
+        }
+        engine.shutdown();
+    });
+}
+
+async fn one_round(
+    engine: &Engine,
+    lane: &str,
+    round: usize,
+    project: &Path,
+) -> Result<(), String> {
+    if lane == "workflow" {
+        let outcome = engine
+            .run_workflow(
+                "one",
+                RunOptions {
+                    args: json!({ "round": round }),
+                    ..RunOptions::default()
+                },
+            )
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        return match outcome.status.as_str() {
+            "completed" => Ok(()),
+            _ => Err(format!("{outcome:?}")),
+        };
+    }
+    // What `exec` does: a new session in the project, its main chat, one turn.
+    let chat = engine
+        .open_session(None, false)
+        .and_then(|session| engine.main_chat(&session))
+        .map_err(|e| format!("{e:#} (project {})", project.display()))?;
+    let outcome = engine
+        .run_turn(TurnRequest::new(
+            &chat.id,
+            &format!("{lane} {round}"),
+            ApprovalMode::ReadOnly,
+        ))
+        .await;
+    match outcome.status {
+        TurnStatus::Completed => Ok(()),
+        _ => Err(format!("{:?}: {:?}", outcome.status, outcome.error)),
+    }
+}
