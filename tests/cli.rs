@@ -613,8 +613,10 @@ fn a_killed_exec_resumes_from_its_snapshot() {
         messages_before[0].joined(PartKind::Text),
         "run the slow thing"
     );
+    // Nothing repaired the row yet, but no reader shows the killed call as still running.
     let trace = store.get_trace(&running.id).unwrap();
-    assert!(trace.finished_at.is_none() && trace.outcome.is_none());
+    assert!(trace.finished_at.is_none());
+    assert_eq!(trace.outcome.as_deref(), Some("interrupted"));
     let snapshot = store.load_snapshot(&chat_id).unwrap().unwrap();
     assert_eq!(snapshot.state, "running_tools");
     assert_eq!(snapshot.pending_tool_calls[0].id, "call_slow");

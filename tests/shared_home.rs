@@ -2,7 +2,9 @@
 //! `workflow run` at the same time, started together on a fresh home. The processes are this
 //! test binary started again in a child role; each drives a real engine (the one `exec` and
 //! `workflow run` drive) against one scripted model server, so a round costs a turn, not a
-//! process start.
+//! process start. Workflow scripts run in the fake worker
+//! (`tests/fixtures/fake_workflow_worker.py`): every store write of a run is the parent's, and
+//! the fake starts in a fraction of the time an unoptimised Boa worker takes.
 
 mod support;
 
@@ -41,7 +43,7 @@ fn two_execs_and_a_workflow_run_on_one_fresh_home_lose_nothing() {
         project.path(),
         ".boocode/workflows/one.js",
         "export const meta = { name: 'one', description: 'one agent' };\n\
-         return await agent(`workflow round ${args.round}`);\n",
+         /*FAKE [{\"agent\": {\"prompt\": \"workflow round\"}}] */\n",
     );
     let home = tempfile::tempdir().unwrap();
     let server = MockServer::start_blocking(vec![
@@ -152,8 +154,11 @@ fn child(lane: &str) {
         };
         tokio::spawn(async move { while events.recv().await.is_some() {} });
         engine.set_workflow_worker(WorkerCommand::new(
-            env!("CARGO_BIN_EXE_boocode"),
-            &["__workflow-worker"],
+            "python3",
+            &[concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/fake_workflow_worker.py"
+            )],
         ));
         for round in 0..ROUNDS {
             if let Err(e) = one_round(&engine, lane, round, &project).await {
@@ -174,8 +179,10 @@ async fn one_round(
         let outcome = engine
             .run_workflow(
                 "one",
+                // Every round asks the model again instead of reusing the last round's answer.
                 RunOptions {
                     args: json!({ "round": round }),
+                    fresh: true,
                     ..RunOptions::default()
                 },
             )

@@ -152,11 +152,15 @@ async fn a_run_interrupted_by_a_process_crash_resumes() {
     let first = run(&h, "plain", RunOptions::default()).await;
     assert_eq!(first.status, "completed");
     assert_eq!(h.server.request_count(), 2);
-    // What a crash leaves: the run still `running`, recovered as `interrupted` at next start.
-    h.store()
-        .start_workflow_run(&first.run_id, 999_999_999)
-        .unwrap();
-    let report = h.store().recover_after_crash().unwrap();
+    // What a crash leaves: the run still `running` in a process that has ended, recovered as
+    // `interrupted` at next start.
+    {
+        let crashed = boocode::core::store::Store::open(h.store().path()).unwrap();
+        crashed
+            .start_workflow_run(&first.run_id, 999_999_999)
+            .unwrap();
+    }
+    let report = h.store().recover_after_crash(false).unwrap();
     assert_eq!(report.workflow_runs_interrupted, 1);
     let resumed = h.engine.resume_workflow(&first.run_id).await.unwrap();
     assert_eq!(resumed.status, "completed");

@@ -159,14 +159,33 @@ fn messages_round_trip_with_parts_in_order() {
     );
 }
 
-#[test]
-fn crash_recovery_marks_unfinished_work() {
-    let (store, session, chat) = fixture();
+/// Project, session and chat in `store`.
+fn seed(store: &Store) -> (Session, Chat) {
+    let project = store.ensure_project("/tmp/proj").unwrap();
+    let session = store.create_session(&project.id, "").unwrap();
+    let chat = store
+        .create_chat(&NewChat {
+            session_id: &session.id,
+            parent_chat_id: None,
+            kind: "main",
+            title: "t",
+            model: "m",
+            agent: "general-purpose",
+        })
+        .unwrap();
+    (session, chat)
+}
+
+/// What a process leaves when it dies mid-turn and mid-run: a streaming message, an open
+/// trace, a running chat, task, workflow run and call. Returns the task, run and call ids.
+fn leave_work_running(store: &Store, session: &Session, chat: &Chat) -> (String, String, String) {
     let a = store.begin_assistant_message(&chat.id, 1, "m").unwrap();
     store
         .save_assistant_progress(&a.id, &[MessagePart::text(PartKind::Text, "partial answ")])
         .unwrap();
-    store.begin_trace(&trace(&session, &chat, 1)).unwrap();
+    let mut call_trace = trace(session, chat, 1);
+    call_trace.tool_call_id = Some("call-1".into());
+    store.begin_trace(&call_trace).unwrap();
     store.set_chat_status(&chat.id, "running").unwrap();
     let task = store
         .create_task(&NewTask {
@@ -186,20 +205,203 @@ fn crash_recovery_marks_unfinished_work() {
             .id,
         task.id
     );
+    let run = store
+        .create_workflow_run(&NewWorkflowRun {
+            project_id: &session.project_id,
+            session_id: Some(&session.id),
+            parent_chat_id: None,
+            workflow: "demo",
+            source: "project",
+            origin: "/p/.boocode/workflows/demo.js",
+            script: "export const meta = {name: 'demo'}",
+            script_hash: "h",
+            args: &serde_json::Value::Null,
+            budget_total: None,
+            concurrency: 1,
+        })
+        .unwrap();
+    // The pid of a live process (this one): a recycled pid must not keep a dead run alive.
+    store
+        .start_workflow_run(&run.id, std::process::id())
+        .unwrap();
+    let call = store
+        .upsert_workflow_agent(&run.id, "k", 0, &serde_json::json!({}), None, None)
+        .unwrap();
+    store.start_workflow_agent(&call.id, None).unwrap();
+    (task.id, run.id, call.id)
+}
 
-    let report = store.recover_after_crash().unwrap();
+/// Every status of the work [`leave_work_running`] left, as `reader` sees it.
+fn live_statuses(reader: &Store, chat: &Chat, ids: &(String, String, String)) -> Vec<String> {
+    let (task, run, call) = ids;
+    let message = reader.load_messages(&chat.id).unwrap().remove(0);
+    let trace = reader.get_trace("trace-000001").unwrap();
+    let listed_chat = reader.list_sessions(None).unwrap()[0].chats[0]
+        .chat
+        .status
+        .clone();
+    let listed_run = reader.list_workflow_runs(None).unwrap()[0].status.clone();
+    let outcome = reader
+        .tool_outcomes(&chat.id, "", None)
+        .unwrap()
+        .remove(0)
+        .outcome;
+    vec![
+        reader.get_chat(&chat.id).unwrap().status,
+        listed_chat,
+        message.status,
+        trace.outcome.unwrap_or_else(|| "running".into()),
+        reader.get_task(task).unwrap().status,
+        reader.get_workflow_run(run).unwrap().status,
+        listed_run,
+        reader.get_workflow_agent(call).unwrap().status,
+        outcome.unwrap_or_else(|| "running".into()),
+    ]
+}
+
+#[test]
+fn work_of_an_ended_process_reads_as_interrupted_without_a_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("boocode.db");
+    let writer = Store::open(&path).unwrap();
+    let (session, chat) = seed(&writer);
+    let ids = leave_work_running(&writer, &session, &chat);
+    // A reader (`sessions`, `traces`, `workflow runs`, the orchestrator) opened meanwhile.
+    let reader = Store::open(&path).unwrap();
+    let running = [
+        "running",
+        "running",
+        "streaming",
+        "running",
+        "running",
+        "running",
+        "running",
+        "running",
+        "running",
+    ];
+    assert_eq!(live_statuses(&reader, &chat, &ids), running);
+
+    drop(writer); // the process ends (a kill -9 releases its lease the same way)
+    let interrupted = [
+        "interrupted",
+        "interrupted",
+        "interrupted",
+        "interrupted",
+        "interrupted",
+        "interrupted",
+        "interrupted",
+        "interrupted",
+        "interrupted",
+    ];
+    assert_eq!(live_statuses(&reader, &chat, &ids), interrupted);
+    // Nothing was written: the rows still say what the ended process left.
+    let stored: String = reader
+        .with(|c| c.query_row("SELECT status FROM chats", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(stored, "running");
+    // A freshly opened reader sees the same.
+    assert_eq!(
+        live_statuses(&Store::open(&path).unwrap(), &chat, &ids),
+        interrupted
+    );
+}
+
+#[test]
+fn crash_recovery_marks_unfinished_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("boocode.db");
+    let crashed = Store::open(&path).unwrap();
+    let (session, chat) = seed(&crashed);
+    let (task, run, call) = leave_work_running(&crashed, &session, &chat);
+    let store = Store::open(&path).unwrap();
+    // While its owner lives, nobody repairs its work, even a process that believes it is
+    // alone.
+    assert!(store.recover_after_crash(true).unwrap().is_empty());
+    drop(crashed);
+
+    let report = store.recover_after_crash(false).unwrap();
     assert_eq!(report.traces_interrupted, 1);
     assert_eq!(report.messages_interrupted, 1);
+    assert_eq!(report.model_calls_interrupted, 0);
     assert_eq!(report.tasks_requeued, 1);
     assert_eq!(report.chats_interrupted, 1);
+    assert_eq!(report.workflow_runs_interrupted, 1);
     let msgs = store.load_messages(&chat.id).unwrap();
     assert_eq!(msgs[0].status, "interrupted");
     assert_eq!(msgs[0].joined(PartKind::Text), "partial answ");
     let t = store.get_trace("trace-000001").unwrap();
     assert_eq!(t.outcome.as_deref(), Some("interrupted"));
     assert!(t.finished_at.is_some());
-    assert_eq!(store.get_task(&task.id).unwrap().status, "pending");
-    assert!(store.recover_after_crash().unwrap().is_empty());
+    assert_eq!(store.get_task(&task).unwrap().status, "pending");
+    assert_eq!(store.get_workflow_run(&run).unwrap().status, "interrupted");
+    assert_eq!(
+        store.get_workflow_agent(&call).unwrap().status,
+        "interrupted"
+    );
+    assert!(store.recover_after_crash(true).unwrap().is_empty());
+}
+
+#[test]
+fn rows_from_before_owners_are_repaired_only_by_a_lone_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("boocode.db");
+    let store = Store::open(&path).unwrap();
+    let (_session, chat) = seed(&store);
+    store
+        .with(|c| c.execute("UPDATE chats SET status = 'running', owner = NULL", []))
+        .unwrap();
+    assert_eq!(store.get_chat(&chat.id).unwrap().status, "running");
+    assert!(store.recover_after_crash(false).unwrap().is_empty());
+    assert_eq!(
+        store.recover_after_crash(true).unwrap().chats_interrupted,
+        1
+    );
+}
+
+#[test]
+fn processes_opening_a_fresh_file_together_all_migrate_it() {
+    for _ in 0..8 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("boocode.db");
+        let start = std::sync::Barrier::new(3);
+        let results: Vec<Result<i64>> = std::thread::scope(|s| {
+            let opens: Vec<_> = (0..3)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        Store::open(&path)?.schema_version()
+                    })
+                })
+                .collect();
+            opens.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in results {
+            assert_eq!(r.unwrap(), schema::MIGRATIONS.len() as i64);
+        }
+    }
+}
+
+#[test]
+fn a_transaction_holds_the_write_lock_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("boocode.db");
+    let store = Store::open(&path).unwrap();
+    let other = Connection::open(&path).unwrap();
+    other.busy_timeout(Duration::ZERO).unwrap();
+    let other_can_write = || other.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").is_ok();
+    assert!(other_can_write());
+    // A transaction that reads first and writes later would otherwise fail with
+    // SQLITE_BUSY_SNAPSHOT when another process wrote in between.
+    let during_tx = store.tx(|_| Ok(other_can_write())).unwrap();
+    assert!(
+        !during_tx,
+        "another connection could write inside a transaction"
+    );
+    let during_batch = store.workflow_batch(|_| Ok(other_can_write())).unwrap();
+    assert!(
+        !during_batch,
+        "another connection could write inside a workflow batch"
+    );
 }
 
 #[test]
