@@ -29,6 +29,9 @@ const MODEL_URL: &str = "BOOCODE_TEST_SHARED_HOME_URL";
 /// Printed by a child for each round that did not end as it should.
 const FAILED: &str = "ROUND FAILED";
 const ROUNDS: usize = 50;
+/// The workflow lane's rounds are its `agent()` calls (each a sub-agent turn with the run's
+/// bookkeeping around it), ten to a run, so it starts five script workers instead of fifty.
+const CALLS_PER_RUN: usize = 10;
 const LANES: [&str; 3] = ["exec a", "exec b", "workflow"];
 
 #[test]
@@ -41,9 +44,13 @@ fn two_execs_and_a_workflow_run_on_one_fresh_home_lose_nothing() {
     write(project.path(), ".boocode/config.toml", FAST_RETRIES);
     write(
         project.path(),
-        ".boocode/workflows/one.js",
-        "export const meta = { name: 'one', description: 'one agent' };\n\
-         /*FAKE [{\"agent\": {\"prompt\": \"workflow round\"}}] */\n",
+        ".boocode/workflows/calls.js",
+        &format!(
+            "export const meta = {{ name: 'calls', description: 'agents one by one' }};\n/*FAKE {} */\n",
+            json!((0..CALLS_PER_RUN)
+                .map(|i| json!({"agent": {"prompt": format!("workflow call {i}")}}))
+                .collect::<Vec<_>>())
+        ),
     );
     let home = tempfile::tempdir().unwrap();
     let server = MockServer::start_blocking(vec![
@@ -128,8 +135,17 @@ fn two_execs_and_a_workflow_run_on_one_fresh_home_lose_nothing() {
     expected.sort();
     assert_eq!(prompts, expected);
     let runs = store.list_workflow_runs(None).unwrap();
-    assert_eq!(runs.len(), ROUNDS);
+    assert_eq!(runs.len(), ROUNDS / CALLS_PER_RUN);
     assert!(runs.iter().all(|r| r.status == "completed"), "{runs:#?}");
+    let calls: Vec<_> = runs
+        .iter()
+        .flat_map(|r| store.list_workflow_agents(&r.id).unwrap())
+        .collect();
+    assert_eq!(calls.len(), ROUNDS);
+    assert!(
+        calls.iter().all(|c| c.status == "completed" && !c.cached),
+        "{calls:#?}"
+    );
 }
 
 /// One lane: an engine started on the shared home, then `ROUNDS` turns or workflow runs.
@@ -160,7 +176,12 @@ fn child(lane: &str) {
                 "/tests/fixtures/fake_workflow_worker.py"
             )],
         ));
-        for round in 0..ROUNDS {
+        let rounds = if lane == "workflow" {
+            ROUNDS / CALLS_PER_RUN
+        } else {
+            ROUNDS
+        };
+        for round in 0..rounds {
             if let Err(e) = one_round(&engine, lane, round, &project).await {
                 println!("{FAILED}: {lane} round {round}: {e}");
             }
@@ -178,7 +199,7 @@ async fn one_round(
     if lane == "workflow" {
         let outcome = engine
             .run_workflow(
-                "one",
+                "calls",
                 // Every round asks the model again instead of reusing the last round's answer.
                 RunOptions {
                     args: json!({ "round": round }),
