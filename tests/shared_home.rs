@@ -1,4 +1,4 @@
-//! Several boocode processes on one data home, as a user runs them: `exec`s and a
+//! The data home: private file modes, and several boocode processes on one home, as a user runs them: `exec`s and a
 //! `workflow run` at the same time, started together on a fresh home. The processes are this
 //! test binary started again in a child role; each drives a real engine (the one `exec` and
 //! `workflow run` drive) against one scripted model server, so a round costs a turn, not a
@@ -8,6 +8,7 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -230,4 +231,119 @@ async fn one_round(
         TurnStatus::Completed => Ok(()),
         _ => Err(format!("{:?}: {:?}", outcome.status, outcome.error)),
     }
+}
+
+/// Runs `exec` under umask 000 until its model request is waiting (the database, its WAL and
+/// shared memory, the lock, the log and the owner lease all exist), checks every mode in the
+/// data home, and kills it (leaving what a crash leaves).
+fn check_modes_of_a_running_exec(
+    server: &MockServer,
+    project: &Path,
+    home: &Path,
+    user_home: &Path,
+) {
+    use std::os::unix::process::CommandExt;
+    let requests_before = server.request_count();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_boocode"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", user_home)
+        .env("BOOCODE_HOME", home)
+        .current_dir(project)
+        .args(["--base-url", &server.base_url(), "--api-key", "sk-modes"])
+        .args(["exec", "wait for the model"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: umask is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    assert!(
+        server.wait_for_requests_blocking(requests_before + 1, std::time::Duration::from_secs(20)),
+        "exec never called the model"
+    );
+    let mut wrong = Vec::new();
+    let mut seen = Vec::new();
+    let mut walk = vec![home.to_path_buf()];
+    while let Some(dir) = walk.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let (mode, want) = (
+                meta.permissions().mode() & 0o777,
+                if meta.is_dir() { 0o700 } else { 0o600 },
+            );
+            if meta.is_dir() {
+                walk.push(path.clone());
+            }
+            if mode != want {
+                wrong.push(format!("{} is {mode:o}, not {want:o}", path.display()));
+            }
+            seen.push(
+                path.strip_prefix(home)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let home_mode = std::fs::metadata(home).unwrap().permissions().mode() & 0o777;
+    if home_mode != 0o700 {
+        wrong.push(format!("the data home is {home_mode:o}, not 700"));
+    }
+    for expected in [
+        "boocode.db",
+        "boocode.db-wal",
+        "boocode.db-shm",
+        "boocode.lock",
+        "logs/boocode.log",
+        "owners",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == expected),
+            "no {expected} in {seen:?}"
+        );
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn the_data_home_is_private_whatever_the_umask_and_repaired_at_open() {
+    let project = tempfile::tempdir().unwrap();
+    let user_home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let server =
+        MockServer::start_blocking(vec![Reply::stall(60_000, Reply::text("late")).repeat()]);
+    // A fresh data home.
+    check_modes_of_a_running_exec(&server, project.path(), &home, user_home.path());
+
+    // One an older boocode (or a copy) left readable by others, with a crash's WAL and SHM.
+    let widen = |rel: &str, mode: u32| {
+        let path = home.join(rel);
+        if !path.exists() {
+            std::fs::write(&path, "").unwrap();
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    for (rel, mode) in [
+        ("", 0o777),
+        ("logs", 0o777),
+        ("owners", 0o777),
+        ("logs/boocode.log", 0o644),
+        ("boocode.lock", 0o666),
+        ("boocode.db", 0o644),
+        ("boocode.db-wal", 0o644),
+        ("boocode.db-shm", 0o644),
+    ] {
+        widen(rel, mode);
+    }
+    check_modes_of_a_running_exec(&server, project.path(), &home, user_home.path());
 }
