@@ -17,7 +17,7 @@ use boocode::core::agent::{TurnRequest, TurnStatus};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::store::{PartKind, Store};
 use boocode::core::workflow::{RunOptions, WorkerCommand};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use support::harness::{config_for, write, FAST_RETRIES};
 use support::mock_server::{CallSpec, Match, MockServer, Reply};
@@ -233,6 +233,38 @@ async fn one_round(
     }
 }
 
+/// The real binary with a clean environment, pointed at `server` and at the fake script
+/// worker.
+fn boocode(
+    server: &MockServer,
+    project: &Path,
+    home: &Path,
+    user_home: &Path,
+    args: &[&str],
+) -> Command {
+    let worker = format!(
+        "python3 {}/tests/fixtures/fake_workflow_worker.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_boocode"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", user_home)
+        .env("XDG_CONFIG_HOME", user_home.join(".config"))
+        .env("BOOCODE_HOME", home)
+        .env("BOOCODE_WORKFLOW_WORKER", worker)
+        .current_dir(project)
+        .stdin(Stdio::null())
+        .args([
+            "--base-url",
+            &server.base_url(),
+            "--api-key",
+            "sk-shared-home",
+        ])
+        .args(args);
+    cmd
+}
+
 /// Runs `exec` under umask 000 until its model request is waiting (the database, its WAL and
 /// shared memory, the lock, the log and the owner lease all exist), checks every mode in the
 /// data home, and kills it (leaving what a crash leaves).
@@ -244,17 +276,14 @@ fn check_modes_of_a_running_exec(
 ) {
     use std::os::unix::process::CommandExt;
     let requests_before = server.request_count();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_boocode"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", user_home)
-        .env("BOOCODE_HOME", home)
-        .current_dir(project)
-        .args(["--base-url", &server.base_url(), "--api-key", "sk-modes"])
-        .args(["exec", "wait for the model"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut cmd = boocode(
+        server,
+        project,
+        home,
+        user_home,
+        &["exec", "wait for the model"],
+    );
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
     // SAFETY: umask is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -346,4 +375,96 @@ fn the_data_home_is_private_whatever_the_umask_and_repaired_at_open() {
         widen(rel, mode);
     }
     check_modes_of_a_running_exec(&server, project.path(), &home, user_home.path());
+}
+
+#[test]
+fn work_of_killed_processes_lists_as_interrupted_without_a_writer() {
+    let project = tempfile::tempdir().unwrap();
+    let (home, user_home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write(project.path(), ".boocode/config.toml", FAST_RETRIES);
+    write(
+        project.path(),
+        ".boocode/workflows/stuck.js",
+        "export const meta = { name: 'stuck', description: 'waits' };\n\
+         /*FAKE [{\"agent\": {\"prompt\": \"wait for the model\"}}] */\n",
+    );
+    let slow = r#"{"command":"sh","args":["-c","sleep 3"]}"#;
+    let server = MockServer::start_blocking(vec![
+        Reply::tool_calls(vec![CallSpec::new("run_command", slow)])
+            .when(Match::last_user_contains("run the slow thing")),
+        Reply::stall(60_000, Reply::text("late")).repeat(),
+    ]);
+    let cmd = |args: &[&str]| boocode(&server, project.path(), home.path(), user_home.path(), args);
+    let mut exec = cmd(&["exec", "--approval", "auto", "run the slow thing"]);
+    let mut workflow = cmd(&["workflow", "run", "stuck"]);
+    let mut children = [&mut exec, &mut workflow].map(|c| {
+        c.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    });
+    // Both are mid-work: the command runs, the workflow's agent waits for the model.
+    let store = Store::open(&home.path().join("boocode.db")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let chat_id = loop {
+        let sessions = store.list_sessions(None).unwrap_or_default();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the work never started: {} requests, {sessions:#?}, {:#?}",
+            server.request_count(),
+            store.list_workflow_runs(None)
+        );
+        let open_trace = sessions.iter().flat_map(|s| &s.chats).find_map(|c| {
+            let traces = store.list_traces(&c.chat.id, None, 10).ok()?;
+            traces
+                .iter()
+                .any(|t| t.finished_at.is_none())
+                .then(|| c.chat.id.clone())
+        });
+        let run_going = store
+            .list_workflow_runs(None)
+            .is_ok_and(|runs| runs.iter().any(|r| r.status == "running"));
+        match open_trace {
+            Some(chat_id) if run_going && server.request_count() >= 2 => break chat_id,
+            _ => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    };
+    let listed = |args: &[&str]| -> Value {
+        let out = cmd(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let statuses = || {
+        let sessions = listed(&["sessions", "--json"]);
+        let mut chats: Vec<String> = sessions
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["chats"].as_array().unwrap().clone())
+            .map(|c| c["chat"]["status"].as_str().unwrap().to_string())
+            .collect();
+        chats.sort();
+        let runs = listed(&["workflow", "runs", "--json"]);
+        let traces = listed(&["traces", "--chat", &chat_id, "--json"]);
+        (
+            chats,
+            runs[0]["status"].clone(),
+            traces["traces"][0]["outcome"].clone(),
+        )
+    };
+    // The main chat of `exec`, the run's chat for its agent (whatever kinds exist, all live).
+    let (chats, run, trace) = statuses();
+    assert!(chats.iter().all(|c| c == "running"), "{chats:?}");
+    assert_eq!((run, trace), (json!("running"), Value::Null));
+
+    for child in &mut children {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let (chats, run, trace) = statuses();
+    assert!(
+        !chats.is_empty() && chats.iter().all(|c| c == "interrupted"),
+        "{chats:?}"
+    );
+    assert_eq!((run, trace), (json!("interrupted"), json!("interrupted")));
 }
