@@ -3,18 +3,7 @@ use crate::core::llm::types::{ChatMessage, ToolCall, Usage};
 
 fn fixture() -> (Store, Session, Chat) {
     let store = Store::open_in_memory().unwrap();
-    let project = store.ensure_project("/tmp/proj").unwrap();
-    let session = store.create_session(&project.id, "").unwrap();
-    let chat = store
-        .create_chat(&NewChat {
-            session_id: &session.id,
-            parent_chat_id: None,
-            kind: "main",
-            title: "t",
-            model: "m",
-            agent: "general-purpose",
-        })
-        .unwrap();
+    let (session, chat) = seed(&store);
     (store, session, chat)
 }
 
