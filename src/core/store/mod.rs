@@ -6,8 +6,9 @@
 //! Several processes share the file (the workspace, `exec`, `workflow run`). Every transaction
 //! starts as a writer (`BEGIN IMMEDIATE`): a deferred one that reads and then writes fails at
 //! once with SQLITE_BUSY_SNAPSHOT when another process wrote in between, which no busy timeout
-//! retries. Autocommit statements take the write lock before they read, and wait like
-//! `BEGIN IMMEDIATE` does.
+//! retries. An autocommit write holds no earlier snapshot, so its busy wait retries it. Live
+//! rows name the process that owns them (`owners`), so a reader shows an ended process's work
+//! as interrupted and any process may repair it.
 
 mod chats;
 mod models;

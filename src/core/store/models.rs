@@ -255,6 +255,8 @@ pub struct Task {
     pub input: String,
     pub model: String,
     pub agent: String,
+    /// `pending`, `running`, `completed`, `failed`, `cancelled`; read as `interrupted` while
+    /// it is stored `running` by a process that has ended (the next start requeues it).
     pub status: String,
     pub attempts: i64,
     pub output: Option<String>,
