@@ -34,6 +34,32 @@
   }
   define(G, 'eval', blocked('eval()'));
 
+  // --- String.prototype.repeat ----------------------------------------------------------------
+  // Boa charges each repetition of its native `repeat` to the calling function's loop-iteration
+  // counter, so `'x'.repeat(2e7)` in a script without a loop failed as "hit the loop iteration
+  // limit". This one doubles: O(log n) iterations, and memory is left to the memory ceiling.
+  function repeat(count) {
+    if (this === null || this === undefined) {
+      throw new TypeError('String.prototype.repeat called on null or undefined');
+    }
+    if (typeof this === 'symbol') throw new TypeError('cannot convert a Symbol to a string');
+    const s = String(this);
+    let n = Number(count);
+    n = Number.isNaN(n) ? 0 : Math.trunc(n);
+    if (n < 0 || n === Infinity) throw new RangeError(`repeat count must be non-negative and finite, got ${count}`);
+    if (n === 0 || s === '') return '';
+    if (s.length * n > 2 ** 32 - 1) throw new RangeError(`repeat would make a string of ${s.length * n} characters`);
+    let result = '';
+    let piece = s;
+    for (;;) {
+      if (n % 2 === 1) result += piece;
+      n = Math.floor(n / 2);
+      if (n === 0) return result;
+      piece += piece;
+    }
+  }
+  define(String.prototype, 'repeat', repeat);
+
   // --- Helpers --------------------------------------------------------------------------------
   function describe(v) {
     if (v === null) return 'null';
@@ -67,9 +93,10 @@
     }
   }
 
+  // Clipped: it goes into the prelude's own log lines, which must stay under the line cap.
   function messageOf(e) {
-    if (e !== null && typeof e === 'object' && typeof e.message === 'string') return e.message;
-    return show(e);
+    const text = e !== null && typeof e === 'object' && typeof e.message === 'string' ? e.message : show(e);
+    return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
   }
 
   // The first stack frame that is not in this prelude: where the script was when it failed.

@@ -40,7 +40,7 @@ use boa_engine::{
 use super::lexer::{tokenize, TokKind, Token};
 use super::meta::{split_meta, MetaErrorKind};
 use super::protocol::{AgentSpec, FromWorker, WorkerLimits};
-use super::script_host::emit;
+use super::script_host::{emit, human_bytes};
 
 /// Largest script accepted, bytes.
 pub const MAX_SOURCE_BYTES: usize = 512 * 1024;
@@ -177,6 +177,7 @@ pub(crate) struct Host {
     pub outstanding: HashMap<u64, CallKind>,
     pub budget_spent: u64,
     pub max_nesting: usize,
+    pub max_log_bytes: u64,
 }
 
 thread_local! {
@@ -221,15 +222,42 @@ fn native_resolve(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<
 }
 
 fn native_phase(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let title = arg_string(args, 0, ctx)?.unwrap_or_default();
+    let title = capped_text("phase() title", args, ctx)?;
     emit(&FromWorker::Phase { title });
     Ok(JsValue::undefined())
 }
 
 fn native_log(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let message = arg_string(args, 0, ctx)?.unwrap_or_default();
+    let message = capped_text("log() line", args, ctx)?;
     emit(&FromWorker::Log { message });
     Ok(JsValue::undefined())
+}
+
+/// The first argument as text, refused (a RangeError the script can catch) when it is longer
+/// than `[workflow_limits] log_line_kb`: every line is stored in the run's log.
+fn capped_text(what: &str, args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
+    let max = HOST.with_borrow(|h| h.max_log_bytes);
+    let text = match args.get(0) {
+        Some(v) if !v.is_null_or_undefined() => v.to_string(ctx)?,
+        _ => return Ok(String::new()),
+    };
+    // A UTF-16 unit is at least one byte of UTF-8: a line far too long is refused uncopied.
+    let at_least = if text.len() as u64 > max {
+        text.len() as u64
+    } else {
+        let text = text.to_std_string_escaped();
+        if text.len() as u64 <= max {
+            return Ok(text);
+        }
+        text.len() as u64
+    };
+    Err(JsNativeError::range()
+        .with_message(format!(
+            "the {what} is {}; it may be at most {} ([workflow_limits] log_line_kb)",
+            human_bytes(at_least),
+            human_bytes(max)
+        ))
+        .into())
 }
 
 fn native_spent(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
@@ -296,7 +324,10 @@ pub(crate) fn build_context(
         .set_loop_iteration_limit(limits.max_loop_iterations);
     ctx.runtime_limits_mut()
         .set_recursion_limit(limits.max_recursion);
-    HOST.with_borrow_mut(|h| h.max_nesting = limits.max_nesting);
+    HOST.with_borrow_mut(|h| {
+        h.max_nesting = limits.max_nesting;
+        h.max_log_bytes = limits.max_log_bytes;
+    });
 
     let native = ObjectInitializer::new(&mut ctx)
         .function(
