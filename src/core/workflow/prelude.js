@@ -1,7 +1,7 @@
 // The workflow API, evaluated once per worker before the script. It receives the native hooks
 // (`native`, never exposed as a global) and returns the internals the Rust driver calls.
 // Everything here runs inside the sandbox: it must not leak `native` or the real constructors.
-(function (native, budgetTotal, mainOrigin, wrapperColumns) {
+(function (native, budgetTotal) {
   'use strict';
   const G = globalThis;
   const PRELUDE = '<workflow-prelude>';
@@ -99,10 +99,8 @@
     return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
   }
 
-  // The first stack frame that is not in this prelude: where the script was when it failed.
-  // A position inside the wrapper's prefix (line 1, up to `wrapperColumns`) is where Boa puts
-  // errors it has no position for (an undefined name in top-level code): no line is better
-  // than a wrong one.
+  // The first stack frame that is not in this prelude: where the script was when it failed,
+  // as Boa reports it (in the wrapped text; `native.position` maps it to the user's file).
   function whereOf(e) {
     if (e === null || typeof e !== 'object') return null;
     let stack;
@@ -114,10 +112,7 @@
     if (typeof stack !== 'string') return null;
     for (const l of stack.split('\n')) {
       const m = /\((.*):(\d+):(\d+)\)\s*$/.exec(l);
-      if (m && m[1] !== PRELUDE) {
-        if (Number(m[2]) === 1 && Number(m[3]) <= wrapperColumns) return null;
-        return { origin: m[1], line: Number(m[2]) };
-      }
+      if (m && m[1] !== PRELUDE) return { origin: m[1], line: Number(m[2]), column: Number(m[3]) };
     }
     return null;
   }
@@ -139,7 +134,7 @@
       text = `Uncaught ${show(e)}`;
     }
     const at = whereOf(e);
-    if (at) text += at.origin === mainOrigin ? ` (at line ${at.line})` : ` (at line ${at.line} of ${at.origin})`;
+    if (at) text += ` (${native.position(at.origin, at.line, at.column)})`;
     return text;
   }
 

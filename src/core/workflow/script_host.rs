@@ -165,7 +165,8 @@ fn drive<R: BufRead>(mut stdin: R) -> i32 {
         Ok(t) => t,
         Err(InvalidScript(m)) => return fail("invalid", m),
     };
-    let (mut ctx, _executor, api) = match build_context(&limits, budget_total, &origin) {
+    HOST.with_borrow_mut(|h| h.sources.insert(origin.clone(), source));
+    let (mut ctx, _executor, api) = match build_context(&limits, budget_total) {
         Ok(x) => x,
         Err(e) => {
             return fail(
