@@ -242,7 +242,7 @@ fn native_log(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
 /// than `[workflow_limits] log_line_kb`: every line is stored in the run's log.
 fn capped_text(what: &str, args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
     let max = HOST.with_borrow(|h| h.max_log_bytes);
-    let text = match args.get(0) {
+    let text = match args.first() {
         Some(v) if !v.is_null_or_undefined() => v.to_string(ctx)?,
         _ => return Ok(String::new()),
     };
