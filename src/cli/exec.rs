@@ -2,17 +2,18 @@
 //! with `--json`, one event per line on stdout instead.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use boocode::core::agent::{TurnRequest, TurnStatus};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
 
 use super::format::{clip, key_argument, tokens};
+use super::output::{errln, outln};
 use super::{read_stdin_prompt, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
 #[derive(Args, Debug)]
@@ -62,11 +63,11 @@ pub fn run(global: &GlobalArgs, args: ExecArgs) -> i32 {
         match read_stdin_prompt() {
             Ok(Some(p)) => p,
             Ok(None) => {
-                eprintln!("boocode exec: no prompt given (pass it as an argument or on stdin)");
+                errln!("boocode exec: no prompt given (pass it as an argument or on stdin)");
                 return EXIT_USAGE;
             }
             Err(e) => {
-                eprintln!("boocode exec: reading the prompt from stdin: {e}");
+                errln!("boocode exec: reading the prompt from stdin: {e}");
                 return EXIT_USAGE;
             }
         }
@@ -104,12 +105,12 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
         }) {
             Ok(v) => v,
             Err(e) => {
-                eprintln!("boocode: {e:#}");
+                errln!("boocode: {e:#}");
                 return EXIT_FAILURE;
             }
         };
         if !recovery.is_empty() && !json {
-            eprintln!(
+            errln!(
                 "boocode: recovered from an earlier crash ({} interrupted tool calls, {} interrupted messages, {} re-queued tasks)",
                 recovery.traces_interrupted, recovery.messages_interrupted, recovery.tasks_requeued
             );
@@ -130,27 +131,36 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
         let chat = match target {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("boocode: {e:#}");
+                errln!("boocode: {e:#}");
                 return EXIT_USAGE;
             }
         };
         let main_chat = chat.id.clone();
+        let stdout_closed = CancellationToken::new();
+        let printer_closed = stdout_closed.clone();
         let printer = tokio::spawn(async move {
             let mut progress = Progress::new(main_chat);
             while let Some(event) = events.recv().await {
                 if json {
-                    print_json_line(&serde_json::to_value(&event).unwrap_or_default());
+                    if outln!("{}", serde_json::to_value(&event).unwrap_or_default()).is_err() {
+                        printer_closed.cancel();
+                        return;
+                    }
                 } else {
                     progress.show(&event);
                 }
             }
         });
+        // Ctrl-C, SIGTERM, SIGHUP or a reader that closed stdout (`--json | head -1`) cancels
+        // the turn: it ends `cancelled` rather than running on with nobody watching.
         let cancel_engine = engine.clone();
         let cancel_chat = chat.id.clone();
         let interrupt = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel_engine.rt.cancel_turn(&cancel_chat);
+            tokio::select! {
+                _ = super::stop_requested() => {}
+                _ = stdout_closed.cancelled() => {}
             }
+            cancel_engine.rt.cancel_turn(&cancel_chat);
         });
 
         let outcome = match work {
@@ -162,7 +172,7 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
             Work::Resume { .. } => engine.resume_chat(&chat.id, approval_flag).await,
         };
         if let Err(e) = engine.wait_for_tasks_of(&chat.id).await {
-            eprintln!("boocode: waiting for background tasks: {e:#}");
+            errln!("boocode: waiting for background tasks: {e:#}");
         }
         interrupt.abort();
         engine.shutdown();
@@ -176,7 +186,9 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
             EXIT_FAILURE
         };
         if json {
-            print_json_line(&json!({
+            let _ = outln!(
+                "{}",
+                json!({
                 "type": "result",
                 "session_id": chat.session_id,
                 "chat_id": outcome.chat_id,
@@ -185,19 +197,21 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
                 "final_text": outcome.final_text,
                 "error": outcome.error,
                 "usage": outcome.usage,
-            }));
+            })
+            );
         } else {
             if let Some(text) = &outcome.final_text {
-                println!("{text}");
+                // A closed stdout is the reader's choice: nothing to say about it.
+                let _ = outln!("{text}");
             }
             match &outcome.error {
-                Some(error) => eprintln!("boocode: turn {}: {error}", outcome.status.as_str()),
+                Some(error) => errln!("boocode: turn {}: {error}", outcome.status.as_str()),
                 None if outcome.status != TurnStatus::Completed => {
-                    eprintln!("boocode: turn {}", outcome.status.as_str())
+                    errln!("boocode: turn {}", outcome.status.as_str())
                 }
                 None => {}
             }
-            eprintln!(
+            errln!(
                 "[session {} · chat {} · {} prompt ({} cached) / {} completion tokens]",
                 short(&chat.session_id),
                 short(&outcome.chat_id),
@@ -212,12 +226,6 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
 
 fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
-}
-
-fn print_json_line(value: &serde_json::Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{value}");
-    let _ = out.flush();
 }
 
 /// Human progress on stderr: tool calls with timings, a reasoning summary, retries.
@@ -254,7 +262,7 @@ impl Progress {
         if let Some(text) = self.reasoning.remove(chat_id) {
             let first = text.split_whitespace().collect::<Vec<_>>().join(" ");
             if !first.is_empty() {
-                eprintln!("{}thinking: {}", self.who(chat_id), clip(&first, 160));
+                errln!("{}thinking: {}", self.who(chat_id), clip(&first, 160));
             }
         }
     }
@@ -277,7 +285,7 @@ impl Progress {
                 ..
             } => {
                 self.flush_reasoning(&chat_id.clone());
-                eprintln!(
+                errln!(
                     "{}→ {tool_name} {}",
                     self.who(chat_id),
                     key_argument(tool_name, input)
@@ -296,7 +304,7 @@ impl Progress {
                     .as_deref()
                     .map(|e| format!(": {}", clip(e, 200)))
                     .unwrap_or_default();
-                eprintln!(
+                errln!(
                     "{}  {mark} {tool_name} {outcome} in {latency_ms} ms{detail}",
                     self.who(chat_id)
                 );
@@ -309,7 +317,7 @@ impl Progress {
                 reason,
                 ..
             } => {
-                eprintln!(
+                errln!(
                     "{}… {reason}; retrying in {:.1} s (attempt {}/{max_attempts})",
                     self.who(chat_id),
                     *delay_ms as f64 / 1000.0,
@@ -319,7 +327,7 @@ impl Progress {
             Event::ChangePending {
                 path, change_id, ..
             } => {
-                eprintln!("  pending change to {path} ({})", short(change_id));
+                errln!("  pending change to {path} ({})", short(change_id));
             }
             Event::TaskUpdated {
                 task_id,
@@ -331,9 +339,9 @@ impl Progress {
                 if let Some(c) = chat_id {
                     self.labels.insert(c.clone(), name.clone());
                 }
-                eprintln!("· background task {name}: {status}");
+                errln!("· background task {name}: {status}");
             }
-            Event::Notice { message } => eprintln!("boocode: {message}"),
+            Event::Notice { message } => errln!("boocode: {message}"),
             _ => {}
         }
     }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
 
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
@@ -21,6 +22,7 @@ use boocode::core::workflow::discovery;
 use boocode::core::workflow::{RunOptions, RunOutcome};
 
 use super::format::{clip, tokens};
+use super::output::{errln, outln};
 use super::{usage_error, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
 #[derive(Args, Debug)]
@@ -108,17 +110,7 @@ pub fn run(global: &GlobalArgs, args: WorkflowArgs) -> i32 {
             return execute(global, json, Work::Resume { run_id })
         }
     };
-    match result {
-        Ok(()) => EXIT_OK,
-        Err(e) => {
-            eprintln!("boocode: {e:#}");
-            if e.is::<super::UsageError>() {
-                EXIT_USAGE
-            } else {
-                EXIT_FAILURE
-            }
-        }
-    }
+    super::exit_code(result)
 }
 
 fn discover(global: &GlobalArgs) -> Result<Vec<discovery::WorkflowEntry>> {
@@ -129,24 +121,24 @@ fn discover(global: &GlobalArgs) -> Result<Vec<discovery::WorkflowEntry>> {
 fn list(global: &GlobalArgs, json: bool) -> Result<()> {
     let all = discover(global)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        outln!("{}", serde_json::to_string_pretty(&all)?)?;
         return Ok(());
     }
     for w in &all {
         match &w.error {
-            None => println!(
+            None => outln!(
                 "{:<20} {:<9} {}",
                 w.name,
                 w.source.as_str(),
                 clip(w.description.as_deref().unwrap_or(""), 70)
-            ),
-            Some(e) => println!(
+            )?,
+            Some(e) => outln!(
                 "{:<20} {:<9} INVALID {}: {}",
                 w.name,
                 w.source.as_str(),
                 w.origin,
                 clip(e, 120)
-            ),
+            )?,
         }
     }
     Ok(())
@@ -159,23 +151,23 @@ fn show(global: &GlobalArgs, name: &str) -> Result<()> {
         .find(|w| w.name == name && w.error.is_none())
         .or_else(|| all.iter().find(|w| w.name == name))
         .ok_or_else(|| usage_error(anyhow!("no workflow named '{name}'")))?;
-    println!("name:        {}", w.name);
-    println!("source:      {}", w.source.as_str());
-    println!("origin:      {}", w.origin);
+    outln!("name:        {}", w.name)?;
+    outln!("source:      {}", w.source.as_str())?;
+    outln!("origin:      {}", w.origin)?;
     if let Some(d) = &w.description {
-        println!("description: {d}");
+        outln!("description: {d}")?;
     }
     if let Some(when) = &w.when_to_use {
-        println!("when to use: {when}");
+        outln!("when to use: {when}")?;
     }
     if !w.phases.is_empty() {
-        println!("phases:      {}", w.phases.join(" → "));
+        outln!("phases:      {}", w.phases.join(" → "))?;
     }
     for o in &w.overrides {
-        println!("overrides:   {o}");
+        outln!("overrides:   {o}")?;
     }
     if let Some(e) = &w.error {
-        println!("error:       {e}");
+        outln!("error:       {e}")?;
         return Err(anyhow!("workflow '{name}' is invalid"));
     }
     Ok(())
@@ -192,11 +184,11 @@ fn runs(global: &GlobalArgs, json: bool) -> Result<()> {
     let (store, project) = open_store(global)?;
     let runs = store.list_workflow_runs(project.as_deref())?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
+        outln!("{}", serde_json::to_string_pretty(&runs)?)?;
         return Ok(());
     }
     if runs.is_empty() {
-        println!("no workflow runs yet: run `boocode workflow run NAME`");
+        outln!("no workflow runs yet: run `boocode workflow run NAME`")?;
         return Ok(());
     }
     for r in &runs {
@@ -204,7 +196,7 @@ fn runs(global: &GlobalArgs, json: bool) -> Result<()> {
             .budget_total
             .map(|b| format!("/{}", tokens(b)))
             .unwrap_or_default();
-        println!(
+        outln!(
             "{}  {:<11} {:<20} {}  {}{} tokens  {}",
             r.id,
             r.status,
@@ -213,7 +205,7 @@ fn runs(global: &GlobalArgs, json: bool) -> Result<()> {
             tokens(r.tokens_spent),
             budget,
             clip(r.error.as_deref().unwrap_or(""), 60)
-        );
+        )?;
     }
     Ok(())
 }
@@ -222,7 +214,7 @@ fn cancel(global: &GlobalArgs, run_id: &str) -> Result<()> {
     let (store, _) = open_store(global)?;
     let run = store.get_workflow_run(run_id).map_err(usage_error)?;
     if store.cancel_workflow_run(&run.id)? {
-        println!("cancelled run {}", run.id);
+        outln!("cancelled run {}", run.id)?;
         Ok(())
     } else {
         Err(anyhow!(
@@ -251,33 +243,42 @@ fn execute(global: &GlobalArgs, json: bool, work: Work) -> i32 {
         }) {
             Ok(v) => v,
             Err(e) => {
-                eprintln!("boocode: {e:#}");
+                errln!("boocode: {e:#}");
                 return EXIT_FAILURE;
             }
         };
+        // A reader that closed stdout (`--json | head -1`) is gone like one that pressed
+        // Ctrl-C: the run is cancelled rather than paid for with nobody watching.
+        let stdout_closed = CancellationToken::new();
+        let printer_closed = stdout_closed.clone();
         let printer = tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 if json {
                     if !matches!(
                         event,
                         Event::TextDelta { .. } | Event::ReasoningDelta { .. }
-                    ) {
-                        println!("{}", serde_json::to_value(&event).unwrap_or_default());
+                    ) && outln!("{}", serde_json::to_value(&event).unwrap_or_default()).is_err()
+                    {
+                        printer_closed.cancel();
+                        return;
                     }
                 } else {
                     show_event(&event);
                 }
             }
         });
-        // Ctrl-C cancels whatever run this process is driving.
+        // Ctrl-C, SIGTERM or SIGHUP cancels whatever run this process is driving, so it ends
+        // `cancelled` instead of staying `running` after the process is gone.
         let interrupt_engine = engine.clone();
         let interrupt = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                if let Ok(runs) = interrupt_engine.list_workflow_runs() {
-                    for r in runs.iter().filter(|r| r.status == "running") {
-                        if r.owner_pid == Some(std::process::id()) {
-                            let _ = interrupt_engine.cancel_workflow(&r.id);
-                        }
+            tokio::select! {
+                _ = super::stop_requested() => {}
+                _ = stdout_closed.cancelled() => {}
+            }
+            if let Ok(runs) = interrupt_engine.list_workflow_runs() {
+                for r in runs.iter().filter(|r| r.status == "running") {
+                    if r.owner_pid == Some(std::process::id()) {
+                        let _ = interrupt_engine.cancel_workflow(&r.id);
                     }
                 }
             }
@@ -292,7 +293,7 @@ fn execute(global: &GlobalArgs, json: bool, work: Work) -> i32 {
         let _ = tokio::time::timeout(Duration::from_secs(2), printer).await;
         match outcome {
             Err(e) => {
-                eprintln!("boocode: {e:#}");
+                errln!("boocode: {e:#}");
                 EXIT_USAGE
             }
             Ok(outcome) => report(&outcome, json),
@@ -300,16 +301,17 @@ fn execute(global: &GlobalArgs, json: bool, work: Work) -> i32 {
     })
 }
 
+/// Prints how the run ended; a closed stdout is the reader's choice and goes unremarked.
 fn report(outcome: &RunOutcome, json: bool) -> i32 {
     if json {
-        println!(
+        let _ = outln!(
             "{}",
             json!({"type": "workflow_result", "run_id": outcome.run_id, "status": outcome.status,
                    "result": outcome.result, "error": outcome.error, "agents": outcome.agents,
                    "cached": outcome.cached, "tokens_spent": outcome.tokens_spent})
         );
     } else {
-        eprintln!(
+        errln!(
             "workflow run {} {}: {} agents ({} cached), {} tokens",
             outcome.run_id,
             outcome.status,
@@ -317,16 +319,16 @@ fn report(outcome: &RunOutcome, json: bool) -> i32 {
             outcome.cached,
             tokens(outcome.tokens_spent)
         );
-        match &outcome.result {
-            Some(Value::String(s)) => println!("{s}"),
-            Some(Value::Null) | None => {}
-            Some(other) => println!(
+        let _ = match &outcome.result {
+            Some(Value::String(s)) => outln!("{s}"),
+            Some(Value::Null) | None => Ok(()),
+            Some(other) => outln!(
                 "{}",
                 serde_json::to_string_pretty(other).unwrap_or_default()
             ),
-        }
+        };
         if let Some(e) = &outcome.error {
-            eprintln!("boocode: {e}");
+            errln!("boocode: {e}");
         }
     }
     if outcome.status == "completed" {
@@ -342,12 +344,12 @@ fn show_event(event: &Event) {
             run_id,
             workflow,
             source,
-        } => eprintln!("▶ workflow {workflow} ({source}) run {run_id}"),
-        Event::WorkflowPhase { title, .. } => eprintln!("── {title}"),
-        Event::WorkflowLog { message, .. } => eprintln!("   {message}"),
+        } => errln!("▶ workflow {workflow} ({source}) run {run_id}"),
+        Event::WorkflowPhase { title, .. } => errln!("── {title}"),
+        Event::WorkflowLog { message, .. } => errln!("   {message}"),
         Event::WorkflowAgentStarted {
             label, agent_id, ..
-        } => eprintln!(
+        } => errln!(
             "   ◦ agent {} started",
             label.clone().unwrap_or_else(|| short(agent_id))
         ),
@@ -358,7 +360,7 @@ fn show_event(event: &Event) {
             tokens: n,
             error,
             ..
-        } => eprintln!(
+        } => errln!(
             "   • agent {} {status}{}{}{}",
             short(agent_id),
             if *cached { " (cached)" } else { "" },
@@ -372,8 +374,8 @@ fn show_event(event: &Event) {
                 .map(|e| format!(": {}", clip(e, 120)))
                 .unwrap_or_default()
         ),
-        Event::ChangePending { path, .. } => eprintln!("   pending change: {path}"),
-        Event::Notice { message } => eprintln!("   note: {message}"),
+        Event::ChangePending { path, .. } => errln!("   pending change: {path}"),
+        Event::Notice { message } => errln!("   note: {message}"),
         _ => {}
     }
 }
