@@ -250,3 +250,43 @@ fn sigterm_and_sigint_cancel_a_run_and_a_resume() {
         assert_eq!(p.runs()[0]["status"], "cancelled", "signal {signal}");
     }
 }
+
+#[test]
+fn workflow_run_names_agents_by_label_and_phase_or_a_distinct_id() {
+    let p = Project::new();
+    write(
+        p.path(),
+        ".boocode/workflows/named.js",
+        "export const meta = {name: 'named'};\n/*FAKE [{\"phase\": \"Ask\"}, \
+         {\"agent\": {\"prompt\": \"a\", \"label\": \"alpha\"}}, \
+         {\"agent\": {\"prompt\": \"b\", \"label\": \"beta\", \"phase\": \"Check\"}}, \
+         {\"agent\": {\"prompt\": \"c\"}}, {\"agent\": {\"prompt\": \"d\"}}, \
+         {\"return\": \"ok\"}] */\n",
+    );
+    let out = p.run(&["workflow", "run", "named"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("• agent alpha (Ask) completed"), "{err}");
+    assert!(err.contains("• agent beta (Check) completed"), "{err}");
+    // The unlabelled ones: ids shown long enough to tell them apart (UUID v7s made in the
+    // same minute share their first 8 hex digits).
+    let unlabelled: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("• agent "))
+        .filter_map(|l| l.split_once(" (Ask) completed").map(|(name, _)| name))
+        .filter(|name| *name != "alpha")
+        .collect();
+    assert_eq!(unlabelled.len(), 2, "{err}");
+    assert_ne!(unlabelled[0], unlabelled[1], "{err}");
+    // Calls served from the cache have no start event: their names come from the store.
+    let out = p.run(&["workflow", "run", "named"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("• agent alpha (Ask) completed (cached)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("• agent beta (Check) completed (cached)"),
+        "{err}"
+    );
+}

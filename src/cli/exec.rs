@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 use boocode::core::agent::{TurnRequest, TurnStatus};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
+use boocode::core::store::{IdTable, Store};
 
-use super::format::{clip, key_argument, tokens};
+use super::format::{clip, key_argument, short_id, tokens};
 use super::output::{errln, outln};
 use super::{read_stdin_prompt, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
@@ -136,10 +137,12 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
             }
         };
         let main_chat = chat.id.clone();
+        let store = engine.store().clone();
+        let printer_store = store.clone();
         let stdout_closed = CancellationToken::new();
         let printer_closed = stdout_closed.clone();
         let printer = tokio::spawn(async move {
-            let mut progress = Progress::new(main_chat);
+            let mut progress = Progress::new(printer_store, main_chat);
             while let Some(event) = events.recv().await {
                 if json {
                     if outln!("{}", serde_json::to_value(&event).unwrap_or_default()).is_err() {
@@ -213,8 +216,8 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
             }
             errln!(
                 "[session {} · chat {} · {} prompt ({} cached) / {} completion tokens]",
-                short(&chat.session_id),
-                short(&outcome.chat_id),
+                short_id(&store, IdTable::Sessions, &chat.session_id),
+                short_id(&store, IdTable::Chats, &outcome.chat_id),
                 tokens(outcome.usage.prompt_tokens),
                 tokens(outcome.usage.cache_hit_tokens),
                 tokens(outcome.usage.completion_tokens),
@@ -224,20 +227,18 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
     })
 }
 
-fn short(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
-}
-
 /// Human progress on stderr: tool calls with timings, a reasoning summary, retries.
 struct Progress {
+    store: Store,
     main_chat: String,
     reasoning: HashMap<String, String>,
     labels: HashMap<String, String>,
 }
 
 impl Progress {
-    fn new(main_chat: String) -> Self {
+    fn new(store: Store, main_chat: String) -> Self {
         Progress {
+            store,
             main_chat,
             reasoning: HashMap::new(),
             labels: HashMap::new(),
@@ -327,7 +328,10 @@ impl Progress {
             Event::ChangePending {
                 path, change_id, ..
             } => {
-                errln!("  pending change to {path} ({})", short(change_id));
+                errln!(
+                    "  pending change to {path} ({})",
+                    short_id(&self.store, IdTable::PendingChanges, change_id)
+                );
             }
             Event::TaskUpdated {
                 task_id,
@@ -335,7 +339,9 @@ impl Progress {
                 label,
                 chat_id,
             } => {
-                let name = label.clone().unwrap_or_else(|| short(task_id).to_string());
+                let name = label
+                    .clone()
+                    .unwrap_or_else(|| short_id(&self.store, IdTable::Tasks, task_id));
                 if let Some(c) = chat_id {
                     self.labels.insert(c.clone(), name.clone());
                 }

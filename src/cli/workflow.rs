@@ -7,6 +7,7 @@
 //! `cancel` of a run owned by another process marks it cancelled in the store; that process
 //! checks the store a few times a second, then kills its worker and aborts its agents.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
@@ -17,11 +18,11 @@ use tokio_util::sync::CancellationToken;
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
 
-use boocode::core::store::Store;
+use boocode::core::store::{IdTable, Store};
 use boocode::core::workflow::discovery;
 use boocode::core::workflow::{RunOptions, RunOutcome};
 
-use super::format::{clip, tokens};
+use super::format::{clip, short_id, tokens};
 use super::output::{errln, outln};
 use super::{usage_error, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
@@ -251,6 +252,7 @@ fn execute(global: &GlobalArgs, json: bool, work: Work) -> i32 {
         // Ctrl-C: the run is cancelled rather than paid for with nobody watching.
         let stdout_closed = CancellationToken::new();
         let printer_closed = stdout_closed.clone();
+        let mut names = AgentNames::new(engine.store().clone());
         let printer = tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 if json {
@@ -263,7 +265,7 @@ fn execute(global: &GlobalArgs, json: bool, work: Work) -> i32 {
                         return;
                     }
                 } else {
-                    show_event(&event);
+                    show_event(&event, &mut names);
                 }
             }
         });
@@ -338,7 +340,47 @@ fn report(outcome: &RunOutcome, json: bool) -> i32 {
     }
 }
 
-fn show_event(event: &Event) {
+/// How progress lines name a run's agents: by label (and phase), else by the shortest prefix
+/// of the id that no other agent shares. A UUID v7 starts with its timestamp, so the first 8
+/// hex digits are the same for every agent of a run.
+struct AgentNames {
+    store: Store,
+    known: HashMap<String, String>,
+}
+
+impl AgentNames {
+    fn new(store: Store) -> AgentNames {
+        AgentNames {
+            store,
+            known: HashMap::new(),
+        }
+    }
+
+    /// The name for `agent_id`; `label` and `phase` when the event carries them, else what the
+    /// store has (a call served from the cache has no start event).
+    fn name(&mut self, agent_id: &str, label: Option<&str>, phase: Option<&str>) -> String {
+        if label.is_none() {
+            if let Some(name) = self.known.get(agent_id) {
+                return name.clone();
+            }
+        }
+        let row = self.store.get_workflow_agent(agent_id).ok();
+        let label = label.or(row.as_ref().and_then(|r| r.label.as_deref()));
+        let phase = phase.or(row.as_ref().and_then(|r| r.phase.as_deref()));
+        let who = match label {
+            Some(label) => label.to_string(),
+            None => short_id(&self.store, IdTable::WorkflowAgents, agent_id),
+        };
+        let name = match phase {
+            Some(phase) => format!("{who} ({phase})"),
+            None => who,
+        };
+        self.known.insert(agent_id.to_string(), name.clone());
+        name
+    }
+}
+
+fn show_event(event: &Event, names: &mut AgentNames) {
     match event {
         Event::WorkflowRunStarted {
             run_id,
@@ -348,10 +390,13 @@ fn show_event(event: &Event) {
         Event::WorkflowPhase { title, .. } => errln!("── {title}"),
         Event::WorkflowLog { message, .. } => errln!("   {message}"),
         Event::WorkflowAgentStarted {
-            label, agent_id, ..
+            label,
+            phase,
+            agent_id,
+            ..
         } => errln!(
             "   ◦ agent {} started",
-            label.clone().unwrap_or_else(|| short(agent_id))
+            names.name(agent_id, label.as_deref(), phase.as_deref())
         ),
         Event::WorkflowAgentFinished {
             agent_id,
@@ -362,7 +407,7 @@ fn show_event(event: &Event) {
             ..
         } => errln!(
             "   • agent {} {status}{}{}{}",
-            short(agent_id),
+            names.name(agent_id, None, None),
             if *cached { " (cached)" } else { "" },
             if *n > 0 {
                 format!(", {} tokens", tokens(*n))
@@ -378,8 +423,4 @@ fn show_event(event: &Event) {
         Event::Notice { message } => errln!("   note: {message}"),
         _ => {}
     }
-}
-
-fn short(id: &str) -> String {
-    id.chars().take(8).collect()
 }
