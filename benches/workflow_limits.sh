@@ -6,7 +6,9 @@
 #   array-loop   a.push(new Array(1e6).fill(1)) forever: ends on the memory ceiling or the CPU
 #                budget (a debug build fills arrays so slowly that the CPU budget comes first)
 #   string-loop  keeps distinct 4 MB strings forever: memory grows fast in any build
-#   big-result   returns a 100 MiB string: refused by the result cap (or stored, before the cap)
+#   big-result   returns a 100 MiB string: stored verbatim before the limits; now refused (in a
+#                debug build building it passes the memory ceiling first)
+#   8mb-result   returns an 8 MiB string: refused by the result cap (1 MiB by default)
 #
 # For each: wall time, how the run ended, the peak RSS of the parent and of the script worker
 # (VmHWM, sampled every 50 ms) and the database size afterwards.
@@ -19,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/boocode}
-CASES=${CASES:-array-loop string-loop big-result}
+CASES=${CASES:-array-loop string-loop big-result 8mb-result}
 # A run still going after this many seconds is stopped and reported as such.
 MAX_SECS=${MAX_SECS:-400}
 [[ -x $BIN ]] || { echo "missing $BIN" >&2; exit 1; }
@@ -43,6 +45,12 @@ export const meta = { name: 'big-result', description: 'returns a 100 MiB string
 let s = 'x';
 for (let i = 0; i < 20; i++) s += s;
 return s.repeat(100);
+EOF
+cat >"$TMP/project/.boocode/workflows/8mb-result.js" <<'EOF'
+export const meta = { name: '8mb-result', description: 'returns an 8 MiB string' };
+let s = 'x';
+for (let i = 0; i < 23; i++) s += s;
+return s;
 EOF
 
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || true; }

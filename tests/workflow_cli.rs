@@ -180,6 +180,7 @@ fn a_closed_stdout_ends_every_command_quietly() {
         &["sessions"],
         &["exec", "hello"],
         &["exec", "--json", "hello"],
+        &["traces"],
     ] {
         // `| head -0`: the reader is gone before the command writes its first line.
         let mut child = p.spawn(args);
