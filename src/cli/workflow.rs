@@ -269,21 +269,15 @@ fn execute(global: &GlobalArgs, json: bool, work: Work) -> i32 {
                 }
             }
         });
-        // Ctrl-C, SIGTERM or SIGHUP cancels whatever run this process is driving, so it ends
-        // `cancelled` instead of staying `running` after the process is gone.
+        // Ctrl-C, SIGTERM or SIGHUP cancels whatever run this process drives (or is about to
+        // start), so it ends `cancelled` instead of staying `running` after the process is gone.
         let interrupt_engine = engine.clone();
         let interrupt = tokio::spawn(async move {
             tokio::select! {
                 _ = super::stop_requested() => {}
                 _ = stdout_closed.cancelled() => {}
             }
-            if let Ok(runs) = interrupt_engine.list_workflow_runs() {
-                for r in runs.iter().filter(|r| r.status == "running") {
-                    if r.owner_pid == Some(std::process::id()) {
-                        let _ = interrupt_engine.cancel_workflow(&r.id);
-                    }
-                }
-            }
+            interrupt_engine.shutdown();
         });
         let outcome = match work {
             Work::Run { name, options } => engine.run_workflow(&name, options).await,
