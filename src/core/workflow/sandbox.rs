@@ -556,13 +556,37 @@ mod tests {
     fn rewrites_exports_keeping_lines() {
         let src = "export const meta = { name: 'x' };\nexport default async function main(args) {\n  return args;\n}\n";
         let out = prepare(src, 64).unwrap();
-        assert!(out.starts_with("(function (args, module, exports, workflow) { return async function __main() {module.exports.default = main;"));
-        assert!(out.contains("      const meta"));
-        assert!(out.contains("\n               async function main(args) {\n"));
-        assert_eq!(out.lines().nth(2), Some("  return args;"));
+        // The wrapper's head is a line of its own: line N + 1 is the user's line N, column
+        // for column.
+        assert!(out.starts_with("(function (args, module, exports, workflow) { return async function __main() {module.exports.default = main;\n"));
+        assert_eq!(
+            out.lines().nth(1),
+            Some("       const meta = { name: 'x' };")
+        );
+        assert_eq!(
+            out.lines().nth(2),
+            Some("               async function main(args) {")
+        );
+        assert_eq!(out.lines().nth(3), Some("  return args;"));
 
         let out = prepare("export default async (args) => args\n", 64).unwrap();
         assert!(out.contains("module.exports.default = async (args) => args"));
+    }
+
+    #[test]
+    fn positions_are_described_in_the_users_file() {
+        let src = "const f = (o) => {\n  const { a } = o;\n};\n".to_string();
+        assert_eq!(
+            describe_position("w.js", Some(&src), 1, 40),
+            "in the top-level code of w.js; the engine gives no line for this error"
+        );
+        assert_eq!(describe_position("w.js", Some(&src), 3, 5), "at w.js:2:5");
+        assert_eq!(
+            describe_position("w.js", Some(&src), 2, 18),
+            "in the function whose body starts at w.js:1:18; the engine gives no line inside it for this error"
+        );
+        // Without the source nothing is guessed.
+        assert_eq!(describe_position("w.js", None, 2, 18), "at w.js:1:18");
     }
 
     #[test]

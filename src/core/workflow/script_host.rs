@@ -598,3 +598,14 @@ fn apply_process_limits(limits: &WorkerLimits) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_pages_is_the_second_statm_field() {
+        assert_eq!(resident_pages(b"12345 678 90 1 0 2 0\n"), 678);
+        assert_eq!(resident_pages(b"garbage"), 0);
+    }
+}
