@@ -22,7 +22,15 @@ fn test_limits() -> WorkerLimits {
         max_nesting: 256,
         max_memory_bytes: 1024 * 1024 * 1024,
         max_cpu_seconds: 60,
+        ..WorkerLimits::default()
     }
+}
+
+fn run_with(source: &str, limits: WorkerLimits) -> Vec<FromWorker> {
+    drive(
+        Worker::start_with(source, Value::Null, None, limits),
+        &HashMap::new(),
+    )
 }
 
 struct Worker {
@@ -322,7 +330,7 @@ fn parallel_order_failure_and_thunk_check() {
     assert_eq!(kind, "error");
     assert_eq!(
         message,
-        "TypeError: parallel() takes an array of functions (thunks), got a Promise at index 0 — wrap each call: () => agent(...) (at line 3)"
+        "TypeError: parallel() takes an array of functions (thunks), got a Promise at index 0 — wrap each call: () => agent(...) (at test.js:3:15)"
     );
 }
 
@@ -486,7 +494,7 @@ fn agent_argument_errors() {
     let src = format!("{META}await agent('');\n");
     assert_eq!(
         failed(&run(&src, Value::Null)).1,
-        "TypeError: agent() needs a non-empty prompt (at line 2)"
+        "TypeError: agent() needs a non-empty prompt (at test.js:2:12)"
     );
     let src = format!("{META}await agent(42);\n");
     assert!(failed(&run(&src, Value::Null)).1.starts_with(
@@ -504,28 +512,60 @@ fn stalled_is_detected() {
 }
 
 #[test]
-fn thrown_error_has_name_message_and_line() {
+fn thrown_error_has_name_message_file_line_and_column() {
+    // Positions are the user's: file, line and column as written, not the wrapper's.
     let src = format!("{META}const x = 1;\n\nthrow new RangeError('bad ' + x);\n");
     assert_eq!(
         failed(&run(&src, Value::Null)),
         (
             "error".to_string(),
-            "RangeError: bad 1 (at line 4)".to_string()
+            "RangeError: bad 1 (at test.js:4:7)".to_string()
         )
     );
-    let src = format!("{META}null.x;\n");
-    let (_, message) = failed(&run(&src, Value::Null));
-    assert!(message.starts_with("TypeError: "), "{message}");
-    assert!(message.ends_with("(at line 2)"), "{message}");
-    // Boa puts an undefined name in top-level code at the wrapper's start: no line rather than
-    // a wrong one (it used to say "at line 1").
+    let src = "const o = null;\n    const n = Object.keys(o);\n";
+    assert_eq!(
+        failed(&run(src, Value::Null)).1,
+        "TypeError: cannot convert 'null' or 'undefined' to object (at test.js:2:26)"
+    );
+    // The first line is the user's line 1, columns unshifted by the wrapper.
+    assert_eq!(
+        failed(&run("  null.x;\n", Value::Null)).1,
+        "TypeError: cannot convert 'null' or 'undefined' to object (at test.js:1:8)"
+    );
+    // Boa places some errors (an undefined name, destructuring) at the start of the enclosing
+    // function's body: that is said, never passed off as the line of the error.
     let src = format!("{META}const y = 2;\nundefinedThing(y);\n");
     assert_eq!(
         failed(&run(&src, Value::Null)).1,
-        "ReferenceError: undefinedThing is not defined"
+        "ReferenceError: undefinedThing is not defined (in the top-level code of test.js; the \
+         engine gives no line for this error)"
     );
+    let src = format!("{META}function f(o) {{\n  const {{ a }} = o;\n}}\nf(null);\n");
+    assert_eq!(
+        failed(&run(&src, Value::Null)).1,
+        "TypeError: Cannot destructure 'null' value (in the function whose body starts at \
+         test.js:2:15; the engine gives no line inside it for this error)"
+    );
+    // A syntax error too is placed in the user's file.
     let src = format!("{META}const a = ;\n");
-    assert_eq!(failed(&run(&src, Value::Null)).0, "invalid");
+    assert_eq!(
+        failed(&run(&src, Value::Null)),
+        (
+            "invalid".to_string(),
+            "SyntaxError: unexpected token ';', primary expression (at test.js:2:11)".to_string()
+        )
+    );
+    // An error in a nested workflow names that workflow's file.
+    let child = "export const meta = { name: 'child' };\n\nreturn args.x.y;\n";
+    let src = format!("{META}return await workflow('child', {{}});\n");
+    let msgs = drive(
+        Worker::start(&src, Value::Null),
+        &HashMap::from([("child", child)]),
+    );
+    assert_eq!(
+        failed(&msgs).1,
+        "TypeError: cannot convert 'null' or 'undefined' to object (at child.js:3:15)"
+    );
 }
 
 #[test]
@@ -619,6 +659,112 @@ fn huge_allocation_dies_or_fails_but_never_hangs() {
         let code = w.exit_code();
         assert_ne!(code, Some(0), "{body:?}: {msg:?}");
     }
+}
+
+#[test]
+fn string_repeat_is_not_charged_as_a_loop() {
+    // Boa's native repeat counted every repetition against the loop limit (200,000 here), so
+    // this failed as "hit the loop iteration limit" in a script without a loop.
+    let src = format!(
+        "{META}return ['x'.repeat(2e7).length, 'ab'.repeat(3), 'a'.repeat(0), ''.repeat(5), \
+         String.prototype.repeat.call(7, 2.9), 'q'.repeat('2')];\n"
+    );
+    assert_eq!(
+        done(&run(&src, Value::Null)),
+        json!([20_000_000, "ababab", "", "", "77", "qq"])
+    );
+    let src = format!("{META}try {{ 'a'.repeat(-1); }} catch (e) {{ return e.name; }}\n");
+    assert_eq!(done(&run(&src, Value::Null)), json!("RangeError"));
+}
+
+#[test]
+fn a_result_over_the_cap_is_refused_with_a_clear_error() {
+    let limits = WorkerLimits {
+        max_result_bytes: 1024,
+        ..test_limits()
+    };
+    let src = format!("{META}return 'x'.repeat(2000);\n");
+    let (kind, message) = failed(&run_with(&src, limits.clone()));
+    assert_eq!(kind, "limit");
+    assert!(
+        message.starts_with("the workflow's result is 2.0 KB of JSON")
+            && message.contains("at most 1.0 KB ([workflow_limits] result_kb)"),
+        "{message}"
+    );
+    // Under the cap it is returned as it is.
+    let src = format!("{META}return 'x'.repeat(1000);\n");
+    assert_eq!(done(&run_with(&src, limits)), json!("x".repeat(1000)));
+}
+
+#[test]
+fn a_log_line_over_the_cap_throws_a_range_error() {
+    let limits = WorkerLimits {
+        max_log_bytes: 100,
+        ..test_limits()
+    };
+    let src = format!(
+        "{META}log('short');\ntry {{ log('y'.repeat(300)); }} catch (e) {{ log(e.name); return e.message; }}\n"
+    );
+    let msgs = run_with(&src, limits.clone());
+    assert_eq!(logs(&msgs), ["short", "RangeError"]);
+    assert_eq!(
+        done(&msgs),
+        json!("the log() line is 300 bytes; it may be at most 100 bytes ([workflow_limits] log_line_kb)")
+    );
+    // Uncaught, it fails the run like any throw, and names the line.
+    let src = format!("{META}\nlog('z'.repeat(300));\n");
+    let (kind, message) = failed(&run_with(&src, limits));
+    assert_eq!(kind, "error");
+    assert!(
+        message.starts_with("RangeError: the log() line is 300 bytes"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_memory_ceiling_ends_a_growing_script_within_seconds() {
+    let limits = WorkerLimits {
+        max_memory_bytes: 128 * 1024 * 1024,
+        ..test_limits()
+    };
+    let started = Instant::now();
+    // Distinct 4 MB strings: memory grows fast even in a debug build, where Boa fills arrays
+    // too slowly for that.
+    let src = format!(
+        "{META}function big(n) {{ let s = 'x'; while (s.length < n) s += s; return s; }}\n\
+         const a = [];\nwhile (true) a.push(big(4e6) + a.length);\n"
+    );
+    let (kind, message) = failed(&run_with(&src, limits));
+    assert_eq!(
+        (kind.as_str(), message.as_str()),
+        (
+            "limit",
+            "the script used more than 128.0 MB of memory, its ceiling ([workflow_limits] memory_mb)"
+        )
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn the_cpu_budget_ends_a_busy_script_and_says_so() {
+    let limits = WorkerLimits {
+        max_loop_iterations: u64::MAX,
+        max_cpu_seconds: 1,
+        ..test_limits()
+    };
+    let src = format!("{META}while (true) {{}}\n");
+    let (kind, message) = failed(&run_with(&src, limits));
+    assert_eq!(kind, "limit");
+    assert!(
+        message.starts_with(
+            "the script used more than 1 s of CPU time, its budget ([workflow_limits] cpu_seconds"
+        ),
+        "{message}"
+    );
 }
 
 #[test]

@@ -2,17 +2,19 @@
 //! with `--json`, one event per line on stdout instead.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use boocode::core::agent::{TurnRequest, TurnStatus};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
+use boocode::core::store::{IdTable, Store};
 
-use super::format::{clip, key_argument, tokens};
+use super::format::{clip, key_argument, short_id, tokens};
+use super::output::{errln, outln};
 use super::{read_stdin_prompt, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
 #[derive(Args, Debug)]
@@ -62,11 +64,11 @@ pub fn run(global: &GlobalArgs, args: ExecArgs) -> i32 {
         match read_stdin_prompt() {
             Ok(Some(p)) => p,
             Ok(None) => {
-                eprintln!("boocode exec: no prompt given (pass it as an argument or on stdin)");
+                errln!("boocode exec: no prompt given (pass it as an argument or on stdin)");
                 return EXIT_USAGE;
             }
             Err(e) => {
-                eprintln!("boocode exec: reading the prompt from stdin: {e}");
+                errln!("boocode exec: reading the prompt from stdin: {e}");
                 return EXIT_USAGE;
             }
         }
@@ -104,12 +106,12 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
         }) {
             Ok(v) => v,
             Err(e) => {
-                eprintln!("boocode: {e:#}");
+                errln!("boocode: {e:#}");
                 return EXIT_FAILURE;
             }
         };
         if !recovery.is_empty() && !json {
-            eprintln!(
+            errln!(
                 "boocode: recovered from an earlier crash ({} interrupted tool calls, {} interrupted messages, {} re-queued tasks)",
                 recovery.traces_interrupted, recovery.messages_interrupted, recovery.tasks_requeued
             );
@@ -130,27 +132,38 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
         let chat = match target {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("boocode: {e:#}");
+                errln!("boocode: {e:#}");
                 return EXIT_USAGE;
             }
         };
         let main_chat = chat.id.clone();
+        let store = engine.store().clone();
+        let printer_store = store.clone();
+        let stdout_closed = CancellationToken::new();
+        let printer_closed = stdout_closed.clone();
         let printer = tokio::spawn(async move {
-            let mut progress = Progress::new(main_chat);
+            let mut progress = Progress::new(printer_store, main_chat);
             while let Some(event) = events.recv().await {
                 if json {
-                    print_json_line(&serde_json::to_value(&event).unwrap_or_default());
+                    if outln!("{}", serde_json::to_value(&event).unwrap_or_default()).is_err() {
+                        printer_closed.cancel();
+                        return;
+                    }
                 } else {
                     progress.show(&event);
                 }
             }
         });
+        // Ctrl-C, SIGTERM, SIGHUP or a reader that closed stdout (`--json | head -1`) cancels
+        // the turn: it ends `cancelled` rather than running on with nobody watching.
         let cancel_engine = engine.clone();
         let cancel_chat = chat.id.clone();
         let interrupt = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel_engine.rt.cancel_turn(&cancel_chat);
+            tokio::select! {
+                _ = super::stop_requested() => {}
+                _ = stdout_closed.cancelled() => {}
             }
+            cancel_engine.rt.cancel_turn(&cancel_chat);
         });
 
         let outcome = match work {
@@ -162,7 +175,7 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
             Work::Resume { .. } => engine.resume_chat(&chat.id, approval_flag).await,
         };
         if let Err(e) = engine.wait_for_tasks_of(&chat.id).await {
-            eprintln!("boocode: waiting for background tasks: {e:#}");
+            errln!("boocode: waiting for background tasks: {e:#}");
         }
         interrupt.abort();
         engine.shutdown();
@@ -176,7 +189,9 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
             EXIT_FAILURE
         };
         if json {
-            print_json_line(&json!({
+            let _ = outln!(
+                "{}",
+                json!({
                 "type": "result",
                 "session_id": chat.session_id,
                 "chat_id": outcome.chat_id,
@@ -185,22 +200,24 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
                 "final_text": outcome.final_text,
                 "error": outcome.error,
                 "usage": outcome.usage,
-            }));
+            })
+            );
         } else {
             if let Some(text) = &outcome.final_text {
-                println!("{text}");
+                // A closed stdout is the reader's choice: nothing to say about it.
+                let _ = outln!("{text}");
             }
             match &outcome.error {
-                Some(error) => eprintln!("boocode: turn {}: {error}", outcome.status.as_str()),
+                Some(error) => errln!("boocode: turn {}: {error}", outcome.status.as_str()),
                 None if outcome.status != TurnStatus::Completed => {
-                    eprintln!("boocode: turn {}", outcome.status.as_str())
+                    errln!("boocode: turn {}", outcome.status.as_str())
                 }
                 None => {}
             }
-            eprintln!(
+            errln!(
                 "[session {} · chat {} · {} prompt ({} cached) / {} completion tokens]",
-                short(&chat.session_id),
-                short(&outcome.chat_id),
+                short_id(&store, IdTable::Sessions, &chat.session_id),
+                short_id(&store, IdTable::Chats, &outcome.chat_id),
                 tokens(outcome.usage.prompt_tokens),
                 tokens(outcome.usage.cache_hit_tokens),
                 tokens(outcome.usage.completion_tokens),
@@ -210,26 +227,18 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
     })
 }
 
-fn short(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
-}
-
-fn print_json_line(value: &serde_json::Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{value}");
-    let _ = out.flush();
-}
-
 /// Human progress on stderr: tool calls with timings, a reasoning summary, retries.
 struct Progress {
+    store: Store,
     main_chat: String,
     reasoning: HashMap<String, String>,
     labels: HashMap<String, String>,
 }
 
 impl Progress {
-    fn new(main_chat: String) -> Self {
+    fn new(store: Store, main_chat: String) -> Self {
         Progress {
+            store,
             main_chat,
             reasoning: HashMap::new(),
             labels: HashMap::new(),
@@ -254,7 +263,7 @@ impl Progress {
         if let Some(text) = self.reasoning.remove(chat_id) {
             let first = text.split_whitespace().collect::<Vec<_>>().join(" ");
             if !first.is_empty() {
-                eprintln!("{}thinking: {}", self.who(chat_id), clip(&first, 160));
+                errln!("{}thinking: {}", self.who(chat_id), clip(&first, 160));
             }
         }
     }
@@ -277,7 +286,7 @@ impl Progress {
                 ..
             } => {
                 self.flush_reasoning(&chat_id.clone());
-                eprintln!(
+                errln!(
                     "{}→ {tool_name} {}",
                     self.who(chat_id),
                     key_argument(tool_name, input)
@@ -296,7 +305,7 @@ impl Progress {
                     .as_deref()
                     .map(|e| format!(": {}", clip(e, 200)))
                     .unwrap_or_default();
-                eprintln!(
+                errln!(
                     "{}  {mark} {tool_name} {outcome} in {latency_ms} ms{detail}",
                     self.who(chat_id)
                 );
@@ -309,7 +318,7 @@ impl Progress {
                 reason,
                 ..
             } => {
-                eprintln!(
+                errln!(
                     "{}… {reason}; retrying in {:.1} s (attempt {}/{max_attempts})",
                     self.who(chat_id),
                     *delay_ms as f64 / 1000.0,
@@ -319,7 +328,10 @@ impl Progress {
             Event::ChangePending {
                 path, change_id, ..
             } => {
-                eprintln!("  pending change to {path} ({})", short(change_id));
+                errln!(
+                    "  pending change to {path} ({})",
+                    short_id(&self.store, IdTable::PendingChanges, change_id)
+                );
             }
             Event::TaskUpdated {
                 task_id,
@@ -327,13 +339,15 @@ impl Progress {
                 label,
                 chat_id,
             } => {
-                let name = label.clone().unwrap_or_else(|| short(task_id).to_string());
+                let name = label
+                    .clone()
+                    .unwrap_or_else(|| short_id(&self.store, IdTable::Tasks, task_id));
                 if let Some(c) = chat_id {
                     self.labels.insert(c.clone(), name.clone());
                 }
-                eprintln!("· background task {name}: {status}");
+                errln!("· background task {name}: {status}");
             }
-            Event::Notice { message } => eprintln!("boocode: {message}"),
+            Event::Notice { message } => errln!("boocode: {message}"),
             _ => {}
         }
     }

@@ -2,6 +2,14 @@
 
 use serde_json::Value;
 
+use boocode::core::store::{IdTable, Store};
+
+/// The shortest prefix of `id` that tells its row apart and that the commands accept
+/// ([`Store::short_id`]); the whole id if the store cannot say.
+pub fn short_id(store: &Store, table: IdTable, id: &str) -> String {
+    store.short_id(table, id).unwrap_or_else(|_| id.to_string())
+}
+
 /// Clips to `max` characters with an ellipsis.
 pub fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {

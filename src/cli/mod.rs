@@ -2,6 +2,7 @@
 
 mod exec;
 mod format;
+mod output;
 mod sessions;
 mod traces;
 mod workflow;
@@ -15,6 +16,8 @@ use clap::{Args, Parser, Subcommand};
 use boocode::core::agent::tools::ApprovalMode;
 use boocode::core::config::{Config, Environment, Overrides};
 use boocode::core::store::Store;
+
+use output::errln;
 
 /// Exit codes of the headless commands.
 pub const EXIT_OK: i32 = 0;
@@ -158,10 +161,17 @@ pub fn run() -> i32 {
         }
         None => return run_workspace(&cli.global, cli.session, cli.resume),
     };
+    exit_code(result)
+}
+
+/// The exit code of a command that printed its output: 0, or its error on stderr and 2 for
+/// bad usage, 1 otherwise. Stdout closed by its reader (`| head`) ends the command quietly.
+pub fn exit_code(result: Result<()>) -> i32 {
     match result {
         Ok(()) => EXIT_OK,
+        Err(e) if output::is_closed_pipe(&e) => EXIT_OK,
         Err(e) => {
-            eprintln!("boocode: {e:#}");
+            errln!("boocode: {e:#}");
             if e.is::<UsageError>() {
                 EXIT_USAGE
             } else {
@@ -176,7 +186,7 @@ fn run_workspace(global: &GlobalArgs, session: Option<String>, resume_latest: bo
     let (project_root, config) = match global.load_config() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("boocode: {e:#}");
+            errln!("boocode: {e:#}");
             return EXIT_USAGE;
         }
     };
@@ -195,15 +205,15 @@ pub fn prepare_headless(
     global: &GlobalArgs,
 ) -> std::result::Result<(PathBuf, Config, tokio::runtime::Runtime), i32> {
     let (root, config) = global.load_config().map_err(|e| {
-        eprintln!("boocode: {e:#}");
+        errln!("boocode: {e:#}");
         EXIT_USAGE
     })?;
     if let Some(message) = config.missing_key_error() {
-        eprintln!("boocode: {message}");
+        errln!("boocode: {message}");
         return Err(EXIT_USAGE);
     }
     if let Err(e) = boocode::core::logging::init(&config.home) {
-        eprintln!("boocode: {e:#}");
+        errln!("boocode: {e:#}");
         return Err(EXIT_FAILURE);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -211,10 +221,29 @@ pub fn prepare_headless(
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("boocode: starting the runtime: {e}");
+            errln!("boocode: starting the runtime: {e}");
             EXIT_FAILURE
         })?;
     Ok((root, config, runtime))
+}
+
+/// Resolves when this process is asked to stop: SIGINT (Ctrl-C), SIGTERM or SIGHUP. The
+/// headless commands then cancel their work and exit, so it ends `cancelled` in the store
+/// instead of staying `running` under a process that is gone.
+pub async fn stop_requested() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut signals: Vec<_> = [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ]
+    .into_iter()
+    .filter_map(|kind| signal(kind).ok())
+    .collect();
+    if signals.is_empty() {
+        return std::future::pending().await;
+    }
+    futures::future::select_all(signals.iter_mut().map(|s| Box::pin(s.recv()))).await;
 }
 
 /// Reads the prompt from stdin when it is not a terminal.

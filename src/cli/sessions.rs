@@ -3,17 +3,18 @@
 use anyhow::Result;
 
 use super::format::clip;
+use super::output::outln;
 use super::GlobalArgs;
 
 pub fn run(global: &GlobalArgs, json: bool) -> Result<()> {
     let store = global.open_store()?;
     let sessions = store.list_sessions(None)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&sessions)?);
+        outln!("{}", serde_json::to_string_pretty(&sessions)?)?;
         return Ok(());
     }
     if sessions.is_empty() {
-        println!("no sessions yet: run `boocode exec PROMPT` to start one");
+        outln!("no sessions yet: run `boocode exec PROMPT` to start one")?;
         return Ok(());
     }
     for s in &sessions {
@@ -22,15 +23,15 @@ pub fn run(global: &GlobalArgs, json: bool) -> Result<()> {
         } else {
             &s.session.title
         };
-        println!(
+        outln!(
             "session {}  {}  {}  {}",
             s.session.id,
             s.session.updated_at,
             s.project_root,
             clip(title, 60)
-        );
+        )?;
         for c in &s.chats {
-            println!(
+            outln!(
                 "  chat {}  {:<8} {:<11} {:<20} {:>3} turns {:>4} messages  {}",
                 c.chat.id,
                 c.chat.kind,
@@ -39,7 +40,7 @@ pub fn run(global: &GlobalArgs, json: bool) -> Result<()> {
                 c.turns,
                 c.message_count,
                 clip(&c.chat.title, 40)
-            );
+            )?;
         }
     }
     Ok(())

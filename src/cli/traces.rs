@@ -9,6 +9,7 @@ use boocode::core::llm::types::Usage;
 use boocode::core::store::{cache_hit_rate, Store, TraceCursor, TraceRow};
 
 use super::format::{clip, tokens};
+use super::output::outln;
 use super::{usage_error, GlobalArgs};
 
 #[derive(Args, Debug)]
@@ -73,7 +74,7 @@ pub fn run(global: &GlobalArgs, args: &TracesArgs) -> Result<()> {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "chat": chat,
@@ -85,15 +86,15 @@ pub fn run(global: &GlobalArgs, args: &TracesArgs) -> Result<()> {
                     "cache_hit_rate": cache_hit_rate(&total),
                 },
             }))?
-        );
+        )?;
         return Ok(());
     }
-    println!(
+    outln!(
         "chat {}  {}  {}",
         chat.id,
         chat.model,
         clip(&chat.title, 60)
-    );
+    )?;
     let max_turn = turns
         .iter()
         .map(|t| t.turn_number)
@@ -103,22 +104,22 @@ pub fn run(global: &GlobalArgs, args: &TracesArgs) -> Result<()> {
     for turn in 1..=max_turn {
         let usage = turns.iter().find(|t| t.turn_number == turn);
         match usage {
-            Some(u) => println!(
+            Some(u) => outln!(
                 "turn {turn}: {} model calls · prompt {} ({}) · completion {} · reasoning {}",
                 u.model_calls,
                 tokens(u.usage.prompt_tokens),
                 rate_text(&u.usage),
                 tokens(u.usage.completion_tokens),
                 tokens(u.usage.reasoning_tokens),
-            ),
-            None => println!("turn {turn}:"),
+            )?,
+            None => outln!("turn {turn}:")?,
         }
         for t in traces.iter().filter(|t| t.turn_number == turn) {
             let latency = t
                 .latency_ms
                 .map(|ms| format!("{ms} ms"))
                 .unwrap_or_else(|| "-".into());
-            println!(
+            outln!(
                 "  {:<16} {:>9}  {:<11} {}{}",
                 t.tool_name,
                 latency,
@@ -128,12 +129,12 @@ pub fn run(global: &GlobalArgs, args: &TracesArgs) -> Result<()> {
                     .as_deref()
                     .map(|e| format!("  ! {}", clip(e, 80)))
                     .unwrap_or_default()
-            );
+            )?;
         }
     }
     let cached = total.cache_hit_tokens;
     let prompt = total.cache_hit_tokens + total.cache_miss_tokens;
-    println!(
+    outln!(
         "Cache hit rate: {} ({}/{} tokens) · total {} tokens · reasoning {} · {} model calls · {} tool calls",
         cache_hit_rate(&total)
             .map(|r| format!("{:.0}%", r * 100.0))
@@ -144,7 +145,7 @@ pub fn run(global: &GlobalArgs, args: &TracesArgs) -> Result<()> {
         tokens(total.reasoning_tokens),
         model_calls,
         traces.len()
-    );
+    )?;
     Ok(())
 }
 

@@ -7,20 +7,23 @@
 //! `cancel` of a run owned by another process marks it cancelled in the store; that process
 //! checks the store a few times a second, then kills its worker and aborts its agents.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
 
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
 
-use boocode::core::store::Store;
+use boocode::core::store::{IdTable, Store};
 use boocode::core::workflow::discovery;
 use boocode::core::workflow::{RunOptions, RunOutcome};
 
-use super::format::{clip, tokens};
+use super::format::{clip, short_id, tokens};
+use super::output::{errln, outln};
 use super::{usage_error, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
 #[derive(Args, Debug)]
@@ -108,17 +111,7 @@ pub fn run(global: &GlobalArgs, args: WorkflowArgs) -> i32 {
             return execute(global, json, Work::Resume { run_id })
         }
     };
-    match result {
-        Ok(()) => EXIT_OK,
-        Err(e) => {
-            eprintln!("boocode: {e:#}");
-            if e.is::<super::UsageError>() {
-                EXIT_USAGE
-            } else {
-                EXIT_FAILURE
-            }
-        }
-    }
+    super::exit_code(result)
 }
 
 fn discover(global: &GlobalArgs) -> Result<Vec<discovery::WorkflowEntry>> {
@@ -129,24 +122,24 @@ fn discover(global: &GlobalArgs) -> Result<Vec<discovery::WorkflowEntry>> {
 fn list(global: &GlobalArgs, json: bool) -> Result<()> {
     let all = discover(global)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        outln!("{}", serde_json::to_string_pretty(&all)?)?;
         return Ok(());
     }
     for w in &all {
         match &w.error {
-            None => println!(
+            None => outln!(
                 "{:<20} {:<9} {}",
                 w.name,
                 w.source.as_str(),
                 clip(w.description.as_deref().unwrap_or(""), 70)
-            ),
-            Some(e) => println!(
+            )?,
+            Some(e) => outln!(
                 "{:<20} {:<9} INVALID {}: {}",
                 w.name,
                 w.source.as_str(),
                 w.origin,
                 clip(e, 120)
-            ),
+            )?,
         }
     }
     Ok(())
@@ -159,23 +152,23 @@ fn show(global: &GlobalArgs, name: &str) -> Result<()> {
         .find(|w| w.name == name && w.error.is_none())
         .or_else(|| all.iter().find(|w| w.name == name))
         .ok_or_else(|| usage_error(anyhow!("no workflow named '{name}'")))?;
-    println!("name:        {}", w.name);
-    println!("source:      {}", w.source.as_str());
-    println!("origin:      {}", w.origin);
+    outln!("name:        {}", w.name)?;
+    outln!("source:      {}", w.source.as_str())?;
+    outln!("origin:      {}", w.origin)?;
     if let Some(d) = &w.description {
-        println!("description: {d}");
+        outln!("description: {d}")?;
     }
     if let Some(when) = &w.when_to_use {
-        println!("when to use: {when}");
+        outln!("when to use: {when}")?;
     }
     if !w.phases.is_empty() {
-        println!("phases:      {}", w.phases.join(" → "));
+        outln!("phases:      {}", w.phases.join(" → "))?;
     }
     for o in &w.overrides {
-        println!("overrides:   {o}");
+        outln!("overrides:   {o}")?;
     }
     if let Some(e) = &w.error {
-        println!("error:       {e}");
+        outln!("error:       {e}")?;
         return Err(anyhow!("workflow '{name}' is invalid"));
     }
     Ok(())
@@ -192,11 +185,11 @@ fn runs(global: &GlobalArgs, json: bool) -> Result<()> {
     let (store, project) = open_store(global)?;
     let runs = store.list_workflow_runs(project.as_deref())?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
+        outln!("{}", serde_json::to_string_pretty(&runs)?)?;
         return Ok(());
     }
     if runs.is_empty() {
-        println!("no workflow runs yet: run `boocode workflow run NAME`");
+        outln!("no workflow runs yet: run `boocode workflow run NAME`")?;
         return Ok(());
     }
     for r in &runs {
@@ -204,7 +197,7 @@ fn runs(global: &GlobalArgs, json: bool) -> Result<()> {
             .budget_total
             .map(|b| format!("/{}", tokens(b)))
             .unwrap_or_default();
-        println!(
+        outln!(
             "{}  {:<11} {:<20} {}  {}{} tokens  {}",
             r.id,
             r.status,
@@ -213,7 +206,7 @@ fn runs(global: &GlobalArgs, json: bool) -> Result<()> {
             tokens(r.tokens_spent),
             budget,
             clip(r.error.as_deref().unwrap_or(""), 60)
-        );
+        )?;
     }
     Ok(())
 }
@@ -222,7 +215,7 @@ fn cancel(global: &GlobalArgs, run_id: &str) -> Result<()> {
     let (store, _) = open_store(global)?;
     let run = store.get_workflow_run(run_id).map_err(usage_error)?;
     if store.cancel_workflow_run(&run.id)? {
-        println!("cancelled run {}", run.id);
+        outln!("cancelled run {}", run.id)?;
         Ok(())
     } else {
         Err(anyhow!(
@@ -251,36 +244,40 @@ fn execute(global: &GlobalArgs, json: bool, work: Work) -> i32 {
         }) {
             Ok(v) => v,
             Err(e) => {
-                eprintln!("boocode: {e:#}");
+                errln!("boocode: {e:#}");
                 return EXIT_FAILURE;
             }
         };
+        // A reader that closed stdout (`--json | head -1`) is gone like one that pressed
+        // Ctrl-C: the run is cancelled rather than paid for with nobody watching.
+        let stdout_closed = CancellationToken::new();
+        let printer_closed = stdout_closed.clone();
+        let mut names = AgentNames::new(engine.store().clone());
         let printer = tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 if json {
                     if !matches!(
                         event,
                         Event::TextDelta { .. } | Event::ReasoningDelta { .. }
-                    ) {
-                        println!("{}", serde_json::to_value(&event).unwrap_or_default());
+                    ) && outln!("{}", serde_json::to_value(&event).unwrap_or_default()).is_err()
+                    {
+                        printer_closed.cancel();
+                        return;
                     }
                 } else {
-                    show_event(&event);
+                    show_event(&event, &mut names);
                 }
             }
         });
-        // Ctrl-C cancels whatever run this process is driving.
+        // Ctrl-C, SIGTERM or SIGHUP cancels whatever run this process drives (or is about to
+        // start), so it ends `cancelled` instead of staying `running` after the process is gone.
         let interrupt_engine = engine.clone();
         let interrupt = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                if let Ok(runs) = interrupt_engine.list_workflow_runs() {
-                    for r in runs.iter().filter(|r| r.status == "running") {
-                        if r.owner_pid == Some(std::process::id()) {
-                            let _ = interrupt_engine.cancel_workflow(&r.id);
-                        }
-                    }
-                }
+            tokio::select! {
+                _ = super::stop_requested() => {}
+                _ = stdout_closed.cancelled() => {}
             }
+            interrupt_engine.shutdown();
         });
         let outcome = match work {
             Work::Run { name, options } => engine.run_workflow(&name, options).await,
@@ -292,7 +289,7 @@ fn execute(global: &GlobalArgs, json: bool, work: Work) -> i32 {
         let _ = tokio::time::timeout(Duration::from_secs(2), printer).await;
         match outcome {
             Err(e) => {
-                eprintln!("boocode: {e:#}");
+                errln!("boocode: {e:#}");
                 EXIT_USAGE
             }
             Ok(outcome) => report(&outcome, json),
@@ -300,16 +297,17 @@ fn execute(global: &GlobalArgs, json: bool, work: Work) -> i32 {
     })
 }
 
+/// Prints how the run ended; a closed stdout is the reader's choice and goes unremarked.
 fn report(outcome: &RunOutcome, json: bool) -> i32 {
     if json {
-        println!(
+        let _ = outln!(
             "{}",
             json!({"type": "workflow_result", "run_id": outcome.run_id, "status": outcome.status,
                    "result": outcome.result, "error": outcome.error, "agents": outcome.agents,
                    "cached": outcome.cached, "tokens_spent": outcome.tokens_spent})
         );
     } else {
-        eprintln!(
+        errln!(
             "workflow run {} {}: {} agents ({} cached), {} tokens",
             outcome.run_id,
             outcome.status,
@@ -317,16 +315,16 @@ fn report(outcome: &RunOutcome, json: bool) -> i32 {
             outcome.cached,
             tokens(outcome.tokens_spent)
         );
-        match &outcome.result {
-            Some(Value::String(s)) => println!("{s}"),
-            Some(Value::Null) | None => {}
-            Some(other) => println!(
+        let _ = match &outcome.result {
+            Some(Value::String(s)) => outln!("{s}"),
+            Some(Value::Null) | None => Ok(()),
+            Some(other) => outln!(
                 "{}",
                 serde_json::to_string_pretty(other).unwrap_or_default()
             ),
-        }
+        };
         if let Some(e) = &outcome.error {
-            eprintln!("boocode: {e}");
+            errln!("boocode: {e}");
         }
     }
     if outcome.status == "completed" {
@@ -336,20 +334,63 @@ fn report(outcome: &RunOutcome, json: bool) -> i32 {
     }
 }
 
-fn show_event(event: &Event) {
+/// How progress lines name a run's agents: by label (and phase), else by the shortest prefix
+/// of the id that no other agent shares. A UUID v7 starts with its timestamp, so the first 8
+/// hex digits are the same for every agent of a run.
+struct AgentNames {
+    store: Store,
+    known: HashMap<String, String>,
+}
+
+impl AgentNames {
+    fn new(store: Store) -> AgentNames {
+        AgentNames {
+            store,
+            known: HashMap::new(),
+        }
+    }
+
+    /// The name for `agent_id`; `label` and `phase` when the event carries them, else what the
+    /// store has (a call served from the cache has no start event).
+    fn name(&mut self, agent_id: &str, label: Option<&str>, phase: Option<&str>) -> String {
+        if label.is_none() {
+            if let Some(name) = self.known.get(agent_id) {
+                return name.clone();
+            }
+        }
+        let row = self.store.get_workflow_agent(agent_id).ok();
+        let label = label.or(row.as_ref().and_then(|r| r.label.as_deref()));
+        let phase = phase.or(row.as_ref().and_then(|r| r.phase.as_deref()));
+        let who = match label {
+            Some(label) => label.to_string(),
+            None => short_id(&self.store, IdTable::WorkflowAgents, agent_id),
+        };
+        let name = match phase {
+            Some(phase) => format!("{who} ({phase})"),
+            None => who,
+        };
+        self.known.insert(agent_id.to_string(), name.clone());
+        name
+    }
+}
+
+fn show_event(event: &Event, names: &mut AgentNames) {
     match event {
         Event::WorkflowRunStarted {
             run_id,
             workflow,
             source,
-        } => eprintln!("▶ workflow {workflow} ({source}) run {run_id}"),
-        Event::WorkflowPhase { title, .. } => eprintln!("── {title}"),
-        Event::WorkflowLog { message, .. } => eprintln!("   {message}"),
+        } => errln!("▶ workflow {workflow} ({source}) run {run_id}"),
+        Event::WorkflowPhase { title, .. } => errln!("── {title}"),
+        Event::WorkflowLog { message, .. } => errln!("   {message}"),
         Event::WorkflowAgentStarted {
-            label, agent_id, ..
-        } => eprintln!(
+            label,
+            phase,
+            agent_id,
+            ..
+        } => errln!(
             "   ◦ agent {} started",
-            label.clone().unwrap_or_else(|| short(agent_id))
+            names.name(agent_id, label.as_deref(), phase.as_deref())
         ),
         Event::WorkflowAgentFinished {
             agent_id,
@@ -358,9 +399,9 @@ fn show_event(event: &Event) {
             tokens: n,
             error,
             ..
-        } => eprintln!(
+        } => errln!(
             "   • agent {} {status}{}{}{}",
-            short(agent_id),
+            names.name(agent_id, None, None),
             if *cached { " (cached)" } else { "" },
             if *n > 0 {
                 format!(", {} tokens", tokens(*n))
@@ -372,12 +413,8 @@ fn show_event(event: &Event) {
                 .map(|e| format!(": {}", clip(e, 120)))
                 .unwrap_or_default()
         ),
-        Event::ChangePending { path, .. } => eprintln!("   pending change: {path}"),
-        Event::Notice { message } => eprintln!("   note: {message}"),
+        Event::ChangePending { path, .. } => errln!("   pending change: {path}"),
+        Event::Notice { message } => errln!("   note: {message}"),
         _ => {}
     }
-}
-
-fn short(id: &str) -> String {
-    id.chars().take(8).collect()
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::core::agent::tools::ApprovalMode;
 use crate::core::llm::provider::{self, ProviderPreset};
+use crate::core::workflow::protocol::WorkerLimits;
 
 /// One config file. Every field is optional so that layers merge.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -37,6 +38,8 @@ pub struct ConfigFile {
     pub model_aliases: Option<BTreeMap<String, String>>,
     /// Sub-agents a workflow run keeps running at once (default `min(16, max(2, cores − 2))`).
     pub workflow_concurrency: Option<usize>,
+    /// What a workflow script may use (`[workflow_limits]`).
+    pub workflow_limits: Option<WorkflowLimitsFile>,
     /// Sections read by the workspace (keys, theme); kept as raw TOML here.
     pub ui: Option<toml::Table>,
 }
@@ -64,6 +67,7 @@ impl ConfigFile {
             extra_roots,
             model_aliases,
             workflow_concurrency,
+            workflow_limits,
             ui
         );
     }
@@ -75,6 +79,41 @@ impl ConfigFile {
                 .with_context(|| format!("invalid config file {}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+}
+
+/// `[workflow_limits]`: what one workflow script may use. Agents run in the parent process, so
+/// neither their time nor their memory counts.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowLimitsFile {
+    /// CPU seconds of the script itself (default 30).
+    pub cpu_seconds: Option<u64>,
+    /// Resident memory of the script worker, MB (default 512).
+    pub memory_mb: Option<u64>,
+    /// Largest run result, KB of JSON (default 1024).
+    pub result_kb: Option<u64>,
+    /// Longest `log()` line, KB (default 64).
+    pub log_line_kb: Option<u64>,
+}
+
+impl WorkflowLimitsFile {
+    fn resolve(self) -> WorkerLimits {
+        let d = WorkerLimits::default();
+        const MB: u64 = 1024 * 1024;
+        WorkerLimits {
+            max_cpu_seconds: self.cpu_seconds.unwrap_or(d.max_cpu_seconds).max(1),
+            max_memory_bytes: self
+                .memory_mb
+                .map_or(d.max_memory_bytes, |mb| mb.max(64).saturating_mul(MB)),
+            max_result_bytes: self
+                .result_kb
+                .map_or(d.max_result_bytes, |kb| kb.max(1).saturating_mul(1024)),
+            max_log_bytes: self
+                .log_line_kb
+                .map_or(d.max_log_bytes, |kb| kb.max(1).saturating_mul(1024)),
+            ..d
         }
     }
 }
@@ -112,6 +151,7 @@ pub struct Config {
     pub extra_roots: Vec<PathBuf>,
     pub model_aliases: BTreeMap<String, String>,
     pub workflow_concurrency: usize,
+    pub workflow_limits: WorkerLimits,
     pub ui: toml::Table,
     pub home: PathBuf,
     /// The user's home directory (`~/.boocode/workflows`, `~/.claude/agents`, …).
@@ -282,6 +322,7 @@ impl Config {
                 .workflow_concurrency
                 .unwrap_or_else(default_workflow_concurrency)
                 .max(1),
+            workflow_limits: file.workflow_limits.unwrap_or_default().resolve(),
             ui: file.ui.unwrap_or_default(),
             home: env.home()?,
             user_home: env.get("HOME").map(PathBuf::from).or_else(dirs::home_dir),
@@ -407,6 +448,28 @@ mod tests {
         assert_eq!(c.workflow_model(Some("other-model")), "other-model");
         assert!((2..=16).contains(&c.workflow_concurrency));
         assert_eq!(c.user_home, Some(PathBuf::from("/h")));
+    }
+
+    #[test]
+    fn workflow_limits_come_from_their_table() {
+        let none = Config::resolve(
+            ConfigFile::default(),
+            &env(&[("HOME", "/h")]),
+            &Overrides::default(),
+        );
+        assert_eq!(none.unwrap().workflow_limits, WorkerLimits::default());
+        let file: ConfigFile = toml::from_str(
+            "[workflow_limits]\ncpu_seconds = 5\nmemory_mb = 256\nresult_kb = 10\nlog_line_kb = 2\n",
+        )
+        .unwrap();
+        let limits = Config::resolve(file, &env(&[("HOME", "/h")]), &Overrides::default())
+            .unwrap()
+            .workflow_limits;
+        assert_eq!(limits.max_cpu_seconds, 5);
+        assert_eq!(limits.max_memory_bytes, 256 * 1024 * 1024);
+        assert_eq!(limits.max_result_bytes, 10 * 1024);
+        assert_eq!(limits.max_log_bytes, 2 * 1024);
+        assert!(toml::from_str::<ConfigFile>("[workflow_limits]\ncpu = 5\n").is_err());
     }
 
     #[test]

@@ -288,6 +288,63 @@ impl Store {
     }
 }
 
+/// Tables whose ids people see and type (as prefixes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdTable {
+    Sessions,
+    Chats,
+    Tasks,
+    PendingChanges,
+    WorkflowRuns,
+    WorkflowAgents,
+}
+
+impl IdTable {
+    fn name(self) -> &'static str {
+        match self {
+            IdTable::Sessions => "sessions",
+            IdTable::Chats => "chats",
+            IdTable::Tasks => "tasks",
+            IdTable::PendingChanges => "pending_changes",
+            IdTable::WorkflowRuns => "workflow_runs",
+            IdTable::WorkflowAgents => "workflow_agents",
+        }
+    }
+}
+
+/// Shown ids are at least this long, like the prefixes people are used to.
+const SHORT_ID_MIN: usize = 8;
+
+impl Store {
+    /// The shortest prefix of `id` (at least 8 characters) that no other row of `table`
+    /// shares, so the prefix shown is one the commands accept. A UUID v7's first 8 hex digits
+    /// are its timestamp, shared by every row made in the same minute: those get longer ones.
+    /// Ids sort as text, so the rows sharing the longest prefix are the neighbours in the
+    /// primary-key index: two index lookups.
+    pub fn short_id(&self, table: IdTable, id: &str) -> Result<String> {
+        let table = table.name();
+        let neighbours: (Option<String>, Option<String>) = self.with(|c| {
+            let before = c
+                .prepare_cached(&format!("SELECT MAX(id) FROM {table} WHERE id < ?1"))?
+                .query_row([id], |r| r.get(0))?;
+            let after = c
+                .prepare_cached(&format!("SELECT MIN(id) FROM {table} WHERE id > ?1"))?
+                .query_row([id], |r| r.get(0))?;
+            Ok((before, after))
+        })?;
+        let shared = |other: Option<String>| {
+            other.map_or(0, |o| {
+                id.chars()
+                    .zip(o.chars())
+                    .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
+                    .count()
+            })
+        };
+        let len = (shared(neighbours.0).max(shared(neighbours.1)) + 1).max(SHORT_ID_MIN);
+        Ok(id.chars().take(len).collect())
+    }
+}
+
 fn singular(table: &str) -> &str {
     table.strip_suffix('s').unwrap_or(table)
 }

@@ -585,7 +585,7 @@ impl WorkflowBatch<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::store::NewChat;
+    use crate::core::store::{IdTable, NewChat};
     use serde_json::json;
 
     fn demo_run(store: &Store, project_id: &str) -> WorkflowRun {
@@ -604,6 +604,36 @@ mod tests {
                 concurrency: 1,
             })
             .unwrap()
+    }
+
+    #[test]
+    fn short_ids_tell_time_ordered_agents_apart_and_resolve() {
+        let store = Store::open_in_memory().unwrap();
+        let project = store.ensure_project("/p").unwrap();
+        let run = demo_run(&store, &project.id);
+        let agents: Vec<_> = (0..20)
+            .map(|i| {
+                store
+                    .upsert_workflow_agent(&run.id, "k", i, &json!({"prompt": "p"}), None, None)
+                    .unwrap()
+            })
+            .collect();
+        // UUID v7: the first 8 hex digits are the timestamp, the same for all of them.
+        assert!(agents.iter().all(|a| a.id[..8] == agents[0].id[..8]));
+        let shorts: Vec<String> = agents
+            .iter()
+            .map(|a| store.short_id(IdTable::WorkflowAgents, &a.id).unwrap())
+            .collect();
+        let distinct: std::collections::HashSet<_> = shorts.iter().collect();
+        assert_eq!(distinct.len(), agents.len(), "{shorts:?}");
+        for (a, short) in agents.iter().zip(&shorts) {
+            assert!(a.id.starts_with(short.as_str()) && short.len() < a.id.len());
+            assert_eq!(store.get_workflow_agent(short).unwrap().id, a.id);
+        }
+        // A random (v4) id needs no more than the usual 8 characters.
+        let short = store.short_id(IdTable::WorkflowRuns, &run.id).unwrap();
+        assert_eq!(short, run.id[..8]);
+        assert_eq!(store.get_workflow_run(&short).unwrap().id, run.id);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 // The workflow API, evaluated once per worker before the script. It receives the native hooks
 // (`native`, never exposed as a global) and returns the internals the Rust driver calls.
 // Everything here runs inside the sandbox: it must not leak `native` or the real constructors.
-(function (native, budgetTotal, mainOrigin, wrapperColumns) {
+(function (native, budgetTotal) {
   'use strict';
   const G = globalThis;
   const PRELUDE = '<workflow-prelude>';
@@ -33,6 +33,32 @@
     Object.defineProperty(proto, 'constructor', { value: fake, writable: false, configurable: false });
   }
   define(G, 'eval', blocked('eval()'));
+
+  // --- String.prototype.repeat ----------------------------------------------------------------
+  // Boa charges each repetition of its native `repeat` to the calling function's loop-iteration
+  // counter, so `'x'.repeat(2e7)` in a script without a loop failed as "hit the loop iteration
+  // limit". This one doubles: O(log n) iterations, and memory is left to the memory ceiling.
+  function repeat(count) {
+    if (this === null || this === undefined) {
+      throw new TypeError('String.prototype.repeat called on null or undefined');
+    }
+    if (typeof this === 'symbol') throw new TypeError('cannot convert a Symbol to a string');
+    const s = String(this);
+    let n = Number(count);
+    n = Number.isNaN(n) ? 0 : Math.trunc(n);
+    if (n < 0 || n === Infinity) throw new RangeError(`repeat count must be non-negative and finite, got ${count}`);
+    if (n === 0 || s === '') return '';
+    if (s.length * n > 2 ** 32 - 1) throw new RangeError(`repeat would make a string of ${s.length * n} characters`);
+    let result = '';
+    let piece = s;
+    for (;;) {
+      if (n % 2 === 1) result += piece;
+      n = Math.floor(n / 2);
+      if (n === 0) return result;
+      piece += piece;
+    }
+  }
+  define(String.prototype, 'repeat', repeat);
 
   // --- Helpers --------------------------------------------------------------------------------
   function describe(v) {
@@ -67,15 +93,14 @@
     }
   }
 
+  // Clipped: it goes into the prelude's own log lines, which must stay under the line cap.
   function messageOf(e) {
-    if (e !== null && typeof e === 'object' && typeof e.message === 'string') return e.message;
-    return show(e);
+    const text = e !== null && typeof e === 'object' && typeof e.message === 'string' ? e.message : show(e);
+    return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
   }
 
-  // The first stack frame that is not in this prelude: where the script was when it failed.
-  // A position inside the wrapper's prefix (line 1, up to `wrapperColumns`) is where Boa puts
-  // errors it has no position for (an undefined name in top-level code): no line is better
-  // than a wrong one.
+  // The first stack frame that is not in this prelude: where the script was when it failed,
+  // as Boa reports it (in the wrapped text; `native.position` maps it to the user's file).
   function whereOf(e) {
     if (e === null || typeof e !== 'object') return null;
     let stack;
@@ -87,10 +112,7 @@
     if (typeof stack !== 'string') return null;
     for (const l of stack.split('\n')) {
       const m = /\((.*):(\d+):(\d+)\)\s*$/.exec(l);
-      if (m && m[1] !== PRELUDE) {
-        if (Number(m[2]) === 1 && Number(m[3]) <= wrapperColumns) return null;
-        return { origin: m[1], line: Number(m[2]) };
-      }
+      if (m && m[1] !== PRELUDE) return { origin: m[1], line: Number(m[2]), column: Number(m[3]) };
     }
     return null;
   }
@@ -112,7 +134,7 @@
       text = `Uncaught ${show(e)}`;
     }
     const at = whereOf(e);
-    if (at) text += at.origin === mainOrigin ? ` (at line ${at.line})` : ` (at line ${at.line} of ${at.origin})`;
+    if (at) text += ` (${native.position(at.origin, at.line, at.column)})`;
     return text;
   }
 

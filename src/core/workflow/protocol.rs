@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Limits the worker enforces on the script (the parent also kills it on cancel or timeout).
+/// The defaults are config `[workflow_limits]` (see [`crate::core::config`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerLimits {
     /// Boa loop-iteration limit per loop.
@@ -18,10 +19,15 @@ pub struct WorkerLimits {
     pub max_recursion: usize,
     /// Deepest bracket nesting accepted by the source pre-check.
     pub max_nesting: usize,
-    /// Address-space limit of the worker process, bytes.
+    /// Resident memory the worker may use, bytes (a watchdog samples it; the address space is
+    /// capped higher, for allocations too sudden for the watchdog).
     pub max_memory_bytes: u64,
-    /// CPU seconds the worker may use (watchdog).
+    /// CPU seconds the script may use. Agents run in the parent, so their time is not counted.
     pub max_cpu_seconds: u64,
+    /// Largest result, bytes of JSON.
+    pub max_result_bytes: u64,
+    /// Longest `log()` line (and `phase()` title), bytes.
+    pub max_log_bytes: u64,
 }
 
 impl Default for WorkerLimits {
@@ -30,8 +36,10 @@ impl Default for WorkerLimits {
             max_loop_iterations: 10_000_000,
             max_recursion: 512,
             max_nesting: 256,
-            max_memory_bytes: 2 * 1024 * 1024 * 1024,
-            max_cpu_seconds: 300,
+            max_memory_bytes: 512 * 1024 * 1024,
+            max_cpu_seconds: 30,
+            max_result_bytes: 1024 * 1024,
+            max_log_bytes: 64 * 1024,
         }
     }
 }

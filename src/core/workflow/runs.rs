@@ -105,7 +105,7 @@ pub fn set_worker_command(rt: &Runtime, command: WorkerCommand) {
 }
 
 /// Replaces the limits the worker enforces on scripts (tests use small ones so a runaway loop
-/// stops quickly in a debug build); [`WorkerLimits::default`] otherwise.
+/// stops quickly in a debug build); config `[workflow_limits]` otherwise.
 pub fn set_worker_limits(rt: &Runtime, limits: WorkerLimits) {
     *lock(&rt.workflows.limits) = Some(limits);
 }
@@ -447,7 +447,9 @@ async fn run_loop(
         args: run.args.clone(),
         budget_total: run.budget_total,
         budget_spent: shared.spent.load(Ordering::SeqCst),
-        limits: lock(&rt.workflows.limits).clone().unwrap_or_default(),
+        limits: lock(&rt.workflows.limits)
+            .clone()
+            .unwrap_or_else(|| rt.config.workflow_limits.clone()),
     };
     if let Err(e) = worker.send(&start).await {
         let why = worker.exit_description().await;

@@ -1,11 +1,13 @@
 //! The Boa side of the worker: turning a workflow script into something Boa runs, the context
 //! with only the workflow API in it, and the job executor.
 //!
-//! Every script shape runs the same way. The source is rewritten (keeping every line where it
-//! was, so Boa's line numbers stay right) and wrapped:
+//! Every script shape runs the same way. The source is rewritten (keeping every line and
+//! column where it was) and wrapped, the wrapper's head on a line of its own, so line N + 1 of
+//! what Boa runs is line N of the user's file, column for column:
 //!
 //! ```text
-//! (function (args, module, exports, workflow) { return async function __main() {<source>
+//! (function (args, module, exports, workflow) { return async function __main() {
+//! <source>
 //! }; })
 //! ```
 //!
@@ -34,13 +36,14 @@ use boa_engine::job::{GenericJob, Job, JobExecutor, NativeAsyncJob, PromiseJob, 
 use boa_engine::module::IdleModuleLoader;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::{
-    js_string, Context, JsError, JsNativeError, JsResult, JsString, JsValue, NativeFunction, Source,
+    js_string, Context, JsError, JsNativeError, JsNativeErrorKind, JsResult, JsString, JsValue,
+    NativeFunction, Source,
 };
 
 use super::lexer::{tokenize, TokKind, Token};
 use super::meta::{split_meta, MetaErrorKind};
 use super::protocol::{AgentSpec, FromWorker, WorkerLimits};
-use super::script_host::emit;
+use super::script_host::{emit, human_bytes};
 
 /// Largest script accepted, bytes.
 pub const MAX_SOURCE_BYTES: usize = 512 * 1024;
@@ -50,9 +53,9 @@ pub(crate) const PRELUDE_PATH: &str = "<workflow-prelude>";
 
 const PRELUDE: &str = include_str!("prelude.js");
 
-/// What goes before the script's first line. Boa reports some errors (an undefined name) at the
-/// start of the enclosing function; for top-level code that is a column of this prefix, which
-/// is no position in the script, so the prelude leaves such positions out of error messages.
+/// The wrapper's first line (see the module docs). Boa reports some errors (an undefined name,
+/// a failed destructuring) at the start of the enclosing function; for top-level code that is
+/// this line, which is no position in the script.
 const WRAPPER_PREFIX: &str =
     "(function (args, module, exports, workflow) { return async function __main() {";
 
@@ -157,7 +160,7 @@ pub fn prepare(source: &str, max_nesting: usize) -> Result<String, InvalidScript
     for name in default_names {
         prefix.push_str(&format!("module.exports.default = {name};"));
     }
-    Ok(format!("{prefix}{text}\n}}; }})"))
+    Ok(format!("{prefix}\n{text}\n}}; }})"))
 }
 
 // --- Host state ------------------------------------------------------------------------------
@@ -177,6 +180,9 @@ pub(crate) struct Host {
     pub outstanding: HashMap<u64, CallKind>,
     pub budget_spent: u64,
     pub max_nesting: usize,
+    pub max_log_bytes: u64,
+    /// Each script's source by origin, to describe error positions in it.
+    pub sources: HashMap<String, String>,
 }
 
 thread_local! {
@@ -221,15 +227,42 @@ fn native_resolve(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<
 }
 
 fn native_phase(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let title = arg_string(args, 0, ctx)?.unwrap_or_default();
+    let title = capped_text("phase() title", args, ctx)?;
     emit(&FromWorker::Phase { title });
     Ok(JsValue::undefined())
 }
 
 fn native_log(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let message = arg_string(args, 0, ctx)?.unwrap_or_default();
+    let message = capped_text("log() line", args, ctx)?;
     emit(&FromWorker::Log { message });
     Ok(JsValue::undefined())
+}
+
+/// The first argument as text, refused (a RangeError the script can catch) when it is longer
+/// than `[workflow_limits] log_line_kb`: every line is stored in the run's log.
+fn capped_text(what: &str, args: &[JsValue], ctx: &mut Context) -> JsResult<String> {
+    let max = HOST.with_borrow(|h| h.max_log_bytes);
+    let text = match args.first() {
+        Some(v) if !v.is_null_or_undefined() => v.to_string(ctx)?,
+        _ => return Ok(String::new()),
+    };
+    // A UTF-16 unit is at least one byte of UTF-8: a line far too long is refused uncopied.
+    let at_least = if text.len() as u64 > max {
+        text.len() as u64
+    } else {
+        let text = text.to_std_string_escaped();
+        if text.len() as u64 <= max {
+            return Ok(text);
+        }
+        text.len() as u64
+    };
+    Err(JsNativeError::range()
+        .with_message(format!(
+            "the {what} is {}; it may be at most {} ([workflow_limits] log_line_kb)",
+            human_bytes(at_least),
+            human_bytes(max)
+        ))
+        .into())
 }
 
 fn native_spent(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
@@ -245,11 +278,101 @@ fn native_compile(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<
     let text = prepare(&source, max_nesting).map_err(|InvalidScript(m)| {
         JsNativeError::syntax().with_message(format!("{origin}: {m}"))
     })?;
-    compile_text(&text, &origin, ctx)
+    let compiled = compile_text(&text, &origin, ctx)?;
+    HOST.with_borrow_mut(|h| h.sources.insert(origin, source));
+    Ok(compiled)
+}
+
+/// A parse error says `… at line N, col M` of the wrapped text: say it of the user's file.
+fn locate_syntax_error(e: JsError, origin: &str) -> JsError {
+    let Some(native) = e.as_native() else {
+        return e;
+    };
+    if !matches!(native.kind(), JsNativeErrorKind::Syntax) {
+        return e;
+    }
+    let Some((head, position)) = native.message().rsplit_once(" at line ") else {
+        return e;
+    };
+    let mut numbers = position
+        .split(", col ")
+        .map(|n| n.trim().parse::<usize>().ok());
+    let (Some(Some(line)), Some(Some(column)), None) =
+        (numbers.next(), numbers.next(), numbers.next())
+    else {
+        return e;
+    };
+    let at = describe_position(origin, None, line, column);
+    JsNativeError::syntax()
+        .with_message(format!("{head} ({at})"))
+        .into()
+}
+
+/// `position(origin, line, column)`: where an error happened, in the user's file, from a
+/// position Boa reported in the wrapped text.
+fn native_position(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let origin = arg_string(args, 0, ctx)?.unwrap_or_default();
+    let number = |i: usize, ctx: &mut Context| -> JsResult<usize> {
+        Ok(args.get(i).map_or(Ok(0.0), |v| v.to_number(ctx))?.max(0.0) as usize)
+    };
+    let (line, column) = (number(1, ctx)?, number(2, ctx)?);
+    let text =
+        HOST.with_borrow(|h| describe_position(&origin, h.sources.get(&origin), line, column));
+    Ok(JsValue::from(JsString::from(text)))
+}
+
+/// `at FILE:LINE:COLUMN` in the user's source, for a position Boa gave in the wrapped text
+/// (the wrapper's head is line 1). Boa gives errors of some operations (reading an undefined
+/// name, destructuring) the position where their function's body starts; that is said as such
+/// rather than passed off as the line of the error.
+pub(crate) fn describe_position(
+    origin: &str,
+    source: Option<&String>,
+    line: usize,
+    column: usize,
+) -> String {
+    let file = display_origin(origin);
+    if line <= 1 {
+        return format!("in the top-level code of {file}; the engine gives no line for this error");
+    }
+    let line = line - 1;
+    let at = format!("{file}:{line}:{column}");
+    let opens_function = source.is_some_and(|s| {
+        let Some(text) = s.lines().nth(line - 1) else {
+            return false;
+        };
+        let chars: Vec<char> = text.chars().collect();
+        let before = chars[..column.saturating_sub(1).min(chars.len())]
+            .iter()
+            .rev()
+            .find(|c| !c.is_whitespace());
+        chars.get(column.wrapping_sub(1)) == Some(&'{') && matches!(before, Some(')' | '>'))
+    });
+    if opens_function {
+        format!("in the function whose body starts at {at}; the engine gives no line inside it for this error")
+    } else {
+        format!("at {at}")
+    }
+}
+
+/// A script's origin as the user knows it: relative to the project (the worker's working
+/// directory) when it is inside it.
+fn display_origin(origin: &str) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            Path::new(origin)
+                .strip_prefix(cwd)
+                .ok()
+                .map(|p| p.display().to_string())
+        })
+        .unwrap_or_else(|| origin.to_string())
 }
 
 pub(crate) fn compile_text(text: &str, origin: &str, ctx: &mut Context) -> JsResult<JsValue> {
-    let value = ctx.eval(Source::from_bytes(text).with_path(Path::new(origin)))?;
+    let value = ctx
+        .eval(Source::from_bytes(text).with_path(Path::new(origin)))
+        .map_err(|e| locate_syntax_error(e, origin))?;
     if !value.is_callable() {
         return Err(JsNativeError::typ()
             .with_message("internal error: the wrapped script is not a function")
@@ -284,7 +407,6 @@ impl Api {
 pub(crate) fn build_context(
     limits: &WorkerLimits,
     budget_total: Option<u64>,
-    origin: &str,
 ) -> JsResult<(Context, Rc<Executor>, Api)> {
     let executor = Rc::new(Executor::default());
     // IdleModuleLoader: the default loader would read files relative to the working directory.
@@ -296,7 +418,10 @@ pub(crate) fn build_context(
         .set_loop_iteration_limit(limits.max_loop_iterations);
     ctx.runtime_limits_mut()
         .set_recursion_limit(limits.max_recursion);
-    HOST.with_borrow_mut(|h| h.max_nesting = limits.max_nesting);
+    HOST.with_borrow_mut(|h| {
+        h.max_nesting = limits.max_nesting;
+        h.max_log_bytes = limits.max_log_bytes;
+    });
 
     let native = ObjectInitializer::new(&mut ctx)
         .function(
@@ -329,6 +454,11 @@ pub(crate) fn build_context(
             js_string!("compile"),
             2,
         )
+        .function(
+            NativeFunction::from_fn_ptr(native_position),
+            js_string!("position"),
+            3,
+        )
         .build();
     let factory = ctx.eval(Source::from_bytes(PRELUDE).with_path(Path::new(PRELUDE_PATH)))?;
     let total = match budget_total {
@@ -340,16 +470,7 @@ pub(crate) fn build_context(
             JsNativeError::typ().with_message("internal error: prelude is not a function"),
         )
     })?;
-    let internals = factory.call(
-        &JsValue::undefined(),
-        &[
-            native.into(),
-            total,
-            JsValue::from(JsString::from(origin)),
-            JsValue::from(WRAPPER_PREFIX.len() as f64),
-        ],
-        &mut ctx,
-    )?;
+    let internals = factory.call(&JsValue::undefined(), &[native.into(), total], &mut ctx)?;
     let internals = internals.as_object().ok_or_else(|| {
         JsError::from(
             JsNativeError::typ().with_message("internal error: prelude returned no object"),
@@ -435,13 +556,37 @@ mod tests {
     fn rewrites_exports_keeping_lines() {
         let src = "export const meta = { name: 'x' };\nexport default async function main(args) {\n  return args;\n}\n";
         let out = prepare(src, 64).unwrap();
-        assert!(out.starts_with("(function (args, module, exports, workflow) { return async function __main() {module.exports.default = main;"));
-        assert!(out.contains("      const meta"));
-        assert!(out.contains("\n               async function main(args) {\n"));
-        assert_eq!(out.lines().nth(2), Some("  return args;"));
+        // The wrapper's head is a line of its own: line N + 1 is the user's line N, column
+        // for column.
+        assert!(out.starts_with("(function (args, module, exports, workflow) { return async function __main() {module.exports.default = main;\n"));
+        assert_eq!(
+            out.lines().nth(1),
+            Some("       const meta = { name: 'x' };")
+        );
+        assert_eq!(
+            out.lines().nth(2),
+            Some("               async function main(args) {")
+        );
+        assert_eq!(out.lines().nth(3), Some("  return args;"));
 
         let out = prepare("export default async (args) => args\n", 64).unwrap();
         assert!(out.contains("module.exports.default = async (args) => args"));
+    }
+
+    #[test]
+    fn positions_are_described_in_the_users_file() {
+        let src = "const f = (o) => {\n  const { a } = o;\n};\n".to_string();
+        assert_eq!(
+            describe_position("w.js", Some(&src), 1, 40),
+            "in the top-level code of w.js; the engine gives no line for this error"
+        );
+        assert_eq!(describe_position("w.js", Some(&src), 3, 5), "at w.js:2:5");
+        assert_eq!(
+            describe_position("w.js", Some(&src), 2, 18),
+            "in the function whose body starts at w.js:1:18; the engine gives no line inside it for this error"
+        );
+        // Without the source nothing is guessed.
+        assert_eq!(describe_position("w.js", None, 2, 18), "at w.js:1:18");
     }
 
     #[test]

@@ -165,7 +165,8 @@ fn drive<R: BufRead>(mut stdin: R) -> i32 {
         Ok(t) => t,
         Err(InvalidScript(m)) => return fail("invalid", m),
     };
-    let (mut ctx, _executor, api) = match build_context(&limits, budget_total, &origin) {
+    HOST.with_borrow_mut(|h| h.sources.insert(origin.clone(), source));
+    let (mut ctx, _executor, api) = match build_context(&limits, budget_total) {
         Ok(x) => x,
         Err(e) => {
             return fail(
@@ -309,24 +310,56 @@ fn answer(msg: ToWorker, api: &Api, ctx: &mut Context) -> boa_engine::JsResult<(
 }
 
 fn finish(value: JsValue, api: &Api, limits: &WorkerLimits, ctx: &mut Context) -> i32 {
-    let json = api
+    let json = match api
         .call(&api.finish, &[value], ctx)
-        .and_then(|s| s.to_string(ctx).map(|s| s.to_std_string_escaped()));
-    match json {
-        Ok(text) => match serde_json::from_str::<Value>(&text) {
-            Ok(result) => {
-                emit(&FromWorker::Done { result });
-                EXIT_DONE
-            }
-            Err(e) => fail(
-                "error",
-                format!("the workflow's result is not valid JSON: {e}"),
-            ),
-        },
+        .and_then(|s| s.to_string(ctx))
+    {
+        Ok(json) => json,
         Err(e) => {
             let (kind, message) = classify(e, api, limits, ctx);
-            fail(kind, message)
+            return fail(kind, message);
         }
+    };
+    // Every UTF-16 unit is at least one byte of UTF-8: an over-long result is refused before
+    // it is copied out of the engine.
+    if json.len() as u64 > limits.max_result_bytes {
+        return fail("limit", result_too_big(json.len() as u64, limits));
+    }
+    let text = json.to_std_string_escaped();
+    if text.len() as u64 > limits.max_result_bytes {
+        return fail("limit", result_too_big(text.len() as u64, limits));
+    }
+    match serde_json::from_str::<Value>(&text) {
+        Ok(result) => {
+            emit(&FromWorker::Done { result });
+            EXIT_DONE
+        }
+        Err(e) => fail(
+            "error",
+            format!("the workflow's result is not valid JSON: {e}"),
+        ),
+    }
+}
+
+fn result_too_big(at_least: u64, limits: &WorkerLimits) -> String {
+    format!(
+        "the workflow's result is {} of JSON (or more); a result may be at most {} \
+         ([workflow_limits] result_kb): return a summary, or write bulk output through an agent",
+        human_bytes(at_least),
+        human_bytes(limits.max_result_bytes)
+    )
+}
+
+/// `1.5 MB`, `64 KB`, `300 bytes` (binary units, as the limits are configured).
+pub(crate) fn human_bytes(n: u64) -> String {
+    const KB: u64 = 1024;
+    const MB: u64 = 1024 * KB;
+    if n >= MB {
+        format!("{:.1} MB", n as f64 / MB as f64)
+    } else if n >= KB {
+        format!("{:.1} KB", n as f64 / KB as f64)
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -352,7 +385,8 @@ fn classify(
             EngineError::RuntimeLimit(RuntimeLimitError::LoopIteration) => (
                 "limit",
                 format!(
-                    "the script hit the loop iteration limit ({} iterations of one loop)",
+                    "the script hit the loop iteration limit: the loops of one function call \
+                     ran more than {} iterations in all",
                     limits.max_loop_iterations
                 ),
             ),
@@ -384,6 +418,63 @@ static ABORT_LINE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 static ABORT_LINE_LEN: AtomicUsize = AtomicUsize::new(0);
 static CPU_LINE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 static CPU_LINE_LEN: AtomicUsize = AtomicUsize::new(0);
+static MEMORY_LINE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+static MEMORY_LINE_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Address space allowed beyond twice the memory ceiling.
+const ADDRESS_SPACE_SLACK: u64 = 1024 * 1024 * 1024;
+/// How often the memory watchdog samples the resident set.
+const MEMORY_SAMPLE: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Ends the process with the memory line once its resident set passes `max_bytes`. Boa has no
+/// heap limit, and a script that keeps growing slows down as every collection traces its live
+/// objects, so an address-space limit alone took minutes to trip; the resident set is what
+/// the ceiling means. Linux only (it reads `/proc/self/statm`).
+fn watch_memory(max_bytes: u64) {
+    let Ok(statm) = std::fs::File::open("/proc/self/statm") else {
+        return;
+    };
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let page = if page > 0 { page as u64 } else { 4096 };
+    let spawned = std::thread::Builder::new()
+        .name("memory-watchdog".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            use std::os::unix::fs::FileExt;
+            let mut buf = [0u8; 128];
+            loop {
+                std::thread::sleep(MEMORY_SAMPLE);
+                let Ok(n) = statm.read_at(&mut buf, 0) else {
+                    return;
+                };
+                if resident_pages(&buf[..n]).saturating_mul(page) > max_bytes {
+                    write_prepared(&MEMORY_LINE, &MEMORY_LINE_LEN);
+                    // SAFETY: _exit ends the process without running anything else.
+                    unsafe { libc::_exit(EXIT_FAILED) }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("workflow worker: cannot start the memory watchdog: {e}");
+    }
+}
+
+/// The second field of `/proc/self/statm` (resident pages); parsed without allocating.
+fn resident_pages(statm: &[u8]) -> u64 {
+    statm
+        .split(|b| *b == b' ')
+        .nth(1)
+        .map(|field| {
+            field
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .fold(0u64, |n, b| {
+                    n.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+                })
+        })
+        .unwrap_or(0)
+}
 
 fn leak_line(msg: &FromWorker, ptr: &AtomicPtr<u8>, len: &AtomicUsize) {
     let Ok(mut line) = serde_json::to_string(msg) else {
@@ -427,12 +518,13 @@ extern "C" fn on_cpu_limit(_: libc::c_int) {
 }
 
 fn apply_process_limits(limits: &WorkerLimits) {
+    let memory = human_bytes(limits.max_memory_bytes);
     leak_line(
         &FromWorker::Failed {
             kind: "limit".into(),
             message: format!(
-                "the workflow worker aborted, most likely out of memory (limit {} MB)",
-                limits.max_memory_bytes / (1024 * 1024)
+                "the workflow worker aborted, most likely out of memory: an allocation too big \
+                 for the address space left (the script may use {memory}, [workflow_limits] memory_mb)"
             ),
         },
         &ABORT_LINE,
@@ -442,13 +534,28 @@ fn apply_process_limits(limits: &WorkerLimits) {
         &FromWorker::Failed {
             kind: "limit".into(),
             message: format!(
-                "the script used more than {} s of CPU time",
+                "the script used more than {} s of CPU time, its budget ([workflow_limits] \
+                 cpu_seconds; time spent waiting for agents does not count)",
                 limits.max_cpu_seconds
             ),
         },
         &CPU_LINE,
         &CPU_LINE_LEN,
     );
+    leak_line(
+        &FromWorker::Failed {
+            kind: "limit".into(),
+            message: format!(
+                "the script used more than {memory} of memory, its ceiling ([workflow_limits] \
+                 memory_mb)"
+            ),
+        },
+        &MEMORY_LINE,
+        &MEMORY_LINE_LEN,
+    );
+    if limits.max_memory_bytes > 0 {
+        watch_memory(limits.max_memory_bytes);
+    }
     // SAFETY: plain libc calls with valid arguments; handlers only touch atomics and write(2).
     unsafe {
         let handler: extern "C" fn(libc::c_int) = on_abort;
@@ -457,9 +564,16 @@ fn apply_process_limits(limits: &WorkerLimits) {
         libc::signal(libc::SIGXCPU, handler as libc::sighandler_t);
 
         if limits.max_memory_bytes > 0 {
+            // The watchdog cannot see an allocation that is too big at once (`new
+            // Array(1e9)`): the address space, with room for stacks and allocator arenas that
+            // are reserved but not resident, makes that one fail instead.
+            let space = limits
+                .max_memory_bytes
+                .saturating_mul(2)
+                .saturating_add(ADDRESS_SPACE_SLACK);
             let lim = libc::rlimit {
-                rlim_cur: limits.max_memory_bytes as libc::rlim_t,
-                rlim_max: limits.max_memory_bytes as libc::rlim_t,
+                rlim_cur: space as libc::rlim_t,
+                rlim_max: space as libc::rlim_t,
             };
             if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
                 eprintln!(
@@ -482,5 +596,16 @@ fn apply_process_limits(limits: &WorkerLimits) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_pages_is_the_second_statm_field() {
+        assert_eq!(resident_pages(b"12345 678 90 1 0 2 0\n"), 678);
+        assert_eq!(resident_pages(b"garbage"), 0);
     }
 }
