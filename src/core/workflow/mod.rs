@@ -9,6 +9,7 @@ pub mod discovery;
 pub(crate) mod lexer;
 pub mod meta;
 pub mod protocol;
+pub mod report;
 pub mod runs;
 pub mod sandbox;
 /// The worker process's side: runs one script on Boa.

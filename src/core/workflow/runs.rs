@@ -23,6 +23,7 @@ use super::agent_call::{self, AgentOutcome, AgentPlace};
 use super::cache::{script_hash, spec_hash, Occurrences};
 use super::discovery::{self, WorkflowEntry};
 use super::protocol::{AgentSpec, FromWorker, ToWorker, WorkerLimits};
+use super::report;
 use super::worker::{WorkerCommand, WorkerProcess};
 use crate::core::engine::{lock, Runtime};
 use crate::core::events::Event;
@@ -402,6 +403,16 @@ async fn drive(
             error: error.clone(),
         }),
     );
+    if let Some(chat_id) = &run.parent_chat_id {
+        let report = report::report(
+            &run.workflow,
+            &run.id,
+            status,
+            result.as_ref(),
+            error.as_deref(),
+        );
+        report::post(&rt, chat_id, &run.id, &report);
+    }
     lock(&rt.workflows.running).remove(&run.id);
     RunOutcome {
         run_id: run.id,

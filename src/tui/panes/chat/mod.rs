@@ -545,6 +545,10 @@ impl ChatPane {
                     attachments: attachments.clone(),
                 });
             }
+            Event::WorkflowReported { heading, body, .. } => {
+                self.items
+                    .extend(items::report_items(heading, body, self.turn));
+            }
             Event::ModelCallStarted { model, .. } => {
                 self.model = model.clone();
                 self.status = Status::Streaming;
@@ -1252,7 +1256,8 @@ impl ChatPane {
                         .unwrap_or_else(|_| serde_json::Value::String(text.to_string())),
                 };
                 self.push(Kind::Notice(format!(
-                    "starting workflow {name} (progress in the orchestrator pane)"
+                    "starting workflow {name}: progress in the orchestrator pane, the result \
+                     comes back here"
                 )));
                 return KeyOutcome::Actions(vec![AppAction::RunWorkflow { name, args }]);
             }
@@ -1588,7 +1593,8 @@ impl Pane for ChatPane {
             | Event::ToolFinished { chat_id, .. }
             | Event::ChangePending { chat_id, .. }
             | Event::CommandConfirmationRequested { chat_id, .. }
-            | Event::TurnFinished { chat_id, .. } => *chat_id == self.chat_id,
+            | Event::TurnFinished { chat_id, .. }
+            | Event::WorkflowReported { chat_id, .. } => *chat_id == self.chat_id,
             // Carries no chat id: it is ours if we show the change.
             Event::ChangeResolved { .. } => true,
             _ => false,
