@@ -4,6 +4,7 @@
 //! `sandbox`, `meta`, `lexer`) runs one script under resource limits.
 
 pub(crate) mod agent_call;
+pub mod args;
 pub mod cache;
 pub mod discovery;
 pub(crate) mod lexer;

@@ -378,21 +378,23 @@ async fn drive(
         End::Cancelled(e) => ("cancelled", None, Some(e)),
     };
     let spent = shared.spent.load(Ordering::SeqCst);
-    let summary = format!("{}/{} agents cached", stats.cached, stats.issued);
+    if stats.cached > 0 {
+        let summary = format!("{}/{} agents cached", stats.cached, stats.issued);
+        shared.record(
+            "log",
+            json!({"message": summary}),
+            Some(Event::WorkflowLog {
+                run_id: run.id.clone(),
+                message: summary,
+            }),
+        );
+    }
     shared.record_with(
         &format!("closing run {}", run.id),
         |w| {
             w.set_run_tokens(&run.id, spent)?;
             w.finish_run(&run.id, status, result.as_ref(), error.as_deref())
         },
-        "log",
-        json!({"message": summary}),
-        Some(Event::WorkflowLog {
-            run_id: run.id.clone(),
-            message: summary.clone(),
-        }),
-    );
-    shared.record(
         "run_finished",
         json!({"status": status, "result": result, "error": error, "agents": stats.issued,
                "cached": stats.cached, "tokens_spent": spent}),

@@ -1,7 +1,11 @@
+//! The args editor of the workflow list.
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::Value;
 
-/// The args editor of one workflow: a single line of JSON.
+use crate::core::workflow::args::args_from_text;
+
+/// The args editor of one workflow: a single line of JSON or plain text.
 #[derive(Debug, Clone, Default)]
 pub(super) struct ArgsEditor {
     pub(super) text: String,
@@ -10,12 +14,9 @@ pub(super) struct ArgsEditor {
 }
 
 impl ArgsEditor {
-    /// The args to run with: `Null` when empty, else the parsed JSON or its error.
+    /// The args to run with: `Null` when empty, JSON, or plain text as a string.
     pub(super) fn parse(&self) -> Result<Value, String> {
-        if self.text.trim().is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&self.text).map_err(|e| e.to_string())
+        args_from_text(&self.text)
     }
 
     fn byte_at(&self, char_idx: usize) -> usize {

@@ -10,7 +10,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::super::{fit, fit_right, fmt_tokens, keep_visible, one_line, parse_time, truncate};
 use super::args::ArgsEditor;
-use super::OrchestratorPane;
+use super::{workflow_counts, OrchestratorPane};
 use crate::core::store::WorkflowRun;
 use crate::core::workflow::WorkflowEntry;
 use crate::tui::theme::Theme;
@@ -48,10 +48,11 @@ impl OrchestratorPane {
         if let Some(e) = &self.error {
             lines.push(Line::styled(truncate(&format!("⚠ {e}"), width), t.error));
         }
-        lines.push(Line::styled(
-            truncate(&format!("Workflows ({})", self.workflows.len()), width),
-            t.heading,
-        ));
+        let heading = match workflow_counts(&self.workflows) {
+            (valid, 0) => format!("Workflows ({valid})"),
+            (valid, invalid) => format!("Workflows ({valid} · {invalid} invalid)"),
+        };
+        lines.push(Line::styled(truncate(&heading, width), t.heading));
         let name_w = self
             .workflows
             .iter()
@@ -109,7 +110,7 @@ impl OrchestratorPane {
         }
         if footer_h > 0 {
             let hint = if editing {
-                "type JSON args · Enter run · Esc done · C-u clear"
+                "type JSON or plain text · Enter run · Esc done · C-u clear"
             } else {
                 "Enter args/open run · a args · j/k move · u refresh"
             };
@@ -194,6 +195,9 @@ impl OrchestratorPane {
         }
         let status = match editor.parse() {
             Ok(Value::Null) => Line::styled(truncate("✓ no args", width), t.dim),
+            Ok(Value::String(text)) => {
+                Line::styled(truncate(&format!("✓ the text {text:?}"), width), t.success)
+            }
             Ok(_) => Line::styled(truncate("✓ valid JSON", width), t.success),
             Err(e) => Line::styled(truncate(&format!("✗ {e}"), width), t.error),
         };
@@ -280,16 +284,35 @@ fn started_label(at: &str) -> String {
     }
 }
 
-fn run_row(r: &WorkflowRun, t: &Theme, width: usize, selected: bool) -> Line<'static> {
+/// Args as the runs list shows them: a string as typed, other values as compact JSON.
+fn args_summary(args: &Value) -> String {
+    match args {
+        Value::Null => String::new(),
+        Value::String(s) => one_line(s),
+        other => one_line(&other.to_string()),
+    }
+}
+
+pub(super) fn run_row(r: &WorkflowRun, t: &Theme, width: usize, selected: bool) -> Line<'static> {
     let (icon, style) = run_badge(&r.status, t);
-    let status_w = 13;
+    // "  ◌ interrupted", the longest status, and a space.
+    let status_w = 16;
     let time_w = if width >= 50 { 11 } else { 0 };
     let tokens_w = if width >= 40 { 8 } else { 0 };
     let name_w = width.saturating_sub(status_w + time_w + tokens_w);
-    let mut spans = vec![
-        Span::styled(fit(&format!("  {icon} {}", r.status), status_w), style),
-        Span::raw(fit(&one_line(&r.workflow), name_w)),
-    ];
+    let workflow = one_line(&r.workflow);
+    let args = args_summary(&r.args);
+    let args_w = name_w.saturating_sub(workflow.width() + 1);
+    let mut spans = vec![Span::styled(
+        fit(&format!("  {icon} {}", r.status), status_w),
+        style,
+    )];
+    if args.is_empty() || args_w == 0 {
+        spans.push(Span::raw(fit(&workflow, name_w)));
+    } else {
+        spans.push(Span::raw(format!("{workflow} ")));
+        spans.push(Span::styled(fit(&args, args_w), t.dim));
+    }
     if time_w > 0 {
         let at = r.started_at.as_deref().unwrap_or(&r.created_at);
         spans.push(Span::styled(fit_right(&started_label(at), time_w), t.dim));

@@ -54,6 +54,8 @@ pub struct OrchestratorPane {
     tree_scroll: usize,
     /// Log lines scrolled up from the tail; 0 follows the tail.
     log_back: usize,
+    /// The log shows an ended run's result from its top (until the log is scrolled).
+    pin_result: bool,
     error: Option<String>,
     /// A fixed "now" for tests (elapsed times).
     fixed_now: Option<DateTime<Utc>>,
@@ -79,6 +81,7 @@ impl OrchestratorPane {
             agent: None,
             tree_scroll: 0,
             log_back: 0,
+            pin_result: false,
             error: None,
             fixed_now: None,
             touched_at: None,
@@ -126,6 +129,7 @@ impl OrchestratorPane {
                 self.agent = view.agents.first().map(|a| a.id.clone());
                 self.tree_scroll = 0;
                 self.log_back = 0;
+                self.pin_result = view.result.is_some();
                 self.mode = Mode::Run(Box::new(view));
                 self.touched_at = Some(self.now());
                 self.error = None;
@@ -145,7 +149,10 @@ impl OrchestratorPane {
         let Mode::Run(view) = &mut self.mode else {
             return;
         };
-        if !view.is_live() || ctx.engine.is_workflow_running_here(&view.run_id) {
+        if !view.is_live()
+            || view.is_driven_here()
+            || ctx.engine.is_workflow_running_here(&view.run_id)
+        {
             return;
         }
         if self
@@ -206,7 +213,8 @@ impl OrchestratorPane {
                         KeyOutcome::Actions(vec![AppAction::RunWorkflow { name, args }])
                     }
                     Err(e) => KeyOutcome::Actions(vec![AppAction::Notice(format!(
-                        "args are not valid JSON: {e}"
+                        "args are not valid JSON: {e} (text that does not begin with {{, [ or \" \
+                         goes as a string)"
                     ))]),
                 },
                 _ => {
@@ -285,9 +293,18 @@ impl OrchestratorPane {
             }
             KeyCode::Home | KeyCode::Char('g') => self.agent = go(0),
             KeyCode::Char('G') => self.agent = go(last),
-            KeyCode::PageUp => self.log_back = self.log_back.saturating_add(10),
-            KeyCode::PageDown => self.log_back = self.log_back.saturating_sub(10),
-            KeyCode::End => self.log_back = 0,
+            KeyCode::PageUp => {
+                self.pin_result = false;
+                self.log_back = self.log_back.saturating_add(10);
+            }
+            KeyCode::PageDown => {
+                self.pin_result = false;
+                self.log_back = self.log_back.saturating_sub(10);
+            }
+            KeyCode::End => {
+                self.pin_result = false;
+                self.log_back = 0;
+            }
             KeyCode::Enter => {
                 let Some(agent) = selected else {
                     return KeyOutcome::Consumed;
@@ -345,6 +362,12 @@ impl OrchestratorPane {
     }
 }
 
+/// Workflows that can run and invalid files: the title and the list count the same way.
+fn workflow_counts(workflows: &[WorkflowEntry]) -> (usize, usize) {
+    let invalid = workflows.iter().filter(|w| w.error.is_some()).count();
+    (workflows.len() - invalid, invalid)
+}
+
 fn notice(message: String) -> KeyOutcome {
     KeyOutcome::Actions(vec![AppAction::Notice(message)])
 }
@@ -363,11 +386,15 @@ impl Pane for OrchestratorPane {
         match &self.mode {
             Mode::Run(v) => format!("orchestrator · {} · {}", v.workflow, v.status),
             Mode::List { .. } => {
-                let n = self.workflows.iter().filter(|w| w.error.is_none()).count();
-                format!(
-                    "orchestrator · {n} workflow{}",
-                    if n == 1 { "" } else { "s" }
-                )
+                let (valid, invalid) = workflow_counts(&self.workflows);
+                let mut title = format!(
+                    "orchestrator · {valid} workflow{}",
+                    if valid == 1 { "" } else { "s" }
+                );
+                if invalid > 0 {
+                    title.push_str(&format!(" · {invalid} invalid"));
+                }
+                title
             }
         }
     }
@@ -431,6 +458,11 @@ impl Pane for OrchestratorPane {
                     if let Ok(rows) = store.list_workflow_agents(&view.run_id) {
                         view.merge_rows(&rows);
                     }
+                }
+                match event {
+                    Event::WorkflowRunFinished { .. } => self.pin_result = view.result.is_some(),
+                    Event::WorkflowRunStarted { .. } => self.pin_result = false,
+                    _ => {}
                 }
                 if let Event::WorkflowRunFinished { run_id, .. } = event {
                     // Agents closed by the end of the run have no event: take the store's word.

@@ -5,12 +5,15 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
+use serde_json::Value;
 use unicode_width::UnicodeWidthStr;
 
 use super::super::{fit, fit_right, fmt_ms, fmt_tokens, keep_visible, one_line, truncate};
 use super::list::run_badge;
-use super::run_view::{AgentNode, LogKind, TreeRow};
+use super::run_view::{AgentNode, LogKind, RunView, TreeRow};
 use super::{Mode, OrchestratorPane};
+use crate::core::workflow::report::result_markdown;
+use crate::tui::markdown::{self, wrap_plain};
 use crate::tui::pane::PaneContext;
 use crate::tui::theme::Theme;
 
@@ -69,8 +72,9 @@ impl OrchestratorPane {
         let detail = selected
             .and_then(|a| a.error.as_ref())
             .filter(|_| tree_h >= 4)
-            .map(|e| truncate(&format!("  error: {}", one_line(e)), width));
-        tree_h -= usize::from(detail.is_some());
+            .map(|e| error_lines(e, t, width, tree_h / 3))
+            .unwrap_or_default();
+        tree_h -= detail.len();
         // Tree; room it does not need goes to the log.
         let rows = view.tree();
         let mut log_h = log_h;
@@ -104,18 +108,31 @@ impl OrchestratorPane {
             Rect::new(area.x, y, area.width, tree_h as u16),
         );
         y += tree_h as u16;
-        if let Some(d) = detail {
-            frame.render_widget(
-                Paragraph::new(Line::styled(d, t.error)),
-                Rect::new(area.x, y, area.width, 1),
-            );
-            y += 1;
-        }
-        // Log: newest at the bottom, following the tail unless scrolled back.
+        let detail_h = detail.len() as u16;
+        frame.render_widget(
+            Paragraph::new(detail),
+            Rect::new(area.x, y, area.width, detail_h),
+        );
+        y += detail_h;
+        // Log (wrapped) and then the result: newest at the bottom, following the tail unless
+        // scrolled back; a run that just ended shows its result from the top.
         if log_h > 0 {
             let body = log_h - 1;
-            let max_back = view.log.len().saturating_sub(body);
-            self.log_back = self.log_back.min(max_back);
+            let result = view
+                .result
+                .as_ref()
+                .filter(|_| view.status == "completed")
+                .map(|r| result_lines(r, t, width))
+                .unwrap_or_default();
+            if self.pin_result && !result.is_empty() {
+                let end_h = view
+                    .log
+                    .last()
+                    .map_or(0, |l| log_entry_lines(&l.text, l.kind, t, width).len());
+                self.log_back = (result.len() + end_h).saturating_sub(body);
+            }
+            let (lines, log_back) = log_window(view, result, t, width, body, self.log_back);
+            self.log_back = log_back;
             let label = if self.log_back > 0 {
                 format!("─ log (↑{}) ", self.log_back)
             } else {
@@ -127,20 +144,6 @@ impl OrchestratorPane {
                 Rect::new(area.x, y, area.width, 1),
             );
             y += 1;
-            let end = view.log.len() - self.log_back;
-            let start = end.saturating_sub(body);
-            let lines: Vec<Line<'static>> = view.log[start..end]
-                .iter()
-                .map(|l| {
-                    let style = match l.kind {
-                        LogKind::Info => t.text,
-                        LogKind::Phase => t.heading,
-                        LogKind::Run => t.dim,
-                        LogKind::Error => t.error,
-                    };
-                    Line::styled(truncate(&l.text, width), style)
-                })
-                .collect();
             frame.render_widget(
                 Paragraph::new(lines),
                 Rect::new(area.x, y, area.width, body as u16),
@@ -155,6 +158,68 @@ impl OrchestratorPane {
             );
         }
     }
+}
+
+/// An error wrapped to `width`, at most `max_lines` lines (the last one says there is more).
+fn error_lines(error: &str, t: &Theme, width: usize, max_lines: usize) -> Vec<Line<'static>> {
+    let mut lines = wrap_plain(&format!("  error: {}", one_line(error)), t.error, width);
+    if lines.len() > max_lines.max(1) {
+        lines.truncate(max_lines.max(1));
+        if let Some(last) = lines.last_mut() {
+            let shown: String = last.spans.iter().map(|s| s.content.as_ref()).collect();
+            *last = Line::styled(
+                truncate(&format!("{shown} … (whole in the log)"), width),
+                t.error,
+            );
+        }
+    }
+    lines
+}
+
+/// A run's result as the run view shows it: markdown when it is a string, else pretty JSON.
+fn result_lines(result: &Value, t: &Theme, width: usize) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::styled(truncate("result:", width), t.heading)];
+    lines.extend(markdown::render(&result_markdown(result), width, t));
+    lines
+}
+
+fn log_entry_lines(text: &str, kind: LogKind, t: &Theme, width: usize) -> Vec<Line<'static>> {
+    let style = match kind {
+        LogKind::Info => t.text,
+        LogKind::Phase => t.heading,
+        LogKind::Run => t.dim,
+        LogKind::Error => t.error,
+    };
+    wrap_plain(text, style, width)
+}
+
+/// The `body` lines of the log followed by `result`, `back` lines up from the bottom (clamped
+/// to what there is; returned with the lines). Only the entries the window reaches are wrapped.
+fn log_window(
+    view: &RunView,
+    result: Vec<Line<'static>>,
+    t: &Theme,
+    width: usize,
+    body: usize,
+    back: usize,
+) -> (Vec<Line<'static>>, usize) {
+    let need = back + body;
+    let mut newest_first: Vec<Vec<Line<'static>>> = Vec::new();
+    let mut have = result.len();
+    for entry in view.log.iter().rev() {
+        if have >= need {
+            break;
+        }
+        let wrapped = log_entry_lines(&entry.text, entry.kind, t, width);
+        have += wrapped.len();
+        newest_first.push(wrapped);
+    }
+    let mut lines: Vec<Line<'static>> = newest_first.into_iter().rev().flatten().collect();
+    lines.extend(result);
+    let back = back.min(lines.len().saturating_sub(body));
+    let end = lines.len() - back;
+    let start = end.saturating_sub(body);
+    (lines.drain(start..end).collect(), back)
 }
 
 fn millis(a: DateTime<Utc>, b: DateTime<Utc>) -> u64 {

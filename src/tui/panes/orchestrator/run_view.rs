@@ -97,6 +97,12 @@ pub struct RunView {
     /// Agents in the order they were issued.
     pub agents: Vec<AgentNode>,
     pub log: Vec<LogLine>,
+    /// What the run was started with (`Null` for none).
+    pub args: Value,
+    /// What the script returned, once the run completed.
+    pub result: Option<Value>,
+    /// The process that drives (or drove) the run, as the store last said.
+    pub owner_pid: Option<u32>,
 }
 
 /// Counts shown in the progress line.
@@ -124,6 +130,9 @@ impl RunView {
             phases: Vec::new(),
             agents: Vec::new(),
             log: Vec::new(),
+            args: Value::Null,
+            result: None,
+            owner_pid: None,
         }
     }
 
@@ -137,6 +146,9 @@ impl RunView {
         view.started = run.started_at.as_deref().and_then(parse_time);
         view.finished = run.finished_at.as_deref().and_then(parse_time);
         view.tokens_spent = run.tokens_spent;
+        view.args = run.args.clone();
+        view.result = run.result.clone();
+        view.owner_pid = run.owner_pid;
         for e in &details.events {
             let text = |key: &str| e.payload.get(key).and_then(Value::as_str).map(one_line);
             match e.kind.as_str() {
@@ -153,6 +165,16 @@ impl RunView {
                     if let Some(message) = text("message") {
                         view.push_log(LogKind::Info, message);
                     }
+                }
+                "agent_finished" if text("status").as_deref() == Some("failed") => {
+                    let id = text("agent_id").unwrap_or_default();
+                    let label = details
+                        .agents
+                        .iter()
+                        .find(|a| a.id == id)
+                        .map(|a| agent_label(a.label.as_deref(), &a.id))
+                        .unwrap_or_else(|| agent_label(None, &id));
+                    view.push_agent_failure(&label, text("error").as_deref());
                 }
                 "run_finished" => {
                     let status = text("status").unwrap_or_else(|| "ended".into());
@@ -172,6 +194,12 @@ impl RunView {
     /// True while the run may still change.
     pub fn is_live(&self) -> bool {
         matches!(self.status.as_str(), "pending" | "running")
+    }
+
+    /// True when this process drives the run: its events reach this view, so re-reading the
+    /// store could only fold them twice.
+    pub fn is_driven_here(&self) -> bool {
+        self.owner_pid == Some(std::process::id())
     }
 
     pub fn progress(&self) -> Progress {
@@ -210,6 +238,14 @@ impl RunView {
             }
             (s, _) => self.push_log(LogKind::Error, format!("■ run {s}")),
         }
+    }
+
+    fn push_agent_failure(&mut self, label: &str, error: Option<&str>) {
+        let text = match error {
+            Some(e) => format!("✗ {label} failed: {}", one_line(e)),
+            None => format!("✗ {label} failed"),
+        };
+        self.push_log(LogKind::Error, text);
     }
 
     /// Records a phase (once) without a log line.
@@ -302,6 +338,17 @@ impl RunView {
                     return true;
                 }
                 let resumed = self.started.is_some();
+                if resumed {
+                    // The store queues every call that did not complete again (see
+                    // `start_run`); they show as queued until they start.
+                    for a in self.agents.iter_mut().filter(|a| a.status != "completed") {
+                        a.status = "pending".into();
+                        a.error = None;
+                        a.started = None;
+                        a.finished = None;
+                    }
+                }
+                self.result = None;
                 self.workflow = workflow.clone();
                 self.source = source.clone();
                 self.status = "running".into();
@@ -361,14 +408,19 @@ impl RunView {
                     node.started.get_or_insert(now);
                 }
                 node.finished = Some(now);
+                if status == "failed" {
+                    let label = node.label.clone();
+                    self.push_agent_failure(&label, error.as_deref());
+                }
             }
             Event::WorkflowRunFinished {
                 run_id,
                 status,
+                result,
                 error,
-                ..
             } if *run_id == self.run_id => {
                 self.status = status.clone();
+                self.result = result.clone();
                 self.error = error.clone();
                 self.finished = Some(now);
                 self.push_end_line(status, error.as_deref());

@@ -1,4 +1,4 @@
-use super::run_view::{LogKind, Progress};
+use super::run_view::{LogKind, Progress, RunView};
 use super::*;
 use crate::core::store::NewWorkflowRun;
 use crate::core::store::WorkflowAgentRow;
@@ -182,6 +182,7 @@ fn events_fold_into_the_run_view() {
             "▶ run started",
             "── Search",
             "found 3 sources",
+            "✗ search the codebase failed: the model returned an error",
             "── Write the report",
             "drafting with a newline",
             "■ run failed: the script threw: boom",
@@ -549,4 +550,211 @@ async fn no_color_draws_without_colours() {
     pane.set_now(at(21));
     pane.show_view(live_view());
     insta::assert_snapshot!("orchestrator_run_no_color", check(&mut pane));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_args_editor_takes_a_bare_target_as_a_string() {
+    let t = TestEngine::new();
+    let ctx = ctx_for(&t, None);
+    let mut pane = OrchestratorPane::new(None, &ctx);
+    select(&mut pane, "review-code");
+    pane.handle_key(KeyEvent::from(KeyCode::Enter), &ctx);
+    for c in "util.py".chars() {
+        pane.handle_key(KeyEvent::from(KeyCode::Char(c)), &ctx);
+    }
+    let text = render_pane(&mut pane, &ctx, 80, 20);
+    assert!(text.contains("✓ the text \"util.py\""), "{text}");
+    assert_eq!(
+        pane.handle_key(KeyEvent::from(KeyCode::Enter), &ctx),
+        KeyOutcome::Actions(vec![AppAction::RunWorkflow {
+            name: "review-code".into(),
+            args: serde_json::json!("util.py"),
+        }])
+    );
+}
+
+/// A `triage` run in the store driven by this process, with two agents: one running, one
+/// queued.
+fn triage_run_of_this_process(t: &TestEngine) -> (WorkflowRun, Vec<String>) {
+    let store = t.engine.store();
+    let run = started_triage_run(t);
+    store
+        .start_workflow_run(&run.id, std::process::id())
+        .expect("owned here");
+    let spec = serde_json::json!({"prompt": "read"});
+    let ids = ["read the issues", "sort them"]
+        .iter()
+        .enumerate()
+        .map(|(n, label)| {
+            store
+                .upsert_workflow_agent(&run.id, "h", n as u64, &spec, Some(label), None)
+                .expect("agent")
+                .id
+        })
+        .collect::<Vec<_>>();
+    store
+        .start_workflow_agent(&ids[0], None)
+        .expect("start agent");
+    (run, ids)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_run_of_this_process_ends_once_in_the_log() {
+    let t = TestEngine::new();
+    let store = t.engine.store();
+    let (run, _) = triage_run_of_this_process(&t);
+    let ctx = ctx_for(&t, None);
+    let mut pane = OrchestratorPane::new(None, &ctx);
+    pane.set_now(at(1));
+    pane.open_run(&run.id, &ctx);
+    // The cancel is in the store at once; the run's last events come after the agents' grace
+    // period, longer than the pane's quiet spell.
+    store.cancel_workflow_run(&run.id).expect("cancel");
+    store
+        .close_open_workflow_agents(&run.id, "cancelled")
+        .expect("close");
+    store
+        .append_workflow_event(
+            &run.id,
+            "run_finished",
+            &serde_json::json!({"status": "cancelled", "error": "cancelled"}),
+        )
+        .expect("event");
+    pane.set_now(at(2));
+    render_pane(&mut pane, &ctx, 80, 16);
+    pane.on_event(
+        &Event::WorkflowRunFinished {
+            run_id: run.id.clone(),
+            status: "cancelled".into(),
+            result: None,
+            error: Some("cancelled".into()),
+        },
+        &ctx,
+    );
+    let text = render_pane(&mut pane, &ctx, 80, 16);
+    assert_eq!(text.matches("■ run cancelled").count(), 1, "{text}");
+    assert!(text.contains("2/2 agents"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_run_shows_its_unfinished_agents_queued() {
+    let t = TestEngine::new();
+    let store = t.engine.store();
+    let (run, ids) = triage_run_of_this_process(&t);
+    store
+        .finish_workflow_agent(&ids[0], "completed", None, None, 10, false, None)
+        .expect("finish");
+    store.cancel_workflow_run(&run.id).expect("cancel");
+    store
+        .close_open_workflow_agents(&run.id, "cancelled")
+        .expect("close");
+    let ctx = ctx_for(&t, None);
+    let mut pane = OrchestratorPane::new(None, &ctx);
+    pane.set_now(at(1));
+    pane.open_run(&run.id, &ctx);
+    assert!(render_pane(&mut pane, &ctx, 80, 16).contains("2/2 agents"));
+    // `R`: the store queues the unfinished call again and the start event arrives.
+    store
+        .start_workflow_run(&run.id, std::process::id())
+        .expect("resume");
+    pane.on_event(
+        &Event::WorkflowRunStarted {
+            run_id: run.id.clone(),
+            workflow: "triage".into(),
+            source: "project".into(),
+        },
+        &ctx,
+    );
+    let live = render_pane(&mut pane, &ctx, 80, 16);
+    assert!(live.contains("1/2 agents"), "{live}");
+    assert!(
+        live.contains("queued") && !live.contains("cancelled"),
+        "{live}"
+    );
+    // Reopened from the store, it reads the same.
+    pane.open_run(&run.id, &ctx);
+    let reopened = render_pane(&mut pane, &ctx, 80, 16);
+    assert!(reopened.contains("1/2 agents"), "{reopened}");
+    assert!(
+        reopened.contains("queued") && !reopened.contains("⊘"),
+        "{reopened}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_run_shows_its_result_and_the_runs_list_its_args() {
+    let t = TestEngine::new();
+    let store = t.engine.store();
+    let (run, ids) = triage_run_of_this_process(&t);
+    for id in &ids {
+        store
+            .finish_workflow_agent(id, "completed", None, None, 10, false, None)
+            .expect("finish");
+    }
+    let ctx = ctx_for(&t, None);
+    let mut pane = OrchestratorPane::new(None, &ctx);
+    pane.set_now(at(1));
+    pane.open_run(&run.id, &ctx);
+    for i in 0..20 {
+        pane.on_event(
+            &Event::WorkflowLog {
+                run_id: run.id.clone(),
+                message: format!("step {i}"),
+            },
+            &ctx,
+        );
+    }
+    let report = "## Findings\n\n- `util.py`: off by one\n- **main.py**: fine";
+    store
+        .finish_workflow_run(&run.id, "completed", Some(&serde_json::json!(report)), None)
+        .expect("finish");
+    pane.on_event(
+        &Event::WorkflowRunFinished {
+            run_id: run.id.clone(),
+            status: "completed".into(),
+            result: Some(serde_json::json!(report)),
+            error: None,
+        },
+        &ctx,
+    );
+    // The end of the log, then the result rendered as markdown, from its top.
+    let text = render_pane(&mut pane, &ctx, 80, 16);
+    for want in [
+        "■ run completed",
+        "result:",
+        "Findings",
+        "util.py: off by one",
+        "main.py: fine",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+    assert!(!text.contains("step 10") && !text.contains('`'), "{text}");
+    // Any other value is pretty JSON.
+    let mut view = RunView::new("r", "w");
+    view.status = "completed".into();
+    view.result = Some(serde_json::json!({"issues": ["a", "b"]}));
+    pane.show_view(view);
+    pane.pin_result = true;
+    let text = render_pane(&mut pane, &ctx, 60, 20);
+    assert!(text.contains("\"issues\": ["), "{text}");
+    // The runs list shows what each run was started with, after its status.
+    let mut with_args = started_triage_run(&t);
+    store
+        .finish_workflow_run(&with_args.id, "completed", None, None)
+        .expect("finish");
+    with_args = store.get_workflow_run(&with_args.id).expect("run");
+    let row = run_row_text(&with_args, &serde_json::json!("util.py"));
+    assert!(row.starts_with("  ✓ completed   triage util.py"), "{row:?}");
+    let row = run_row_text(&with_args, &serde_json::json!({"target": "src"}));
+    assert!(row.contains("triage {\"target\":\"src\"}"), "{row:?}");
+}
+
+fn run_row_text(run: &WorkflowRun, args: &Value) -> String {
+    let run = WorkflowRun {
+        args: args.clone(),
+        ..run.clone()
+    };
+    let theme = Theme::new(ColorSupport::None);
+    let line = super::list::run_row(&run, &theme, 80, false);
+    line.spans.iter().map(|s| s.content.as_ref()).collect()
 }
