@@ -8,7 +8,9 @@ use ratatui::Frame;
 use serde_json::Value;
 use unicode_width::UnicodeWidthStr;
 
-use super::super::{fit, fit_right, fmt_ms, fmt_tokens, keep_visible, one_line, truncate};
+use super::super::{
+    error_lines, fit, fit_right, fmt_ms, fmt_tokens, keep_visible, one_line, truncate,
+};
 use super::list::run_badge;
 use super::run_view::{AgentNode, LogKind, RunView, TreeRow};
 use super::{Mode, OrchestratorPane};
@@ -72,7 +74,7 @@ impl OrchestratorPane {
         let detail = selected
             .and_then(|a| a.error.as_ref())
             .filter(|_| tree_h >= 4)
-            .map(|e| error_lines(e, t, width, tree_h / 3))
+            .map(|e| error_lines(e, t, width, tree_h / 3, "(whole in the log)"))
             .unwrap_or_default();
         tree_h -= detail.len();
         // Tree; room it does not need goes to the log.
@@ -158,22 +160,6 @@ impl OrchestratorPane {
             );
         }
     }
-}
-
-/// An error wrapped to `width`, at most `max_lines` lines (the last one says there is more).
-fn error_lines(error: &str, t: &Theme, width: usize, max_lines: usize) -> Vec<Line<'static>> {
-    let mut lines = wrap_plain(&format!("  error: {}", one_line(error)), t.error, width);
-    if lines.len() > max_lines.max(1) {
-        lines.truncate(max_lines.max(1));
-        if let Some(last) = lines.last_mut() {
-            let shown: String = last.spans.iter().map(|s| s.content.as_ref()).collect();
-            *last = Line::styled(
-                truncate(&format!("{shown} … (whole in the log)"), width),
-                t.error,
-            );
-        }
-    }
-    lines
 }
 
 /// A run's result as the run view shows it: markdown when it is a string, else pretty JSON.
