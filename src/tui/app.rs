@@ -33,6 +33,7 @@ use crate::core::engine::Engine;
 use crate::core::events::{Command, Event};
 use crate::core::workflow::RunOptions;
 use crate::tui::fuzzy;
+use crate::tui::help;
 use crate::tui::keymap::{Action, Dispatch, Keymap};
 use crate::tui::layout::{Direction, Layout, PaneId, SplitDir};
 use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
@@ -928,7 +929,7 @@ impl App {
         match &self.overlay {
             Some(Overlay::Help { scroll }) => {
                 let scroll = *scroll;
-                let clamped = draw_help(frame, panes_area, &self.theme, &self.keymap, scroll);
+                let clamped = help::draw(frame, panes_area, &self.theme, &self.keymap, scroll);
                 if let Some(Overlay::Help { scroll }) = &mut self.overlay {
                     *scroll = clamped;
                 }
@@ -1069,7 +1070,7 @@ fn draw_too_small(frame: &mut Frame<'_>, area: Rect, t: &Theme) {
 }
 
 /// A centred box for an overlay.
-fn overlay_box(area: Rect, want_w: u16, want_h: u16) -> Rect {
+pub(crate) fn overlay_box(area: Rect, want_w: u16, want_h: u16) -> Rect {
     let w = want_w
         .min(area.width.saturating_sub(2))
         .max(area.width.min(10));
@@ -1084,7 +1085,7 @@ fn overlay_box(area: Rect, want_w: u16, want_h: u16) -> Rect {
     )
 }
 
-fn framed(frame: &mut Frame<'_>, rect: Rect, title: &str, t: &Theme) -> Rect {
+pub(crate) fn framed(frame: &mut Frame<'_>, rect: Rect, title: &str, t: &Theme) -> Rect {
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
@@ -1095,50 +1096,7 @@ fn framed(frame: &mut Frame<'_>, rect: Rect, title: &str, t: &Theme) -> Rect {
     inner
 }
 
-/// Draws the help overlay; returns the scroll offset clamped to the content.
-fn draw_help(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    t: &Theme,
-    keymap: &Keymap,
-    scroll: usize,
-) -> usize {
-    let rows = keymap.help_rows();
-    let key_w = rows.iter().map(|r| r.0.width()).max().unwrap_or(8).min(28);
-    let mut lines: Vec<Line<'_>> = rows
-        .iter()
-        .map(|(keys, _, desc)| {
-            Line::from(vec![
-                Span::styled(fit(keys, key_w), t.accent),
-                Span::raw("  "),
-                Span::raw(desc.to_string()),
-            ])
-        })
-        .collect();
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "In list panes: j/k or arrows move, Enter opens or expands,",
-        t.dim,
-    ));
-    lines.push(Line::styled(
-        "g/G first/last. Rebind keys in [ui.keys] of config.toml.",
-        t.dim,
-    ));
-    let rect = overlay_box(area, (key_w + 46) as u16, lines.len() as u16 + 2);
-    let inner = framed(frame, rect, " Keys · Esc closes ", t);
-    let max_scroll = lines.len().saturating_sub(inner.height as usize);
-    let scroll = scroll.min(max_scroll);
-    let width = inner.width as usize;
-    let shown: Vec<Line<'_>> = lines
-        .into_iter()
-        .skip(scroll)
-        .map(|l| clip(l, width))
-        .collect();
-    frame.render_widget(Paragraph::new(shown), inner);
-    scroll
-}
-
-fn clip(line: Line<'_>, width: usize) -> Line<'static> {
+pub(crate) fn clip(line: Line<'_>, width: usize) -> Line<'static> {
     let mut used = 0;
     let mut out = Vec::new();
     for s in line.spans {
