@@ -86,6 +86,8 @@ pub struct App {
     prefix_pending: bool,
     overlay: Option<Overlay>,
     notice: Option<(String, Instant)>,
+    /// The background task whose end the notice reports: retrying it withdraws the notice.
+    notice_task: Option<String>,
     running_tasks: usize,
     /// The session's name on the status line (`None` while untitled), kept here so drawing a
     /// frame never queries.
@@ -186,6 +188,7 @@ impl App {
             prefix_pending: false,
             overlay: None,
             notice: None,
+            notice_task: None,
             running_tasks: 0,
             session_title: None,
             tick: 0,
@@ -250,6 +253,7 @@ impl App {
 
     pub fn notify(&mut self, message: impl Into<String>) {
         self.notice = Some((one_line(&message.into()), Instant::now() + NOTICE_FOR));
+        self.notice_task = None;
     }
 
     pub fn notice(&self) -> Option<&str> {
@@ -874,11 +878,21 @@ impl App {
             dirty |= pane.on_event(event, &ctx);
         }
         match event {
-            Event::TaskUpdated { status, label, .. } => {
+            Event::TaskUpdated {
+                task_id,
+                status,
+                label,
+                ..
+            } => {
                 self.count_tasks();
                 if matches!(status.as_str(), "completed" | "failed" | "cancelled") {
                     let label = label.as_deref().unwrap_or("task");
                     self.notify(format!("background task '{label}' {status}"));
+                    self.notice_task = Some(task_id.clone());
+                } else if self.notice_task.as_ref() == Some(task_id) {
+                    // Queued again: how it ended before is no longer news.
+                    self.notice = None;
+                    self.notice_task = None;
                 }
                 dirty = true;
             }
@@ -1514,6 +1528,33 @@ mod tests {
         let after = screen(&mut app, 60, 14);
         assert!(after.matches("DEEPSEEK_API_KEY").count() >= 2, "{after}");
         assert_eq!(t.engine.message_count(&t.chat.id).unwrap(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retrying_a_task_withdraws_the_notice_of_how_it_ended() {
+        let t = TestEngine::new();
+        let mut app = app_for(&t, t.theme.clone());
+        let update = |id: &str, status: &str| Event::TaskUpdated {
+            task_id: id.into(),
+            status: status.into(),
+            label: Some("review the parser".into()),
+            chat_id: None,
+        };
+        app.on_engine_event(&update("t1", "cancelled"));
+        assert_eq!(
+            app.notice(),
+            Some("background task 'review the parser' cancelled")
+        );
+        // Another task going on leaves it.
+        app.on_engine_event(&update("t2", "pending"));
+        assert!(app.notice().is_some());
+        app.on_engine_event(&update("t1", "pending"));
+        assert_eq!(app.notice(), None);
+        // A later notice about something else is not withdrawn by the task.
+        app.on_engine_event(&update("t1", "failed"));
+        app.notify("something else");
+        app.on_engine_event(&update("t1", "pending"));
+        assert_eq!(app.notice(), Some("something else"));
     }
 
     fn last_line(s: &str) -> String {

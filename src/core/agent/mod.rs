@@ -329,7 +329,8 @@ async fn start_turn(
     Ok((chat, turn, history))
 }
 
-fn title_of(text: &str) -> String {
+/// A short title from the first line of a text (60 characters at most).
+pub(crate) fn title_of(text: &str) -> String {
     let line = text.lines().next().unwrap_or("").trim();
     let mut title: String = line.chars().take(60).collect();
     if line.chars().count() > 60 {
