@@ -218,8 +218,13 @@ pub fn error_lines(
     more: &str,
 ) -> Vec<ratatui::text::Line<'static>> {
     let max_lines = max_lines.max(1);
-    let text = format!("  error: {}", one_line(error));
-    let mut lines = crate::tui::markdown::wrap_plain(&text, theme.error, width);
+    use ratatui::text::Span;
+    let mut lines = crate::tui::markdown::wrap_spans(
+        &[Span::styled(one_line(error), theme.error)],
+        width,
+        &[Span::styled("  error: ", theme.error)],
+        &[Span::raw("    ")],
+    );
     if lines.len() > max_lines {
         lines.truncate(max_lines);
         if let Some(last) = lines.last_mut() {

@@ -15,7 +15,7 @@ use super::list::run_badge;
 use super::run_view::{AgentNode, LogKind, RunView, TreeRow};
 use super::{Mode, OrchestratorPane};
 use crate::core::workflow::report::result_markdown;
-use crate::tui::markdown::{self, wrap_plain};
+use crate::tui::markdown::{self, wrap_spans};
 use crate::tui::pane::PaneContext;
 use crate::tui::theme::Theme;
 
@@ -176,7 +176,13 @@ fn log_entry_lines(text: &str, kind: LogKind, t: &Theme, width: usize) -> Vec<Li
         LogKind::Run => t.dim,
         LogKind::Error => t.error,
     };
-    wrap_plain(text, style, width)
+    // Continuation lines are indented so each entry reads as one.
+    wrap_spans(
+        &[Span::styled(text.to_string(), style)],
+        width,
+        &[],
+        &[Span::raw("  ")],
+    )
 }
 
 /// The `body` lines of the log followed by `result`, `back` lines up from the bottom (clamped
