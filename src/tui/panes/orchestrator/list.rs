@@ -10,7 +10,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::super::{fit, fit_right, fmt_tokens, keep_visible, one_line, parse_time, truncate};
 use super::args::ArgsEditor;
-use super::{workflow_counts, OrchestratorPane};
+use super::{row_line, workflow_counts, OrchestratorPane};
 use crate::core::store::WorkflowRun;
 use crate::core::workflow::WorkflowEntry;
 use crate::tui::theme::Theme;
@@ -249,12 +249,7 @@ fn workflow_row(
             t.dim,
         )),
     }
-    let line = Line::from(spans);
-    if selected {
-        line.patch_style(t.selection)
-    } else {
-        line
-    }
+    row_line(spans, t, selected)
 }
 
 pub(super) fn run_badge<'a>(status: &str, t: &Theme) -> (&'a str, Style) {
@@ -323,10 +318,5 @@ pub(super) fn run_row(r: &WorkflowRun, t: &Theme, width: usize, selected: bool) 
             t.dim,
         ));
     }
-    let line = Line::from(spans);
-    if selected {
-        line.patch_style(t.selection)
-    } else {
-        line
-    }
+    row_line(spans, t, selected)
 }

@@ -1,15 +1,19 @@
 //! Orchestrator pane: the workflows this project can run and its past runs (list view), and one
-//! run as a live tree of phases → agents with its log (run view).
+//! run as a live tree of phases → agents with its log and result (run view).
 //!
 //! The list shows every discovered workflow with its description and source (built-in,
 //! project, user); invalid files are listed with their error and cannot be run. `Enter` on a
-//! workflow edits its args (JSON, validated as you type; empty = no args) and `Enter` again
-//! starts it (`AppAction::RunWorkflow`). `Enter` on a past run opens it.
+//! workflow edits its args (JSON, or plain text passed as a string; validated as you type;
+//! empty = no args) and `Enter` again starts it (`AppAction::RunWorkflow`). Past runs show
+//! their args; `Enter` on one opens it.
 //!
 //! The run view is rebuilt from the store when opened (`Engine::workflow_run_details`), so a
-//! run of an earlier session shows as it ended, then folds `Workflow*` events as they come.
+//! run of an earlier session shows as it ended, then folds `Workflow*` events as they come; a
+//! run another process drives is re-read from the store instead. The log wraps; an ended run's
+//! result follows it (markdown for a string, pretty JSON otherwise), shown from its top.
 //! `Enter` opens an agent's chat, `c` cancels the run, `r` retries a failed agent, `R` resumes
-//! an interrupted, failed or cancelled run, `Esc`/`Backspace` goes back to the list.
+//! an interrupted, failed or cancelled run, PgUp/PgDn/End scroll the log, `Esc`/`Backspace`
+//! goes back to the list.
 
 mod args;
 mod list;
@@ -21,6 +25,7 @@ mod tests;
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
 use self::args::ArgsEditor;
@@ -31,6 +36,7 @@ use crate::core::events::{Command, Event};
 use crate::core::store::WorkflowRun;
 use crate::core::workflow::WorkflowEntry;
 use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
+use crate::tui::theme::Theme;
 
 enum Mode {
     /// Workflows and past runs; `editing` while the args editor has the keys.
@@ -366,6 +372,16 @@ impl OrchestratorPane {
 fn workflow_counts(workflows: &[WorkflowEntry]) -> (usize, usize) {
     let invalid = workflows.iter().filter(|w| w.error.is_some()).count();
     (workflows.len() - invalid, invalid)
+}
+
+/// A list row, highlighted when selected.
+fn row_line(spans: Vec<Span<'static>>, t: &Theme, selected: bool) -> Line<'static> {
+    let line = Line::from(spans);
+    if selected {
+        line.patch_style(t.selection)
+    } else {
+        line
+    }
 }
 
 fn notice(message: String) -> KeyOutcome {

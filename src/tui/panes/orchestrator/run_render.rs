@@ -13,7 +13,7 @@ use super::super::{
 };
 use super::list::run_badge;
 use super::run_view::{AgentNode, LogKind, RunView, TreeRow};
-use super::{Mode, OrchestratorPane};
+use super::{row_line, Mode, OrchestratorPane};
 use crate::core::workflow::report::result_markdown;
 use crate::tui::markdown::{self, wrap_spans};
 use crate::tui::pane::PaneContext;
@@ -287,10 +287,5 @@ fn agent_row(
         };
         spans.push(Span::styled(fit_right(&tokens, tokens_w), t.dim));
     }
-    let line = Line::from(spans);
-    if selected {
-        line.patch_style(t.selection)
-    } else {
-        line
-    }
+    row_line(spans, t, selected)
 }
