@@ -155,9 +155,7 @@ impl OrchestratorPane {
         let Mode::Run(view) = &mut self.mode else {
             return;
         };
-        if !view.is_live()
-            || view.is_driven_here()
-            || ctx.engine.is_workflow_running_here(&view.run_id)
+        if !view.is_live() || view.driven_here || ctx.engine.is_workflow_running_here(&view.run_id)
         {
             return;
         }

@@ -101,8 +101,9 @@ pub struct RunView {
     pub args: Value,
     /// What the script returned, once the run completed.
     pub result: Option<Value>,
-    /// The process that drives (or drove) the run, as the store last said.
-    pub owner_pid: Option<u32>,
+    /// This process drives the run (the store says so, or its events reached the view): its
+    /// events come here, so re-reading the store could only fold them twice.
+    pub driven_here: bool,
 }
 
 /// Counts shown in the progress line.
@@ -132,7 +133,7 @@ impl RunView {
             log: Vec::new(),
             args: Value::Null,
             result: None,
-            owner_pid: None,
+            driven_here: false,
         }
     }
 
@@ -148,7 +149,7 @@ impl RunView {
         view.tokens_spent = run.tokens_spent;
         view.args = run.args.clone();
         view.result = run.result.clone();
-        view.owner_pid = run.owner_pid;
+        view.driven_here = run.owner_pid == Some(std::process::id());
         for e in &details.events {
             let text = |key: &str| e.payload.get(key).and_then(Value::as_str).map(one_line);
             match e.kind.as_str() {
@@ -194,12 +195,6 @@ impl RunView {
     /// True while the run may still change.
     pub fn is_live(&self) -> bool {
         matches!(self.status.as_str(), "pending" | "running")
-    }
-
-    /// True when this process drives the run: its events reach this view, so re-reading the
-    /// store could only fold them twice.
-    pub fn is_driven_here(&self) -> bool {
-        self.owner_pid == Some(std::process::id())
     }
 
     pub fn progress(&self) -> Progress {
@@ -335,6 +330,7 @@ impl RunView {
             } if *run_id == self.run_id => {
                 if self.status == "running" {
                     // Already read from the store when the pane opened on a starting run.
+                    self.driven_here = true;
                     return true;
                 }
                 let resumed = self.started.is_some();
@@ -427,6 +423,8 @@ impl RunView {
             }
             _ => return false,
         }
+        // Only the process that drives a run emits its events.
+        self.driven_here = true;
         true
     }
 
