@@ -381,15 +381,17 @@ impl Store {
     }
 
     /// The (heading, body) of every workflow report stored in the chat after its last user
-    /// message: what the model has not read yet.
+    /// message: what the model has not read yet. Both lookups walk the chat's `seq` index from
+    /// its end, so a long chat costs no more than a short one.
     pub fn unread_workflow_reports(&self, chat_id: &str) -> Result<Vec<(String, String)>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT m.id, p.content FROM messages m
                  JOIN message_parts p ON p.message_id = m.id AND p.kind = 'text'
                  WHERE m.chat_id = ?1 AND m.role = 'workflow'
-                   AND m.seq > (SELECT COALESCE(MAX(seq), 0) FROM messages
-                                WHERE chat_id = ?1 AND role = 'user')
+                   AND m.seq > COALESCE((SELECT seq FROM messages
+                                         WHERE chat_id = ?1 AND role = 'user'
+                                         ORDER BY seq DESC LIMIT 1), 0)
                  ORDER BY m.seq, p.idx",
             )?;
             let rows = stmt

@@ -389,9 +389,9 @@ pub struct WorkflowBatch<'c> {
 }
 
 impl WorkflowBatch<'_> {
-    /// Marks a run running in this process (a fresh start or a resume).
-    /// Marks a run running. Starting it again (a resume) puts every call that did not complete
-    /// back in the queue: it runs again, unless the script no longer makes it.
+    /// Marks a run running in this process (a fresh start or a resume). A resume puts every
+    /// call that did not complete back in the queue: it runs again, unless the script no longer
+    /// makes it.
     pub fn start_run(&self, run_id: &str, owner_pid: u32) -> Result<()> {
         self.conn
             .prepare_cached(
