@@ -1854,7 +1854,8 @@ mod tests {
                 .expect("the run ends within 30 s")
                 .expect("events");
             app.on_engine_event(&ev);
-            if matches!(&ev, Event::WorkflowRunFinished { run_id: r, .. } if *r == run_id) {
+            // The run's report to the chat that started it comes after its end.
+            if matches!(&ev, Event::WorkflowReported { run_id: r, .. } if *r == run_id) {
                 break;
             }
         }
@@ -1865,6 +1866,9 @@ mod tests {
             "── Greet",
             "hello from the script",
             "■ run completed",
+            "result:",
+            "⚙ workflow hello completed · run",
+            &run_id,
         ] {
             assert!(text.contains(want), "{want:?} in\n{text}");
         }
