@@ -356,6 +356,11 @@ async fn subagent_status_and_result_report_progress() {
         let v: Value = serde_json::from_str(&out).unwrap();
         v["task_id"].as_str().unwrap().to_string()
     };
+    // Spawned without a label, it is named from its input.
+    assert_eq!(
+        h.store().get_task(&task_id).unwrap().label.as_deref(),
+        Some("slow job")
+    );
     // Ask for status and result through the tools while it runs and after.
     let tools = &h.engine.rt.tools;
     let ctx = boocode::core::agent::tools::ToolContext {

@@ -541,3 +541,86 @@ async fn an_isolated_agent_works_in_a_worktree_and_its_changes_come_back_for_rev
         "from the worktree\n"
     );
 }
+
+#[tokio::test]
+async fn a_runs_result_is_posted_to_the_chat_that_started_it_and_the_model_reads_it() {
+    let mut h = harness(vec![Reply::text("noted").into()]).await;
+    workflow(
+        &h,
+        "review",
+        json!([{"return": "## Findings\n- util.py: off by one"}]),
+    );
+    workflow(&h, "broken", json!([{"fail": "boom"}]));
+    let options = |chat: &str| RunOptions {
+        parent_chat_id: Some(chat.to_string()),
+        session_id: Some(h.session.id.clone()),
+        ..RunOptions::default()
+    };
+    let done = run(&h, "review", options(&h.chat.id)).await;
+    assert_eq!(done.status, "completed", "{done:?}");
+    let failed = run(&h, "broken", options(&h.chat.id)).await;
+    assert_eq!(failed.status, "failed", "{failed:?}");
+    // Stored in the chat (so a restart shows it) and announced.
+    let stored: Vec<(String, Vec<String>)> = h
+        .store()
+        .load_messages(&h.chat.id)
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.role, m.parts.into_iter().map(|p| p.content).collect()))
+        .collect();
+    assert_eq!(
+        stored,
+        vec![
+            (
+                "workflow".to_string(),
+                vec![
+                    format!("workflow review completed · run {}", done.run_id),
+                    "## Findings\n- util.py: off by one".to_string(),
+                ]
+            ),
+            (
+                "workflow".to_string(),
+                vec![
+                    format!("workflow broken failed · run {}", failed.run_id),
+                    "The run ended without a result: the script threw: boom".to_string(),
+                ]
+            ),
+        ]
+    );
+    let reported: Vec<String> = h
+        .drain_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::WorkflowReported {
+                chat_id, run_id, ..
+            } if chat_id == h.chat.id => Some(run_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reported, vec![done.run_id.clone(), failed.run_id.clone()]);
+    // The next turn's request carries both reports in front of the user's message, once.
+    h.turn("what did the review find?").await;
+    let request = h.server.last_request().expect("a request");
+    let messages = request["messages"].as_array().expect("messages");
+    let last = messages.last().expect("a message");
+    assert_eq!(last["role"], "user");
+    assert_eq!(
+        last["content"],
+        format!(
+            "[workflow review completed · run {}]\n\n## Findings\n- util.py: off by one\n\n\
+             [workflow broken failed · run {}]\n\nThe run ended without a result: the script \
+             threw: boom\n\nwhat did the review find?",
+            done.run_id, failed.run_id
+        )
+    );
+    assert_eq!(
+        messages.iter().filter(|m| m["role"] == "user").count(),
+        1,
+        "{messages:?}"
+    );
+    assert!(h
+        .store()
+        .unread_workflow_reports(&h.chat.id)
+        .unwrap()
+        .is_empty());
+}

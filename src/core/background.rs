@@ -130,6 +130,14 @@ async fn run_task_chat(
     Ok((outcome.status, outcome.final_text.unwrap_or_default()))
 }
 
+/// A task's name: its label, else the start of its input (never a bare "task").
+pub(crate) fn task_label(label: Option<&str>, input: &str) -> String {
+    match label.map(str::trim).filter(|l| !l.is_empty()) {
+        Some(l) => l.to_string(),
+        None => agent::title_of(input),
+    }
+}
+
 fn task_event(task: &Task) -> Event {
     Event::TaskUpdated {
         task_id: task.id.clone(),
@@ -193,5 +201,22 @@ pub(crate) async fn wait_for_tasks_of(rt: &Runtime, chat_id: &str) -> Result<()>
             _ = changed => {}
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_without_a_label_is_named_from_its_input() {
+        assert_eq!(task_label(Some(" counter "), "count files"), "counter");
+        assert_eq!(task_label(Some("  "), "count files"), "count files");
+        assert_eq!(
+            task_label(None, "Count the files under src/\nthen report"),
+            "Count the files under src/"
+        );
+        let long = "x".repeat(80);
+        assert_eq!(task_label(None, &long), format!("{}…", "x".repeat(60)));
     }
 }

@@ -205,4 +205,14 @@ pub enum Event {
         result: Option<serde_json::Value>,
         error: Option<String>,
     },
+    /// A run's report (its result, or why it ended without one) was stored in the chat that
+    /// started it, as a `workflow` message.
+    WorkflowReported {
+        chat_id: String,
+        run_id: String,
+        /// One line: the workflow, how it ended, the run.
+        heading: String,
+        /// Markdown: the result (a string as is, other values as pretty JSON) or the error.
+        body: String,
+    },
 }

@@ -33,6 +33,7 @@ use crate::core::engine::Engine;
 use crate::core::events::{Command, Event};
 use crate::core::workflow::RunOptions;
 use crate::tui::fuzzy;
+use crate::tui::help;
 use crate::tui::keymap::{Action, Dispatch, Keymap};
 use crate::tui::layout::{Direction, Layout, PaneId, SplitDir};
 use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
@@ -85,6 +86,8 @@ pub struct App {
     prefix_pending: bool,
     overlay: Option<Overlay>,
     notice: Option<(String, Instant)>,
+    /// The background task whose end the notice reports: retrying it withdraws the notice.
+    notice_task: Option<String>,
     running_tasks: usize,
     /// The session's name on the status line (`None` while untitled), kept here so drawing a
     /// frame never queries.
@@ -185,6 +188,7 @@ impl App {
             prefix_pending: false,
             overlay: None,
             notice: None,
+            notice_task: None,
             running_tasks: 0,
             session_title: None,
             tick: 0,
@@ -249,6 +253,7 @@ impl App {
 
     pub fn notify(&mut self, message: impl Into<String>) {
         self.notice = Some((one_line(&message.into()), Instant::now() + NOTICE_FOR));
+        self.notice_task = None;
     }
 
     pub fn notice(&self) -> Option<&str> {
@@ -873,11 +878,21 @@ impl App {
             dirty |= pane.on_event(event, &ctx);
         }
         match event {
-            Event::TaskUpdated { status, label, .. } => {
+            Event::TaskUpdated {
+                task_id,
+                status,
+                label,
+                ..
+            } => {
                 self.count_tasks();
                 if matches!(status.as_str(), "completed" | "failed" | "cancelled") {
                     let label = label.as_deref().unwrap_or("task");
                     self.notify(format!("background task '{label}' {status}"));
+                    self.notice_task = Some(task_id.clone());
+                } else if self.notice_task.as_ref() == Some(task_id) {
+                    // Queued again: how it ended before is no longer news.
+                    self.notice = None;
+                    self.notice_task = None;
                 }
                 dirty = true;
             }
@@ -928,7 +943,7 @@ impl App {
         match &self.overlay {
             Some(Overlay::Help { scroll }) => {
                 let scroll = *scroll;
-                let clamped = draw_help(frame, panes_area, &self.theme, &self.keymap, scroll);
+                let clamped = help::draw(frame, panes_area, &self.theme, &self.keymap, scroll);
                 if let Some(Overlay::Help { scroll }) = &mut self.overlay {
                     *scroll = clamped;
                 }
@@ -1069,7 +1084,7 @@ fn draw_too_small(frame: &mut Frame<'_>, area: Rect, t: &Theme) {
 }
 
 /// A centred box for an overlay.
-fn overlay_box(area: Rect, want_w: u16, want_h: u16) -> Rect {
+pub(crate) fn overlay_box(area: Rect, want_w: u16, want_h: u16) -> Rect {
     let w = want_w
         .min(area.width.saturating_sub(2))
         .max(area.width.min(10));
@@ -1084,7 +1099,7 @@ fn overlay_box(area: Rect, want_w: u16, want_h: u16) -> Rect {
     )
 }
 
-fn framed(frame: &mut Frame<'_>, rect: Rect, title: &str, t: &Theme) -> Rect {
+pub(crate) fn framed(frame: &mut Frame<'_>, rect: Rect, title: &str, t: &Theme) -> Rect {
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
@@ -1095,50 +1110,7 @@ fn framed(frame: &mut Frame<'_>, rect: Rect, title: &str, t: &Theme) -> Rect {
     inner
 }
 
-/// Draws the help overlay; returns the scroll offset clamped to the content.
-fn draw_help(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    t: &Theme,
-    keymap: &Keymap,
-    scroll: usize,
-) -> usize {
-    let rows = keymap.help_rows();
-    let key_w = rows.iter().map(|r| r.0.width()).max().unwrap_or(8).min(28);
-    let mut lines: Vec<Line<'_>> = rows
-        .iter()
-        .map(|(keys, _, desc)| {
-            Line::from(vec![
-                Span::styled(fit(keys, key_w), t.accent),
-                Span::raw("  "),
-                Span::raw(desc.to_string()),
-            ])
-        })
-        .collect();
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "In list panes: j/k or arrows move, Enter opens or expands,",
-        t.dim,
-    ));
-    lines.push(Line::styled(
-        "g/G first/last. Rebind keys in [ui.keys] of config.toml.",
-        t.dim,
-    ));
-    let rect = overlay_box(area, (key_w + 46) as u16, lines.len() as u16 + 2);
-    let inner = framed(frame, rect, " Keys · Esc closes ", t);
-    let max_scroll = lines.len().saturating_sub(inner.height as usize);
-    let scroll = scroll.min(max_scroll);
-    let width = inner.width as usize;
-    let shown: Vec<Line<'_>> = lines
-        .into_iter()
-        .skip(scroll)
-        .map(|l| clip(l, width))
-        .collect();
-    frame.render_widget(Paragraph::new(shown), inner);
-    scroll
-}
-
-fn clip(line: Line<'_>, width: usize) -> Line<'static> {
+pub(crate) fn clip(line: Line<'_>, width: usize) -> Line<'static> {
     let mut used = 0;
     let mut out = Vec::new();
     for s in line.spans {
@@ -1558,6 +1530,33 @@ mod tests {
         assert_eq!(t.engine.message_count(&t.chat.id).unwrap(), 0);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retrying_a_task_withdraws_the_notice_of_how_it_ended() {
+        let t = TestEngine::new();
+        let mut app = app_for(&t, t.theme.clone());
+        let update = |id: &str, status: &str| Event::TaskUpdated {
+            task_id: id.into(),
+            status: status.into(),
+            label: Some("review the parser".into()),
+            chat_id: None,
+        };
+        app.on_engine_event(&update("t1", "cancelled"));
+        assert_eq!(
+            app.notice(),
+            Some("background task 'review the parser' cancelled")
+        );
+        // Another task going on leaves it.
+        app.on_engine_event(&update("t2", "pending"));
+        assert!(app.notice().is_some());
+        app.on_engine_event(&update("t1", "pending"));
+        assert_eq!(app.notice(), None);
+        // A later notice about something else is not withdrawn by the task.
+        app.on_engine_event(&update("t1", "failed"));
+        app.notify("something else");
+        app.on_engine_event(&update("t1", "pending"));
+        assert_eq!(app.notice(), Some("something else"));
+    }
+
     fn last_line(s: &str) -> String {
         s.lines().last().unwrap_or("").to_string()
     }
@@ -1855,7 +1854,8 @@ mod tests {
                 .expect("the run ends within 30 s")
                 .expect("events");
             app.on_engine_event(&ev);
-            if matches!(&ev, Event::WorkflowRunFinished { run_id: r, .. } if *r == run_id) {
+            // The run's report to the chat that started it comes after its end.
+            if matches!(&ev, Event::WorkflowReported { run_id: r, .. } if *r == run_id) {
                 break;
             }
         }
@@ -1866,6 +1866,9 @@ mod tests {
             "── Greet",
             "hello from the script",
             "■ run completed",
+            "result:",
+            "⚙ workflow hello completed · run",
+            &run_id,
         ] {
             assert!(text.contains(want), "{want:?} in\n{text}");
         }

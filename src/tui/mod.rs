@@ -10,6 +10,7 @@ pub mod app;
 pub mod clipboard;
 pub mod diff;
 pub mod fuzzy;
+mod help;
 pub mod highlight;
 pub mod keymap;
 pub mod layout;

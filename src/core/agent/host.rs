@@ -61,10 +61,11 @@ impl AgentHost for ChatHost {
                 .as_deref()
                 .map(|m| self.rt.config.resolve_model(m))
                 .unwrap_or_else(|| self.chat.model.clone());
+            let label = background::task_label(request.label.as_deref(), &request.input);
             let task = self.rt.store.create_task(&NewTask {
                 session_id: &self.chat.session_id,
                 parent_chat_id: Some(&self.chat.id),
-                label: request.label.as_deref(),
+                label: Some(&label),
                 input: &request.input,
                 model: &model,
                 agent,

@@ -33,6 +33,7 @@ use crate::core::store::{
     new_ordered_id, now, AgentSnapshot, Chat, MessagePart, NewAttachment, PartKind, ReplyEnd,
     ToolResult, TraceCompletion, TraceRow,
 };
+use crate::core::workflow::report;
 use tools::structured_output::{self, StructuredOutput, StructuredState};
 use tools::{ApprovalMode, Tool, ToolContext, ToolError, ToolKind, ToolOutput};
 
@@ -283,6 +284,14 @@ async fn start_turn(
             vec![ChatMessage::system(prompt)]
         }
     };
+    // Workflow reports that arrived since the last user message reach the model in front of
+    // this one (one user message, not several in a row: some providers refuse that).
+    let reports: Vec<String> = rt
+        .store
+        .unread_workflow_reports(&chat.id)?
+        .iter()
+        .map(|(heading, body)| report::model_text(heading, body))
+        .collect();
     let turn = rt.store.last_turn(&chat.id)? + 1;
     rt.store
         .insert_user_message(&chat.id, turn, &request.text, &attachments)?;
@@ -295,12 +304,15 @@ async fn start_turn(
     rt.store
         .touch_chat_and_session(&chat.id, &title_of(&request.text))?;
     rt.store.set_chat_status(&chat.id, "running")?;
+    let text = reports
+        .into_iter()
+        .chain(std::iter::once(request.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n\n");
     history.push(if attachments.is_empty() {
-        ChatMessage::user(request.text.clone())
+        ChatMessage::user(text)
     } else {
-        let mut parts = vec![ContentPart::Text {
-            text: request.text.clone(),
-        }];
+        let mut parts = vec![ContentPart::Text { text }];
         parts.extend(attachments.iter().map(|a| ContentPart::ImageUrl {
             image_url: ImageUrl {
                 url: format!("{ATTACHMENT_SCHEME}{}", a.path),
@@ -317,7 +329,8 @@ async fn start_turn(
     Ok((chat, turn, history))
 }
 
-fn title_of(text: &str) -> String {
+/// A short title from the first line of a text (60 characters at most).
+pub(crate) fn title_of(text: &str) -> String {
     let line = text.lines().next().unwrap_or("").trim();
     let mut title: String = line.chars().take(60).collect();
     if line.chars().count() > 60 {

@@ -378,6 +378,62 @@ impl Store {
         })
     }
 
+    /// Stores a workflow run's report in the chat that started it: a `workflow` message whose
+    /// first text part is a heading and second the body, in the chat's latest turn.
+    pub fn insert_workflow_report(
+        &self,
+        chat_id: &str,
+        heading: &str,
+        body: &str,
+    ) -> Result<MessageRef> {
+        let at = now();
+        self.tx(|tx| {
+            let turn: i64 = tx
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(turn_number), 0) FROM messages WHERE chat_id = ?1",
+                )?
+                .query_row([chat_id], |r| r.get(0))?;
+            let msg = insert_message(tx, chat_id, "workflow", "complete", turn, None, &at)?;
+            let parts = [
+                MessagePart::text(PartKind::Text, heading),
+                MessagePart::text(PartKind::Text, body),
+            ];
+            write_parts(tx, &msg.id, &parts)?;
+            touch_chat(tx, chat_id, &at)?;
+            Ok(msg)
+        })
+    }
+
+    /// The (heading, body) of every workflow report stored in the chat after its last user
+    /// message: what the model has not read yet. Both lookups walk the chat's `seq` index from
+    /// its end, so a long chat costs no more than a short one.
+    pub fn unread_workflow_reports(&self, chat_id: &str) -> Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT m.id, p.content FROM messages m
+                 JOIN message_parts p ON p.message_id = m.id AND p.kind = 'text'
+                 WHERE m.chat_id = ?1 AND m.role = 'workflow'
+                   AND m.seq > COALESCE((SELECT seq FROM messages
+                                         WHERE chat_id = ?1 AND role = 'user'
+                                         ORDER BY seq DESC LIMIT 1), 0)
+                 ORDER BY m.seq, p.idx",
+            )?;
+            let rows = stmt
+                .query_map([chat_id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut reports: Vec<(String, String, String)> = Vec::new();
+            for (id, text) in rows {
+                match reports.last_mut() {
+                    Some((last, _, body)) if *last == id => body.push_str(&text),
+                    _ => reports.push((id, text, String::new())),
+                }
+            }
+            Ok(reports.into_iter().map(|(_, h, b)| (h, b)).collect())
+        })
+    }
+
     /// Opens an assistant message that is being streamed. Its parts are written by
     /// [`Store::save_assistant_progress`] and [`Store::finish_reply`]; a crash in
     /// between leaves it `streaming`, which the next start turns into `interrupted`.

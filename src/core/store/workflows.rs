@@ -401,7 +401,9 @@ pub struct WorkflowBatch<'c> {
 }
 
 impl WorkflowBatch<'_> {
-    /// Marks a run running in this process (a fresh start or a resume).
+    /// Marks a run running in this process (a fresh start or a resume). A resume puts every
+    /// call that did not complete back in the queue: it runs again, unless the script no longer
+    /// makes it.
     pub fn start_run(&self, run_id: &str, owner_pid: u32) -> Result<()> {
         self.conn
             .prepare_cached(
@@ -411,6 +413,14 @@ impl WorkflowBatch<'_> {
                  WHERE id = ?1",
             )?
             .execute(params![run_id, owner_pid as i64, now(), self.owner])?;
+        // Calls that did not complete are queued again, owned by the process resuming them.
+        self.conn
+            .prepare_cached(
+                "UPDATE workflow_agents SET status = 'pending', error = NULL, started_at = NULL,
+                     finished_at = NULL, owner = ?2
+                 WHERE run_id = ?1 AND status != 'completed'",
+            )?
+            .execute(params![run_id, self.owner])?;
         Ok(())
     }
 
@@ -634,6 +644,44 @@ mod tests {
         let short = store.short_id(IdTable::WorkflowRuns, &run.id).unwrap();
         assert_eq!(short, run.id[..8]);
         assert_eq!(store.get_workflow_run(&short).unwrap().id, run.id);
+    }
+
+    #[test]
+    fn a_resumed_run_queues_its_unfinished_calls_again() {
+        let store = Store::open_in_memory().unwrap();
+        let project = store.ensure_project("/p").unwrap();
+        let run = demo_run(&store, &project.id);
+        store.start_workflow_run(&run.id, 1).unwrap();
+        let spec = json!({"prompt": "x"});
+        let mut ids = Vec::new();
+        for (n, status) in ["completed", "cancelled", "failed", "cancelled"]
+            .into_iter()
+            .enumerate()
+        {
+            let a = store
+                .upsert_workflow_agent(&run.id, "h", n as u64, &spec, None, None)
+                .unwrap();
+            store
+                .finish_workflow_agent(&a.id, status, None, Some(status), 0, false, None)
+                .unwrap();
+            ids.push(a.id);
+        }
+        store.cancel_workflow_run(&run.id).unwrap();
+        store.start_workflow_run(&run.id, 2).unwrap();
+        let agents = store.list_workflow_agents(&run.id).unwrap();
+        let states: Vec<(&str, Option<&str>)> = agents
+            .iter()
+            .map(|a| (a.status.as_str(), a.error.as_deref()))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                ("completed", Some("completed")),
+                ("pending", None),
+                ("pending", None),
+                ("pending", None)
+            ]
+        );
     }
 
     #[test]

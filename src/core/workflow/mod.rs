@@ -4,11 +4,13 @@
 //! `sandbox`, `meta`, `lexer`) runs one script under resource limits.
 
 pub(crate) mod agent_call;
+pub mod args;
 pub mod cache;
 pub mod discovery;
 pub(crate) mod lexer;
 pub mod meta;
 pub mod protocol;
+pub mod report;
 pub mod runs;
 pub mod sandbox;
 /// The worker process's side: runs one script on Boa.

@@ -23,6 +23,7 @@ use super::agent_call::{self, AgentOutcome, AgentPlace};
 use super::cache::{script_hash, spec_hash, Occurrences};
 use super::discovery::{self, WorkflowEntry};
 use super::protocol::{AgentSpec, FromWorker, ToWorker, WorkerLimits};
+use super::report;
 use super::worker::{WorkerCommand, WorkerProcess};
 use crate::core::engine::{lock, Runtime};
 use crate::core::events::Event;
@@ -377,21 +378,23 @@ async fn drive(
         End::Cancelled(e) => ("cancelled", None, Some(e)),
     };
     let spent = shared.spent.load(Ordering::SeqCst);
-    let summary = format!("{}/{} agents cached", stats.cached, stats.issued);
+    if stats.cached > 0 {
+        let summary = format!("{}/{} agents cached", stats.cached, stats.issued);
+        shared.record(
+            "log",
+            json!({"message": summary}),
+            Some(Event::WorkflowLog {
+                run_id: run.id.clone(),
+                message: summary,
+            }),
+        );
+    }
     shared.record_with(
         &format!("closing run {}", run.id),
         |w| {
             w.set_run_tokens(&run.id, spent)?;
             w.finish_run(&run.id, status, result.as_ref(), error.as_deref())
         },
-        "log",
-        json!({"message": summary}),
-        Some(Event::WorkflowLog {
-            run_id: run.id.clone(),
-            message: summary.clone(),
-        }),
-    );
-    shared.record(
         "run_finished",
         json!({"status": status, "result": result, "error": error, "agents": stats.issued,
                "cached": stats.cached, "tokens_spent": spent}),
@@ -402,6 +405,16 @@ async fn drive(
             error: error.clone(),
         }),
     );
+    if let Some(chat_id) = &run.parent_chat_id {
+        let report = report::report(
+            &run.workflow,
+            &run.id,
+            status,
+            result.as_ref(),
+            error.as_deref(),
+        );
+        report::post(&rt, chat_id, &run.id, &report);
+    }
     lock(&rt.workflows.running).remove(&run.id);
     RunOutcome {
         run_id: run.id,

@@ -9,7 +9,8 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{
-    fit, fit_right, fmt_ms, keep_visible, millis_between, millis_since, one_line, truncate,
+    error_lines, fit, fit_right, fmt_ms, keep_visible, millis_between, millis_since, one_line,
+    truncate,
 };
 use crate::core::events::{Command, Event};
 use crate::core::store::Task;
@@ -53,7 +54,7 @@ impl BackgroundPane {
     }
 
     fn row(&self, task: &Task, t: &Theme, width: usize, selected: bool) -> Line<'static> {
-        let (badge, style) = badge(&task.status, t);
+        let (icon, word, style) = badge(&task.status, t);
         let time = match (&task.started_at, &task.finished_at) {
             (Some(s), Some(f)) => fmt_ms(millis_between(s, f)),
             (Some(s), None) => match millis_since(s) / 1000 {
@@ -68,16 +69,23 @@ impl BackgroundPane {
             .clone()
             .filter(|l| !l.trim().is_empty())
             .unwrap_or_else(|| task.input.clone());
-        let badge_w = 12;
-        let time_w = 7;
+        // The name matters most: narrow, the status is its icon alone and the time goes last.
+        let (badge_w, badge) = if width >= 44 {
+            (12, format!("{icon} {word}"))
+        } else {
+            (2, icon.to_string())
+        };
+        // The time and the space before it.
+        let time_w = if width >= 24 { 8 } else { 0 };
         let model_w = if width >= 60 { 16 } else { 0 };
-        let label_w = width.saturating_sub(badge_w + time_w + model_w + 2);
+        let label_w = width.saturating_sub(badge_w + time_w + model_w + 1);
         let mut spans = vec![
-            Span::styled(fit(badge, badge_w), style),
+            Span::styled(fit(&badge, badge_w), style),
             Span::raw(fit(&one_line(&label), label_w)),
-            Span::raw(" "),
-            Span::styled(fit_right(&time, time_w), t.dim),
         ];
+        if time_w > 0 {
+            spans.push(Span::styled(fit_right(&time, time_w), t.dim));
+        }
         if model_w > 0 {
             spans.push(Span::raw(" "));
             spans.push(Span::styled(fit(&task.model, model_w - 1), t.dim));
@@ -90,14 +98,14 @@ impl BackgroundPane {
     }
 }
 
-fn badge<'a>(status: &str, t: &Theme) -> (&'a str, ratatui::style::Style) {
+fn badge<'a>(status: &str, t: &Theme) -> (&'a str, &'a str, ratatui::style::Style) {
     match status {
-        "running" => ("● running", t.accent),
-        "pending" => ("○ pending", t.dim),
-        "completed" => ("✓ done", t.success),
-        "failed" => ("✗ failed", t.error),
-        "cancelled" => ("⊘ cancelled", t.warning),
-        _ => ("? unknown", t.dim),
+        "running" => ("●", "running", t.accent),
+        "pending" => ("○", "pending", t.dim),
+        "completed" => ("✓", "done", t.success),
+        "failed" => ("✗", "failed", t.error),
+        "cancelled" => ("⊘", "cancelled", t.warning),
+        _ => ("?", "unknown", t.dim),
     }
 }
 
@@ -127,14 +135,15 @@ impl Pane for BackgroundPane {
         if let Some(e) = &self.error {
             lines.push(Line::styled(truncate(&format!("⚠ {e}"), width), t.error));
         }
-        // The selected task's error, under the list.
-        let detail = self
-            .tasks
-            .get(self.selected)
-            .and_then(|task| task.error.clone())
-            .map(|e| truncate(&format!("  error: {}", one_line(&e)), width));
-        let detail_h = usize::from(detail.is_some() && area.height >= 6);
-        let room = (area.height - footer_h) as usize - lines.len().min(1) - detail_h;
+        // The selected task's error, wrapped under the list (its chat has it whole).
+        let detail = match self.tasks.get(self.selected).and_then(|t| t.error.as_ref()) {
+            Some(e) if area.height >= 6 => {
+                let max = (area.height as usize - 2) / 2;
+                error_lines(e, t, width, max, "(Enter: its chat)")
+            }
+            _ => Vec::new(),
+        };
+        let room = (area.height - footer_h) as usize - lines.len().min(1) - detail.len();
         if self.tasks.is_empty() {
             lines.push(Line::styled(
                 truncate("No background tasks in this session.", width),
@@ -145,11 +154,7 @@ impl Pane for BackgroundPane {
             for (i, task) in self.tasks.iter().enumerate().skip(self.scroll).take(room) {
                 lines.push(self.row(task, t, width, focused && i == self.selected));
             }
-            if detail_h == 1 {
-                if let Some(d) = detail {
-                    lines.push(Line::styled(d, t.error));
-                }
-            }
+            lines.extend(detail);
         }
         let body_h = area.height - footer_h;
         frame.render_widget(
@@ -267,6 +272,9 @@ mod tests {
         let mut pane = BackgroundPane::new(&ctx);
         insta::assert_snapshot!("background_wide", render_pane(&mut pane, &ctx, 80, 8));
         insta::assert_snapshot!("background_narrow", render_pane(&mut pane, &ctx, 40, 8));
+        // Between split panes at 80 columns the names still show.
+        let thin = render_pane(&mut pane, &ctx, 26, 8);
+        assert!(thin.contains("⊘ review the par"), "{thin}");
         // Newest first: b (pending) is selected.
         let out = pane.handle_key(KeyEvent::from(KeyCode::Char('c')), &ctx);
         assert_eq!(
@@ -302,5 +310,26 @@ mod tests {
                 chat_id: t.chat.id.clone()
             }])
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_error_wraps_instead_of_being_cut() {
+        let t = TestEngine::new();
+        t.engine.shutdown();
+        let a = task(&t, "fetch the docs");
+        let store = t.engine.store();
+        store.claim_next_task(&t.engine.rt.project_id, 1).unwrap();
+        let error = "the model returned an error: 429 rate limited, retry after 30 s (tier 1)";
+        store
+            .finish_task(&a.id, "failed", None, Some(error))
+            .unwrap();
+        let ctx = ctx_for(&t, None);
+        let mut pane = BackgroundPane::new(&ctx);
+        let text = render_pane(&mut pane, &ctx, 40, 10);
+        let joined: String = text.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        let start = joined.find("error:").expect("the error shows");
+        let end = joined.find("Enter open chat").expect("the footer");
+        let shown = &joined[start..end];
+        assert!(shown.contains("(tier 1)") && !shown.contains('…'), "{text}");
     }
 }

@@ -208,7 +208,38 @@ pub fn local_clock(s: &str) -> String {
         .unwrap_or_else(|| "--:--:--".into())
 }
 
-/// Keeps `selected` visible in a viewport of `height` rows starting at `scroll`.
+/// An error under a list, wrapped to `width` in at most `max_lines` lines; when it needs more,
+/// the last one ends with `more` (where to read it whole).
+pub fn error_lines(
+    error: &str,
+    theme: &crate::tui::theme::Theme,
+    width: usize,
+    max_lines: usize,
+    more: &str,
+) -> Vec<ratatui::text::Line<'static>> {
+    let max_lines = max_lines.max(1);
+    use ratatui::text::Span;
+    let mut lines = crate::tui::markdown::wrap_spans(
+        &[Span::styled(one_line(error), theme.error)],
+        width,
+        &[Span::styled("  error: ", theme.error)],
+        &[Span::raw("    ")],
+    );
+    if lines.len() > max_lines {
+        lines.truncate(max_lines);
+        if let Some(last) = lines.last_mut() {
+            let shown: String = last.spans.iter().map(|s| s.content.as_ref()).collect();
+            let room = width.saturating_sub(UnicodeWidthStr::width(more) + 1);
+            let cut = format!(
+                "{}… {more}",
+                truncate(shown.trim_end(), room.saturating_sub(1))
+            );
+            *last = ratatui::text::Line::styled(cut, theme.error);
+        }
+    }
+    lines
+}
+
 /// The lines a chat-following list pane shows above its rows: its last error, then why there
 /// are no rows (no chat to follow, or nothing yet). True when rows should follow.
 pub fn list_preamble(

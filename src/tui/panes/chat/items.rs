@@ -572,6 +572,12 @@ pub fn items_from_messages(messages: &[StoredMessage], outcomes: &[ToolOutcome])
                     turn,
                 ));
             }
+            "workflow" => {
+                let mut texts = m.parts.iter().map(|p| p.content.as_str());
+                let heading = texts.next().unwrap_or_default();
+                let body: String = texts.collect();
+                items.extend(report_items(heading, &body, turn));
+            }
             "assistant" => {
                 for p in &m.parts {
                     match p.kind {
@@ -677,6 +683,21 @@ pub fn items_from_messages(messages: &[StoredMessage], outcomes: &[ToolOutcome])
         }
     }
     items
+}
+
+/// A workflow run's report in the chat that started it: its heading as a notice, then the
+/// result rendered like an answer.
+pub fn report_items(heading: &str, body: &str, turn: i64) -> [Item; 2] {
+    let mut heading = Item::new(Kind::Notice(format!("⚙ {heading}")), turn);
+    heading.gap = true;
+    let body = Item::new(
+        Kind::Assistant {
+            stream: MarkdownStream::new(),
+            done: Some(body.to_string()),
+        },
+        turn,
+    );
+    [heading, body]
 }
 
 pub fn file_name(path: &str) -> String {

@@ -22,8 +22,8 @@
 //! `/clear` clears the view only: the chat and what the model sees stay as they are (older
 //! messages are not paged back in); `/new` starts a fresh context. `/approval` only explains:
 //! approval is a project setting and `Command::SendMessage` carries none, so a per-chat override
-//! needs a core change. `/workflow NAME [ARGS]` starts a run (JSON args go as data, other text as
-//! a string) and shows it in the orchestrator pane.
+//! needs a core change. `/workflow NAME [ARGS]` starts a run (JSON args go as data, plain text as
+//! a string) and shows it in the orchestrator pane; its result comes back to this chat.
 
 pub mod composer;
 pub mod items;
@@ -544,6 +544,10 @@ impl ChatPane {
                     text: text.clone(),
                     attachments: attachments.clone(),
                 });
+            }
+            Event::WorkflowReported { heading, body, .. } => {
+                self.items
+                    .extend(items::report_items(heading, body, self.turn));
             }
             Event::ModelCallStarted { model, .. } => {
                 self.model = model.clone();
@@ -1245,14 +1249,16 @@ impl ChatPane {
                 self.push(Kind::Notice(text));
             }
             Slash::Workflow { name, args } => {
-                // JSON args go as data; anything else reaches the script as the text typed.
-                let args = match args.trim() {
-                    "" => serde_json::Value::Null,
-                    text => serde_json::from_str(text)
-                        .unwrap_or_else(|_| serde_json::Value::String(text.to_string())),
+                let args = match crate::core::workflow::args::args_from_text(&args) {
+                    Ok(args) => args,
+                    Err(e) => {
+                        self.push(Kind::Error(format!("/workflow {name}: args: {e}")));
+                        return KeyOutcome::Consumed;
+                    }
                 };
                 self.push(Kind::Notice(format!(
-                    "starting workflow {name} (progress in the orchestrator pane)"
+                    "starting workflow {name}: progress in the orchestrator pane, the result \
+                     comes back here"
                 )));
                 return KeyOutcome::Actions(vec![AppAction::RunWorkflow { name, args }]);
             }
@@ -1588,7 +1594,8 @@ impl Pane for ChatPane {
             | Event::ToolFinished { chat_id, .. }
             | Event::ChangePending { chat_id, .. }
             | Event::CommandConfirmationRequested { chat_id, .. }
-            | Event::TurnFinished { chat_id, .. } => *chat_id == self.chat_id,
+            | Event::TurnFinished { chat_id, .. }
+            | Event::WorkflowReported { chat_id, .. } => *chat_id == self.chat_id,
             // Carries no chat id: it is ours if we show the change.
             Event::ChangeResolved { .. } => true,
             _ => false,

@@ -899,3 +899,52 @@ fn a_message_sent_elsewhere_shows_and_ours_shows_once() {
     assert_eq!(out.matches("› and again").count(), 1, "{out}");
     assert_eq!(out.matches("› hello both").count(), 1, "{out}");
 }
+
+#[test]
+fn a_workflow_report_shows_live_and_after_a_restart() {
+    let e = env();
+    let heading = "workflow review-code completed · run r1";
+    let body = "## Findings\n\n- `util.py`: off by one";
+    let mut live = new_pane(&e);
+    ev(
+        &mut live,
+        &e,
+        Event::WorkflowReported {
+            chat_id: e.chat_id.clone(),
+            run_id: "r1".into(),
+            heading: heading.into(),
+            body: body.into(),
+        },
+    );
+    let shown = draw(&mut live, &e, &theme(), 60, 12, 0);
+    for want in [
+        "· ⚙ workflow review-code completed · run r1",
+        "Findings",
+        "util.py: off by one",
+    ] {
+        assert!(shown.contains(want), "{want:?} in\n{shown}");
+    }
+    assert!(
+        !shown.contains('`'),
+        "the body is rendered markdown:\n{shown}"
+    );
+    // Another chat's report is not this one's.
+    ev(
+        &mut live,
+        &e,
+        Event::WorkflowReported {
+            chat_id: "another".into(),
+            run_id: "r2".into(),
+            heading: "workflow other completed · run r2".into(),
+            body: "elsewhere".into(),
+        },
+    );
+    assert!(!draw(&mut live, &e, &theme(), 60, 12, 0).contains("elsewhere"));
+    // A restart rebuilds it from the store alone.
+    e.engine
+        .store()
+        .insert_workflow_report(&e.chat_id, heading, body)
+        .unwrap();
+    let mut reopened = new_pane(&e);
+    assert_eq!(draw(&mut reopened, &e, &theme(), 60, 12, 0), shown);
+}
