@@ -9,6 +9,7 @@ pub mod events;
 pub mod instance;
 pub mod llm;
 pub mod logging;
+pub mod process;
 pub mod queries;
 pub mod store;
 pub mod workflow;
