@@ -359,6 +359,15 @@ impl LoopState {
 }
 
 impl LoopState {
+    /// The snapshot once some of a step's calls are answered.
+    fn snapshot_between_calls(&self) -> AgentSnapshot {
+        self.snapshot(if self.pending.is_empty() {
+            "awaiting_model"
+        } else {
+            "running_tools"
+        })
+    }
+
     fn snapshot(&self, state: &str) -> AgentSnapshot {
         AgentSnapshot {
             chat_id: self.chat.id.clone(),
@@ -446,6 +455,10 @@ async fn steps(
         }),
     };
     loop {
+        // Only a resumed turn starts with calls pending.
+        if !state.pending.is_empty() {
+            answer_calls_that_had_started(rt, state)?;
+        }
         if !state.pending.is_empty() {
             let calls = state.pending.clone();
             if run_tool_calls(rt, state, &ctx, None, &calls, &Usage::default(), token).await? {
@@ -792,16 +805,72 @@ async fn run_tool_calls(
                 content,
             })
             .collect();
-        let snapshot = state.snapshot(if state.pending.is_empty() {
-            "awaiting_model"
-        } else {
-            "running_tools"
-        });
+        let snapshot = state.snapshot_between_calls();
         rt.store
             .record_tool_results(&state.chat.id, state.turn, &rows, &snapshot)?;
         index = batch_end;
     }
     Ok(token.is_cancelled())
+}
+
+/// What the model is told about a side-effecting call that was running when its turn was
+/// interrupted.
+pub const INTERRUPTED_CALL_RESULT: &str = "error: interrupted: boocode stopped while this call \
+was running, so it may have partly run and its effects may have happened. It was not run \
+again; check the current state before deciding whether to repeat it.";
+
+/// On resume, answers the pending side-effecting calls that had already started (their trace
+/// exists) instead of running them again: with the recorded result when the call had finished,
+/// else with [`INTERRUPTED_CALL_RESULT`]. Read-only calls and calls that never started stay
+/// pending and run. A started call is always the first pending one (calls with effects run
+/// one at a time, each batch's results are recorded before the next starts), so answering it
+/// here keeps the results in call order.
+fn answer_calls_that_had_started(rt: &Arc<Runtime>, state: &mut LoopState) -> Result<()> {
+    for call in state.pending.clone() {
+        if is_read_only(rt, &call) {
+            continue;
+        }
+        let Some(trace) = rt
+            .store
+            .trace_of_call(&state.chat.id, state.turn, &call.id)?
+        else {
+            continue;
+        };
+        let finished = trace.finished_at.is_some()
+            && trace.outcome.as_deref().is_some_and(|o| o != "interrupted");
+        let content = match trace.tool_output.filter(|_| finished) {
+            Some(recorded) => recorded,
+            None => INTERRUPTED_CALL_RESULT.to_string(),
+        };
+        rt.emit(Event::Notice {
+            message: format!(
+                "{} ({}) had started before the interruption; it is not run again{}",
+                call.function.name,
+                call.id,
+                if finished {
+                    " (it had finished: the model gets its result)"
+                } else {
+                    " (the model is told it may have partly run)"
+                }
+            ),
+        });
+        state
+            .history
+            .push(ChatMessage::tool_result(call.id.clone(), content.clone()));
+        state.pending.retain(|p| p.id != call.id);
+        let snapshot = state.snapshot_between_calls();
+        rt.store.record_tool_results(
+            &state.chat.id,
+            state.turn,
+            &[ToolResult {
+                tool_call_id: &call.id,
+                tool_name: &call.function.name,
+                content: &content,
+            }],
+            &snapshot,
+        )?;
+    }
+    Ok(())
 }
 
 fn is_read_only(rt: &Runtime, call: &ToolCall) -> bool {
