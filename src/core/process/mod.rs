@@ -11,9 +11,9 @@
 //!   that read another process's memory (`CAP_SYS_PTRACE`, `CAP_SYS_RAWIO`): boocode is not
 //!   dumpable ([`secrets`]), so without them a child cannot open boocode's `/proc/PID/mem` or
 //!   `environ` even as root;
-//! - registers its process group with the [`reaper`], which kills the whole group when boocode
-//!   ends, even by SIGKILL, so no command outlives boocode to run on (and then run again
-//!   on `resume`).
+//! - registers its process group with the [`reaper`] before it runs anything, and the reaper
+//!   kills the whole group when boocode ends, even by SIGKILL, so no command outlives boocode
+//!   to run on (and then run again on `resume`).
 
 pub mod reaper;
 pub mod secrets;
@@ -33,14 +33,19 @@ pub fn spawn(
     for var in provider::key_variables() {
         command.env_remove(var);
     }
+    let reaper = reaper::channel();
     // SAFETY: the hook runs between fork and exec and only makes async-signal-safe system
-    // calls (setsid, prctl, capget, capset); it allocates nothing and touches no locks.
+    // calls (setsid, prctl, capget, capset, getpid, signal, write); it allocates nothing and
+    // touches no locks.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             if libc::setsid() == -1 {
                 return Err(io::Error::last_os_error());
             }
             drop_memory_reading_capabilities();
+            if let Some(fd) = reaper {
+                reaper::announce_self(fd);
+            }
             Ok(())
         });
     }
@@ -53,7 +58,6 @@ pub fn spawn(
         pgid: pid as libc::pid_t,
         armed: true,
     };
-    reaper::register(group.pgid);
     Ok((child, group))
 }
 

@@ -3,19 +3,20 @@
 //!
 //! It is this binary again (the hidden subcommand [`SUBCOMMAND`]), in a session of its own so
 //! the terminal's signals do not reach it, with an empty environment. Its stdin is a pipe whose
-//! write end only boocode holds (close-on-exec, so no child inherits it). boocode writes one
-//! line per child process group; when the pipe reports end of file — boocode exited or was
-//! killed, and the kernel closed its end — the reaper SIGKILLs every registered group that
-//! still has a process and exits. `PR_SET_PDEATHSIG` would reach only the direct child, and
-//! fires when the spawning *thread* exits (under tokio, possibly a short-lived blocking-pool
-//! thread), so it is not used.
+//! write end only boocode holds (close-on-exec, so no program inherits it). Every child writes
+//! its own process group id to that pipe between fork and exec ([`announce_self`]), so there is
+//! no moment when a child runs unregistered, however soon boocode is killed after starting it.
+//! When the pipe reports end of file — boocode exited or was killed, and the kernel closed its
+//! end — the reaper SIGKILLs every registered group that still has a process and exits.
+//! `PR_SET_PDEATHSIG` would reach only the direct child, and fires when the spawning *thread*
+//! exits (under tokio, possibly a short-lived blocking-pool thread), so it is not used.
 //!
 //! Groups that emptied are forgotten at every wake-up (at least once a second), so a group id
 //! the system hands out again later is not killed by mistake.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Stdio};
 use std::sync::Mutex;
@@ -32,8 +33,10 @@ enum State {
     Off,
     /// Watched by a reaper running this program, started with the first child.
     Ready(PathBuf),
+    /// The write end of the reaper's stdin. Never closed while boocode runs: a child being
+    /// started may be about to write to this descriptor number.
     Running(ChildStdin),
-    /// Starting or talking to the reaper failed; already logged.
+    /// Starting the reaper failed; already logged.
     Broken,
 }
 
@@ -49,8 +52,9 @@ fn lock() -> std::sync::MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Asks the reaper to kill group `pgid` when boocode ends.
-pub(super) fn register(pgid: libc::pid_t) {
+/// The descriptor a child announces itself on, starting the reaper if this is the first child;
+/// `None` when children are not watched.
+pub(super) fn channel() -> Option<RawFd> {
     let mut state = lock();
     if let State::Ready(program) = &*state {
         *state = match start(program) {
@@ -63,11 +67,35 @@ pub(super) fn register(pgid: libc::pid_t) {
             }
         };
     }
-    if let State::Running(pipe) = &mut *state {
-        if let Err(e) = writeln!(pipe, "{pgid}") {
-            tracing::warn!("the reaper is gone ({e}); programs boocode starts may outlive it");
-            *state = State::Broken;
+    match &*state {
+        State::Running(pipe) => Some(pipe.as_raw_fd()),
+        _ => None,
+    }
+}
+
+/// Writes this process's id, which [`libc::setsid`] made its process group id, to the
+/// reaper's pipe `fd`. Runs in a child between fork and exec: no allocation, system calls
+/// only. A reaper that is gone is ignored (with SIGPIPE ignored for the write, so it cannot
+/// kill the child); the program still runs.
+pub(super) fn announce_self(fd: RawFd) {
+    let mut line = [0u8; 16];
+    let mut at = line.len() - 1;
+    line[at] = b'\n';
+    // SAFETY: getpid, signal and write take plain values and a pointer into `line`, valid for
+    // `line.len() - at` bytes.
+    unsafe {
+        let mut pid = libc::getpid().unsigned_abs();
+        loop {
+            at -= 1;
+            line[at] = b'0' + (pid % 10) as u8;
+            pid /= 10;
+            if pid == 0 {
+                break;
+            }
         }
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        libc::write(fd, line[at..].as_ptr().cast(), line.len() - at);
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -174,18 +202,25 @@ mod tests {
     }
 
     #[test]
-    fn end_of_input_kills_the_registered_groups() {
-        let (read_end, mut write_end) = io::pipe().unwrap();
+    fn end_of_input_kills_the_groups_that_announced_themselves() {
+        let (read_end, write_end) = io::pipe().unwrap();
         let watcher = std::thread::spawn(move || {
             use std::os::fd::OwnedFd;
             watch(File::from(OwnedFd::from(read_end)))
         });
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        writeln!(write_end, "{}", child.id()).unwrap();
+        let fd = write_end.as_raw_fd();
+        // SAFETY: the hook only makes system calls (see `spawn`).
+        let mut child = unsafe {
+            std::process::Command::new("sleep")
+                .arg("30")
+                .pre_exec(move || {
+                    libc::setsid();
+                    announce_self(fd);
+                    Ok(())
+                })
+                .spawn()
+                .unwrap()
+        };
         std::thread::sleep(Duration::from_millis(50));
         assert!(child.try_wait().unwrap().is_none(), "killed too early");
         drop(write_end);
