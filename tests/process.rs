@@ -36,9 +36,27 @@ impl Project {
         self.dir.path()
     }
 
-    /// The binary with a clean environment, pointed at the mock server.
-    fn command(&self, program: &Path, args: &[&str]) -> Command {
-        let mut cmd = Command::new(program);
+    /// The binary with a clean environment, pointed at the mock server; run as user `uid`
+    /// (through `setpriv`) when given.
+    fn boocode_as(&self, uid: Option<u32>, args: &[&str]) -> Command {
+        let binary = env!("CARGO_BIN_EXE_boocode");
+        let mut cmd = match uid {
+            None => Command::new(binary),
+            Some(uid) => {
+                let id = uid.to_string();
+                let mut cmd = Command::new("setpriv");
+                cmd.args([
+                    "--reuid",
+                    &id,
+                    "--regid",
+                    &id,
+                    "--clear-groups",
+                    "--",
+                    binary,
+                ]);
+                cmd
+            }
+        };
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home.path())
@@ -55,7 +73,16 @@ impl Project {
     }
 
     fn boocode(&self, args: &[&str]) -> Command {
-        self.command(Path::new(env!("CARGO_BIN_EXE_boocode")), args)
+        self.boocode_as(None, args)
+    }
+
+    /// Hands the project and the data home to user `uid`.
+    fn give_to(&self, uid: u32) {
+        let mut paths = vec![self.root().to_path_buf(), self.home.path().to_path_buf()];
+        files_under(self.root(), &mut paths);
+        for path in paths {
+            chown(&path, Some(uid), Some(uid)).unwrap();
+        }
     }
 
     /// Every file of the data home (database, WAL, logs) as bytes.
@@ -64,6 +91,7 @@ impl Project {
         files_under(self.home.path(), &mut files);
         files
             .into_iter()
+            .filter(|f| f.is_file())
             .map(|f| {
                 let bytes = std::fs::read(&f).unwrap_or_default();
                 (f, bytes)
@@ -72,14 +100,14 @@ impl Project {
     }
 }
 
+/// Every file and directory under `dir`.
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
         if path.is_dir() {
             files_under(&path, out);
-        } else {
-            out.push(path);
         }
+        out.push(path);
     }
 }
 
@@ -243,3 +271,122 @@ fn a_busy_script_worker_dies_with_a_killed_workflow_run() {
     sigkill(&mut child);
     assert_gone_soon("the script worker", alive);
 }
+
+/// The key given on the command line (the one boocode uses) and another in the environment.
+const FLAG_KEY: &str = "sk-procflag-4c8f21e6d0";
+const ENV_KEY: &str = "sk-procenv-7d1e93a0b2";
+
+/// A command that tries every way to read a key out of its parent, boocode: its command line,
+/// its environment, every writable region of its memory, and the command's own environment.
+const PROBE: &str = r#"echo "== cmdline"; tr '\0' ' ' < /proc/$PPID/cmdline; echo
+echo "== environ"; tr '\0' '\n' < /proc/$PPID/environ
+echo "== mem"
+PATH=/usr/bin:/bin:$PATH python3 -c '
+import re, sys
+pid = sys.argv[1]
+try:
+    maps = open("/proc/%s/maps" % pid).read().splitlines()
+    mem = open("/proc/%s/mem" % pid, "rb")
+except OSError as e:
+    sys.exit("cannot read memory: %s" % e)
+found, regions = set(), 0
+for line in maps:
+    span, perms = line.split()[:2]
+    if not perms.startswith("rw"):
+        continue
+    start, end = (int(x, 16) for x in span.split("-"))
+    try:
+        mem.seek(start)
+        data = mem.read(end - start)
+    except OSError:
+        continue
+    regions += 1
+    found.update(m.decode() for m in re.findall(rb"sk-proc[a-z]*-[0-9a-f]+", data))
+print("read %d regions; found: %s" % (regions, " ".join(sorted(found)) or "nothing"))
+' $PPID
+echo "== own environment"; env | grep -i key
+echo "== end""#;
+
+/// Runs the probe in a real `exec` (as user `uid` when given) and asserts the keys appear
+/// nowhere: not in what the command read (the tool result the model gets), not in what
+/// boocode printed, stored or logged, and not in boocode's `/proc/PID/environ` and `cmdline`
+/// as root sees them.
+fn assert_keys_out_of_reach(uid: Option<u32>) {
+    let call = serde_json::json!({"command": "sh", "args": ["-c", PROBE]}).to_string();
+    let p = Project::new(vec![
+        Reply::tool_calls(vec![CallSpec::new("run_command", call).id("call_probe")]).into(),
+        // Held back a moment, so boocode is still there to be looked at.
+        Reply::stall(1500, Reply::text("done")).when(Match::has_tool_result_for("call_probe")),
+    ]);
+    if let Some(uid) = uid {
+        p.give_to(uid);
+    }
+    let mut cmd = p.boocode_as(
+        uid,
+        &["--api-key", FLAG_KEY, "exec", "--approval", "auto", "probe"],
+    );
+    cmd.env("DEEPSEEK_API_KEY", ENV_KEY);
+    let child = cmd.spawn().unwrap();
+    assert!(
+        p.server
+            .wait_for_requests_blocking(1, Duration::from_secs(20)),
+        "exec never called the model"
+    );
+    let own_view = |file: &str| {
+        let bytes = std::fs::read(format!("/proc/{}/{file}", child.id())).unwrap();
+        String::from_utf8_lossy(&bytes).replace('\0', " ")
+    };
+    let (environ, cmdline) = (own_view("environ"), own_view("cmdline"));
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout, "done\n");
+    let bearer = format!("Bearer {FLAG_KEY}");
+    assert_eq!(
+        p.server.recorded()[0].header("authorization"),
+        Some(bearer.as_str()),
+        "boocode did not use the key it was given"
+    );
+    let probe = tool_results(&p.server.requests()[1]).join("\n");
+    assert!(
+        probe.contains("== cmdline") && probe.contains("== end"),
+        "{probe}"
+    );
+    // The command line is world-readable; the key in it is masked.
+    assert!(probe.contains("--api-key ****"), "{probe}");
+    assert!(environ.contains("DEEPSEEK_API_KEY=****"), "{environ}");
+    for key in [FLAG_KEY, ENV_KEY] {
+        assert!(!probe.contains(key), "the command read {key}:\n{probe}");
+        assert!(!environ.contains(key), "/proc/PID/environ shows {key}");
+        assert!(!cmdline.contains(key), "/proc/PID/cmdline shows {key}");
+        assert!(!contains(&output.stdout, key) && !contains(&output.stderr, key));
+        for (file, bytes) in p.stored_bytes() {
+            assert!(
+                !contains(&bytes, key),
+                "{key} leaked into {}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_command_cannot_read_the_key_from_boocode() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    assert_keys_out_of_reach(None);
+    if !root {
+        eprintln!("ran as a non-root user only: the root half needs root");
+        return;
+    }
+    // As root, boocode runs itself as an unprivileged user too.
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped the non-root half: setpriv is not installed");
+        return;
+    }
+    assert_keys_out_of_reach(Some(NOBODY));
+}
+
+/// The conventional unprivileged user id.
+const NOBODY: u32 = 65534;
