@@ -8,9 +8,7 @@ use boocode::core::agent::tools::ApprovalMode;
 use boocode::core::agent::{TurnRequest, TurnStatus, INTERRUPTED_CALL_RESULT};
 use boocode::core::events::Event;
 use boocode::core::llm::types::{ChatMessage, ToolCall};
-use boocode::core::store::{
-    new_ordered_id, now, AgentSnapshot, PartKind, TraceCompletion, TraceRow,
-};
+use boocode::core::store::{AgentSnapshot, PartKind, TraceCompletion, TraceRow};
 use serde_json::{json, Value};
 
 use support::harness::{write, Harness, FAST_RETRIES};
@@ -802,33 +800,12 @@ fn interrupted_step(h: &Harness, calls: &[ToolCall], started: &[(&str, Option<&s
         .unwrap();
     for (call_id, output) in started {
         let call = calls.iter().find(|c| c.id == *call_id).unwrap();
-        let id = new_ordered_id();
-        h.store()
-            .begin_trace(&TraceRow {
-                id: id.clone(),
-                session_id: h.session.id.clone(),
-                chat_id: h.chat.id.clone(),
-                message_id: None,
-                turn_number: 1,
-                tool_call_id: Some(call.id.clone()),
-                tool_name: call.function.name.clone(),
-                tool_input: call.function.arguments.clone(),
-                tool_output: None,
-                diff: None,
-                started_at: now(),
-                finished_at: None,
-                latency_ms: None,
-                tokens_used: 0,
-                cache_tokens: 0,
-                reasoning_tokens: 0,
-                error: None,
-                outcome: None,
-            })
-            .unwrap();
+        let row = TraceRow::started(&h.chat, 1, call, call.function.arguments.clone());
+        h.store().begin_trace(&row).unwrap();
         if let Some(output) = output {
             h.store()
                 .finish_trace(
-                    &id,
+                    &row.id,
                     &TraceCompletion {
                         output,
                         diff: None,

@@ -30,8 +30,8 @@ use crate::core::llm::types::{
     UserContent,
 };
 use crate::core::store::{
-    new_ordered_id, now, AgentSnapshot, Chat, MessagePart, NewAttachment, PartKind, ReplyEnd,
-    ToolResult, TraceCompletion, TraceRow,
+    AgentSnapshot, Chat, MessagePart, NewAttachment, PartKind, ReplyEnd, ToolResult,
+    TraceCompletion, TraceRow,
 };
 use tools::structured_output::{self, StructuredOutput, StructuredState};
 use tools::{ApprovalMode, Tool, ToolContext, ToolError, ToolKind, ToolOutput};
@@ -906,30 +906,17 @@ async fn execute_call(
 ) -> String {
     let name = call.function.name.as_str();
     let parsed = parse_arguments(&call.function.arguments);
-    let trace_id = new_ordered_id();
     let input = parsed
         .clone()
         .unwrap_or_else(|_| Value::String(call.function.arguments.clone()));
     let row = TraceRow {
-        id: trace_id.clone(),
-        session_id: state.chat.session_id.clone(),
-        chat_id: state.chat.id.clone(),
         message_id: message_id.map(str::to_string),
-        turn_number: state.turn,
-        tool_call_id: Some(call.id.clone()),
-        tool_name: name.to_string(),
-        tool_input: input.to_string(),
-        tool_output: None,
-        diff: None,
-        started_at: now(),
-        finished_at: None,
-        latency_ms: None,
         tokens_used: share.0,
         cache_tokens: share.1,
         reasoning_tokens: share.2,
-        error: None,
-        outcome: None,
+        ..TraceRow::started(&state.chat, state.turn, call, input.to_string())
     };
+    let trace_id = row.id.clone();
     if let Err(e) = rt.store.begin_trace(&row) {
         tracing::error!("writing trace {trace_id} failed: {e:#}");
     }
