@@ -15,12 +15,6 @@ impl ProviderPreset {
     pub fn endpoint(&self) -> String {
         chat_completions_url(self.base_url)
     }
-
-    /// The key from this preset's environment variable, if set and non-empty.
-    pub fn api_key_from_env(&self) -> Option<String> {
-        let var = self.key_env?;
-        std::env::var(var).ok().filter(|k| !k.trim().is_empty())
-    }
 }
 
 pub const DEFAULT_PROVIDER: &str = "deepseek";
