@@ -316,7 +316,7 @@ fn assert_keys_out_of_reach(uid: Option<u32>) {
     let p = Project::new(vec![
         Reply::tool_calls(vec![CallSpec::new("run_command", call).id("call_probe")]).into(),
         // Held back a moment, so boocode is still there to be looked at.
-        Reply::stall(1500, Reply::text("done")).when(Match::has_tool_result_for("call_probe")),
+        Reply::stall(700, Reply::text("done")).when(Match::has_tool_result_for("call_probe")),
     ]);
     if let Some(uid) = uid {
         p.give_to(uid);
