@@ -5,9 +5,10 @@ mod support;
 use std::time::Duration;
 
 use boocode::core::agent::tools::ApprovalMode;
-use boocode::core::agent::{TurnRequest, TurnStatus};
+use boocode::core::agent::{TurnRequest, TurnStatus, INTERRUPTED_CALL_RESULT};
 use boocode::core::events::Event;
-use boocode::core::store::PartKind;
+use boocode::core::llm::types::{ChatMessage, ToolCall};
+use boocode::core::store::{AgentSnapshot, PartKind, TraceCompletion, TraceRow};
 use serde_json::{json, Value};
 
 use support::harness::{write, Harness, FAST_RETRIES};
@@ -774,4 +775,146 @@ async fn images_are_sent_as_data_uris_and_other_files_refused_before_any_request
     assert!(url.starts_with("data:image/png;base64,iVBOR"), "{url}");
     let msg = &h.store().load_messages(&h.chat.id).unwrap()[0];
     assert_eq!(msg.parts[1].kind, PartKind::Image);
+}
+
+/// Leaves the chat as a process killed mid-step leaves it: a snapshot whose last assistant
+/// message made `calls`, none of them answered, and a trace for each call in `started` — still
+/// open, or finished with the given output when its result was not recorded yet.
+fn interrupted_step(h: &Harness, calls: &[ToolCall], started: &[(&str, Option<&str>)]) {
+    let history = vec![
+        ChatMessage::system("You are a test."),
+        ChatMessage::user("go"),
+        ChatMessage::Assistant {
+            content: None,
+            reasoning_content: None,
+            tool_calls: calls.to_vec(),
+        },
+    ];
+    h.store()
+        .save_snapshot(&AgentSnapshot {
+            chat_id: h.chat.id.clone(),
+            model: h.chat.model.clone(),
+            agent: h.chat.agent.clone(),
+            mode: "auto".into(),
+            state: "running_tools".into(),
+            turn_number: 1,
+            step: 1,
+            history,
+            pending_tool_calls: calls.to_vec(),
+        })
+        .unwrap();
+    for (call_id, output) in started {
+        let call = calls.iter().find(|c| c.id == *call_id).unwrap();
+        let row = TraceRow::started(&h.chat, 1, call, call.function.arguments.clone());
+        h.store().begin_trace(&row).unwrap();
+        if let Some(output) = output {
+            h.store()
+                .finish_trace(
+                    &row.id,
+                    &TraceCompletion {
+                        output,
+                        diff: None,
+                        error: None,
+                        outcome: "success",
+                        latency_ms: 5,
+                    },
+                )
+                .unwrap();
+        }
+    }
+}
+
+/// The `tool` message answering `call_id` in a recorded request.
+fn result_for(request: &Value, call_id: &str) -> String {
+    let results: Vec<String> = tool_results(request)
+        .into_iter()
+        .filter(|(id, _)| id == call_id)
+        .map(|(_, content)| content)
+        .collect();
+    assert_eq!(results.len(), 1, "{call_id}: {results:?}");
+    results.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn resume_tells_the_model_a_started_command_was_interrupted_instead_of_running_it() {
+    let h = Harness::new(
+        vec![Reply::text("resumed").when(Match::has_tool_result_for("c_create"))],
+        ApprovalMode::Auto,
+    )
+    .await;
+    let touch = json!({"command": "sh", "args": ["-c", "echo ran >> runs"]}).to_string();
+    let create = json!({"file_path": "new.txt", "content": "made\n"}).to_string();
+    interrupted_step(
+        &h,
+        &[
+            ToolCall::new("c_touch", "run_command", touch),
+            ToolCall::new("c_create", "create_file", create),
+        ],
+        &[("c_touch", None)],
+    );
+    let outcome = h.engine.resume_chat(&h.chat.id, None).await;
+    assert_eq!(outcome.status, TurnStatus::Completed, "{:?}", outcome.error);
+    assert!(
+        !h.root().join("runs").exists(),
+        "the started command ran again"
+    );
+    // The call that never started runs as usual.
+    assert_eq!(
+        std::fs::read_to_string(h.root().join("new.txt")).unwrap(),
+        "made\n"
+    );
+    let request = &h.server.requests()[0];
+    assert_eq!(result_for(request, "c_touch"), INTERRUPTED_CALL_RESULT);
+    assert!(!result_for(request, "c_create").starts_with("error"));
+    // The stored transcript has the same answer.
+    let stored = h.store().load_messages(&h.chat.id).unwrap();
+    assert!(stored
+        .iter()
+        .any(|m| m.role == "tool" && m.joined(PartKind::ToolResult) == INTERRUPTED_CALL_RESULT));
+    assert_eq!(
+        traces(&h).len(),
+        2,
+        "one trace each: the old one and create_file's"
+    );
+}
+
+#[tokio::test]
+async fn resume_reruns_started_reads_and_returns_a_finished_calls_recorded_result() {
+    let h = Harness::new(
+        vec![Reply::text("resumed").when(Match::has_tool_result_for("c_read"))],
+        ApprovalMode::Auto,
+    )
+    .await;
+    let again = json!({"command": "sh", "args": ["-c", "echo ran >> runs"]}).to_string();
+    interrupted_step(
+        &h,
+        &[
+            ToolCall::new("c_done", "run_command", again),
+            ToolCall::new("c_read", "read_file", r#"{"file_path":"README.md"}"#),
+        ],
+        &[
+            ("c_done", Some("exit code: 0\nthe first run\n")),
+            ("c_read", None),
+        ],
+    );
+    let outcome = h.engine.resume_chat(&h.chat.id, None).await;
+    assert_eq!(outcome.status, TurnStatus::Completed, "{:?}", outcome.error);
+    assert!(
+        !h.root().join("runs").exists(),
+        "the finished command ran again"
+    );
+    let request = &h.server.requests()[0];
+    assert_eq!(
+        result_for(request, "c_done"),
+        "exit code: 0\nthe first run\n"
+    );
+    assert!(
+        result_for(request, "c_read").contains("This is teh demo project."),
+        "the read was not run again"
+    );
+    let reads = traces(&h)
+        .into_iter()
+        .filter(|t| t.tool_call_id.as_deref() == Some("c_read"))
+        .count();
+    assert_eq!(reads, 2);
 }

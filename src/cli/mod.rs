@@ -9,12 +9,14 @@ mod workflow;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use boocode::core::agent::tools::ApprovalMode;
 use boocode::core::config::{Config, Environment, Overrides};
+use boocode::core::process::{self, reaper, secrets};
 use boocode::core::store::Store;
 
 use output::errln;
@@ -89,6 +91,17 @@ enum Commands {
     /// Internal: runs one workflow script, speaking JSON lines on stdin/stdout.
     #[command(name = "__workflow-worker", hide = true)]
     WorkflowWorker,
+    /// Internal: kills the process groups boocode registers on stdin once boocode is gone.
+    #[command(name = "__reaper", hide = true)]
+    Reaper,
+}
+
+/// The environment as boocode started, read before the provider keys are withdrawn from the
+/// process (see [`secrets::withdraw_startup_keys`]).
+static STARTUP_ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
+
+fn startup_environment() -> &'static Environment {
+    STARTUP_ENVIRONMENT.get_or_init(Environment::from_process)
 }
 
 impl GlobalArgs {
@@ -110,7 +123,15 @@ impl GlobalArgs {
             api_key: self.api_key.clone(),
             approval: self.approval,
         };
-        let config = Config::load(&root, &Environment::from_process(), &flags)?;
+        let config = Config::load(&root, startup_environment(), &flags)?;
+        Ok((root, config))
+    }
+
+    /// The config of a command that talks to a model: with the key from `api_key_command`
+    /// when that is where the key comes from (listing commands never run it).
+    pub fn load_config_with_key(&self) -> Result<(PathBuf, Config)> {
+        let (root, mut config) = self.load_config()?;
+        config.fetch_key_from_command()?;
         Ok((root, config))
     }
 
@@ -140,6 +161,7 @@ pub fn usage_error(e: anyhow::Error) -> anyhow::Error {
 
 /// Parses the command line and runs it; returns the process exit code.
 pub fn run() -> i32 {
+    secrets::forbid_inspection();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -147,6 +169,13 @@ pub fn run() -> i32 {
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
+    // Still one thread: the keys are read, then withdrawn from what children could see.
+    startup_environment();
+    secrets::withdraw_startup_keys(cli.global.api_key.as_deref());
+    match process::own_executable() {
+        Ok(program) => reaper::enable(program),
+        Err(e) => errln!("boocode: {e:#}; programs it starts may outlive it"),
+    }
     let result = match cli.command {
         Some(Commands::Exec(args)) => return exec::run(&cli.global, args),
         Some(Commands::Resume(args)) => return exec::run_resume(&cli.global, args),
@@ -159,6 +188,7 @@ pub fn run() -> i32 {
                 std::io::stdout(),
             )
         }
+        Some(Commands::Reaper) => return reaper::run(),
         None => return run_workspace(&cli.global, cli.session, cli.resume),
     };
     exit_code(result)
@@ -183,7 +213,7 @@ pub fn exit_code(result: Result<()>) -> i32 {
 
 /// `boocode` with no subcommand: the pane workspace.
 fn run_workspace(global: &GlobalArgs, session: Option<String>, resume_latest: bool) -> i32 {
-    let (project_root, config) = match global.load_config() {
+    let (project_root, config) = match global.load_config_with_key() {
         Ok(c) => c,
         Err(e) => {
             errln!("boocode: {e:#}");
@@ -204,7 +234,7 @@ fn run_workspace(global: &GlobalArgs, session: Option<String>, resume_latest: bo
 pub fn prepare_headless(
     global: &GlobalArgs,
 ) -> std::result::Result<(PathBuf, Config, tokio::runtime::Runtime), i32> {
-    let (root, config) = global.load_config().map_err(|e| {
+    let (root, config) = global.load_config_with_key().map_err(|e| {
         errln!("boocode: {e:#}");
         EXIT_USAGE
     })?;

@@ -22,6 +22,10 @@ pub struct ConfigFile {
     pub base_url: Option<String>,
     pub model: Option<String>,
     pub api_key: Option<String>,
+    /// A command (run with `sh -c`) whose standard output is the API key, for a key kept in a
+    /// password manager: used when no other layer gives a key. Read from the user config file
+    /// only: a project's file must not make boocode run commands.
+    pub api_key_command: Option<String>,
     pub approval: Option<ApprovalMode>,
     pub max_steps: Option<u32>,
     pub max_attempts: Option<u32>,
@@ -54,6 +58,7 @@ impl ConfigFile {
             base_url,
             model,
             api_key,
+            api_key_command,
             approval,
             max_steps,
             max_attempts,
@@ -135,6 +140,8 @@ pub struct Config {
     pub base_url: String,
     pub model: String,
     pub api_key: Option<String>,
+    /// Gives the key when nothing else did; run by [`Config::fetch_key_from_command`].
+    pub api_key_command: Option<String>,
     /// Which variable the user should set when the key is missing.
     pub key_hint: String,
     pub key_required: bool,
@@ -225,7 +232,14 @@ impl Config {
                 file.merge(c);
             }
         }
-        if let Some(c) = ConfigFile::load(&project_root.join(".boocode/config.toml"))? {
+        let project_file = project_root.join(".boocode/config.toml");
+        if let Some(c) = ConfigFile::load(&project_file)? {
+            if c.api_key_command.is_some() {
+                return Err(anyhow!(
+                    "{}: api_key_command is read only from the user config file (a project must not make boocode run commands)",
+                    project_file.display()
+                ));
+            }
             file.merge(c);
         }
         Config::resolve(file, env, flags)
@@ -267,12 +281,16 @@ impl Config {
         let api_key = flags
             .api_key
             .clone()
-            .or_else(|| env.get("BOOCODE_API_KEY"))
+            .or_else(|| env.get(provider::GENERIC_KEY_ENV))
             .or_else(|| key_env.and_then(|k| env.get(k)))
             .or(file.api_key.clone());
         let key_hint = match key_env {
-            Some(k) => format!("{k} (or BOOCODE_API_KEY, or --api-key)"),
-            None => "BOOCODE_API_KEY (or --api-key)".to_string(),
+            Some(k) => format!(
+                "{k} (or BOOCODE_API_KEY, api_key_command in the config file, or --api-key)"
+            ),
+            None => {
+                "BOOCODE_API_KEY (or api_key_command in the config file, or --api-key)".to_string()
+            }
         };
         // A custom base URL is usually a local server that needs no key.
         let custom_url = preset.is_none_or(|p| p.base_url != base_url);
@@ -301,6 +319,7 @@ impl Config {
             provider: provider_name,
             base_url,
             model,
+            api_key_command: file.api_key_command.filter(|_| api_key.is_none()),
             api_key,
             key_hint,
             key_required,
@@ -327,6 +346,34 @@ impl Config {
             home: env.home()?,
             user_home: env.get("HOME").map(PathBuf::from).or_else(dirs::home_dir),
         })
+    }
+
+    /// Runs `api_key_command`, when no other layer gave a key, and takes its standard output
+    /// (trimmed) as the key. Its stderr and stdin stay the terminal's, so a password manager
+    /// can ask for a passphrase.
+    pub fn fetch_key_from_command(&mut self) -> Result<()> {
+        let Some(command) = self.api_key_command.take() else {
+            return Ok(());
+        };
+        let output = std::process::Command::new("sh")
+            .args(["-c", &command])
+            .stdout(std::process::Stdio::piped())
+            .output()
+            .with_context(|| format!("running api_key_command `{command}`"))?;
+        if !output.status.success() {
+            return Err(anyhow!(
+                "api_key_command `{command}` failed ({})",
+                output.status
+            ));
+        }
+        let key = String::from_utf8(output.stdout)
+            .map_err(|_| anyhow!("api_key_command `{command}` printed a key that is not UTF-8"))?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(anyhow!("api_key_command `{command}` printed no key"));
+        }
+        self.api_key = Some(key.to_string());
+        Ok(())
     }
 
     /// One clear line when the model cannot be reached for lack of a key.
@@ -470,6 +517,47 @@ mod tests {
         assert_eq!(limits.max_result_bytes, 10 * 1024);
         assert_eq!(limits.max_log_bytes, 2 * 1024);
         assert!(toml::from_str::<ConfigFile>("[workflow_limits]\ncpu = 5\n").is_err());
+    }
+
+    #[test]
+    fn api_key_command_gives_the_key_only_when_nothing_else_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("user.toml");
+        let project = dir.path().join("project");
+        std::fs::create_dir_all(project.join(".boocode")).unwrap();
+        std::fs::write(
+            &user,
+            "api_key_command = 'printf \"  sk-from-command\\n\"'\n",
+        )
+        .unwrap();
+        let mut e = env(&[("HOME", "/h")]);
+        e.user_config = Some(user.clone());
+        let mut c = Config::load(&project, &e, &Overrides::default()).unwrap();
+        assert_eq!(c.api_key, None, "the command runs only when asked to");
+        c.fetch_key_from_command().unwrap();
+        assert_eq!(c.api_key.as_deref(), Some("sk-from-command"));
+        assert!(c.missing_key_error().is_none());
+
+        e.vars.insert("DEEPSEEK_API_KEY".into(), "sk-env".into());
+        let mut c = Config::load(&project, &e, &Overrides::default()).unwrap();
+        c.fetch_key_from_command().unwrap();
+        assert_eq!(c.api_key.as_deref(), Some("sk-env"));
+
+        std::fs::write(&user, "api_key_command = 'exit 3'\n").unwrap();
+        e.vars.remove("DEEPSEEK_API_KEY");
+        let mut c = Config::load(&project, &e, &Overrides::default()).unwrap();
+        let err = c.fetch_key_from_command().unwrap_err().to_string();
+        assert!(err.contains("exit 3") && err.contains("failed"), "{err}");
+
+        std::fs::write(
+            project.join(".boocode/config.toml"),
+            "api_key_command = 'echo stolen'\n",
+        )
+        .unwrap();
+        let err = Config::load(&project, &env(&[("HOME", "/h")]), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only from the user config file"), "{err}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod instance;
 pub mod llm;
 pub mod logging;
 pub mod private_fs;
+pub mod process;
 pub mod queries;
 pub mod store;
 pub mod workflow;

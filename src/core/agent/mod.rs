@@ -8,6 +8,7 @@
 
 mod host;
 pub mod profiles;
+mod resume;
 pub mod tools;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use host::elapsed_seconds;
 pub use profiles::{EXPLORE, GENERAL_PURPOSE};
+pub use resume::{resume_chat, INTERRUPTED_CALL_RESULT};
 
 use crate::core::engine::Runtime;
 use crate::core::events::Event;
@@ -30,8 +32,8 @@ use crate::core::llm::types::{
     UserContent,
 };
 use crate::core::store::{
-    new_ordered_id, now, AgentSnapshot, Chat, MessagePart, NewAttachment, PartKind, ReplyEnd,
-    ToolResult, TraceCompletion, TraceRow,
+    AgentSnapshot, Chat, MessagePart, NewAttachment, PartKind, ReplyEnd, ToolResult,
+    TraceCompletion, TraceRow,
 };
 use crate::core::workflow::report;
 use tools::structured_output::{self, StructuredOutput, StructuredState};
@@ -153,54 +155,6 @@ pub async fn run_turn(rt: &Arc<Runtime>, request: TurnRequest) -> TurnOutcome {
         Err(e) => failed_before_start(rt, &chat_id, 0, e),
     };
     rt.end_turn(&chat_id);
-    outcome
-}
-
-/// Continues a chat from its last snapshot: runs the tool calls it had pending, then goes on
-/// talking to the model. The turn keeps the approval mode it ran under unless `approval` says
-/// otherwise.
-pub async fn resume_chat(
-    rt: &Arc<Runtime>,
-    chat_id: &str,
-    approval: Option<ApprovalMode>,
-) -> TurnOutcome {
-    let token = match rt.begin_turn(chat_id, None) {
-        Ok(t) => t,
-        Err(e) => return failed_before_start(rt, chat_id, 0, e),
-    };
-    let prepared = (|| -> Result<LoopState> {
-        let chat = rt.store.get_chat(chat_id)?;
-        let snapshot = rt
-            .store
-            .load_snapshot(&chat.id)?
-            .filter(|s| s.state != "idle")
-            .ok_or_else(|| anyhow!("chat {} has no interrupted turn to resume", chat.id))?;
-        let approval = match approval {
-            Some(a) => a,
-            None => snapshot.mode.parse().map_err(|e: String| anyhow!(e))?,
-        };
-        rt.store.set_chat_status(&chat.id, "running")?;
-        rt.emit(Event::TurnStarted {
-            chat_id: chat.id.clone(),
-            turn: snapshot.turn_number,
-        });
-        Ok(LoopState {
-            chat,
-            turn: snapshot.turn_number,
-            step: snapshot.step,
-            history: snapshot.history,
-            pending: snapshot.pending_tool_calls,
-            approval,
-            reasoning_effort: None,
-            root: None,
-            structured: None,
-        })
-    })();
-    let outcome = match prepared {
-        Ok(state) => drive(rt, state, &token).await,
-        Err(e) => failed_before_start(rt, chat_id, 0, e),
-    };
-    rt.end_turn(chat_id);
     outcome
 }
 
@@ -372,6 +326,15 @@ impl LoopState {
 }
 
 impl LoopState {
+    /// The snapshot once some of a step's calls are answered.
+    fn snapshot_between_calls(&self) -> AgentSnapshot {
+        self.snapshot(if self.pending.is_empty() {
+            "awaiting_model"
+        } else {
+            "running_tools"
+        })
+    }
+
     fn snapshot(&self, state: &str) -> AgentSnapshot {
         AgentSnapshot {
             chat_id: self.chat.id.clone(),
@@ -459,6 +422,10 @@ async fn steps(
         }),
     };
     loop {
+        // Only a resumed turn starts with calls pending.
+        if !state.pending.is_empty() {
+            resume::answer_calls_that_had_started(rt, state)?;
+        }
         if !state.pending.is_empty() {
             let calls = state.pending.clone();
             if run_tool_calls(rt, state, &ctx, None, &calls, &Usage::default(), token).await? {
@@ -805,11 +772,7 @@ async fn run_tool_calls(
                 content,
             })
             .collect();
-        let snapshot = state.snapshot(if state.pending.is_empty() {
-            "awaiting_model"
-        } else {
-            "running_tools"
-        });
+        let snapshot = state.snapshot_between_calls();
         rt.store
             .record_tool_results(&state.chat.id, state.turn, &rows, &snapshot)?;
         index = batch_end;
@@ -850,30 +813,17 @@ async fn execute_call(
 ) -> String {
     let name = call.function.name.as_str();
     let parsed = parse_arguments(&call.function.arguments);
-    let trace_id = new_ordered_id();
     let input = parsed
         .clone()
         .unwrap_or_else(|_| Value::String(call.function.arguments.clone()));
     let row = TraceRow {
-        id: trace_id.clone(),
-        session_id: state.chat.session_id.clone(),
-        chat_id: state.chat.id.clone(),
         message_id: message_id.map(str::to_string),
-        turn_number: state.turn,
-        tool_call_id: Some(call.id.clone()),
-        tool_name: name.to_string(),
-        tool_input: input.to_string(),
-        tool_output: None,
-        diff: None,
-        started_at: now(),
-        finished_at: None,
-        latency_ms: None,
         tokens_used: share.0,
         cache_tokens: share.1,
         reasoning_tokens: share.2,
-        error: None,
-        outcome: None,
+        ..TraceRow::started(&state.chat, state.turn, call, input.to_string())
     };
+    let trace_id = row.id.clone();
     if let Err(e) = rt.store.begin_trace(&row) {
         tracing::error!("writing trace {trace_id} failed: {e:#}");
     }

@@ -15,12 +15,6 @@ impl ProviderPreset {
     pub fn endpoint(&self) -> String {
         chat_completions_url(self.base_url)
     }
-
-    /// The key from this preset's environment variable, if set and non-empty.
-    pub fn api_key_from_env(&self) -> Option<String> {
-        let var = self.key_env?;
-        std::env::var(var).ok().filter(|k| !k.trim().is_empty())
-    }
 }
 
 pub const DEFAULT_PROVIDER: &str = "deepseek";
@@ -85,6 +79,16 @@ pub fn presets() -> &'static [ProviderPreset] {
     &PRESETS
 }
 
+/// The variable that holds a key for any provider.
+pub const GENERIC_KEY_ENV: &str = "BOOCODE_API_KEY";
+
+/// Every environment variable boocode reads an API key from: withheld from child processes.
+pub fn key_variables() -> Vec<&'static str> {
+    std::iter::once(GENERIC_KEY_ENV)
+        .chain(PRESETS.iter().filter_map(|p| p.key_env))
+        .collect()
+}
+
 /// Looks a preset up by name, ignoring case.
 pub fn preset(name: &str) -> Option<&'static ProviderPreset> {
     PRESETS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
@@ -106,6 +110,19 @@ mod tests {
         assert_eq!(p.key_env, Some("DEEPSEEK_API_KEY"));
         assert_eq!(p.default_model, "deepseek-chat");
         assert!(p.needs_key);
+    }
+
+    #[test]
+    fn every_key_variable_is_listed() {
+        assert_eq!(
+            key_variables(),
+            [
+                "BOOCODE_API_KEY",
+                "DEEPSEEK_API_KEY",
+                "OPENAI_API_KEY",
+                "OPENROUTER_API_KEY"
+            ]
+        );
     }
 
     #[test]

@@ -185,6 +185,33 @@ pub struct TraceRow {
     pub outcome: Option<String>,
 }
 
+impl TraceRow {
+    /// The row of a tool call of `chat`'s turn `turn_number` that starts now: a new ordered id,
+    /// `tool_input` as given, not finished, no usage share yet.
+    pub fn started(chat: &Chat, turn_number: i64, call: &ToolCall, tool_input: String) -> Self {
+        TraceRow {
+            id: super::new_ordered_id(),
+            session_id: chat.session_id.clone(),
+            chat_id: chat.id.clone(),
+            message_id: None,
+            turn_number,
+            tool_call_id: Some(call.id.clone()),
+            tool_name: call.function.name.clone(),
+            tool_input,
+            tool_output: None,
+            diff: None,
+            started_at: super::now(),
+            finished_at: None,
+            latency_ms: None,
+            tokens_used: 0,
+            cache_tokens: 0,
+            reasoning_tokens: 0,
+            error: None,
+            outcome: None,
+        }
+    }
+}
+
 /// How one tool call ended, as the transcript shows it next to the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolOutcome {

@@ -1,7 +1,7 @@
 //! Model calls, tool traces and per-turn usage.
 
 use anyhow::Result;
-use rusqlite::{params, Row};
+use rusqlite::{params, OptionalExtension, Row};
 
 use super::models::*;
 use super::{new_id, now, Store};
@@ -188,6 +188,25 @@ impl Store {
                 "SELECT {TRACE_SELECT} FROM tool_traces WHERE id = ?1"
             ))?
             .query_row([trace_id], trace_from_row)
+        })
+    }
+
+    /// The latest trace of tool call `tool_call_id` in turn `turn_number` of a chat: whether,
+    /// and how far, the call had run.
+    pub fn trace_of_call(
+        &self,
+        chat_id: &str,
+        turn_number: i64,
+        tool_call_id: &str,
+    ) -> Result<Option<TraceRow>> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {TRACE_COLUMNS} FROM tool_traces
+                 WHERE chat_id = ?1 AND turn_number = ?2 AND tool_call_id = ?3
+                 ORDER BY started_at DESC, id DESC LIMIT 1"
+            ))?
+            .query_row(params![chat_id, turn_number, tool_call_id], trace_from_row)
+            .optional()
         })
     }
 

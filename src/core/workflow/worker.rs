@@ -3,7 +3,8 @@
 //!
 //! The command is configurable (tests use a fake worker); by default it is this binary's
 //! hidden `__workflow-worker` subcommand. The worker gets a scrubbed environment: it never
-//! needs API keys, and must never be able to read them.
+//! needs API keys, and must never be able to read them. It is started by [`process::spawn`],
+//! so it dies with boocode even when boocode is killed.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -15,6 +16,7 @@ use tokio::process::{Child, ChildStdin};
 use tokio::sync::mpsc;
 
 use super::protocol::{FromWorker, ToWorker};
+use crate::core::process::{self, own_executable, ProcessGroup};
 
 /// Environment variable naming another worker command (whitespace-separated program and
 /// arguments), for tests and debugging.
@@ -60,23 +62,14 @@ impl WorkerCommand {
     }
 }
 
-/// The program this process runs. On Linux that is `/proc/self/exe`, which still works after
-/// the file was replaced or deleted (a rebuild or upgrade while the workspace runs), and keeps
-/// the worker on the same build as the parent that speaks its protocol.
-fn own_executable() -> Result<PathBuf> {
-    let proc_exe = PathBuf::from("/proc/self/exe");
-    if cfg!(target_os = "linux") && proc_exe.exists() {
-        return Ok(proc_exe);
-    }
-    std::env::current_exe().context("finding the boocode executable")
-}
-
 /// What the reader task hands over: a message, or a line that is not one.
 pub type WorkerLine = Result<FromWorker, String>;
 
 /// A running worker.
 pub struct WorkerProcess {
     child: Child,
+    /// Killed when the handle is dropped: a worker never outlives its run.
+    group: ProcessGroup,
     stdin: Option<ChildStdin>,
     stderr: Arc<Mutex<String>>,
 }
@@ -101,8 +94,7 @@ impl WorkerProcess {
                 cmd.env(key, v);
             }
         }
-        let mut child = cmd
-            .spawn()
+        let (mut child, group) = process::spawn(&mut cmd)
             .with_context(|| format!("starting the script worker {}", command.program.display()))?;
         let stdout = child
             .stdout
@@ -146,6 +138,7 @@ impl WorkerProcess {
         Ok((
             WorkerProcess {
                 child,
+                group,
                 stdin,
                 stderr,
             },
@@ -179,7 +172,7 @@ impl WorkerProcess {
     /// Kills the worker at once (cancel, timeout, end of run).
     pub fn kill(&mut self) {
         self.stdin = None;
-        let _ = self.child.start_kill();
+        self.group.kill();
     }
 
     /// Waits (briefly) for the worker to exit and says how it ended, with the tail of its

@@ -1,9 +1,10 @@
 //! `run_command`: run one program with an argument vector — no shell, so nothing the model
 //! writes is ever re-parsed by `sh`.
 //!
-//! The child gets its own process group, and a timeout or cancellation kills the whole group:
-//! killing only the direct child would leave grandchildren (a test runner's workers, a
-//! backgrounded server) running and holding the output pipes open.
+//! The child is started by [`process::spawn`]: its own session and process group, no provider
+//! keys, and killed with boocode. A timeout or cancellation kills the whole group: killing only
+//! the direct child would leave grandchildren (a test runner's workers, a backgrounded server)
+//! running and holding the output pipes open.
 
 use std::collections::VecDeque;
 use std::process::{ExitStatus, Stdio};
@@ -18,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinHandle;
 
 use super::{parse_args, ApprovalMode, Tool, ToolContext, ToolError, ToolKind, ToolOutput};
+use crate::core::process;
 
 const NAME: &str = "run_command";
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
@@ -31,14 +33,6 @@ const EXIT_GRACE: Duration = Duration::from_millis(500);
 /// After a kill, pipes held by a process that escaped the group (its own `setsid`) are
 /// abandoned after this long.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(1);
-/// boocode's own provider keys: a command's output goes back to a model, possibly another
-/// provider's, so they are not passed to child processes.
-const WITHHELD_ENV: &[&str] = &[
-    "BOOCODE_API_KEY",
-    "DEEPSEEK_API_KEY",
-    "OPENAI_API_KEY",
-    "OPENROUTER_API_KEY",
-];
 
 pub struct RunCommand;
 
@@ -180,20 +174,8 @@ async fn execute(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .kill_on_drop(true);
-    for var in WITHHELD_ENV {
-        cmd.env_remove(var);
-    }
-    let mut child = cmd.spawn().map_err(|e| spawn_error(args, e))?;
-    let pid = child
-        .id()
-        .ok_or_else(|| ToolError::Failed("the process exited before it could be tracked".into()))?;
-    // `process_group(0)` makes the child the leader of a group whose id is its pid.
-    let mut group = GroupGuard {
-        pgid: pid as libc::pid_t,
-        armed: true,
-    };
+    let (mut child, mut group) = process::spawn(&mut cmd).map_err(|e| spawn_error(args, e))?;
 
     let capture = Arc::new(Mutex::new(Capture::default()));
     let mut readers = Vec::new();
@@ -228,7 +210,7 @@ async fn execute(
             drain(&mut readers, DRAIN_AFTER_KILL).await;
         }
     }
-    group.armed = false;
+    group.disarm();
 
     let text = capture
         .lock()
@@ -259,32 +241,6 @@ async fn execute(
                 );
             }
             Ok(ToolOutput::text(content))
-        }
-    }
-}
-
-/// Kills the child's process group when dropped armed — which covers the tool future itself
-/// being dropped mid-run (the agent loop aborting the turn), where `kill_on_drop` alone would
-/// only reach the direct child.
-struct GroupGuard {
-    pgid: libc::pid_t,
-    armed: bool,
-}
-
-impl GroupGuard {
-    fn kill(&self) {
-        // SAFETY: kill(2) has no memory-safety preconditions; a negative pid addresses the
-        // process group we created, and a group that is already gone just yields ESRCH.
-        unsafe {
-            libc::kill(-self.pgid, libc::SIGKILL);
-        }
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        if self.armed {
-            self.kill();
         }
     }
 }
