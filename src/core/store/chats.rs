@@ -387,13 +387,22 @@ impl Store {
         body: &str,
     ) -> Result<MessageRef> {
         let at = now();
+        let owner = self.owner()?;
         self.tx(|tx| {
             let turn: i64 = tx
                 .prepare_cached(
                     "SELECT COALESCE(MAX(turn_number), 0) FROM messages WHERE chat_id = ?1",
                 )?
                 .query_row([chat_id], |r| r.get(0))?;
-            let msg = insert_message(tx, chat_id, "workflow", "complete", turn, None, &at)?;
+            let msg = insert_message(
+                tx,
+                chat_id,
+                "workflow",
+                "complete",
+                turn,
+                None,
+                &Stamp::new(&at, &owner),
+            )?;
             let parts = [
                 MessagePart::text(PartKind::Text, heading),
                 MessagePart::text(PartKind::Text, body),
