@@ -37,6 +37,8 @@ pub struct ConfigFile {
     pub model_aliases: Option<BTreeMap<String, String>>,
     /// Sub-agents a workflow run keeps running at once (default `min(16, max(2, cores − 2))`).
     pub workflow_concurrency: Option<usize>,
+    /// Cap on the project instructions (AGENTS.md, CLAUDE.md) a chat's system prompt takes in.
+    pub instructions_max_bytes: Option<usize>,
     /// Sections read by the workspace (keys, theme); kept as raw TOML here.
     pub ui: Option<toml::Table>,
 }
@@ -64,6 +66,7 @@ impl ConfigFile {
             extra_roots,
             model_aliases,
             workflow_concurrency,
+            instructions_max_bytes,
             ui
         );
     }
@@ -112,10 +115,13 @@ pub struct Config {
     pub extra_roots: Vec<PathBuf>,
     pub model_aliases: BTreeMap<String, String>,
     pub workflow_concurrency: usize,
+    pub instructions_max_bytes: usize,
     pub ui: toml::Table,
     pub home: PathBuf,
     /// The user's home directory (`~/.boocode/workflows`, `~/.claude/agents`, …).
     pub user_home: Option<PathBuf>,
+    /// The directory of the user's `config.toml`, which also holds their own `AGENTS.md`.
+    pub user_config_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -282,9 +288,17 @@ impl Config {
                 .workflow_concurrency
                 .unwrap_or_else(default_workflow_concurrency)
                 .max(1),
+            instructions_max_bytes: file
+                .instructions_max_bytes
+                .unwrap_or(crate::core::context::instructions::DEFAULT_MAX_BYTES),
             ui: file.ui.unwrap_or_default(),
             home: env.home()?,
             user_home: env.get("HOME").map(PathBuf::from).or_else(dirs::home_dir),
+            user_config_dir: env
+                .user_config
+                .as_deref()
+                .and_then(Path::parent)
+                .map(Path::to_path_buf),
         })
     }
 
@@ -407,6 +421,20 @@ mod tests {
         assert_eq!(c.workflow_model(Some("other-model")), "other-model");
         assert!((2..=16).contains(&c.workflow_concurrency));
         assert_eq!(c.user_home, Some(PathBuf::from("/h")));
+    }
+
+    #[test]
+    fn the_users_instructions_sit_beside_their_config_and_the_cap_is_configurable() {
+        let e = Environment {
+            user_config: Some(PathBuf::from("/cfg/boocode/config.toml")),
+            ..env(&[("HOME", "/h")])
+        };
+        let c = Config::resolve(ConfigFile::default(), &e, &Overrides::default()).unwrap();
+        assert_eq!(c.user_config_dir, Some(PathBuf::from("/cfg/boocode")));
+        assert_eq!(c.instructions_max_bytes, 32 * 1024);
+        let file: ConfigFile = toml::from_str("instructions_max_bytes = 1000").unwrap();
+        let c = Config::resolve(file, &e, &Overrides::default()).unwrap();
+        assert_eq!(c.instructions_max_bytes, 1000);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod list_dir;
 pub mod path_guard;
 pub mod read_file;
 pub mod run_command;
+pub mod skill;
 pub mod spawn_subagent;
 pub mod structured_output;
 pub mod subagent_result;
