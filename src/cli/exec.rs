@@ -9,6 +9,7 @@ use clap::Args;
 use serde_json::json;
 
 use boocode::core::agent::{TurnRequest, TurnStatus};
+use boocode::core::context;
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
 
@@ -334,6 +335,14 @@ impl Progress {
                 eprintln!("· background task {name}: {status}");
             }
             Event::Notice { message } => eprintln!("boocode: {message}"),
+            // Sub-agents and workflow agents take in the same files; saying so once is enough.
+            Event::ContextLoaded {
+                chat_id,
+                instructions,
+                skills,
+            } if *chat_id == self.main_chat => {
+                eprintln!("{}", context::describe(instructions, skills));
+            }
             _ => {}
         }
     }

@@ -9,6 +9,32 @@ pub mod front_matter;
 pub mod instructions;
 pub mod skills;
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_names_files_clipping_and_skills() {
+        let files = [
+            InstructionFile {
+                path: "AGENTS.md".into(),
+                bytes: 10,
+                included: 10,
+            },
+            InstructionFile {
+                path: "api/AGENTS.md".into(),
+                bytes: 900,
+                included: 100,
+            },
+        ];
+        assert_eq!(
+            describe(&files, &["pdf".into(), "release".into()]),
+            "instructions: AGENTS.md, api/AGENTS.md (clipped: 100 of 900 bytes) · skills: pdf, release"
+        );
+        assert_eq!(describe(&[], &["pdf".into()]), "skills: pdf");
+    }
+}
+
 use std::path::Path;
 
 use crate::core::config::Config;
@@ -56,4 +82,24 @@ impl ChatContext {
     pub fn is_empty(&self) -> bool {
         self.instructions.is_empty() && self.skills.is_empty()
     }
+}
+
+/// One line saying what a chat's prompt took in, for the chat pane and `exec`:
+/// `instructions: AGENTS.md, api/AGENTS.md (clipped: 100 of 900 bytes) · skills: pdf, release`.
+pub fn describe(instructions: &[InstructionFile], skills: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !instructions.is_empty() {
+        let files: Vec<String> = instructions
+            .iter()
+            .map(|f| match f.is_clipped() {
+                true => format!("{} (clipped: {} of {} bytes)", f.path, f.included, f.bytes),
+                false => f.path.clone(),
+            })
+            .collect();
+        parts.push(format!("instructions: {}", files.join(", ")));
+    }
+    if !skills.is_empty() {
+        parts.push(format!("skills: {}", skills.join(", ")));
+    }
+    parts.join(" · ")
 }

@@ -138,6 +138,38 @@ impl SkillCatalog {
         self.skills.iter().map(|s| s.name.clone()).collect()
     }
 
+    /// One line per skill and per malformed `SKILL.md`, for `/skills` and `boocode skills`.
+    pub fn describe(&self) -> Vec<String> {
+        if self.skills.is_empty() && self.invalid.is_empty() {
+            return vec![
+                "no skills: add one as .claude/skills/NAME/SKILL.md (or .boocode/skills/, or \
+                 under ~/)"
+                    .to_string(),
+            ];
+        }
+        let scope = |s: SkillScope| match s {
+            SkillScope::Project => "project",
+            SkillScope::User => "user",
+        };
+        self.skills
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} — {} ({}: {})",
+                    s.name,
+                    s.description,
+                    scope(s.scope),
+                    s.path.display()
+                )
+            })
+            .chain(
+                self.invalid
+                    .iter()
+                    .map(|i| format!("invalid {}: {}", i.path.display(), i.error)),
+            )
+            .collect()
+    }
+
     /// The system prompt's list of skills; empty when there are none.
     pub fn prompt_section(&self, tool_name: &str) -> String {
         if self.skills.is_empty() {
@@ -241,6 +273,14 @@ mod tests {
         assert_eq!(pdf.scope, SkillScope::Project);
         assert_eq!(catalog.get("notes").unwrap().scope, SkillScope::User);
         assert!(catalog.invalid.is_empty());
+        let lines = catalog.describe();
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[1].starts_with("pdf — Project PDF work (project: "),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[2].starts_with("notes — Take notes (user: "));
         let section = catalog.prompt_section("skill");
         assert!(section.contains("- pdf: Project PDF work\n"), "{section}");
         assert!(!section.contains("User PDF work"));
@@ -285,6 +325,9 @@ mod tests {
         assert_eq!(catalog.names(), vec!["good"]);
         assert_eq!(catalog.skills[0].description, "Folded text.");
         assert_eq!(catalog.invalid.len(), cases.len());
+        let lines = catalog.describe();
+        assert!(lines.iter().any(|l| l.starts_with("invalid ")
+            && l.ends_with("no-desc/SKILL.md: front matter has no `description`")));
         for (dir, _, error) in cases {
             let bad = catalog
                 .invalid
