@@ -31,7 +31,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("approval", "MODE", "read-only, review or auto"),
     ("workflow", "NAME [ARGS]", "run a workflow"),
-    ("skills", "", "list the skills the agent can load"),
+    ("skills", "", "list the agent's skills"),
     ("help", "", "keys and commands"),
 ];
 
