@@ -59,6 +59,7 @@ async fn instructions_and_skills_are_fixed_when_a_chat_starts() {
             .when(Match::last_user_contains("fill the form")),
         Reply::text("filled").when(Match::has_tool_result_for("k1")),
         Reply::text("still tabs").when(Match::last_user_contains("again")),
+        Reply::text("resumed").when(Match::last_role("assistant")),
         Reply::text("spaces now").when(Match::last_user_contains("fresh")),
     ])
     .await;
@@ -149,11 +150,25 @@ async fn instructions_and_skills_are_fixed_when_a_chat_starts() {
     assert_eq!(second.status, TurnStatus::Completed, "{:?}", second.error);
     let requests = server.requests();
     assert_eq!(system_prompt(&requests[2]), system, "byte-identical prompt");
+    // Resuming that chat after a crash keeps its prompt too.
+    let mut snapshot = engine.store().load_snapshot(&chat.id).unwrap().unwrap();
+    snapshot.state = "awaiting_model".into();
+    engine.store().save_snapshot(&snapshot).unwrap();
+    let resumed = tokio::time::timeout(Duration::from_secs(30), engine.resume_chat(&chat.id, None))
+        .await
+        .expect("resume finished");
+    assert_eq!(resumed.status, TurnStatus::Completed, "{:?}", resumed.error);
+    let requests = server.requests();
+    assert_eq!(
+        system_prompt(&requests[3]),
+        system,
+        "resume keeps the prompt"
+    );
     // …but a new chat starts with it.
     let fresh = engine.new_chat(&session, "main", None).unwrap();
     let third = turn(fresh.id.clone(), "fresh").await;
     assert_eq!(third.status, TurnStatus::Completed, "{:?}", third.error);
-    let new_system = system_prompt(&server.requests()[3]);
+    let new_system = system_prompt(&server.requests()[4]);
     assert!(
         new_system.contains("Project rule: indent with spaces."),
         "{new_system}"

@@ -175,7 +175,7 @@ fn read_skill_file(skill: &Skill, file: &str) -> Result<String, ToolError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::Fixture;
+    use super::super::test_support::{symlink, Fixture};
     use super::*;
     use crate::core::agent::tools::ApprovalMode;
 
@@ -219,7 +219,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out.content, "print('filled')\n");
-        for escape in ["../../../secret.txt", "/etc/passwd"] {
+        symlink(
+            &fx.path("secret.txt"),
+            &fx.path(".claude/skills/pdf/link.txt"),
+        );
+        for escape in ["../../../secret.txt", "/etc/passwd", "link.txt"] {
             let e = tool
                 .run(json!({"name": "pdf", "file": escape}), &fx.ctx)
                 .await
