@@ -864,3 +864,76 @@ fn a_key_from_the_environment_is_used_but_never_handed_to_commands() {
         "run_command handed the key to the child: {tool_result}"
     );
 }
+
+#[test]
+fn exec_and_skills_say_which_instructions_and_skills_are_in_use() {
+    let p = Project::new(vec![
+        Reply::text("first").into(),
+        Reply::text("second").into(),
+    ]);
+    write(p.dir.path(), "AGENTS.md", "Project rule: be exact.\n");
+    let user_file = p.user_home.path().join(".config/boocode/AGENTS.md");
+    write(
+        p.user_home.path(),
+        ".config/boocode/AGENTS.md",
+        "User rule: be brief.\n",
+    );
+    write(
+        p.dir.path(),
+        ".claude/skills/pdf/SKILL.md",
+        "---\nname: pdf\ndescription: Fill forms\n---\nBody\n",
+    );
+    write(
+        p.user_home.path(),
+        ".claude/skills/broken/SKILL.md",
+        "no front matter\n",
+    );
+
+    let out = p.run(&["exec", "hi"]);
+    out.ok();
+    let line = format!(
+        "instructions: {}, AGENTS.md · skills: pdf\n",
+        user_file.display()
+    );
+    assert!(out.stderr.contains(&line), "{}", out.stderr);
+    let system = messages(&p.server.requests()[0])[0].clone();
+    assert_eq!(system.0, "system");
+    assert!(system.1.contains("User rule: be brief."), "{}", system.1);
+    assert!(system.1.contains("Project rule: be exact."));
+
+    let out = p.run(&["exec", "--json", "hi"]);
+    out.ok();
+    let loaded: Vec<Value> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["type"] == "context_loaded")
+        .collect();
+    assert_eq!(loaded.len(), 1, "{}", out.stdout);
+    assert_eq!(loaded[0]["instructions"][1]["path"], "AGENTS.md");
+    assert_eq!(loaded[0]["instructions"][1]["bytes"], 24);
+    assert_eq!(loaded[0]["skills"], serde_json::json!(["pdf"]));
+
+    let out = p.output(p.bare(&["skills"]), None);
+    out.ok();
+    assert!(
+        out.stdout.starts_with("pdf — Fill forms (project: "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("broken/SKILL.md: missing `---` front matter\n"),
+        "{}",
+        out.stdout
+    );
+    let out = p.output(p.bare(&["skills", "--json"]), None);
+    out.ok();
+    let listed: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(listed["skills"][0]["name"], "pdf");
+    assert_eq!(listed["skills"][0]["scope"], "project");
+    assert!(listed["invalid"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("missing `---` front matter"));
+}

@@ -624,3 +624,19 @@ async fn a_runs_result_is_posted_to_the_chat_that_started_it_and_the_model_reads
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test]
+async fn workflow_agents_get_the_project_instructions() {
+    let h = harness(vec![Reply::text("done")
+        .usage(UsageSpec::new(10, 5))
+        .into()])
+    .await;
+    write(h.project.path(), "AGENTS.md", "Project rule: cite files.\n");
+    workflow(&h, "ruled", json!([{"agent": {"prompt": "look around"}}]));
+    let outcome = run(&h, "ruled", RunOptions::default()).await;
+    assert_eq!(outcome.status, "completed", "{outcome:?}");
+    let request = &h.server.requests()[0];
+    let system = request["messages"][0]["content"].as_str().unwrap();
+    assert_eq!(request["messages"][0]["role"], "system");
+    assert!(system.contains("Project rule: cite files."), "{system}");
+}

@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use boocode::core::agent::{TurnRequest, TurnStatus};
+use boocode::core::context;
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
 use boocode::core::store::{IdTable, Store};
@@ -348,6 +349,14 @@ impl Progress {
                 errln!("· background task {name}: {status}");
             }
             Event::Notice { message } => errln!("boocode: {message}"),
+            // Sub-agents and workflow agents take in the same files; saying so once is enough.
+            Event::ContextLoaded {
+                chat_id,
+                instructions,
+                skills,
+            } if *chat_id == self.main_chat => {
+                errln!("{}", context::describe(instructions, skills));
+            }
             _ => {}
         }
     }

@@ -56,6 +56,10 @@ pub fn key_argument(tool: &str, input: &Value) -> String {
         "list_dir" => Some(field("path").unwrap_or_else(|| ".".into())),
         "spawn_subagent" => field("label").or_else(|| field("input")),
         "subagent_status" | "subagent_result" => field("task_id"),
+        "skill" => field("name").map(|n| match field("file") {
+            Some(f) => format!("{n} {f}"),
+            None => n,
+        }),
         _ => field("file_path").or_else(|| field("path")),
     };
     clip(&text.unwrap_or_else(|| input.to_string()), 80)
@@ -80,6 +84,11 @@ mod tests {
             "cargo test -q"
         );
         assert_eq!(key_argument("list_dir", &json!({})), ".");
+        assert_eq!(key_argument("skill", &json!({"name": "pdf"})), "pdf");
+        assert_eq!(
+            key_argument("skill", &json!({"name": "pdf", "file": "forms.md"})),
+            "pdf forms.md"
+        );
         assert_eq!(tokens(45_300), "45.3K");
         assert_eq!(clip("abcdef", 4), "abc…");
     }

@@ -4,6 +4,7 @@ mod exec;
 mod format;
 mod output;
 mod sessions;
+mod skills;
 mod traces;
 mod workflow;
 
@@ -80,6 +81,12 @@ enum Commands {
     Resume(exec::ResumeArgs),
     /// List sessions and their chats.
     Sessions {
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the skills (SKILL.md) of the project and the user, and broken ones with their error.
+    Skills {
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -180,6 +187,7 @@ pub fn run() -> i32 {
         Some(Commands::Exec(args)) => return exec::run(&cli.global, args),
         Some(Commands::Resume(args)) => return exec::run_resume(&cli.global, args),
         Some(Commands::Sessions { json }) => sessions::run(&cli.global, json),
+        Some(Commands::Skills { json }) => skills::run(&cli.global, json),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
         Some(Commands::Workflow(args)) => return workflow::run(&cli.global, args),
         Some(Commands::WorkflowWorker) => {

@@ -44,6 +44,8 @@ pub struct ConfigFile {
     pub workflow_concurrency: Option<usize>,
     /// What a workflow script may use (`[workflow_limits]`).
     pub workflow_limits: Option<WorkflowLimitsFile>,
+    /// Cap on the project instructions (AGENTS.md, CLAUDE.md) a chat's system prompt takes in.
+    pub instructions_max_bytes: Option<usize>,
     /// Sections read by the workspace (keys, theme); kept as raw TOML here.
     pub ui: Option<toml::Table>,
 }
@@ -73,6 +75,7 @@ impl ConfigFile {
             model_aliases,
             workflow_concurrency,
             workflow_limits,
+            instructions_max_bytes,
             ui
         );
     }
@@ -159,10 +162,13 @@ pub struct Config {
     pub model_aliases: BTreeMap<String, String>,
     pub workflow_concurrency: usize,
     pub workflow_limits: WorkerLimits,
+    pub instructions_max_bytes: usize,
     pub ui: toml::Table,
     pub home: PathBuf,
     /// The user's home directory (`~/.boocode/workflows`, `~/.claude/agents`, …).
     pub user_home: Option<PathBuf>,
+    /// The directory of the user's `config.toml`, which also holds their own `AGENTS.md`.
+    pub user_config_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -342,9 +348,17 @@ impl Config {
                 .unwrap_or_else(default_workflow_concurrency)
                 .max(1),
             workflow_limits: file.workflow_limits.unwrap_or_default().resolve(),
+            instructions_max_bytes: file
+                .instructions_max_bytes
+                .unwrap_or(crate::core::context::instructions::DEFAULT_MAX_BYTES),
             ui: file.ui.unwrap_or_default(),
             home: env.home()?,
             user_home: env.get("HOME").map(PathBuf::from).or_else(dirs::home_dir),
+            user_config_dir: env
+                .user_config
+                .as_deref()
+                .and_then(Path::parent)
+                .map(Path::to_path_buf),
         })
     }
 
@@ -558,6 +572,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("only from the user config file"), "{err}");
+    }
+
+    #[test]
+    fn the_users_instructions_sit_beside_their_config_and_the_cap_is_configurable() {
+        let e = Environment {
+            user_config: Some(PathBuf::from("/cfg/boocode/config.toml")),
+            ..env(&[("HOME", "/h")])
+        };
+        let c = Config::resolve(ConfigFile::default(), &e, &Overrides::default()).unwrap();
+        assert_eq!(c.user_config_dir, Some(PathBuf::from("/cfg/boocode")));
+        assert_eq!(c.instructions_max_bytes, 32 * 1024);
+        let file: ConfigFile = toml::from_str("instructions_max_bytes = 1000").unwrap();
+        let c = Config::resolve(file, &e, &Overrides::default()).unwrap();
+        assert_eq!(c.instructions_max_bytes, 1000);
     }
 
     #[test]

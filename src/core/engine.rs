@@ -10,7 +10,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::core::agent::tools::changes::apply_change;
-use crate::core::agent::tools::{builtin_tools, ApprovalMode, FileChange, ToolRegistry};
+use crate::core::agent::tools::skill::SkillTool;
+use crate::core::agent::tools::{builtin_tools, ApprovalMode, FileChange, Tool, ToolRegistry};
 use crate::core::agent::{self, TurnOutcome, TurnRequest};
 use crate::core::background;
 use crate::core::config::Config;
@@ -179,6 +180,13 @@ impl Engine {
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let project_id = store.ensure_project(&project_root.to_string_lossy())?.id;
+        let skill_tool = SkillTool::new(project_root.clone(), config.user_home.clone());
+        let tools = ToolRegistry::new(
+            builtin_tools()
+                .into_iter()
+                .chain([Arc::new(skill_tool) as Arc<dyn Tool>])
+                .collect(),
+        );
         let (tx, rx) = mpsc::unbounded_channel();
         let rt = Arc::new(Runtime {
             project_id,
@@ -187,7 +195,7 @@ impl Engine {
             llm,
             project_root,
             extra_roots,
-            tools: ToolRegistry::new(builtin_tools()),
+            tools,
             interactive: options.interactive,
             events: tx,
             confirmations: Mutex::new(HashMap::new()),

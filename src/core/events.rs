@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::context::instructions::InstructionFile;
 use crate::core::llm::types::Usage;
 
 /// Something a client asks the core to do.
@@ -166,6 +167,13 @@ pub enum Event {
     },
     Notice {
         message: String,
+    },
+    /// A new chat's system prompt took in these instruction files and lists these skills. Both
+    /// stay as they were for the rest of the chat; edits show in the next chat.
+    ContextLoaded {
+        chat_id: String,
+        instructions: Vec<InstructionFile>,
+        skills: Vec<String>,
     },
     WorkflowRunStarted {
         run_id: String,

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod background;
 pub mod config;
+pub mod context;
 pub mod engine;
 pub mod events;
 pub mod instance;

@@ -23,6 +23,7 @@ pub use host::elapsed_seconds;
 pub use profiles::{EXPLORE, GENERAL_PURPOSE};
 pub use resume::{resume_chat, INTERRUPTED_CALL_RESULT};
 
+use crate::core::context::ChatContext;
 use crate::core::engine::Runtime;
 use crate::core::events::Event;
 use crate::core::llm::images;
@@ -218,22 +219,32 @@ async fn start_turn(
         }
         None => {
             let mut prompt = system_prompt(rt, request.approval);
-            if let Ok(profile) = profiles::resolve_profile(
-                &rt.project_root,
-                rt.config.user_home.as_deref(),
-                &chat.agent,
-            ) {
-                if let Some(extra) = profile.prompt.filter(|p| !p.trim().is_empty()) {
-                    prompt.push_str("\n\n");
-                    prompt.push_str(extra.trim());
-                    prompt.push('\n');
-                }
+            let profile = chat_profile(rt, &chat);
+            if let Some(extra) = profile.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
+                prompt.push_str("\n\n");
+                prompt.push_str(extra.trim());
+                prompt.push('\n');
             }
             if let Some(root) = &request.root {
                 prompt.push_str(&format!(
                     "\n\nYou work in an isolated git worktree of the project at {}; every path you use is relative to it. Your changes there are collected for review when you finish.\n",
                     root.display()
                 ));
+            }
+            let skill_tool = (rt.tools.get(tools::skill::NAME).is_some()
+                && profile.allows(is_subagent_chat(&chat), tools::skill::NAME))
+            .then_some(tools::skill::NAME);
+            let context = ChatContext::load(&rt.config, &rt.project_root, skill_tool);
+            if !context.prompt.is_empty() {
+                prompt.push_str("\n\n");
+                prompt.push_str(&context.prompt);
+            }
+            if !context.is_empty() {
+                rt.emit(Event::ContextLoaded {
+                    chat_id: chat.id.clone(),
+                    instructions: context.instructions,
+                    skills: context.skills,
+                });
             }
             vec![ChatMessage::system(prompt)]
         }

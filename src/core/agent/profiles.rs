@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Result};
 
 use super::tools::structured_output;
+use crate::core::context::front_matter::{self, unquote};
 
 pub const GENERAL_PURPOSE: &str = "general-purpose";
 /// Read-only exploration.
 pub const EXPLORE: &str = "Explore";
 
-const READ_ONLY_TOOLS: &[&str] = &["read_file", "list_dir", "glob", "grep"];
+const READ_ONLY_TOOLS: &[&str] = &["read_file", "list_dir", "glob", "grep", "skill"];
 const SUBAGENT_TOOLS: &[&str] = &["spawn_subagent", "subagent_status", "subagent_result"];
 
 /// Canonical name of a built-in agent type, accepting any letter case.
@@ -155,18 +156,7 @@ pub fn load_definitions(project_root: &Path, user_home: Option<&Path>) -> Vec<Ag
 /// Parses a definition: `---` front matter (simple `key: value` lines, `tools` also as a YAML
 /// list) then the markdown body.
 pub fn parse_definition(text: &str, path: &Path) -> Result<AgentDefinition, String> {
-    let text = text.trim_start_matches('\u{feff}');
-    let rest = text
-        .strip_prefix("---")
-        .ok_or_else(|| "missing `---` front matter".to_string())?;
-    let end = rest
-        .find("\n---")
-        .ok_or_else(|| "front matter is not closed by `---`".to_string())?;
-    let front = &rest[..end];
-    let body = rest[end + 4..]
-        .split_once('\n')
-        .map(|(_, b)| b)
-        .unwrap_or("");
+    let (front, body) = front_matter::split(text)?;
     let mut name = None;
     let mut description = None;
     let mut tools: Option<Vec<String>> = None;
@@ -223,16 +213,6 @@ pub fn parse_definition(text: &str, path: &Path) -> Result<AgentDefinition, Stri
         prompt: body.trim().to_string(),
         path: path.to_path_buf(),
     })
-}
-
-fn unquote(s: &str) -> &str {
-    let s = s.trim();
-    for q in ['"', '\''] {
-        if let Some(inner) = s.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
-            return inner;
-        }
-    }
-    s
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod list_dir;
 pub mod path_guard;
 pub mod read_file;
 pub mod run_command;
+pub mod skill;
 pub mod spawn_subagent;
 pub mod structured_output;
 pub mod subagent_result;
@@ -330,7 +331,8 @@ mod tests {
 
     #[test]
     fn every_schema_is_a_closed_object_whose_required_fields_exist() {
-        for tool in builtin_tools() {
+        let skill: Arc<dyn Tool> = Arc::new(skill::SkillTool::new(PathBuf::new(), None));
+        for tool in builtin_tools().into_iter().chain([skill]) {
             let p = tool.parameters();
             assert_eq!(p["type"], "object", "{}", tool.name());
             assert_eq!(p["additionalProperties"], false, "{}", tool.name());

@@ -42,6 +42,7 @@ use ratatui::widgets::Clear;
 use ratatui::Frame;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::core::context::{self, skills::SkillCatalog};
 use crate::core::engine::Engine;
 use crate::core::events::{Command, Event};
 use crate::core::llm::images;
@@ -740,6 +741,13 @@ impl ChatPane {
                     }
                 }
             }
+            Event::ContextLoaded {
+                instructions,
+                skills,
+                ..
+            } => {
+                self.push(Kind::Notice(context::describe(instructions, skills)));
+            }
             _ => return false,
         }
         true
@@ -1194,6 +1202,14 @@ impl ChatPane {
             Slash::New => return KeyOutcome::Actions(vec![AppAction::NewChat]),
             Slash::Resume => return KeyOutcome::Actions(vec![AppAction::PickSession]),
             Slash::Help => return KeyOutcome::Actions(vec![AppAction::Help]),
+            Slash::Skills => {
+                let rt = &self.engine.rt;
+                let catalog =
+                    SkillCatalog::discover(&rt.project_root, rt.config.user_home.as_deref());
+                for line in catalog.describe() {
+                    self.push(Kind::Notice(line));
+                }
+            }
             Slash::Clear => {
                 // Display only: the model keeps the history (use /new for a fresh context).
                 self.floor_seq = self
@@ -1594,6 +1610,7 @@ impl Pane for ChatPane {
             | Event::ToolFinished { chat_id, .. }
             | Event::ChangePending { chat_id, .. }
             | Event::CommandConfirmationRequested { chat_id, .. }
+            | Event::ContextLoaded { chat_id, .. }
             | Event::TurnFinished { chat_id, .. }
             | Event::WorkflowReported { chat_id, .. } => *chat_id == self.chat_id,
             // Carries no chat id: it is ours if we show the change.

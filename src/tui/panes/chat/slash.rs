@@ -13,6 +13,7 @@ pub enum Slash {
     Compare(Vec<String>),
     Approval(String),
     Workflow { name: String, args: String },
+    Skills,
     Help,
 }
 
@@ -30,6 +31,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("approval", "MODE", "read-only, review or auto"),
     ("workflow", "NAME [ARGS]", "run a workflow"),
+    ("skills", "", "list the agent's skills"),
     ("help", "", "keys and commands"),
 ];
 
@@ -77,6 +79,7 @@ pub fn parse(input: &str) -> Result<Option<Slash>, String> {
             };
             Slash::Workflow { name, args }
         }
+        "skills" => Slash::Skills,
         "help" => Slash::Help,
         other => return Err(format!("unknown command /{other} — /help lists them")),
     };
@@ -106,6 +109,7 @@ mod tests {
         assert_eq!(parse("hello"), Ok(None));
         assert_eq!(parse("//etc/hosts"), Ok(None));
         assert_eq!(parse("/new"), Ok(Some(Slash::New)));
+        assert_eq!(parse("/skills"), Ok(Some(Slash::Skills)));
         assert_eq!(
             parse("/model  deepseek-chat "),
             Ok(Some(Slash::Model("deepseek-chat".into())))

@@ -948,3 +948,38 @@ fn a_workflow_report_shows_live_and_after_a_restart() {
     let mut reopened = new_pane(&e);
     assert_eq!(draw(&mut reopened, &e, &theme(), 60, 12, 0), shown);
 }
+
+#[test]
+fn says_what_a_new_chat_took_in_and_lists_skills() {
+    let e = env();
+    let mut p = new_pane(&e);
+    ev(
+        &mut p,
+        &e,
+        Event::ContextLoaded {
+            chat_id: e.chat_id.clone(),
+            instructions: vec![crate::core::context::instructions::InstructionFile {
+                path: "AGENTS.md".into(),
+                bytes: 10,
+                included: 10,
+            }],
+            skills: vec!["pdf".into()],
+        },
+    );
+    let screen = draw(&mut p, &e, &theme(), 70, 8, 0);
+    assert!(
+        screen.contains("· instructions: AGENTS.md · skills: pdf"),
+        "{screen}"
+    );
+    let skill = e.project.path().join(".claude/skills/pdf/SKILL.md");
+    std::fs::create_dir_all(skill.parent().unwrap()).unwrap();
+    std::fs::write(
+        &skill,
+        "---\nname: pdf\ndescription: Fill forms\n---\nBody\n",
+    )
+    .unwrap();
+    typed(&mut p, &e, "/skills");
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    let screen = draw(&mut p, &e, &theme(), 70, 8, 0);
+    assert!(screen.contains("· pdf — Fill forms (project:"), "{screen}");
+}
