@@ -1,9 +1,14 @@
 //! Clipboard over OSC 52: the terminal (not this process) owns the clipboard, so copying works
-//! over SSH. Inside tmux the sequence is wrapped in a DCS passthrough, or tmux would eat it.
+//! over SSH.
+//!
+//! Inside tmux the plain sequence is what tmux itself reads: with `set -g set-clipboard on` it
+//! becomes a tmux paste buffer and goes on to the outer terminal's clipboard. The same sequence
+//! is also sent wrapped in a DCS passthrough, which reaches the outer terminal directly when
+//! tmux has `allow-passthrough on` instead; tmux drops it otherwise.
 
 use base64::Engine as _;
 
-/// The OSC 52 sequence that puts `text` on the clipboard, wrapped for tmux when `TMUX` is set.
+/// The OSC 52 sequence that puts `text` on the clipboard, for tmux too when `TMUX` is set.
 pub fn osc52(text: &str) -> String {
     osc52_for(text, std::env::var_os("TMUX").is_some())
 }
@@ -14,7 +19,8 @@ pub fn osc52_for(text: &str, tmux: bool) -> String {
     let seq = format!("\x1b]52;c;{payload}\x07");
     if tmux {
         // tmux passthrough: ESC P tmux; <sequence with every ESC doubled> ESC \
-        format!("\x1bPtmux;{}\x1b\\", seq.replace('\x1b', "\x1b\x1b"))
+        let passthrough = format!("\x1bPtmux;{}\x1b\\", seq.replace('\x1b', "\x1b\x1b"));
+        format!("{seq}{passthrough}")
     } else {
         seq
     }
@@ -30,10 +36,10 @@ mod tests {
     }
 
     #[test]
-    fn tmux_wraps_and_doubles_escapes() {
+    fn tmux_gets_the_plain_sequence_and_a_passthrough_copy() {
         assert_eq!(
             osc52_for("hi", true),
-            "\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\"
+            "\x1b]52;c;aGk=\x07\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\"
         );
     }
 

@@ -1240,7 +1240,10 @@ impl ChatPane {
                          .boocode/config.toml (now: {current})",
                         m.as_str()
                     ),
-                    Err(e) => e,
+                    Err(e) => {
+                        self.push(Kind::Error(format!("/approval: {e}")));
+                        return KeyOutcome::Consumed;
+                    }
                 };
                 self.push(Kind::Notice(text));
             }
@@ -1337,7 +1340,11 @@ impl Pane for ChatPane {
         } else {
             self.title.as_str()
         };
-        let mut s = format!("{title} · {} · {}", self.model, self.status_text());
+        let mut s = if title == self.model {
+            format!("{title} · {}", self.status_text())
+        } else {
+            format!("{title} · {} · {}", self.model, self.status_text())
+        };
         if self.tokens > 0 {
             s.push_str(&format!(" · {} tok", fmt_tokens(self.tokens)));
         }
