@@ -384,6 +384,19 @@ impl Engine {
                     });
                 }
             }
+            Command::ListModels { chat_id } => {
+                tokio::spawn(async move {
+                    let (models, error) = match rt.llm.list_models().await {
+                        Ok(models) => (models, None),
+                        Err(e) => (Vec::new(), Some(e.to_string())),
+                    };
+                    rt.emit(Event::ModelList {
+                        chat_id,
+                        models,
+                        error,
+                    });
+                });
+            }
         }
     }
 
