@@ -1765,6 +1765,10 @@ mod tests {
         app.handle_key(enter());
         assert_eq!(focused_chat(&app).as_deref(), Some(main.as_str()));
         assert_eq!(app.layout.len(), 2);
+        app.apply(vec![AppAction::Compare {
+            models: vec!["m1".into()],
+            prompt: "hi".into(),
+        }]);
         // A chat of another session opens that session.
         let other = t.engine.open_session(None, false).unwrap();
         let far = t.engine.new_chat(&other, "main", None).unwrap();
@@ -1778,6 +1782,30 @@ mod tests {
         assert_eq!(app.session_id, other.id);
         assert_eq!(focused_chat(&app).as_deref(), Some(far.id.as_str()));
         assert!(app.keymap.help_rows().iter().any(|r| r.0 == "C-b w"));
+        // Switching back opens the chat in use, not the newer empty one nor the /compare chat.
+        app.switch_session(&t.session.id);
+        assert_eq!(focused_chat(&app).as_deref(), Some(main.as_str()));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn compare_panes_are_titled_with_their_model() {
+        let t = TestEngine::new();
+        let mut app = app_for(&t, t.theme.clone());
+        app.apply(vec![AppAction::Compare {
+            models: vec!["model-alpha".into(), "model-beta".into()],
+            prompt: "a long prompt that would push the model name out of a narrow title".into(),
+        }]);
+        assert_eq!(app.layout.len(), 3);
+        let text = screen(&mut app, 120, 20);
+        let titles = text.lines().next().unwrap_or_default();
+        assert!(titles.contains(" model-alpha · "), "{text}");
+        assert!(titles.contains("▌model-beta · "), "{text}");
+        for (_, spec) in app.layout.leaves().into_iter().skip(1) {
+            let PaneSpec::Chat { chat_id } = spec else {
+                panic!("{spec:?}")
+            };
+            assert_eq!(t.engine.chat(chat_id).unwrap().kind, "compare");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
