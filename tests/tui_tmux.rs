@@ -177,8 +177,9 @@ impl Tmux {
     }
 }
 
-/// `y` in copy mode sends OSC 52; tmux with `set-clipboard on` turns it into a paste buffer
-/// (and passes it on to the outer terminal's clipboard).
+/// `y` in copy mode reaches tmux's paste buffer (and, through it, the outer terminal's
+/// clipboard) with tmux's default `set-clipboard external`, which ignores an application's
+/// OSC 52: inside tmux the workspace hands the text to `tmux load-buffer -w`.
 #[test]
 fn copy_mode_reaches_the_tmux_buffer() {
     let project = tempfile::tempdir().unwrap();
@@ -189,7 +190,6 @@ fn copy_mode_reaches_the_tmux_buffer() {
         session: "ws".into(),
     };
     tmux.launch(project.path(), home.path(), &server.base_url());
-    tmux.tmux(&["set-option", "-g", "set-clipboard", "on"]);
     tmux.wait_for("the workspace", Duration::from_secs(20), |s| {
         s.contains("C-b ? help")
     });

@@ -12,7 +12,6 @@
 //!   sleeps in `select!` and uses no CPU.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -1244,7 +1243,7 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
             }
             terminal.draw(|f| app.render(f))?;
             frames.drawn(Instant::now());
-            write_clipboard(app.take_clipboard());
+            clipboard::copy(app.take_clipboard());
         }
         if app.quit {
             break;
@@ -1308,18 +1307,6 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
     }
     app.save_layout();
     Ok(())
-}
-
-/// OSC 52: puts text on the clipboard of the terminal the user sits at, even over SSH.
-fn write_clipboard(texts: Vec<String>) {
-    if texts.is_empty() {
-        return;
-    }
-    let mut out = std::io::stdout();
-    for text in texts {
-        let _ = out.write_all(clipboard::osc52(&text).as_bytes());
-    }
-    let _ = out.flush();
 }
 
 #[cfg(test)]
