@@ -5,7 +5,7 @@
 # practice (curl: 11.4 s), so ~7,000 chars/s ≈ 1,750 tokens/s when the client keeps up), with and without
 # SSH_CONNECTION (30 fps frame cap instead of 60). boocode runs in a detached 120x40 tmux.
 #
-#   bash benches/tui_cpu.sh            # builds --release first
+#   bash benches/tui_cpu.sh            # builds --profile profiling first (release + symbols)
 #   SKIP_BUILD=1 bash benches/tui_cpu.sh
 #   SCRIPT=benches/stream_2k_tps_prose.json CASES=local bash benches/tui_cpu.sh   # no code blocks
 #
@@ -22,10 +22,11 @@ SOCK=bench-$$
 TICKS=$(getconf CLK_TCK)
 
 if [[ -z ${SKIP_BUILD:-} ]]; then
-    cargo build --release --bin boocode --example mock_server
+    cargo build --profile profiling --bin boocode --example mock_server
 fi
-BIN=$TARGET/release/boocode
-MOCK=$TARGET/release/examples/mock_server
+# The profiling profile is release with debug info, so `perf record` of a run has symbols.
+BIN=$TARGET/profiling/boocode
+MOCK=$TARGET/profiling/examples/mock_server
 [[ -x $BIN && -x $MOCK ]] || { echo "missing $BIN or $MOCK" >&2; exit 1; }
 
 TMP=$(mktemp -d)

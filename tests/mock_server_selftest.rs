@@ -466,3 +466,26 @@ fn blocking_server_and_json_script() {
     assert_eq!(server.request_count(), 1);
     server.shutdown();
 }
+
+/// `/model` with no name asks the server for `GET /models`; the client reads OpenAI's list
+/// shape, and a server without the route gives an error rather than an empty list.
+#[tokio::test]
+async fn the_llm_client_lists_the_servers_models() {
+    use boocode::core::llm::{ClientConfig, LlmClient};
+    let server = MockServer::start(Vec::<Step>::new()).await;
+    let client = |base_url: String| {
+        LlmClient::new(ClientConfig {
+            base_url,
+            api_key: Some("sk-test".into()),
+            ..ClientConfig::default()
+        })
+        .unwrap()
+    };
+    let models = client(server.base_url()).list_models().await.unwrap();
+    assert_eq!(models, vec!["mock-model", "mock-reasoner"]);
+    let missing = client(format!("{}/nowhere", server.base_url()))
+        .list_models()
+        .await
+        .unwrap_err();
+    assert!(missing.to_string().contains("404"), "{missing}");
+}

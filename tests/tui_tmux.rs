@@ -165,3 +165,53 @@ fn a_tool_using_turn_shows_answer_and_trace_and_survives_a_restart() {
         "a restart must not call the model"
     );
 }
+
+impl Tmux {
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// `y` in copy mode reaches tmux's paste buffer (and, through it, the outer terminal's
+/// clipboard) with tmux's default `set-clipboard external`, which ignores an application's
+/// OSC 52: inside tmux the workspace hands the text to `tmux load-buffer -w`.
+#[test]
+fn copy_mode_reaches_the_tmux_buffer() {
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let server = MockServer::start_blocking(vec![Reply::text("clipboard canary 4711")]);
+    let tmux = Tmux {
+        socket: format!("boocode-clip-{}", std::process::id()),
+        session: "ws".into(),
+    };
+    tmux.launch(project.path(), home.path(), &server.base_url());
+    tmux.wait_for("the workspace", Duration::from_secs(20), |s| {
+        s.contains("C-b ? help")
+    });
+    tmux.type_text("say the canary");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the answer", Duration::from_secs(20), |s| {
+        s.contains("clipboard canary 4711")
+    });
+    // Copy mode starts on the last visible line; take a few lines up to include the reply.
+    tmux.send(&["C-b", "["]);
+    tmux.send(&["k", "k", "k", "k", "k", "k", "y"]);
+    let start = Instant::now();
+    let buffer = loop {
+        let buffer = tmux.tmux(&["show-buffer"]);
+        if buffer.contains("clipboard canary 4711") || start.elapsed() > Duration::from_secs(10) {
+            break buffer;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        buffer.contains("clipboard canary 4711"),
+        "tmux buffer: {buffer:?}; screen:\n{}",
+        tmux.screen()
+    );
+}

@@ -39,7 +39,8 @@ struct Cli {
     /// Open the workspace on the project's latest session.
     #[arg(long, conflicts_with = "session")]
     resume: bool,
-    /// Open the workspace on this session (id or unique prefix).
+    /// Open the workspace on this session, or on this chat in its session (id or unique
+    /// prefix; `boocode sessions` lists both).
     #[arg(long, value_name = "ID")]
     session: Option<String>,
     #[command(subcommand)]

@@ -82,12 +82,34 @@ impl ConfigFile {
 
     pub fn load(path: &Path) -> Result<Option<ConfigFile>> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text)
+            Ok(text) => ConfigFile::parse(&text)
                 .map(Some)
-                .with_context(|| format!("invalid config file {}", path.display())),
+                .map_err(|e| anyhow!("invalid config file {}: {e}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
+    }
+
+    /// Parses a config file. Every bad entry is reported, not only the first one serde meets,
+    /// so one round of fixes is enough.
+    pub fn parse(text: &str) -> std::result::Result<ConfigFile, String> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let problems: Vec<String> = table
+            .iter()
+            .filter_map(|(key, value)| {
+                let entry = toml::Table::from_iter([(key.clone(), value.clone())]);
+                toml::Value::Table(entry)
+                    .try_into::<ConfigFile>()
+                    .err()
+                    .map(|e| format!("{key}: {}", e.message().trim()))
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| e.message().trim().to_string())
     }
 }
 
@@ -586,6 +608,22 @@ mod tests {
         let file: ConfigFile = toml::from_str("instructions_max_bytes = 1000").unwrap();
         let c = Config::resolve(file, &e, &Overrides::default()).unwrap();
         assert_eq!(c.instructions_max_bytes, 1000);
+    }
+
+    #[test]
+    fn every_bad_entry_of_a_file_is_reported() {
+        let err = ConfigFile::parse("modle = 'x'\nmax_steps = 'many'\nmodel = 'ok'\n").unwrap_err();
+        assert!(err.contains("modle: unknown field"), "{err}");
+        assert!(err.contains("max_steps: invalid type"), "{err}");
+        assert!(!err.contains("model:"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "aproval = 'auto'\nthinking = 3\n").unwrap();
+        let err = ConfigFile::load(&path).unwrap_err().to_string();
+        assert!(err.contains("config.toml: aproval: unknown field"), "{err}");
+        assert!(err.contains("thinking: invalid type"), "{err}");
+        let ok = ConfigFile::parse("model = 'm'\n[ui]\nmouse = true\n").unwrap();
+        assert_eq!(ok.model.as_deref(), Some("m"));
     }
 
     #[test]

@@ -240,16 +240,41 @@ impl Engine {
         self.rt.store.latest_interrupted_chat(&project.id)
     }
 
-    /// The main chat of a session (its latest), created when the session has none.
+    /// The chat a session opens on: its most recently active main chat that has messages,
+    /// else its newest main chat; created when the session has none. (Chats of `/compare`
+    /// and sub-agents have their own kinds and are never picked.)
     pub fn main_chat(&self, session: &Session) -> Result<Chat> {
-        let chats = self.rt.store.list_chats(&session.id)?;
-        if let Some(chat) = chats.into_iter().rev().find(|c| c.kind == "main") {
-            return Ok(chat);
+        let mut best: Option<(bool, Chat)> = None;
+        for chat in self.rt.store.list_chats(&session.id)? {
+            if chat.kind != "main" {
+                continue;
+            }
+            let used = self.rt.store.message_count(&chat.id)? > 0;
+            let better = best.as_ref().is_none_or(|(best_used, b)| {
+                (used, chat.updated_at.as_str()) >= (*best_used, b.updated_at.as_str())
+            });
+            if better {
+                best = Some((used, chat));
+            }
         }
-        self.new_chat(session, "main", None)
+        match best {
+            Some((_, chat)) => Ok(chat),
+            None => self.new_chat(session, "main", None),
+        }
     }
 
     pub fn new_chat(&self, session: &Session, kind: &str, model: Option<&str>) -> Result<Chat> {
+        self.new_titled_chat(session, kind, model, "")
+    }
+
+    /// A chat with a title of its own; an empty title is taken from the first message.
+    pub fn new_titled_chat(
+        &self,
+        session: &Session,
+        kind: &str,
+        model: Option<&str>,
+        title: &str,
+    ) -> Result<Chat> {
         let model = model
             .map(|m| self.rt.config.resolve_model(m))
             .unwrap_or_else(|| self.rt.config.model.clone());
@@ -257,7 +282,7 @@ impl Engine {
             session_id: &session.id,
             parent_chat_id: None,
             kind,
-            title: "",
+            title,
             model: &model,
             agent: agent::GENERAL_PURPOSE,
         })
@@ -362,6 +387,19 @@ impl Engine {
                         message: format!("{e:#}"),
                     });
                 }
+            }
+            Command::ListModels { chat_id } => {
+                tokio::spawn(async move {
+                    let (models, error) = match rt.llm.list_models().await {
+                        Ok(models) => (models, None),
+                        Err(e) => (Vec::new(), Some(e.to_string())),
+                    };
+                    rt.emit(Event::ModelList {
+                        chat_id,
+                        models,
+                        error,
+                    });
+                });
             }
         }
     }

@@ -59,6 +59,11 @@ pub enum Command {
     RetryWorkflowAgent {
         agent_id: String,
     },
+    /// Ask the server which models it offers (`/model` with no name); answered by
+    /// `Event::ModelList`.
+    ListModels {
+        chat_id: String,
+    },
 }
 
 /// Something that happened in the core. Serialised as one JSON object per line by
@@ -174,6 +179,13 @@ pub enum Event {
         chat_id: String,
         instructions: Vec<InstructionFile>,
         skills: Vec<String>,
+    },
+    /// The server's models, for the chat that asked (`Command::ListModels`); `error` says why
+    /// there is no list (not every OpenAI-compatible server has `/models`).
+    ModelList {
+        chat_id: String,
+        models: Vec<String>,
+        error: Option<String>,
     },
     WorkflowRunStarted {
         run_id: String,

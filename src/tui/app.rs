@@ -12,7 +12,6 @@
 //!   sleeps in `select!` and uses no CPU.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -23,7 +22,7 @@ use futures::StreamExt;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 use ratatui::{Frame, Terminal};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -32,12 +31,13 @@ use unicode_width::UnicodeWidthStr;
 use crate::core::engine::Engine;
 use crate::core::events::{Command, Event};
 use crate::core::workflow::RunOptions;
-use crate::tui::fuzzy;
+use crate::tui::clipboard;
 use crate::tui::help;
 use crate::tui::keymap::{Action, Dispatch, Keymap};
-use crate::tui::layout::{Direction, Layout, PaneId, SplitDir};
+use crate::tui::layout::{Direction, Layout, PaneId, Placement, SplitDir};
 use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
 use crate::tui::panes::{fit, make_pane, one_line, truncate};
+use crate::tui::pickers::{Choice, Picker, PickerKey};
 use crate::tui::theme::Theme;
 
 /// Below this the workspace shows "terminal too small" instead of panes.
@@ -59,19 +59,8 @@ pub struct SavedWorkspace {
 }
 
 enum Overlay {
-    Help {
-        scroll: usize,
-    },
-    Palette {
-        query: String,
-        selected: usize,
-    },
-    Sessions {
-        query: String,
-        selected: usize,
-        /// (session id, label)
-        items: Vec<(String, String)>,
-    },
+    Help { scroll: usize },
+    Picker(Picker),
 }
 
 pub struct App {
@@ -112,9 +101,10 @@ macro_rules! ctx {
     };
 }
 
-/// The session and layout to open: `--session ID`, else `--resume` (the latest session),
-/// else the session saved with the project's layout, else the latest, else a new one. Panes
-/// whose chat no longer exists are dropped; an empty result opens the session's main chat.
+/// The session and layout to open: `--session ID` (a session, or a chat: then its session
+/// with that chat focused), else `--resume` (the latest session), else the session saved with
+/// the project's layout, else the latest, else a new one. Panes whose chat no longer exists
+/// are dropped; an empty result opens the session's main chat.
 pub fn initial_workspace(
     engine: &Engine,
     session: Option<&str>,
@@ -134,8 +124,20 @@ pub fn initial_workspace(
             None
         }
     };
+    let mut chat_asked = None;
     let session = match (session, resume_latest, &saved) {
-        (Some(id), _, _) => engine.session(id)?,
+        (Some(id), _, _) => match engine.session(id) {
+            Ok(session) => session,
+            Err(not_a_session) => match engine.chat(id) {
+                Ok(chat) => {
+                    chat_asked = Some(chat.id);
+                    engine.session(&chat.session_id)?
+                }
+                Err(not_a_chat) => {
+                    anyhow::bail!("--session {id}: {not_a_session:#}; {not_a_chat:#}")
+                }
+            },
+        },
         (None, false, Some(s)) => match engine.session(&s.session_id) {
             Ok(s) => s,
             Err(_) => engine.open_session(None, true)?,
@@ -160,9 +162,20 @@ pub fn initial_workspace(
             l.repair();
             l
         });
-    let layout = match layout {
-        Some(l) => l,
-        None => Layout::new(PaneSpec::Chat {
+    let layout = match (layout, chat_asked) {
+        (Some(mut l), Some(chat_id)) => {
+            let spec = PaneSpec::Chat { chat_id };
+            match l.find(&spec) {
+                Some(pane) => {
+                    l.focus = pane;
+                    l
+                }
+                None => Layout::new(spec),
+            }
+        }
+        (Some(l), None) => l,
+        (None, Some(chat_id)) => Layout::new(PaneSpec::Chat { chat_id }),
+        (None, None) => Layout::new(PaneSpec::Chat {
             chat_id: engine.main_chat(&session)?.id,
         }),
     };
@@ -318,8 +331,7 @@ impl App {
     pub fn mode(&self) -> &'static str {
         match &self.overlay {
             Some(Overlay::Help { .. }) => return "HELP",
-            Some(Overlay::Palette { .. }) => return "PALETTE",
-            Some(Overlay::Sessions { .. }) => return "SESSIONS",
+            Some(Overlay::Picker(picker)) => return picker.mode,
             None => {}
         }
         if self.prefix_pending {
@@ -384,14 +396,8 @@ impl App {
 
     fn handle_paste(&mut self, text: &str) -> bool {
         match &mut self.overlay {
-            Some(
-                Overlay::Palette { query, selected }
-                | Overlay::Sessions {
-                    query, selected, ..
-                },
-            ) => {
-                query.push_str(&one_line(text));
-                *selected = 0;
+            Some(Overlay::Picker(picker)) => {
+                picker.paste(text);
                 return true;
             }
             Some(Overlay::Help { .. }) => return false,
@@ -450,55 +456,62 @@ impl App {
         let Some(overlay) = &mut self.overlay else {
             return;
         };
-        let close = matches!(key.code, KeyCode::Esc)
-            || (key.code == KeyCode::Char('c')
-                && key
-                    .modifiers
-                    .contains(crossterm::event::KeyModifiers::CONTROL));
-        if close {
-            self.overlay = None;
-            return;
+        let scroll = match overlay {
+            Overlay::Help { scroll } => scroll,
+            Overlay::Picker(picker) => {
+                match picker.key(key) {
+                    PickerKey::Stay => {}
+                    PickerKey::Close => self.overlay = None,
+                    PickerKey::Chosen(choice) => {
+                        self.overlay = None;
+                        self.choose(choice);
+                    }
+                }
+                return;
+            }
+        };
+        let ctrl_c = key.code == KeyCode::Char('c')
+            && key
+                .modifiers
+                .contains(crossterm::event::KeyModifiers::CONTROL);
+        match key.code {
+            _ if ctrl_c => self.overlay = None,
+            KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => *scroll += 1,
+            KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+            KeyCode::PageDown | KeyCode::Char(' ') => *scroll += 10,
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => {
+                self.overlay = None
+            }
+            _ => {}
         }
-        match overlay {
-            Overlay::Help { scroll } => match key.code {
-                KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-                KeyCode::Down | KeyCode::Char('j') => *scroll += 1,
-                KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
-                KeyCode::PageDown | KeyCode::Char(' ') => *scroll += 10,
-                KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => self.overlay = None,
-                _ => {}
-            },
-            Overlay::Palette { query, selected } => {
-                let ranked = palette_matches(query);
-                match key.code {
-                    KeyCode::Enter => {
-                        let action = ranked.get(*selected).copied();
-                        self.overlay = None;
-                        if let Some(a) = action {
-                            self.run_action(a);
-                        }
-                    }
-                    code => edit_query(code, query, selected, ranked.len()),
-                }
-            }
-            Overlay::Sessions {
-                query,
-                selected,
-                items,
-            } => {
-                let labels: Vec<&str> = items.iter().map(|(_, l)| l.as_str()).collect();
-                let ranked = fuzzy::rank(query, &labels);
-                match key.code {
-                    KeyCode::Enter => {
-                        let id = ranked.get(*selected).map(|&i| items[i].0.clone());
-                        self.overlay = None;
-                        if let Some(id) = id {
-                            self.switch_session(&id);
-                        }
-                    }
-                    code => edit_query(code, query, selected, ranked.len()),
-                }
-            }
+    }
+
+    /// Carries out what was picked in the palette or a picker.
+    fn choose(&mut self, choice: Choice) {
+        match choice {
+            Choice::Action(action) => self.run_action(action),
+            Choice::Slash(name) => self.type_slash_command(name),
+            Choice::Session(id) => self.switch_session(&id),
+            Choice::Chat {
+                chat_id,
+                session_id,
+            } => self.show_chat(&chat_id, &session_id),
+        }
+    }
+
+    /// Puts `/name ` in the composer of the chat last focused, for the user to complete and
+    /// send: a command is never run from the palette without the user pressing Enter.
+    fn type_slash_command(&mut self, name: &str) {
+        let Some(id) = self.last_chat.clone().and_then(|c| self.find_chat_pane(&c)) else {
+            self.notify(format!("/{name} works in a chat pane: open one first"));
+            return;
+        };
+        self.layout.focus = id;
+        self.focus_changed();
+        let ctx = ctx!(self);
+        if let Some(pane) = self.panes.get_mut(&id) {
+            pane.handle_paste(&format!("/{name} "), &ctx);
         }
     }
 
@@ -570,6 +583,7 @@ impl App {
             Action::Background => self.show_tool_pane(PaneSpec::Background),
             Action::Timeline => self.show_tool_pane(PaneSpec::Timeline { chat_id: None }),
             Action::Sessions => self.open_sessions(),
+            Action::Chats => self.open_chat_picker(),
             Action::ScrollMode => {
                 let ok = self
                     .panes
@@ -589,12 +603,7 @@ impl App {
                 }
             }
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
-            Action::Palette => {
-                self.overlay = Some(Overlay::Palette {
-                    query: String::new(),
-                    selected: 0,
-                })
-            }
+            Action::Palette => self.overlay = Some(Overlay::Picker(Picker::palette(&self.keymap))),
             Action::Quit => self.quit = true,
         }
     }
@@ -651,42 +660,44 @@ impl App {
     }
 
     fn find_chat_pane(&self, chat_id: &str) -> Option<PaneId> {
-        self.layout
-            .leaves()
-            .into_iter()
-            .find_map(|(id, s)| match s {
-                PaneSpec::Chat { chat_id: c } if c == chat_id => Some(id),
-                _ => None,
-            })
+        self.layout.find(&PaneSpec::Chat {
+            chat_id: chat_id.to_string(),
+        })
     }
 
-    /// Splits along the focused pane's longer side (cells are about twice as tall as wide).
-    fn auto_split(&self) -> SplitDir {
-        let rect = self
-            .layout
-            .rects(self.pane_area())
-            .into_iter()
-            .find(|(i, _)| *i == self.layout.focus)
-            .map(|(_, r)| r)
-            .unwrap_or(self.pane_area());
-        if rect.width as u32 >= rect.height as u32 * 3 {
-            SplitDir::LeftRight
-        } else {
-            SplitDir::TopBottom
-        }
-    }
-
-    /// Opens a pane next to the focused one (and focuses it).
+    /// Opens a pane and focuses it: split from the focused pane in `dir` when the user chose a
+    /// direction, else where [`Layout::placement`] finds room.
     pub fn open_pane(&mut self, spec: PaneSpec, dir: Option<SplitDir>) {
-        let dir = dir.unwrap_or_else(|| self.auto_split());
-        let id = self.layout.split(dir, spec.clone());
+        let placement = match dir {
+            Some(dir) => Placement::Split {
+                target: self.layout.focus,
+                dir,
+            },
+            None => self.layout.placement(self.pane_area()),
+        };
+        let (id, replaced) = match placement {
+            Placement::Split { target, dir } => {
+                (self.layout.split_at(target, dir, spec.clone()), None)
+            }
+            Placement::Replace(id) => {
+                let old = self.layout.spec(id).cloned();
+                self.layout.set_spec(id, spec.clone());
+                self.layout.focus = id;
+                (id, old)
+            }
+        };
         self.update_last_chat();
         match make_pane(spec, &ctx!(self)) {
             Ok(pane) => {
                 self.panes.insert(id, pane);
             }
             Err(e) => {
-                self.layout.close(id);
+                match replaced {
+                    Some(old) => self.layout.set_spec(id, old),
+                    None => {
+                        self.layout.close(id);
+                    }
+                }
                 self.update_last_chat();
                 self.notify(format!("cannot open the pane: {e:#}"));
             }
@@ -697,7 +708,6 @@ impl App {
     fn open_chat(&mut self, chat_id: &str) {
         if let Some(id) = self.find_chat_pane(chat_id) {
             self.layout.focus = id;
-            self.layout.zoomed = false;
             self.focus_changed();
             return;
         }
@@ -728,7 +738,6 @@ impl App {
         let same_kind = |s: &PaneSpec| std::mem::discriminant(s) == std::mem::discriminant(&spec);
         if let Some((id, _)) = self.layout.leaves().into_iter().find(|(_, s)| same_kind(s)) {
             self.layout.focus = id;
-            self.layout.zoomed = false;
             self.focus_changed();
             return;
         }
@@ -774,7 +783,6 @@ impl App {
                     }
                 }
                 self.layout.focus = id;
-                self.layout.zoomed = false;
                 self.focus_changed();
             }
             None => self.open_pane(spec, None),
@@ -785,8 +793,12 @@ impl App {
         let Ok(session) = self.engine.session(&self.session_id) else {
             return;
         };
+        // Each pane is titled with its model: the prompt is the same in all of them.
         for model in models {
-            match self.engine.new_chat(&session, "main", Some(model)) {
+            match self
+                .engine
+                .new_titled_chat(&session, "compare", Some(model), model)
+            {
                 Ok(chat) => {
                     self.open_pane(
                         PaneSpec::Chat {
@@ -806,68 +818,50 @@ impl App {
     }
 
     fn open_sessions(&mut self) {
-        let items = match self.engine.sessions() {
-            Ok(list) => list
-                .into_iter()
-                .map(|s| {
-                    let title = if s.session.title.trim().is_empty() {
-                        "(untitled)".to_string()
-                    } else {
-                        one_line(&s.session.title)
-                    };
-                    let current = if s.session.id == self.session_id {
-                        " ●"
-                    } else {
-                        ""
-                    };
-                    let date = s
-                        .session
-                        .updated_at
-                        .get(..16)
-                        .unwrap_or(&s.session.updated_at)
-                        .replace('T', " ");
-                    let label = format!(
-                        "{title}{current} · {} chat{} · {date} · {}",
-                        s.chats.len(),
-                        if s.chats.len() == 1 { "" } else { "s" },
-                        s.session.id.get(..8).unwrap_or(&s.session.id)
-                    );
-                    (s.session.id, label)
-                })
-                .collect(),
-            Err(e) => {
-                self.notify(format!("cannot list sessions: {e:#}"));
-                return;
+        match self.engine.sessions() {
+            Ok(list) => {
+                self.overlay = Some(Overlay::Picker(Picker::sessions(list, &self.session_id)))
             }
-        };
-        self.overlay = Some(Overlay::Sessions {
-            query: String::new(),
-            selected: 0,
-            items,
-        });
+            Err(e) => self.notify(format!("cannot list sessions: {e:#}")),
+        }
     }
 
-    /// Shows another session: its main chat in a fresh layout.
-    pub fn switch_session(&mut self, id: &str) {
-        if id == self.session_id {
-            return;
+    fn open_chat_picker(&mut self) {
+        match self.engine.sessions() {
+            Ok(list) => self.overlay = Some(Overlay::Picker(Picker::chats(list, &self.session_id))),
+            Err(e) => self.notify(format!("cannot list chats: {e:#}")),
         }
+    }
+
+    /// Shows a session on the chat it opens on (see [`Engine::main_chat`]); for the current
+    /// session that chat is focused, or reopened when its pane was closed.
+    pub fn switch_session(&mut self, id: &str) {
         let result = self
             .engine
             .session(id)
-            .and_then(|s| self.engine.main_chat(&s).map(|c| (s, c)));
+            .and_then(|s| self.engine.main_chat(&s).map(|c| (s.id, c.id)));
         match result {
-            Ok((session, chat)) => {
-                self.session_id = session.id;
-                self.layout = Layout::new(PaneSpec::Chat { chat_id: chat.id });
-                self.last_chat = None;
-                self.rebuild_panes();
-                self.count_tasks();
-                self.refresh_session_title();
-                self.save_layout();
-            }
+            Ok((session_id, chat_id)) => self.show_chat(&chat_id, &session_id),
             Err(e) => self.notify(format!("cannot open session: {e:#}")),
         }
+    }
+
+    /// Shows a chat: in the current layout when it belongs to the session shown, else in a
+    /// fresh layout of its own session.
+    fn show_chat(&mut self, chat_id: &str, session_id: &str) {
+        if session_id == self.session_id {
+            self.open_chat(chat_id);
+            return;
+        }
+        self.session_id = session_id.to_string();
+        self.layout = Layout::new(PaneSpec::Chat {
+            chat_id: chat_id.to_string(),
+        });
+        self.last_chat = None;
+        self.rebuild_panes();
+        self.count_tasks();
+        self.refresh_session_title();
+        self.save_layout();
     }
 
     /// Folds an engine event into the panes and the status line; true when a redraw is due.
@@ -948,19 +942,7 @@ impl App {
                     *scroll = clamped;
                 }
             }
-            Some(Overlay::Palette { query, selected }) => draw_palette(
-                frame,
-                panes_area,
-                &self.theme,
-                &self.keymap,
-                query,
-                *selected,
-            ),
-            Some(Overlay::Sessions {
-                query,
-                selected,
-                items,
-            }) => draw_sessions(frame, panes_area, &self.theme, query, *selected, items),
+            Some(Overlay::Picker(picker)) => picker.draw(frame, panes_area, &self.theme),
             None => {}
         }
     }
@@ -979,6 +961,13 @@ impl App {
         }
         if self.running_tasks > 0 {
             right.push_str(&format!(" ⚙ {} running", self.running_tasks));
+        }
+        // What the agent may do without asking; the prefix keys and notices come first.
+        if !self.prefix_pending && self.notice.is_none() {
+            right.push_str(&format!(
+                " approval: {}",
+                self.engine.rt.config.approval.as_str()
+            ));
         }
         if !right.is_empty() {
             right.push(' ');
@@ -1083,33 +1072,6 @@ fn draw_too_small(frame: &mut Frame<'_>, area: Rect, t: &Theme) {
     );
 }
 
-/// A centred box for an overlay.
-pub(crate) fn overlay_box(area: Rect, want_w: u16, want_h: u16) -> Rect {
-    let w = want_w
-        .min(area.width.saturating_sub(2))
-        .max(area.width.min(10));
-    let h = want_h
-        .min(area.height.saturating_sub(1))
-        .max(area.height.min(3));
-    Rect::new(
-        area.x + area.width.saturating_sub(w) / 2,
-        area.y + area.height.saturating_sub(h) / 2,
-        w,
-        h,
-    )
-}
-
-pub(crate) fn framed(frame: &mut Frame<'_>, rect: Rect, title: &str, t: &Theme) -> Rect {
-    frame.render_widget(Clear, rect);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(t.border_focused)
-        .title(Span::styled(title, t.title_focused));
-    let inner = block.inner(rect);
-    frame.render_widget(block, rect);
-    inner
-}
-
 pub(crate) fn clip(line: Line<'_>, width: usize) -> Line<'static> {
     let mut used = 0;
     let mut out = Vec::new();
@@ -1126,134 +1088,6 @@ pub(crate) fn clip(line: Line<'_>, width: usize) -> Line<'static> {
         out.push(Span::styled(s.content.into_owned(), s.style));
     }
     Line::from(out)
-}
-
-fn palette_matches(query: &str) -> Vec<Action> {
-    let actions: Vec<Action> = Action::ALL
-        .into_iter()
-        .filter(|a| *a != Action::Palette)
-        .collect();
-    let names: Vec<String> = actions
-        .iter()
-        .map(|a| format!("{} {}", a.description(), a.name().replace('_', " ")))
-        .collect();
-    fuzzy::rank(query, &names)
-        .into_iter()
-        .map(|i| actions[i])
-        .collect()
-}
-
-fn edit_query(code: KeyCode, query: &mut String, selected: &mut usize, count: usize) {
-    match code {
-        KeyCode::Up => *selected = selected.saturating_sub(1),
-        KeyCode::Down | KeyCode::Tab => *selected = (*selected + 1).min(count.saturating_sub(1)),
-        KeyCode::Backspace => {
-            query.pop();
-            *selected = 0;
-        }
-        KeyCode::Char(c) => {
-            query.push(c);
-            *selected = 0;
-        }
-        _ => {}
-    }
-}
-
-fn draw_list(
-    frame: &mut Frame<'_>,
-    inner: Rect,
-    t: &Theme,
-    query: &str,
-    rows: Vec<Line<'static>>,
-    selected: usize,
-    empty: &str,
-) {
-    if inner.height == 0 {
-        return;
-    }
-    let width = inner.width as usize;
-    let prompt = Line::from(vec![
-        Span::styled("> ", t.accent),
-        Span::raw(truncate(query, width.saturating_sub(3))),
-        Span::styled("▏", t.accent),
-    ]);
-    let mut lines = vec![prompt];
-    let room = inner.height.saturating_sub(1) as usize;
-    if rows.is_empty() {
-        lines.push(Line::styled(truncate(empty, width), t.dim));
-    }
-    let top = selected.saturating_sub(room.saturating_sub(1));
-    for (i, row) in rows.into_iter().enumerate().skip(top).take(room) {
-        let mut row = clip(row, width);
-        if i == selected {
-            let w: usize = row.width();
-            row.spans
-                .push(Span::raw(" ".repeat(width.saturating_sub(w))));
-            row = row.patch_style(t.selection);
-        }
-        lines.push(row);
-    }
-    frame.render_widget(Paragraph::new(lines), inner);
-}
-
-fn draw_palette(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    t: &Theme,
-    keymap: &Keymap,
-    query: &str,
-    selected: usize,
-) {
-    let matches = palette_matches(query);
-    let rect = overlay_box(area, 64, 16);
-    let inner = framed(
-        frame,
-        rect,
-        " Command palette · Enter runs · Esc closes ",
-        t,
-    );
-    let width = inner.width as usize;
-    let rows: Vec<Line<'static>> = matches
-        .iter()
-        .map(|a| {
-            let keys = keymap.describe_keys(*a);
-            let keys = keys.split(", ").next().unwrap_or("").to_string();
-            let desc_w = width.saturating_sub(keys.width() + 1);
-            Line::from(vec![
-                Span::raw(fit(a.description(), desc_w)),
-                Span::raw(" "),
-                Span::styled(keys, t.dim),
-            ])
-        })
-        .collect();
-    draw_list(frame, inner, t, query, rows, selected, "no matching action");
-}
-
-fn draw_sessions(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    t: &Theme,
-    query: &str,
-    selected: usize,
-    items: &[(String, String)],
-) {
-    let labels: Vec<&str> = items.iter().map(|(_, l)| l.as_str()).collect();
-    let ranked = fuzzy::rank(query, &labels);
-    let rect = overlay_box(area, 72, 16);
-    let inner = framed(frame, rect, " Sessions · Enter opens · Esc closes ", t);
-    let rows = ranked
-        .into_iter()
-        .map(|i| Line::raw(items[i].1.clone()))
-        .collect();
-    draw_list(
-        frame,
-        inner,
-        t,
-        query,
-        rows,
-        selected,
-        "no matching session",
-    );
 }
 
 // -------------------------------------------------------------------------------------------
@@ -1381,7 +1215,7 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
             }
             terminal.draw(|f| app.render(f))?;
             frames.drawn(Instant::now());
-            write_clipboard(app.take_clipboard());
+            clipboard::copy(app.take_clipboard());
         }
         if app.quit {
             break;
@@ -1447,19 +1281,9 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
     Ok(())
 }
 
-/// OSC 52: puts text on the clipboard of the terminal the user sits at, even over SSH.
-fn write_clipboard(texts: Vec<String>) {
-    use base64::Engine as _;
-    if texts.is_empty() {
-        return;
-    }
-    let mut out = std::io::stdout();
-    for text in texts {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
-        let _ = write!(out, "\x1b]52;c;{encoded}\x07");
-    }
-    let _ = out.flush();
-}
+#[cfg(test)]
+#[path = "app_nav_tests.rs"]
+mod nav_tests;
 
 #[cfg(test)]
 mod tests {
@@ -1468,7 +1292,7 @@ mod tests {
     use crossterm::event::KeyModifiers;
     use ratatui::backend::TestBackend;
 
-    fn app_for(t: &TestEngine, theme: Theme) -> App {
+    pub(super) fn app_for(t: &TestEngine, theme: Theme) -> App {
         let (session, layout) = initial_workspace(&t.engine, None, false).unwrap();
         App::new(t.engine.clone(), theme, Keymap::default(), session, layout)
     }
@@ -1479,15 +1303,15 @@ mod tests {
         term
     }
 
-    fn screen(app: &mut App, w: u16, h: u16) -> String {
+    pub(super) fn screen(app: &mut App, w: u16, h: u16) -> String {
         normalise(&buffer_text(draw(app, w, h).backend().buffer()))
     }
 
-    fn key(c: char) -> KeyEvent {
+    pub(super) fn key(c: char) -> KeyEvent {
         KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
     }
 
-    fn prefix() -> KeyEvent {
+    pub(super) fn prefix() -> KeyEvent {
         KeyEvent::new(KeyCode::Char('b'), KeyModifiers::CONTROL)
     }
 
@@ -1557,7 +1381,7 @@ mod tests {
         assert_eq!(app.notice(), Some("something else"));
     }
 
-    fn last_line(s: &str) -> String {
+    pub(super) fn last_line(s: &str) -> String {
         s.lines().last().unwrap_or("").to_string()
     }
 
@@ -1730,7 +1554,7 @@ mod tests {
         assert_eq!(app.layout.focus, right);
     }
 
-    fn finished_run(t: &TestEngine) -> String {
+    pub(super) fn finished_run(t: &TestEngine) -> String {
         let run = t
             .engine
             .store()

@@ -1,20 +1,59 @@
-//! Clipboard over OSC 52: the terminal (not this process) owns the clipboard, so copying works
-//! over SSH. Inside tmux the sequence is wrapped in a DCS passthrough, or tmux would eat it.
+//! Copying to the clipboard of the terminal the user sits at, even over SSH.
+//!
+//! Inside tmux (`TMUX` set) the text goes to `tmux load-buffer -w -`: a tmux paste buffer that
+//! tmux also forwards to the outer terminal's clipboard, whatever `set-clipboard` says (its
+//! default, `external`, ignores OSC 52 from applications). Elsewhere, or when that fails, OSC 52:
+//! the plain sequence (tmux with `set-clipboard on` reads it into a buffer) and, inside tmux, a
+//! copy wrapped in a DCS passthrough for `allow-passthrough on`.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 
-/// The OSC 52 sequence that puts `text` on the clipboard, wrapped for tmux when `TMUX` is set.
-pub fn osc52(text: &str) -> String {
-    osc52_for(text, std::env::var_os("TMUX").is_some())
+/// Puts each text on the clipboard, one after the other (the last one wins).
+pub fn copy(texts: Vec<String>) {
+    if texts.is_empty() {
+        return;
+    }
+    let tmux = std::env::var_os("TMUX").is_some();
+    let mut out = std::io::stdout();
+    for text in texts {
+        if tmux && tmux_load_buffer(&text) {
+            continue;
+        }
+        let _ = out.write_all(osc52_for(&text, tmux).as_bytes());
+    }
+    let _ = out.flush();
 }
 
-/// Like [`osc52`], with the tmux decision made by the caller (tests, explicit setups).
+/// `tmux load-buffer -w -` with `text` on stdin; false when tmux is missing or refuses.
+fn tmux_load_buffer(text: &str) -> bool {
+    let child = Command::new("tmux")
+        .args(["load-buffer", "-w", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        return false;
+    };
+    let written = child
+        .stdin
+        .take()
+        .is_some_and(|mut stdin| stdin.write_all(text.as_bytes()).is_ok());
+    child.wait().is_ok_and(|status| status.success()) && written
+}
+
+/// The OSC 52 sequence that puts `text` on the clipboard; inside tmux followed by a
+/// passthrough copy.
 pub fn osc52_for(text: &str, tmux: bool) -> String {
     let payload = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
     let seq = format!("\x1b]52;c;{payload}\x07");
     if tmux {
         // tmux passthrough: ESC P tmux; <sequence with every ESC doubled> ESC \
-        format!("\x1bPtmux;{}\x1b\\", seq.replace('\x1b', "\x1b\x1b"))
+        let passthrough = format!("\x1bPtmux;{}\x1b\\", seq.replace('\x1b', "\x1b\x1b"));
+        format!("{seq}{passthrough}")
     } else {
         seq
     }
@@ -30,10 +69,10 @@ mod tests {
     }
 
     #[test]
-    fn tmux_wraps_and_doubles_escapes() {
+    fn tmux_gets_the_plain_sequence_and_a_passthrough_copy() {
         assert_eq!(
             osc52_for("hi", true),
-            "\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\"
+            "\x1b]52;c;aGk=\x07\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\"
         );
     }
 

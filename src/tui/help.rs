@@ -8,9 +8,10 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
-use crate::tui::app::{clip, framed, overlay_box};
+use crate::tui::app::clip;
 use crate::tui::keymap::Keymap;
 use crate::tui::panes::fit;
+use crate::tui::pickers::{framed, overlay_box};
 use crate::tui::theme::Theme;
 
 /// Draws the help overlay; returns the scroll offset clamped to the content.

@@ -47,6 +47,7 @@ pub enum Action {
     Background,
     Timeline,
     Sessions,
+    Chats,
     ScrollMode,
     Search,
     Help,
@@ -55,7 +56,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::SplitRight,
         Action::SplitDown,
         Action::FocusLeft,
@@ -78,6 +79,7 @@ impl Action {
         Action::Background,
         Action::Timeline,
         Action::Sessions,
+        Action::Chats,
         Action::ScrollMode,
         Action::Search,
         Action::Help,
@@ -170,6 +172,7 @@ impl Action {
             Action::Background => ("background", "Background agents pane", &["g"], &[]),
             Action::Timeline => ("timeline", "Timeline pane (turns of the chat)", &["y"], &[]),
             Action::Sessions => ("sessions", "Switch session", &["s"], &[]),
+            Action::Chats => ("chats", "Open any chat, closed ones too", &["w"], &[]),
             Action::ScrollMode => ("scroll_mode", "Scroll / copy mode in the pane", &["["], &[]),
             Action::Search => ("search", "Search in the pane", &["/"], &[]),
             Action::Help => ("help", "Show the key bindings", &["?"], &[]),
@@ -437,7 +440,7 @@ impl Keymap {
 
     /// The keys that may follow the prefix, most used first, for the status line.
     pub fn prefix_hint(&self) -> String {
-        const ORDER: [Action; 23] = [
+        const ORDER: [Action; 24] = [
             Action::Help,
             Action::SplitRight,
             Action::SplitDown,
@@ -449,6 +452,7 @@ impl Keymap {
             Action::Background,
             Action::Timeline,
             Action::Sessions,
+            Action::Chats,
             Action::Palette,
             Action::Quit,
             Action::ResizeLeft,
@@ -532,6 +536,7 @@ fn short_label(action: Action) -> &'static str {
         Action::Background => "bg",
         Action::Timeline => "timeline",
         Action::Sessions => "sessions",
+        Action::Chats => "chats",
         Action::ScrollMode => "scroll",
         Action::Search => "search",
         Action::Help => "help",

@@ -99,6 +99,14 @@ impl Layout {
             .map(|(_, s)| s)
     }
 
+    /// The pane showing `spec`, if one does.
+    pub fn find(&self, spec: &PaneSpec) -> Option<PaneId> {
+        self.leaves()
+            .into_iter()
+            .find(|(_, s)| *s == spec)
+            .map(|(id, _)| id)
+    }
+
     pub fn set_spec(&mut self, id: PaneId, new: PaneSpec) {
         fn walk(n: &mut Node, id: PaneId, new: &PaneSpec) {
             match n {
@@ -115,19 +123,18 @@ impl Layout {
 
     /// Splits the focused pane; the new pane takes the second half and the focus.
     pub fn split(&mut self, dir: SplitDir, spec: PaneSpec) -> PaneId {
+        self.split_at(self.focus, dir, spec)
+    }
+
+    /// Splits pane `target`; the new pane takes the second half and the focus. Zoom stays as
+    /// it is: the user turns it off, not opening a pane.
+    pub fn split_at(&mut self, target: PaneId, dir: SplitDir, spec: PaneSpec) -> PaneId {
         let id = self.next_id;
         self.next_id += 1;
-        let target = self.focus;
         fn walk(n: &mut Node, target: PaneId, dir: SplitDir, id: PaneId, spec: &PaneSpec) -> bool {
             match n {
                 Node::Leaf { id: i, .. } if *i == target => {
-                    let old = std::mem::replace(
-                        n,
-                        Node::Leaf {
-                            id: 0,
-                            spec: PaneSpec::Background,
-                        },
-                    );
+                    let old = std::mem::replace(n, vacated_slot());
                     *n = Node::Split {
                         dir,
                         ratio: 50,
@@ -145,21 +152,50 @@ impl Layout {
                 }
             }
         }
-        walk(&mut self.root, target, dir, id, &spec);
-        self.focus = id;
-        self.zoomed = false;
+        if walk(&mut self.root, target, dir, id, &spec) {
+            self.focus = id;
+        }
         id
     }
 
-    /// Closes a pane; its sibling takes its place and the focus. The last pane stays: returns
-    /// false then.
+    /// Where a new pane should go in `area`: beside the focused pane when both halves stay
+    /// usable, else beside the roomiest pane that has space for it, else (a small terminal)
+    /// in place of the largest pane's content.
+    pub fn placement(&self, area: Rect) -> Placement {
+        let rects = self.tiled_rects(area);
+        let focused = rects.iter().find(|(id, _)| *id == self.focus);
+        if let Some((id, dir)) = focused.and_then(|&(id, r)| room_to_split(r).map(|d| (id, d))) {
+            return Placement::Split { target: id, dir };
+        }
+        let size = |r: &Rect| u32::from(r.width) * u32::from(r.height);
+        let roomiest = rects
+            .iter()
+            .filter_map(|&(id, r)| room_to_split(r).map(|dir| (id, dir, size(&r))))
+            .max_by_key(|&(_, _, s)| s);
+        if let Some((target, dir, _)) = roomiest {
+            return Placement::Split { target, dir };
+        }
+        let largest = rects
+            .iter()
+            .max_by_key(|(id, r)| (size(r), *id == self.focus))
+            .map_or(self.focus, |(id, _)| *id);
+        Placement::Replace(largest)
+    }
+
+    /// Closes a pane; the pane that now covers the place where it was takes the focus, so the
+    /// focus stays where the user was looking. The last pane stays: returns false then.
     pub fn close(&mut self, id: PaneId) -> bool {
         if matches!(self.root, Node::Leaf { .. }) {
             return false;
         }
-        fn walk(n: &mut Node, id: PaneId) -> Option<PaneId> {
+        let was_at = self
+            .tiled_rects(REFERENCE_AREA)
+            .into_iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, r)| centre(r));
+        fn walk(n: &mut Node, id: PaneId) -> bool {
             let Node::Split { first, second, .. } = n else {
-                return None;
+                return false;
             };
             let keep = if matches!(**first, Node::Leaf { id: i, .. } if i == id) {
                 Some(std::mem::replace(&mut **second, vacated_slot()))
@@ -169,22 +205,27 @@ impl Layout {
                 None
             };
             if let Some(keep) = keep {
-                let focus = first_leaf(&keep);
                 *n = keep;
-                return Some(focus);
+                return true;
             }
-            walk(first, id).or_else(|| walk(second, id))
+            walk(first, id) || walk(second, id)
         }
-        match walk(&mut self.root, id) {
-            Some(new_focus) => {
-                if self.focus == id || self.spec(self.focus).is_none() {
-                    self.focus = new_focus;
-                }
-                self.zoomed = false;
-                true
-            }
-            None => false,
+        if !walk(&mut self.root, id) {
+            return false;
         }
+        if self.focus == id || self.spec(self.focus).is_none() {
+            let rects = self.tiled_rects(REFERENCE_AREA);
+            self.focus = was_at
+                .and_then(|at| {
+                    rects
+                        .iter()
+                        .min_by_key(|(_, r)| distance(at, *r))
+                        .map(|(i, _)| *i)
+                })
+                .unwrap_or_else(|| first_leaf(&self.root));
+        }
+        self.zoomed = self.zoomed && self.len() > 1;
+        true
     }
 
     /// Removes every pane whose spec fails `keep`. `None` when nothing is left.
@@ -209,6 +250,11 @@ impl Layout {
         if self.zoomed {
             return vec![(self.focus, area)];
         }
+        self.tiled_rects(area)
+    }
+
+    /// Every pane's rectangle as if zoom were off.
+    fn tiled_rects(&self, area: Rect) -> Vec<(PaneId, Rect)> {
         let mut out = Vec::new();
         place(&self.root, area, &mut out);
         out
@@ -433,6 +479,56 @@ impl Layout {
     }
 }
 
+/// Where [`Layout::placement`] puts a new pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    Split {
+        target: PaneId,
+        dir: SplitDir,
+    },
+    /// No pane has room for another: show the new content in this one instead.
+    Replace(PaneId),
+}
+
+/// The smallest pane a split may leave behind: a chat narrower or lower than this is unusable.
+pub const MIN_PANE_WIDTH: u16 = 32;
+pub const MIN_PANE_HEIGHT: u16 = 6;
+
+/// The way to split `r` so both halves stay at least the minimum size, if any: along the
+/// longer side (cells are about twice as tall as wide).
+fn room_to_split(r: Rect) -> Option<SplitDir> {
+    let (lr, _) = split_rect(r, SplitDir::LeftRight, 50);
+    let (tb, _) = split_rect(r, SplitDir::TopBottom, 50);
+    let usable = |p: Rect| p.width >= MIN_PANE_WIDTH && p.height >= MIN_PANE_HEIGHT;
+    match (usable(lr), usable(tb)) {
+        (true, true) if r.width as u32 >= r.height as u32 * 3 => Some(SplitDir::LeftRight),
+        (true, false) => Some(SplitDir::LeftRight),
+        (_, true) => Some(SplitDir::TopBottom),
+        (false, false) => None,
+    }
+}
+
+/// A large area to measure where panes sit when no real one is at hand (ratios are what matter).
+const REFERENCE_AREA: Rect = Rect {
+    x: 0,
+    y: 0,
+    width: 1000,
+    height: 1000,
+};
+
+fn centre(r: Rect) -> (u16, u16) {
+    (r.x + r.width / 2, r.y + r.height / 2)
+}
+
+/// How far a point lies outside a rectangle (0 inside it).
+fn distance((x, y): (u16, u16), r: Rect) -> u32 {
+    let gap = |v: u16, lo: u16, len: u16| {
+        let hi = lo + len.saturating_sub(1);
+        u32::from(lo.saturating_sub(v)) + u32::from(v.saturating_sub(hi))
+    };
+    gap(x, r.x, r.width) + gap(y, r.y, r.height)
+}
+
 /// What `mem::replace` leaves in a slot whose node moves up a level; the slot is dropped right after.
 fn vacated_slot() -> Node {
     Node::Leaf {
@@ -558,6 +654,80 @@ mod tests {
         assert_eq!(focused_chat(&l), "a");
         assert!(!l.close(l.focus), "the last pane stays");
         assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn close_focuses_the_pane_that_took_the_space() {
+        // [[a | b] | c]: closing c widens b, right next to it, not a at the far left.
+        let mut l = Layout::new(chat("a"));
+        let a = l.focus;
+        let c = l.split(SplitDir::LeftRight, chat("c"));
+        l.focus = a;
+        l.split(SplitDir::LeftRight, chat("b"));
+        l.focus = c;
+        assert!(l.close(c));
+        assert_eq!(focused_chat(&l), "b");
+        // Closing a pane that is not focused leaves the focus alone.
+        let mut l = three();
+        let a = l.leaves()[0].0;
+        assert!(l.close(a));
+        assert_eq!(focused_chat(&l), "c");
+    }
+
+    #[test]
+    fn opening_and_closing_panes_keep_the_zoom() {
+        let mut l = three();
+        l.toggle_zoom();
+        let d = l.split(SplitDir::LeftRight, chat("d"));
+        assert!(l.zoomed, "a new pane does not undo the zoom");
+        assert_eq!(l.rects(AREA), vec![(d, AREA)]);
+        assert!(l.close(d));
+        assert!(l.zoomed);
+        let rest: Vec<PaneId> = l.leaves().into_iter().map(|(i, _)| i).collect();
+        l.close(rest[0]);
+        l.close(rest[1]);
+        assert!(!l.zoomed, "one pane left: nothing to zoom");
+    }
+
+    #[test]
+    fn new_panes_go_where_there_is_room() {
+        // A narrow pane on the right: a new pane splits the wide one instead.
+        let mut l = Layout::new(chat("a"));
+        let a = l.focus;
+        let narrow = l.split(SplitDir::LeftRight, PaneSpec::Background);
+        for _ in 0..8 {
+            l.resize(Direction::Right);
+        }
+        let narrow_rect = l
+            .rects(AREA)
+            .into_iter()
+            .find(|(i, _)| *i == narrow)
+            .unwrap()
+            .1;
+        assert!(narrow_rect.width < MIN_PANE_WIDTH);
+        assert_eq!(
+            l.placement(AREA),
+            Placement::Split {
+                target: a,
+                dir: SplitDir::TopBottom
+            }
+        );
+        // The focused pane is used when it has room; a wide one splits left/right.
+        l.focus = a;
+        let wide = Rect::new(0, 0, 200, 40);
+        assert_eq!(
+            l.placement(wide),
+            Placement::Split {
+                target: a,
+                dir: SplitDir::LeftRight
+            }
+        );
+        // Nowhere to split: the largest pane's content is replaced.
+        l.focus = narrow;
+        assert_eq!(l.placement(Rect::new(0, 0, 50, 10)), Placement::Replace(a));
+        // Zoom does not hide the other panes from the choice.
+        l.toggle_zoom();
+        assert!(matches!(l.placement(AREA), Placement::Split { target, .. } if target == a));
     }
 
     #[test]

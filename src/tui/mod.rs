@@ -17,6 +17,7 @@ pub mod layout;
 pub mod markdown;
 pub mod pane;
 pub mod panes;
+pub mod pickers;
 pub mod theme;
 
 #[cfg(test)]
@@ -99,8 +100,8 @@ async fn workspace(options: WorkspaceOptions) -> Result<()> {
     let (session, layout) =
         app::initial_workspace(&engine, options.session.as_deref(), options.resume_latest)?;
     let mut app = App::new(engine.clone(), Theme::from_env(), keymap, session, layout);
-    if let Some(w) = warnings.first() {
-        app.notify(format!("config: {w}"));
+    if !warnings.is_empty() {
+        app.notify(format!("config: {}", warnings.join("; ")));
     } else if !recovery.is_empty() {
         app.notify("recovered after a crash: interrupted work is marked in the panes");
     }

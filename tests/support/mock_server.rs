@@ -1010,12 +1010,23 @@ async fn handle_conn(mut stream: TcpStream, shared: Arc<Shared>) {
     }
 }
 
+/// What `GET /models` lists.
+pub const MODELS: &[&str] = &["mock-reasoner", "mock-model"];
+
 async fn handle_request(
     stream: &mut TcpStream,
     shared: &Arc<Shared>,
     req: Request,
 ) -> io::Result<Flow> {
     let route = req.path.split('?').next().unwrap_or("");
+    if req.method == "GET" && (route == "/v1/models" || route == "/models") {
+        let body = serde_json::json!({"object": "list", "data": MODELS
+            .iter()
+            .map(|id| serde_json::json!({"id": id, "object": "model"}))
+            .collect::<Vec<_>>()});
+        write_json_response(stream, 200, &body.to_string(), &[]).await?;
+        return Ok(Flow::KeepAlive);
+    }
     if req.method != "POST" || !(route == "/v1/chat/completions" || route == "/chat/completions") {
         let body = serde_json::json!({"error": {"message": format!(
             "mock server: no route for {} {}", req.method, req.path)}});

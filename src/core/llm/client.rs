@@ -217,6 +217,48 @@ impl LlmClient {
         }
     }
 
+    /// The models the server offers (`GET {base_url}/models`, OpenAI's list shape), sorted.
+    /// One try within the idle timeout: it answers a question the user just asked.
+    pub async fn list_models(&self) -> Result<Vec<String>, LlmError> {
+        #[derive(serde::Deserialize)]
+        struct ModelList {
+            data: Vec<ModelEntry>,
+        }
+        #[derive(serde::Deserialize)]
+        struct ModelEntry {
+            id: String,
+        }
+        let url = format!("{}/models", self.config.base_url.trim_end_matches('/'));
+        let mut builder = self
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(self.config.idle_timeout);
+        if let Some(key) = self.key() {
+            builder = builder.bearer_auth(key);
+        }
+        let result = async {
+            let response = builder.send().await?;
+            let status = response.status();
+            let text = response.text().await?;
+            if !status.is_success() {
+                return Err(LlmError::from_status(status.as_u16(), &text));
+            }
+            let list: ModelList = serde_json::from_str(&text).map_err(|e| {
+                LlmError::new(
+                    LlmErrorKind::Stream,
+                    None,
+                    format!("unexpected /models answer: {e}"),
+                )
+            })?;
+            let mut ids: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
+            ids.sort();
+            ids.dedup();
+            Ok(ids)
+        };
+        result.await.map_err(|e: LlmError| e.redact(self.key()))
+    }
+
     fn key(&self) -> Option<&str> {
         self.config.api_key.as_deref()
     }

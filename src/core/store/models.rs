@@ -235,6 +235,8 @@ pub struct TraceCursor {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TurnUsage {
     pub turn_number: i64,
+    /// The start of the user message that began the turn (empty when there is none).
+    pub prompt: String,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub model_calls: i64,

@@ -313,7 +313,12 @@ impl Store {
                      SUM(m.prompt_tokens), SUM(m.completion_tokens), SUM(m.reasoning_tokens),
                      SUM(m.cache_hit_tokens), SUM(m.cache_miss_tokens),
                      (SELECT COUNT(*) FROM tool_traces t
-                      WHERE t.chat_id = m.chat_id AND t.turn_number = m.turn_number)
+                      WHERE t.chat_id = m.chat_id AND t.turn_number = m.turn_number),
+                     (SELECT substr(p.content, 1, 200) FROM messages u
+                      JOIN message_parts p ON p.message_id = u.id
+                      WHERE u.chat_id = m.chat_id AND u.turn_number = m.turn_number
+                        AND u.role = 'user' AND p.kind = 'text'
+                      ORDER BY u.seq, p.idx LIMIT 1)
                  FROM model_calls m WHERE m.chat_id = ?1
                  GROUP BY m.turn_number ORDER BY m.turn_number",
             )?;
@@ -322,6 +327,7 @@ impl Store {
                     |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
                 Ok(TurnUsage {
                     turn_number: r.get(0)?,
+                    prompt: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
                     started_at: r.get(1)?,
                     finished_at: r.get(2)?,
                     model_calls: r.get(3)?,

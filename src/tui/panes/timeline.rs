@@ -11,7 +11,7 @@ use ratatui::Frame;
 
 use super::{
     fit_right, fmt_ms, fmt_tokens, keep_visible, list_preamble, local_clock, millis_between,
-    millis_since, truncate, FollowedChat,
+    millis_since, one_line, truncate, FollowedChat,
 };
 use crate::core::events::Event;
 use crate::core::store::TurnUsage;
@@ -127,6 +127,11 @@ impl TimelinePane {
                 t.hit_rate(rate),
             )),
             None => spans.push(Span::styled("  cache   –", t.dim)),
+        }
+        // What the turn was about: its prompt, as far as the width allows.
+        let prompt = one_line(turn.prompt.trim());
+        if !prompt.is_empty() {
+            spans.push(Span::raw(format!("  {prompt}")));
         }
         let mut used = 0;
         let mut out = Vec::new();
@@ -266,6 +271,10 @@ mod tests {
         t.model_call(1, 10_000, 8_000, 500);
         t.model_call(2, 12_000, 3_000, 700);
         t.model_call(3, 9_000, 0, 100);
+        t.engine
+            .store()
+            .insert_user_message(&t.chat.id, 2, "why does the\nparser drop commas?", &[])
+            .unwrap();
         let ctx = ctx_for(&t, Some(&t.chat.id));
         let mut pane = TimelinePane::new(None, &ctx);
         let started = Event::TurnStarted {
@@ -280,7 +289,10 @@ mod tests {
                 .replace_all(&render_pane(pane, &ctx, w, h), "DUR")
                 .into_owned()
         };
-        insta::assert_snapshot!("timeline_wide", snap(&mut pane, 80, 6));
+        let wide = snap(&mut pane, 80, 6);
+        let second = wide.lines().find(|l| l.contains("#2")).unwrap_or_default();
+        assert!(second.contains("  why does the parser"), "{wide}");
+        insta::assert_snapshot!("timeline_wide", wide);
         insta::assert_snapshot!("timeline_narrow", snap(&mut pane, 40, 6));
         pane.handle_key(KeyEvent::from(KeyCode::Up), &ctx);
         assert_eq!(

@@ -22,6 +22,7 @@ use crate::core::events::Event;
 use crate::core::llm::types::Usage;
 use crate::core::store::{cache_hit_rate, TraceCursor, TraceRow, TurnUsage};
 use crate::tui::pane::{KeyOutcome, Pane, PaneContext, PaneSpec};
+use crate::tui::panes::chat::items::key_argument;
 use crate::tui::theme::Theme;
 
 /// Rows fetched per page.
@@ -392,6 +393,11 @@ impl TracePane {
         };
         spans.push(Span::raw(" "));
         spans.push(Span::styled(outcome.to_string(), style));
+        // Which file or command: what tells one call of a tool from the next.
+        let argument = one_line(&key_argument(&row.tool_input));
+        if !argument.is_empty() {
+            spans.push(Span::styled(format!("  {argument}"), t.dim));
+        }
         let mut line = clip_line(spans, width);
         if selected {
             line = line.patch_style(t.selection);
@@ -710,7 +716,16 @@ mod tests {
         t.model_call(2, 5_000, 2_000, 500);
         let ctx = ctx_for(&t, None);
         let mut pane = TracePane::new(Some(t.chat.id.clone()), &ctx);
-        insta::assert_snapshot!("trace_wide", render_pane(&mut pane, &ctx, 90, 14));
+        let wide = render_pane(&mut pane, &ctx, 90, 14);
+        let read = wide
+            .lines()
+            .find(|l| l.contains("read_file"))
+            .unwrap_or_default();
+        assert!(
+            read.ends_with("✓ ok  src/lib.rs"),
+            "each row names its file: {wide}"
+        );
+        insta::assert_snapshot!("trace_wide", wide);
         insta::assert_snapshot!("trace_narrow", render_pane(&mut pane, &ctx, 40, 12));
         pane.move_by(-4, &ctx);
         pane.handle_key(KeyEvent::from(KeyCode::Enter), &ctx);

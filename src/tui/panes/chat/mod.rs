@@ -748,6 +748,13 @@ impl ChatPane {
             } => {
                 self.push(Kind::Notice(context::describe(instructions, skills)));
             }
+            Event::ModelList { models, error, .. } => {
+                self.push(Kind::Notice(match (models.is_empty(), error) {
+                    (false, _) => format!("models on the server: {}", models.join(", ")),
+                    (true, Some(e)) => format!("the server lists no models ({e})"),
+                    (true, None) => "the server lists no models".into(),
+                }));
+            }
             _ => return false,
         }
         true
@@ -1054,9 +1061,10 @@ impl ChatPane {
                 }
                 KeyCode::Enter if !alt && !shift => {
                     let typed = self.composer.text().trim_start_matches('/').to_string();
-                    let exact = popup
-                        .iter()
-                        .any(|(n, args, _)| *n == typed && args.is_empty());
+                    // A command whose argument is absent or optional (`[NAME]`) runs as typed.
+                    let exact = popup.iter().any(|(n, args, _)| {
+                        *n == typed && (args.is_empty() || args.starts_with('['))
+                    });
                     if !exact {
                         self.complete();
                         return KeyOutcome::Consumed;
@@ -1199,6 +1207,19 @@ impl ChatPane {
                     self.push(Kind::Error(format!("/model: {e:#}")));
                 }
             },
+            Slash::Models => {
+                let aliases = &self.engine.rt.config.model_aliases;
+                let mut text = format!("model: {} — /model NAME switches", self.model);
+                if !aliases.is_empty() {
+                    let listed: Vec<String> =
+                        aliases.iter().map(|(a, m)| format!("{a} → {m}")).collect();
+                    text.push_str(&format!("; aliases: {}", listed.join(", ")));
+                }
+                self.push(Kind::Notice(text));
+                return KeyOutcome::Actions(vec![AppAction::Engine(Command::ListModels {
+                    chat_id: self.chat_id.clone(),
+                })]);
+            }
             Slash::New => return KeyOutcome::Actions(vec![AppAction::NewChat]),
             Slash::Resume => return KeyOutcome::Actions(vec![AppAction::PickSession]),
             Slash::Help => return KeyOutcome::Actions(vec![AppAction::Help]),
@@ -1260,7 +1281,10 @@ impl ChatPane {
                          .boocode/config.toml (now: {current})",
                         m.as_str()
                     ),
-                    Err(e) => e,
+                    Err(e) => {
+                        self.push(Kind::Error(format!("/approval: {e}")));
+                        return KeyOutcome::Consumed;
+                    }
                 };
                 self.push(Kind::Notice(text));
             }
@@ -1359,7 +1383,11 @@ impl Pane for ChatPane {
         } else {
             self.title.as_str()
         };
-        let mut s = format!("{title} · {} · {}", self.model, self.status_text());
+        let mut s = if title == self.model {
+            format!("{title} · {}", self.status_text())
+        } else {
+            format!("{title} · {} · {}", self.model, self.status_text())
+        };
         if self.tokens > 0 {
             s.push_str(&format!(" · {} tok", fmt_tokens(self.tokens)));
         }
@@ -1610,6 +1638,7 @@ impl Pane for ChatPane {
             | Event::ToolFinished { chat_id, .. }
             | Event::ChangePending { chat_id, .. }
             | Event::CommandConfirmationRequested { chat_id, .. }
+            | Event::ModelList { chat_id, .. }
             | Event::ContextLoaded { chat_id, .. }
             | Event::TurnFinished { chat_id, .. }
             | Event::WorkflowReported { chat_id, .. } => *chat_id == self.chat_id,

@@ -6,20 +6,25 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Slash {
     Model(String),
+    /// `/model` with no name: list what can be chosen.
+    Models,
     New,
     Resume,
     Clear,
     Attach(PathBuf),
     Compare(Vec<String>),
     Approval(String),
-    Workflow { name: String, args: String },
+    Workflow {
+        name: String,
+        args: String,
+    },
     Skills,
     Help,
 }
 
 /// (name, argument hint, description), in the order the popup lists them.
 pub const COMMANDS: &[(&str, &str, &str)] = &[
-    ("model", "NAME", "switch this chat's model"),
+    ("model", "[NAME]", "list models, or switch to NAME"),
     ("new", "", "start a new chat"),
     ("resume", "", "open another session"),
     ("clear", "", "clear the view (history stays)"),
@@ -56,7 +61,8 @@ pub fn parse(input: &str) -> Result<Option<Slash>, String> {
         }
     };
     let cmd = match name {
-        "model" => Slash::Model(need("a model name")?),
+        "model" if arg.is_empty() => Slash::Models,
+        "model" => Slash::Model(arg.to_string()),
         "new" => Slash::New,
         "resume" => Slash::Resume,
         "clear" => Slash::Clear,
@@ -133,7 +139,8 @@ mod tests {
             parse("/attach img.png"),
             Ok(Some(Slash::Attach("img.png".into())))
         );
-        assert!(parse("/model").unwrap_err().contains("needs"));
+        assert_eq!(parse("/model"), Ok(Some(Slash::Models)));
+        assert!(parse("/attach").unwrap_err().contains("needs"));
         assert!(parse("/nope")
             .unwrap_err()
             .contains("unknown command /nope"));

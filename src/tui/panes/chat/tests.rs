@@ -983,3 +983,35 @@ fn says_what_a_new_chat_took_in_and_lists_skills() {
     let screen = draw(&mut p, &e, &theme(), 70, 8, 0);
     assert!(screen.contains("· pdf — Fill forms (project:"), "{screen}");
 }
+
+#[test]
+fn model_without_a_name_lists_the_choices_and_approval_errors_are_errors() {
+    let e = env();
+    let mut p = new_pane(&e);
+    typed(&mut p, &e, "/model");
+    assert_eq!(
+        key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE),
+        KeyOutcome::Actions(vec![AppAction::Engine(Command::ListModels {
+            chat_id: e.chat_id.clone()
+        })])
+    );
+    let list = Event::ModelList {
+        chat_id: e.chat_id.clone(),
+        models: vec!["mock-model".into(), "mock-reasoner".into()],
+        error: None,
+    };
+    assert!(p.on_event(&list, &ctx(&e, &theme(), 0)));
+    let screen = draw(&mut p, &e, &theme(), 80, 14, 0);
+    assert!(
+        screen.contains("· model: mock-model — /model NAME switches"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("· models on the server: mock-model, mock-reasoner"),
+        "{screen}"
+    );
+    typed(&mut p, &e, "/approval sometimes");
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    let screen = draw(&mut p, &e, &theme(), 80, 14, 0);
+    assert!(screen.contains("✗ /approval: "), "{screen}");
+}
