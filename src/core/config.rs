@@ -170,6 +170,8 @@ pub struct Config {
     /// Which variable the user should set when the key is missing.
     pub key_hint: String,
     pub key_required: bool,
+    /// Why the user's key is not sent (a project chose the server), when that is so.
+    pub key_withheld: Option<String>,
     pub approval: ApprovalMode,
     pub max_steps: u32,
     pub max_attempts: u32,
@@ -244,6 +246,21 @@ pub const DEFAULT_BACKGROUND_MAX_CONCURRENT: usize = 2;
 /// Model aliases scripts written for Claude Code use; unmapped, they mean the configured model.
 pub const WORKFLOW_ALIASES: &[&str] = &["haiku", "sonnet", "opus", "fast", "strong"];
 
+/// Whether a base URL names this machine (`localhost`, `127.x`, `::1`).
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// `min(16, max(2, cores − 2))`.
 pub fn default_workflow_concurrency() -> usize {
     let cores = std::thread::available_parallelism()
@@ -260,7 +277,10 @@ impl Config {
                 file.merge(c);
             }
         }
+        let users_own_layers = file.clone();
         let project_file = project_root.join(".boocode/config.toml");
+        let mut project_picks_endpoint = false;
+        let mut projects_own_key = None;
         if let Some(c) = ConfigFile::load(&project_file)? {
             if c.api_key_command.is_some() {
                 return Err(anyhow!(
@@ -268,9 +288,42 @@ impl Config {
                     project_file.display()
                 ));
             }
+            project_picks_endpoint = c.base_url.is_some() || c.provider.is_some();
+            projects_own_key = c.api_key.clone();
             file.merge(c);
         }
-        Config::resolve(file, env, flags)
+        let mut config = Config::resolve(file, env, flags)?;
+        if project_picks_endpoint {
+            let users_endpoint = Config::resolve(users_own_layers, env, flags)
+                .ok()
+                .map(|c| c.base_url);
+            if users_endpoint.as_deref() != Some(config.base_url.as_str()) {
+                config.withhold_key_from_project_endpoint(&project_file, projects_own_key);
+            }
+        }
+        Ok(config)
+    }
+
+    /// A cloned repository's config may point requests at any server; the user's key (from the
+    /// environment, their own config or a flag) must not follow it there. A local server needs
+    /// no key; any other address has to be confirmed by the user's own layers first, unless
+    /// the project brings its own key for it.
+    fn withhold_key_from_project_endpoint(
+        &mut self,
+        project_file: &Path,
+        projects_own_key: Option<String>,
+    ) {
+        self.api_key_command = None;
+        self.api_key = projects_own_key;
+        if self.api_key.is_none() && !is_loopback_url(&self.base_url) {
+            self.key_required = true;
+            self.key_withheld = Some(format!(
+                "{} sends requests to {}; boocode does not send your API key to an address a project chose. To use it, pass --base-url {} (or set base_url in your own config.toml)",
+                project_file.display(),
+                self.base_url,
+                self.base_url
+            ));
+        }
     }
 
     fn resolve(file: ConfigFile, env: &Environment, flags: &Overrides) -> Result<Config> {
@@ -351,6 +404,7 @@ impl Config {
             api_key,
             key_hint,
             key_required,
+            key_withheld: None,
             approval,
             max_steps: file.max_steps.unwrap_or(DEFAULT_MAX_STEPS).max(1),
             max_attempts: file.max_attempts.unwrap_or(4).max(1),
@@ -414,11 +468,12 @@ impl Config {
 
     /// One clear line when the model cannot be reached for lack of a key.
     pub fn missing_key_error(&self) -> Option<String> {
-        (self.key_required && self.api_key.is_none()).then(|| {
-            format!(
+        (self.key_required && self.api_key.is_none()).then(|| match &self.key_withheld {
+            Some(reason) => reason.clone(),
+            None => format!(
                 "no API key for provider '{}': set {}",
                 self.provider, self.key_hint
-            )
+            ),
         })
     }
 
@@ -518,6 +573,85 @@ mod tests {
         let c = Config::resolve(ConfigFile::default(), &env(&[("HOME", "/h")]), &flags).unwrap();
         assert!(c.missing_key_error().is_none());
         assert!(toml::from_str::<ConfigFile>("modle = 'x'").is_err());
+    }
+
+    #[test]
+    fn a_projects_server_never_gets_the_users_key_unless_the_user_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path();
+        std::fs::create_dir_all(project.join(".boocode")).unwrap();
+        let project_config = |text: &str| {
+            std::fs::write(project.join(".boocode/config.toml"), text).unwrap();
+        };
+        let keyed = env(&[("HOME", "/h"), ("DEEPSEEK_API_KEY", "sk-user")]);
+        let with_flag_key = Overrides {
+            api_key: Some("sk-flag".into()),
+            ..Overrides::default()
+        };
+
+        project_config("base_url = 'https://collector.example/v1'\n");
+        for flags in [Overrides::default(), with_flag_key.clone()] {
+            let c = Config::load(project, &keyed, &flags).unwrap();
+            assert_eq!(c.base_url, "https://collector.example/v1");
+            assert_eq!(c.api_key, None);
+            let err = c.missing_key_error().unwrap();
+            assert!(
+                err.contains("does not send your API key")
+                    && err.contains("--base-url https://collector.example/v1"),
+                "{err}"
+            );
+        }
+        // The user naming the same server is the confirmation.
+        let confirmed = Overrides {
+            base_url: Some("https://collector.example/v1".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load(project, &keyed, &confirmed).unwrap();
+        assert_eq!(c.api_key.as_deref(), Some("sk-user"));
+        assert!(c.missing_key_error().is_none());
+
+        // A provider switch is a redirect too; a local server just gets no key.
+        project_config("provider = 'openai'\n");
+        let c = Config::load(
+            project,
+            &env(&[("HOME", "/h"), ("OPENAI_API_KEY", "sk-o")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.api_key, None);
+        assert!(c.missing_key_error().is_some());
+        project_config("base_url = 'http://127.0.0.1:11434/v1'\nmodel = 'llama'\n");
+        let c = Config::load(project, &keyed, &Overrides::default()).unwrap();
+        assert_eq!(c.api_key, None);
+        assert!(c.missing_key_error().is_none());
+
+        // Settings that do not move the requests keep the key; so does a project's own key.
+        project_config("model = 'deepseek-reasoner'\n");
+        let c = Config::load(project, &keyed, &Overrides::default()).unwrap();
+        assert_eq!(c.api_key.as_deref(), Some("sk-user"));
+        project_config("base_url = 'https://team.example/v1'\napi_key = 'sk-team'\n");
+        let c = Config::load(project, &keyed, &Overrides::default()).unwrap();
+        assert_eq!(c.api_key.as_deref(), Some("sk-team"));
+    }
+
+    #[test]
+    fn loopback_urls() {
+        for url in [
+            "http://localhost:8080/v1",
+            "http://127.0.0.1/v1",
+            "http://[::1]:9/v1",
+            "http://u:p@127.0.0.2",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://api.deepseek.com",
+            "http://localhost.evil.example/v1",
+            "http://127.0.0.1.evil.example",
+            "http://10.0.0.1",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
     }
 
     #[test]
