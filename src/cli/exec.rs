@@ -10,7 +10,7 @@ use serde_json::json;
 
 use boocode::core::agent::{TurnRequest, TurnStatus};
 use boocode::core::engine::{Engine, EngineOptions};
-use boocode::core::events::Event;
+use boocode::core::events::{retry_notice, Event};
 
 use super::format::{clip, key_argument, tokens};
 use super::{read_stdin_prompt, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
@@ -310,10 +310,9 @@ impl Progress {
                 ..
             } => {
                 eprintln!(
-                    "{}… {reason}; retrying in {:.1} s (attempt {}/{max_attempts})",
+                    "{}… {}",
                     self.who(chat_id),
-                    *delay_ms as f64 / 1000.0,
-                    attempt + 1
+                    retry_notice(*attempt, *max_attempts, *delay_ms, reason)
                 );
             }
             Event::ChangePending {

@@ -10,7 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::{LlmError, LlmErrorKind};
 use super::provider::chat_completions_url;
-use super::stream::{assemble_sse, AssembledResponse, LlmEvent, StreamAssembler};
+use super::sse::DEFAULT_MAX_LINE_BYTES;
+use super::stream::{
+    assemble_sse, AssembledResponse, LlmEvent, SseOptions, StreamAssembler, DEFAULT_USAGE_GRACE,
+};
 use super::types::ChatRequest;
 
 #[derive(Clone)]
@@ -25,6 +28,10 @@ pub struct ClientConfig {
     pub idle_timeout: Duration,
     /// Longest a single HTTP request may take, streaming included.
     pub request_deadline: Duration,
+    /// Longest SSE line (or event data) accepted from the provider.
+    pub max_stream_line_bytes: usize,
+    /// After a finish reason, how long to wait for the usage the request asked for.
+    pub usage_grace: Duration,
 }
 
 impl Default for ClientConfig {
@@ -37,6 +44,8 @@ impl Default for ClientConfig {
             backoff_max: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(90),
             request_deadline: Duration::from_secs(600),
+            max_stream_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            usage_grace: DEFAULT_USAGE_GRACE,
         }
     }
 }
@@ -52,6 +61,8 @@ impl fmt::Debug for ClientConfig {
             .field("backoff_max", &self.backoff_max)
             .field("idle_timeout", &self.idle_timeout)
             .field("request_deadline", &self.request_deadline)
+            .field("max_stream_line_bytes", &self.max_stream_line_bytes)
+            .field("usage_grace", &self.usage_grace)
             .finish()
     }
 }
@@ -153,6 +164,11 @@ impl LlmClient {
             )
         })?;
         let body = Bytes::from(body);
+        let sse = SseOptions {
+            max_line_bytes: self.config.max_stream_line_bytes,
+            expect_usage: request.stream_options.include_usage,
+            usage_grace: self.config.usage_grace,
+        };
         let max_attempts = self.config.max_attempts.max(1);
         let mut attempt = 1;
         loop {
@@ -175,7 +191,7 @@ impl LlmClient {
                             format!("gave up after {}s", self.config.request_deadline.as_secs()),
                         ),
                     )),
-                    r = self.attempt(body.clone(), &mut forward) => r,
+                    r = self.attempt(body.clone(), sse, &mut forward) => r,
                 }
             };
             let failure = match outcome {
@@ -237,6 +253,7 @@ impl LlmClient {
     async fn attempt(
         &self,
         body: Bytes,
+        sse: SseOptions,
         on_event: &mut (dyn FnMut(LlmEvent) + Send),
     ) -> Result<AssembledResponse, Failure> {
         let idle = self.config.idle_timeout;
@@ -286,7 +303,7 @@ impl LlmClient {
             return Ok(assembler.finish());
         }
         let bytes = idle_guarded(response.bytes_stream(), idle);
-        Ok(assemble_sse(bytes, on_event).await?)
+        Ok(assemble_sse(bytes, sse, on_event).await?)
     }
 }
 
