@@ -593,8 +593,9 @@ async fn a_finished_reply_is_returned_while_the_server_holds_the_connection() {
         let started = Instant::now();
         let (result, events) = run(&server, config(&server)).await;
         let r = result.expect("complete");
+        // The idle timeout is 5 s: reaching it would mean the reply waited for [DONE].
         assert!(
-            started.elapsed() < Duration::from_secs(2),
+            started.elapsed() < Duration::from_secs(4),
             "waited for [DONE]"
         );
         assert_eq!(r.content, "Hello");
@@ -637,6 +638,23 @@ async fn a_line_over_the_cap_fails_at_once_without_retry() {
     assert!(err.to_string().contains("longer than 1000 bytes"), "{err}");
     assert_eq!(server.hits(), 1);
     assert!(retries(&events).is_empty());
+
+    // A whole JSON completion is held to the same cap.
+    let completion = serde_json::json!({"choices": [{"index": 0,
+        "message": {"content": "x".repeat(5_000)}, "finish_reason": "stop"}]});
+    let server = serve(vec![Reply::Status {
+        code: 200,
+        body: completion.to_string(),
+        retry_after: None,
+    }])
+    .await;
+    let config = ClientConfig {
+        max_stream_line_bytes: 1_000,
+        ..config(&server)
+    };
+    let (result, _) = run(&server, config).await;
+    let err = result.expect_err("refused");
+    assert!(err.to_string().contains("longer than 1000 bytes"), "{err}");
 }
 
 #[tokio::test]

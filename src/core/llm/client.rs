@@ -272,12 +272,13 @@ impl LlmClient {
             Ok(Ok(r)) => r,
         };
         let status = response.status();
+        let max_body = self.config.max_stream_line_bytes;
         if !status.is_success() {
             let retry_after = retry_after(response.headers());
-            let text = match tokio::time::timeout(idle, response.text()).await {
-                Ok(Ok(text)) => text,
+            let text = match read_body(response, idle, max_body).await {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 // The status alone classifies the error; the body only adds detail.
-                _ => String::new(),
+                Err(_) => String::new(),
             };
             return Err(Failure {
                 error: LlmError::from_status(status.as_u16(), &text),
@@ -292,12 +293,10 @@ impl LlmClient {
         if is_json {
             // Some servers answer a streaming request with one JSON body: an error object, or a
             // whole completion whose `message` the assembler reads like a delta.
-            let text = match tokio::time::timeout(idle, response.text()).await {
-                Err(_) => return Err(idle_error(idle).into()),
-                Ok(result) => result.map_err(LlmError::from)?,
-            };
+            let bytes = read_body(response, idle, max_body).await?;
+            let text = std::str::from_utf8(&bytes).map_err(LlmError::invalid_utf8)?;
             let mut assembler = StreamAssembler::new();
-            for ev in assembler.feed(&text)? {
+            for ev in assembler.feed(text)? {
                 on_event(ev);
             }
             return Ok(assembler.finish());
@@ -311,6 +310,26 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     let secs: f64 = value.trim().parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+}
+
+/// Reads a whole body that is not an SSE stream (an error, one JSON completion), refusing one
+/// longer than `max_bytes` before it is all in memory.
+async fn read_body(
+    response: reqwest::Response,
+    idle: Duration,
+    max_bytes: usize,
+) -> Result<Vec<u8>, LlmError> {
+    let chunks = idle_guarded(response.bytes_stream(), idle);
+    futures::pin_mut!(chunks);
+    let mut body = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > max_bytes {
+            return Err(LlmError::over_cap("a response body", max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Ends the byte stream with an idle error when no chunk arrives within `idle`.

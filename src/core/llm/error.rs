@@ -55,6 +55,25 @@ impl LlmError {
         Self::new(LlmErrorKind::Cancelled, None, "")
     }
 
+    /// The provider sent `what` (an SSE line, a body) longer than the configured cap.
+    pub fn over_cap(what: &str, max_bytes: usize) -> Self {
+        Self::new(
+            LlmErrorKind::Stream,
+            None,
+            format!(
+                "the provider sent {what} longer than {max_bytes} bytes (the max_stream_line_bytes cap); refused"
+            ),
+        )
+    }
+
+    pub fn invalid_utf8(e: std::str::Utf8Error) -> Self {
+        Self::new(
+            LlmErrorKind::Stream,
+            None,
+            format!("the provider sent invalid UTF-8: {e}"),
+        )
+    }
+
     /// Whether the same request may succeed if sent again.
     pub fn retryable(&self) -> bool {
         use LlmErrorKind::*;

@@ -7,7 +7,7 @@
 
 use std::ops::ControlFlow;
 
-use super::error::{LlmError, LlmErrorKind};
+use super::error::LlmError;
 
 /// Longest SSE line (and event data) accepted unless configured otherwise.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
@@ -106,14 +106,7 @@ impl SseDecoder {
         if len <= self.max_line_bytes {
             return Ok(());
         }
-        Err(LlmError::new(
-            LlmErrorKind::Stream,
-            None,
-            format!(
-                "the provider sent an SSE line longer than {} bytes (max_stream_line_bytes); refused",
-                self.max_line_bytes
-            ),
-        ))
+        Err(LlmError::over_cap("an SSE line", self.max_line_bytes))
     }
 
     fn line<F>(&mut self, mut line: &[u8], on_data: &mut F) -> Result<Flow, LlmError>
@@ -137,13 +130,7 @@ impl SseDecoder {
         if field != b"data" {
             return Ok(Flow::Continue(()));
         }
-        let value = std::str::from_utf8(value).map_err(|e| {
-            LlmError::new(
-                LlmErrorKind::Stream,
-                None,
-                format!("the provider sent invalid UTF-8: {e}"),
-            )
-        })?;
+        let value = std::str::from_utf8(value).map_err(LlmError::invalid_utf8)?;
         self.check_line_length(self.data.len() + value.len())?;
         self.data.push_str(value);
         self.data.push('\n');
@@ -168,6 +155,7 @@ impl SseDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::llm::error::LlmErrorKind;
 
     /// The data of every event of `pieces`, fed in order, then the end of the body.
     fn decode(pieces: &[&[u8]], max: usize) -> Result<Vec<String>, LlmError> {
