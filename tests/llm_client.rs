@@ -628,11 +628,11 @@ async fn usage_that_never_comes_is_awaited_only_for_the_grace() {
 #[tokio::test]
 async fn a_line_over_the_cap_fails_at_once_without_retry() {
     let server = serve(vec![Reply::Sse(vec![text(&"x".repeat(5_000)), done()])]).await;
-    let config = ClientConfig {
+    let capped = ClientConfig {
         max_stream_line_bytes: 1_000,
         ..config(&server)
     };
-    let (result, events) = run(&server, config).await;
+    let (result, events) = run(&server, capped).await;
     let err = result.expect_err("refused");
     assert_eq!(err.kind, LlmErrorKind::Stream);
     assert!(err.to_string().contains("longer than 1000 bytes"), "{err}");
@@ -648,11 +648,11 @@ async fn a_line_over_the_cap_fails_at_once_without_retry() {
         retry_after: None,
     }])
     .await;
-    let config = ClientConfig {
+    let capped = ClientConfig {
         max_stream_line_bytes: 1_000,
         ..config(&server)
     };
-    let (result, _) = run(&server, config).await;
+    let (result, _) = run(&server, capped).await;
     let err = result.expect_err("refused");
     assert!(err.to_string().contains("longer than 1000 bytes"), "{err}");
 }
