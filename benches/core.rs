@@ -17,7 +17,8 @@ use boocode::core::agent::tools::ApprovalMode;
 use boocode::core::agent::{TurnRequest, TurnStatus, GENERAL_PURPOSE};
 use boocode::core::config::{Config, Environment, Overrides};
 use boocode::core::engine::{Engine, EngineOptions};
-use boocode::core::llm::{assemble_sse, StreamAssembler};
+use boocode::core::llm::sse::{Flow, SseDecoder, DEFAULT_MAX_LINE_BYTES};
+use boocode::core::llm::{assemble_sse, SseOptions, StreamAssembler};
 use boocode::core::store::{new_id, now, NewChat, Store, TraceCompletion, TraceRow};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mock_server::{MockServer, Reply};
@@ -69,15 +70,17 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
     found
 }
 
-/// The full byte path: `eventsource-stream` + assembler over `CHUNK_BYTES` pieces.
-fn assemble_bytes(data: &[u8]) -> usize {
+/// The full byte path: SSE decoder + assembler over `CHUNK_BYTES` pieces, as the client runs
+/// it (on a tokio runtime, which times the wait for usage after a finish reason).
+fn assemble_bytes(rt: &tokio::runtime::Runtime, data: &[u8]) -> usize {
     let stream = futures::stream::iter(data.chunks(CHUNK_BYTES).map(Ok::<&[u8], Infallible>));
     let mut events = 0usize;
-    let response = futures::executor::block_on(assemble_sse(stream, |e| {
-        black_box(e);
-        events += 1;
-    }))
-    .expect("fixture assembles");
+    let response = rt
+        .block_on(assemble_sse(stream, SseOptions::default(), |e| {
+            black_box(e);
+            events += 1;
+        }))
+        .expect("fixture assembles");
     black_box(response);
     events
 }
@@ -111,6 +114,10 @@ fn feed_lines(lines: &[String]) -> usize {
 
 fn bench_sse(c: &mut Criterion) {
     let fixtures = fixtures();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
 
     let mut group = c.benchmark_group("sse_assemble_4k_chunks");
     group
@@ -120,7 +127,7 @@ fn bench_sse(c: &mut Criterion) {
     for (name, data) in &fixtures {
         group.throughput(Throughput::Bytes(data.len() as u64));
         group.bench_function(name.as_str(), |b| {
-            b.iter(|| assemble_bytes(black_box(data)))
+            b.iter(|| assemble_bytes(&rt, black_box(data)))
         });
     }
     let total: usize = fixtures.iter().map(|(_, d)| d.len()).sum();
@@ -128,7 +135,7 @@ fn bench_sse(c: &mut Criterion) {
     let assemble_all = || {
         fixtures
             .iter()
-            .map(|(_, d)| assemble_bytes(black_box(d)))
+            .map(|(_, d)| assemble_bytes(&rt, black_box(d)))
             .sum::<usize>()
     };
     group.bench_function("all", |b| b.iter(assemble_all));
@@ -188,12 +195,12 @@ fn bench_sse(c: &mut Criterion) {
     });
     let total_file: usize = fixtures.iter().map(|(_, d)| d.len()).sum();
     group.throughput(Throughput::Bytes(total_file as u64));
-    group.bench_function("eventsource_stream_only", |b| {
+    group.bench_function("sse_decoder_only", |b| {
         b.iter_custom(|iters| {
             thread_cpu(iters, || {
                 fixtures
                     .iter()
-                    .map(|(_, d)| eventsource_only(black_box(d)))
+                    .map(|(_, d)| decoder_only(black_box(d)))
                     .sum::<usize>()
             })
         })
@@ -201,17 +208,22 @@ fn bench_sse(c: &mut Criterion) {
     group.finish();
 }
 
-/// `eventsource-stream` alone over `CHUNK_BYTES` pieces: events parsed, nothing assembled.
-fn eventsource_only(data: &[u8]) -> usize {
-    use eventsource_stream::Eventsource;
-    use futures::StreamExt;
-    let stream = futures::stream::iter(data.chunks(CHUNK_BYTES).map(Ok::<&[u8], Infallible>));
-    futures::executor::block_on(
-        stream
-            .eventsource()
-            .map(|e| black_box(e.expect("valid SSE")).data.len())
-            .fold(0, |a, n| async move { a + n }),
-    )
+/// The SSE decoder alone over `CHUNK_BYTES` pieces: events split, nothing assembled.
+fn decoder_only(data: &[u8]) -> usize {
+    let mut decoder = SseDecoder::new(DEFAULT_MAX_LINE_BYTES);
+    let mut bytes = 0usize;
+    let mut count = |d: &str| {
+        bytes += black_box(d).len();
+        Ok(Flow::Continue(()))
+    };
+    for piece in data.chunks(CHUNK_BYTES) {
+        assert!(decoder
+            .push(piece, &mut count)
+            .expect("valid SSE")
+            .is_continue());
+    }
+    decoder.finish(&mut count).expect("valid SSE");
+    bytes
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -598,6 +598,92 @@ async fn a_stream_cut_midway_is_retried_without_duplicating_text() {
     assert_eq!(messages[1].joined(PartKind::Text), "The quick brown fox.");
 }
 
+fn cut_off_create_file() -> Reply {
+    Reply::truncated(
+        "I will create it.",
+        vec![CallSpec::new(
+            "create_file",
+            r#"{"file_path":"cut.txt","content":"from a cut-off reply\n"}"#,
+        )],
+    )
+}
+
+#[tokio::test]
+async fn a_cut_off_reply_is_retried_and_its_tool_calls_never_run() {
+    let script = vec![
+        cut_off_create_file().into(),
+        Reply::text("Nothing to do.").into(),
+    ];
+    let mut h = Harness::new(script, ApprovalMode::Auto).await;
+    let outcome = h.turn("make the file").await;
+    assert_eq!(outcome.status, TurnStatus::Completed, "{:?}", outcome.error);
+    assert_eq!(outcome.final_text.as_deref(), Some("Nothing to do."));
+    assert!(!h.root().join("cut.txt").exists(), "a cut-off call ran");
+    assert!(traces(&h).is_empty());
+    assert_eq!(h.server.request_count(), 2);
+    assert!(h.drain_events().iter().any(|e| matches!(
+        e,
+        Event::Retrying {
+            discard_partial: true,
+            ..
+        }
+    )));
+    let messages = h.store().load_messages(&h.chat.id).unwrap();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert_eq!(messages[1].status, "complete");
+    assert_eq!(messages[1].joined(PartKind::Text), "Nothing to do.");
+    assert!(messages[1]
+        .parts
+        .iter()
+        .all(|p| p.kind != PartKind::ToolCall));
+}
+
+#[tokio::test]
+async fn a_reply_cut_off_on_every_attempt_fails_the_turn() {
+    let script = vec![cut_off_create_file().repeat()];
+    let h = Harness::new(script, ApprovalMode::Auto).await;
+    let outcome = h.turn("make the file").await;
+    assert_eq!(outcome.status, TurnStatus::Failed);
+    let error = outcome.error.unwrap();
+    assert!(error.contains("cut off"), "{error}");
+    assert_eq!(h.server.request_count(), 3, "max_attempts = 3");
+    assert!(!h.root().join("cut.txt").exists(), "a cut-off call ran");
+    assert!(traces(&h).is_empty());
+    let messages = h.store().load_messages(&h.chat.id).unwrap();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert_eq!(messages[1].status, "failed");
+    assert!(messages[1].error.as_deref().unwrap().contains("cut off"));
+    assert!(messages[1]
+        .parts
+        .iter()
+        .all(|p| p.kind != PartKind::ToolCall));
+}
+
+#[tokio::test]
+async fn a_finished_reply_is_kept_while_the_server_holds_the_connection() {
+    let script = vec![
+        Reply::hold_before_done(60_000, Reply::text("All done.")).into(),
+        Reply::text("a retry happened").into(),
+    ];
+    let config = format!("{FAST_RETRIES}idle_timeout_secs = 5\n");
+    let mut h = Harness::with_config(script, ApprovalMode::ReadOnly, &config).await;
+    let started = std::time::Instant::now();
+    let outcome = h.turn("hi").await;
+    assert_eq!(outcome.status, TurnStatus::Completed, "{:?}", outcome.error);
+    assert_eq!(outcome.final_text.as_deref(), Some("All done."));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "waited {:?} on a complete reply",
+        started.elapsed()
+    );
+    assert_eq!(h.server.request_count(), 1);
+    assert!(!h
+        .drain_events()
+        .iter()
+        .any(|e| matches!(e, Event::Retrying { .. })));
+    assert!(outcome.usage.completion_tokens > 0, "usage was kept");
+}
+
 #[tokio::test]
 async fn a_midstream_error_object_ends_the_turn() {
     let script = vec![Reply::midstream_error(

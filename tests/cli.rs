@@ -390,6 +390,47 @@ fn insufficient_balance_ends_the_turn_with_exit_1() {
     );
 }
 
+#[test]
+fn a_reply_cut_off_on_every_attempt_fails_exec_and_runs_nothing() {
+    let p = Project::new(vec![Reply::truncated(
+        "Creating it.",
+        vec![CallSpec::new(
+            "create_file",
+            r#"{"file_path":"cut.txt","content":"x\n"}"#,
+        )],
+    )
+    .repeat()]);
+    let out = p.run(&["exec", "--approval", "auto", "make the file"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stderr.contains("turn failed"), "{}", out.stderr);
+    assert!(out.stderr.contains("cut off"), "{}", out.stderr);
+    assert!(!p.root().join("cut.txt").exists(), "a cut-off call ran");
+    assert!(p.traces(&p.latest_chat_id()).is_empty());
+}
+
+#[test]
+fn retries_on_stderr_count_the_attempt_about_to_start() {
+    let p = Project::new(vec![
+        Reply::http_error(500, r#"{"error":{"message":"boom"}}"#).into(),
+        Reply::http_error(500, r#"{"error":{"message":"boom"}}"#).into(),
+        Reply::http_error(500, r#"{"error":{"message":"boom"}}"#).into(),
+        Reply::text("finally").into(),
+    ]);
+    write(
+        p.dir.path(),
+        ".boocode/config.toml",
+        "retry_backoff_ms = 5\nmax_attempts = 4\n",
+    );
+    let out = p.run(&["exec", "hello"]);
+    out.ok();
+    let labels: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter_map(|l| l.split("(attempt ").nth(1))
+        .collect();
+    assert_eq!(labels, vec!["2/4)", "3/4)", "4/4)"], "{}", out.stderr);
+}
+
 fn edit_readme_script() -> Vec<Step> {
     vec![
         Reply::tool_calls(vec![CallSpec::new(

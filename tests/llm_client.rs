@@ -132,6 +132,7 @@ fn config(server: &Server) -> ClientConfig {
         backoff_max: Duration::from_millis(20),
         idle_timeout: Duration::from_secs(5),
         request_deadline: Duration::from_secs(20),
+        ..ClientConfig::default()
     }
 }
 
@@ -165,6 +166,21 @@ fn finish(reason: &str) -> Step {
             "usage": {"prompt_tokens": 5, "completion_tokens": 2,
                       "prompt_cache_hit_tokens": 3, "prompt_cache_miss_tokens": 2}})
         .to_string(),
+    )
+}
+
+/// OpenAI's shape: the finish reason alone, usage in a chunk of its own after it.
+fn finish_without_usage(reason: &str) -> Step {
+    Step::Data(
+        serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]})
+            .to_string(),
+    )
+}
+
+fn usage_only() -> Step {
+    Step::Data(
+        serde_json::json!({"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3}})
+            .to_string(),
     )
 }
 
@@ -537,6 +553,108 @@ async fn connection_cut_mid_stream_is_retried_discarding_partial() {
     assert_eq!(server.hits(), 2);
     assert_eq!(retries(&events), vec![(2, true)]);
     assert_eq!(events[0], LlmEvent::Content("partial".into()));
+}
+
+#[tokio::test]
+async fn a_stream_that_ends_without_a_finish_reason_is_retried_discarding_partial() {
+    let server = serve(vec![
+        // The body ends cleanly, but the reply never finished.
+        Reply::Sse(vec![text("partial")]),
+        ok_stream(),
+    ])
+    .await;
+    let (result, events) = run(&server, config(&server)).await;
+    assert_eq!(result.expect("success").content, "Hello world");
+    assert_eq!(server.hits(), 2);
+    assert_eq!(retries(&events), vec![(2, true)]);
+
+    let server = serve(vec![Reply::Sse(vec![text("partial")])]).await;
+    let (result, _) = run(&server, config(&server)).await;
+    let err = result.expect_err("cut off every time");
+    assert_eq!(err.kind, LlmErrorKind::Incomplete);
+    assert_eq!(server.hits(), 4);
+}
+
+#[tokio::test]
+async fn a_finished_reply_is_returned_while_the_server_holds_the_connection() {
+    let held = Step::Sleep(Duration::from_secs(30));
+    // DeepSeek: finish reason and usage in one chunk; OpenAI: usage in the next one.
+    let shapes = [
+        vec![text("Hello"), finish("stop"), held.clone()],
+        vec![
+            text("Hello"),
+            finish_without_usage("stop"),
+            usage_only(),
+            held.clone(),
+        ],
+    ];
+    for steps in shapes {
+        let server = serve(vec![Reply::Sse(steps), ok_stream()]).await;
+        let started = Instant::now();
+        let (result, events) = run(&server, config(&server)).await;
+        let r = result.expect("complete");
+        // The idle timeout is 5 s: reaching it would mean the reply waited for [DONE].
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "waited for [DONE]"
+        );
+        assert_eq!(r.content, "Hello");
+        assert!(r.usage.is_some());
+        assert_eq!(server.hits(), 1);
+        assert!(retries(&events).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn usage_that_never_comes_is_awaited_only_for_the_grace() {
+    let server = serve(vec![Reply::Sse(vec![
+        text("Hello"),
+        finish_without_usage("stop"),
+        Step::Sleep(Duration::from_secs(30)),
+    ])])
+    .await;
+    let config = ClientConfig {
+        usage_grace: Duration::from_millis(100),
+        ..config(&server)
+    };
+    let started = Instant::now();
+    let (result, _) = run(&server, config).await;
+    let r = result.expect("complete without usage");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!((r.content.as_str(), r.usage), ("Hello", None));
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_line_over_the_cap_fails_at_once_without_retry() {
+    let server = serve(vec![Reply::Sse(vec![text(&"x".repeat(5_000)), done()])]).await;
+    let capped = ClientConfig {
+        max_stream_line_bytes: 1_000,
+        ..config(&server)
+    };
+    let (result, events) = run(&server, capped).await;
+    let err = result.expect_err("refused");
+    assert_eq!(err.kind, LlmErrorKind::Stream);
+    assert!(err.to_string().contains("longer than 1000 bytes"), "{err}");
+    assert_eq!(server.hits(), 1);
+    assert!(retries(&events).is_empty());
+
+    // A whole JSON completion is held to the same cap.
+    let completion = serde_json::json!({"choices": [{"index": 0,
+        "message": {"content": "x".repeat(5_000)}, "finish_reason": "stop"}]});
+    let server = serve(vec![Reply::Status {
+        code: 200,
+        body: completion.to_string(),
+        retry_after: None,
+    }])
+    .await;
+    let capped = ClientConfig {
+        max_stream_line_bytes: 1_000,
+        ..config(&server)
+    };
+    let (result, _) = run(&server, capped).await;
+    let err = result.expect_err("refused");
+    assert!(err.to_string().contains("longer than 1000 bytes"), "{err}");
 }
 
 #[tokio::test]

@@ -489,3 +489,38 @@ async fn the_llm_client_lists_the_servers_models() {
         .unwrap_err();
     assert!(missing.to_string().contains("404"), "{missing}");
 }
+
+#[tokio::test]
+async fn truncated_ends_cleanly_without_finish_reason_or_done() {
+    let script = r#"[{"kind": "truncated", "content": "half a",
+        "calls": [{"id": "c1", "name": "list_dir", "arguments": "{}"}]}]"#;
+    let server = MockServer::start(mock_server::parse_script(script).unwrap()).await;
+    // The body ends with its terminating chunk, so reading it whole succeeds.
+    let text = post(&server, &body("hi")).await.text().await.unwrap();
+    assert!(!text.contains("[DONE]"), "{text}");
+    let chunks = chunks(&text);
+    assert_eq!(joined(&chunks, "content"), "half a");
+    assert_eq!(
+        chunks.last().unwrap()["choices"][0]["delta"]["tool_calls"][0]["id"],
+        "c1"
+    );
+    assert!(chunks
+        .iter()
+        .all(|c| c["choices"][0]["finish_reason"].is_null()));
+}
+
+#[tokio::test]
+async fn hold_before_done_holds_after_the_finish_reason() {
+    let server = MockServer::start(vec![Reply::hold_before_done(300, Reply::text("ok"))]).await;
+    let started = Instant::now();
+    let resp = post(&server, &body("hi")).await;
+    let mut stream = resp.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("[DONE]") {
+        let bytes = stream.next().await.unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let finish_at = seen.find("\"stop\"").unwrap();
+    assert!(finish_at < seen.find("[DONE]").unwrap());
+}

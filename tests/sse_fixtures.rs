@@ -1,10 +1,10 @@
 //! Replays every recorded stream in `tests/fixtures/sse/` through the full byte-stream path
-//! (eventsource-stream + assembler), whole, byte by byte and in random pieces.
+//! (SSE decoder + assembler), whole, byte by byte and in random pieces.
 
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 
-use boocode::core::llm::stream::{assemble_sse, AssembledResponse, LlmEvent};
+use boocode::core::llm::stream::{assemble_sse, AssembledResponse, LlmEvent, SseOptions};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::{json, Value};
 
@@ -57,7 +57,7 @@ fn as_json(r: &AssembledResponse) -> Value {
 async fn replay(pieces: Vec<Vec<u8>>) -> (AssembledResponse, Vec<LlmEvent>) {
     let stream = futures::stream::iter(pieces.into_iter().map(Ok::<_, Infallible>));
     let mut events = Vec::new();
-    let r = assemble_sse(stream, |e| events.push(e))
+    let r = assemble_sse(stream, SseOptions::default(), |e| events.push(e))
         .await
         .expect("fixture assembles");
     (r, events)
@@ -167,6 +167,8 @@ async fn invalid_json_data_line_is_an_error_not_a_panic() {
         b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: {oops\n\n"
             .to_vec();
     let stream = futures::stream::iter([Ok::<_, Infallible>(body)]);
-    let err = assemble_sse(stream, |_| {}).await.expect_err("must fail");
+    let err = assemble_sse(stream, SseOptions::default(), |_| {})
+        .await
+        .expect_err("must fail");
     assert_eq!(err.kind, boocode::core::llm::LlmErrorKind::Stream);
 }

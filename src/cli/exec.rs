@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use boocode::core::agent::{TurnRequest, TurnStatus};
 use boocode::core::context;
 use boocode::core::engine::{Engine, EngineOptions};
-use boocode::core::events::Event;
+use boocode::core::events::{retry_notice, Event};
 use boocode::core::store::{IdTable, Store};
 
 use super::format::{clip, key_argument, short_id, tokens};
@@ -320,10 +320,9 @@ impl Progress {
                 ..
             } => {
                 errln!(
-                    "{}… {reason}; retrying in {:.1} s (attempt {}/{max_attempts})",
+                    "{}… {}",
                     self.who(chat_id),
-                    *delay_ms as f64 / 1000.0,
-                    attempt + 1
+                    retry_notice(*attempt, *max_attempts, *delay_ms, reason)
                 );
             }
             Event::ChangePending {

@@ -36,6 +36,8 @@ pub struct ConfigFile {
     pub reasoning_effort: Option<String>,
     pub thinking: Option<bool>,
     pub max_image_bytes: Option<u64>,
+    /// Longest SSE line (or event data) accepted from the provider (default 16 MiB).
+    pub max_stream_line_bytes: Option<u64>,
     pub background_max_concurrent: Option<usize>,
     pub extra_roots: Option<Vec<PathBuf>>,
     /// Model aliases (`fast = "deepseek-chat"`), used by workflows and `--model`.
@@ -70,6 +72,7 @@ impl ConfigFile {
             reasoning_effort,
             thinking,
             max_image_bytes,
+            max_stream_line_bytes,
             background_max_concurrent,
             extra_roots,
             model_aliases,
@@ -181,6 +184,7 @@ pub struct Config {
     pub reasoning_effort: Option<String>,
     pub thinking: Option<bool>,
     pub max_image_bytes: u64,
+    pub max_stream_line_bytes: usize,
     pub background_max_concurrent: usize,
     pub extra_roots: Vec<PathBuf>,
     pub model_aliases: BTreeMap<String, String>,
@@ -416,6 +420,12 @@ impl Config {
             max_image_bytes: file
                 .max_image_bytes
                 .unwrap_or(crate::core::llm::images::DEFAULT_MAX_IMAGE_BYTES),
+            max_stream_line_bytes: file
+                .max_stream_line_bytes
+                .map_or(crate::core::llm::sse::DEFAULT_MAX_LINE_BYTES, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX)
+                })
+                .max(1),
             background_max_concurrent,
             extra_roots: file.extra_roots.unwrap_or_default(),
             model_aliases,
@@ -562,6 +572,20 @@ mod tests {
         let c = Config::resolve(file, &e, &flags).unwrap();
         assert_eq!(c.approval, ApprovalMode::Auto);
         assert_eq!(c.api_key.as_deref(), Some("flag-key"));
+    }
+
+    #[test]
+    fn the_stream_line_cap_defaults_to_16_mib_and_is_configurable() {
+        let c = Config::resolve(
+            ConfigFile::default(),
+            &env(&[("HOME", "/h")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.max_stream_line_bytes, 16 * 1024 * 1024);
+        let file: ConfigFile = toml::from_str("max_stream_line_bytes = 4096\n").unwrap();
+        let c = Config::resolve(file, &env(&[("HOME", "/h")]), &Overrides::default()).unwrap();
+        assert_eq!(c.max_stream_line_bytes, 4096);
     }
 
     #[test]

@@ -176,6 +176,7 @@ impl Engine {
             backoff_base: config.retry_backoff,
             idle_timeout: config.idle_timeout,
             request_deadline: config.request_timeout,
+            max_stream_line_bytes: config.max_stream_line_bytes,
             ..ClientConfig::default()
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -236,3 +236,25 @@ pub enum Event {
         body: String,
     },
 }
+
+/// How every client words an [`Event::Retrying`]: `attempt` is the attempt about to start, so
+/// the retries of a 4-attempt request read 2/4, 3/4 and 4/4.
+pub fn retry_notice(attempt: u32, max_attempts: u32, delay_ms: u64, reason: &str) -> String {
+    format!(
+        "{reason}; retrying in {:.1} s (attempt {attempt}/{max_attempts})",
+        delay_ms as f64 / 1000.0
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_notice_names_the_attempt_about_to_start() {
+        assert_eq!(
+            retry_notice(2, 4, 1500, "rate limited"),
+            "rate limited; retrying in 1.5 s (attempt 2/4)"
+        );
+    }
+}

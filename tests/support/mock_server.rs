@@ -33,6 +33,8 @@
 //!   {"kind": "stall", "before_ms": 5000, "keepalive_every_ms": 1000, "then": {"kind": "text", "content": "late"}},
 //!   {"kind": "stall_mid_stream", "content": "a b c", "stall_ms": 3000, "keepalive_every_ms": null},
 //!   {"kind": "midstream_error", "content": "a b", "error": {"message": "overloaded", "code": "server_overloaded"}},
+//!   {"kind": "truncated", "content": "partial", "calls": [{"name": "list_dir", "arguments": "{}"}]},
+//!   {"kind": "hold_before_done", "hold_ms": 30000, "then": {"kind": "text", "content": "done"}},
 //!   {"kind": "raw", "sse": "data: {...}\n\ndata: [DONE]\n\n"}
 //! ]
 //! ```
@@ -209,6 +211,16 @@ pub enum Reply {
     },
     /// `content` chunks, then `data: {"error": error}`, then the body ends without `[DONE]`.
     MidstreamError { content: String, error: Value },
+    /// `content` chunks and the `calls` (whole), then the body ends cleanly (terminating chunk,
+    /// connection kept) with no finish reason and no `[DONE]`: a reply cut off by a proxy.
+    Truncated {
+        content: String,
+        #[serde(default)]
+        calls: Vec<CallSpec>,
+    },
+    /// `then` up to its last chunk (finish reason and usage), then the connection is held open
+    /// with nothing sent for `hold_ms` before `[DONE]`.
+    HoldBeforeDone { hold_ms: u64, then: Box<Reply> },
     /// Sends this SSE text verbatim (split at event boundaries into HTTP chunks).
     Raw { sse: String },
 }
@@ -271,6 +283,18 @@ impl Reply {
         Reply::MidstreamError {
             content: content.into(),
             error,
+        }
+    }
+    pub fn truncated(content: impl Into<String>, calls: Vec<CallSpec>) -> Reply {
+        Reply::Truncated {
+            content: content.into(),
+            calls,
+        }
+    }
+    pub fn hold_before_done(hold_ms: u64, then: Reply) -> Reply {
+        Reply::HoldBeforeDone {
+            hold_ms,
+            then: Box::new(then),
         }
     }
     pub fn raw(sse: impl Into<String>) -> Reply {
@@ -1342,6 +1366,30 @@ fn actions(ctx: &Ctx, reply: &Reply) -> Vec<Action> {
                 "data: {}\n\n",
                 serde_json::json!({ "error": error })
             )));
+        }
+        Reply::Truncated { content, calls } => {
+            preamble(ctx, &mut out, None, content, DEFAULT_CHUNK_CHARS, None);
+            for (i, call) in calls.iter().enumerate() {
+                let id = call
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| format!("call_{}_{i}", ctx.number));
+                out.push(Action::Send(ctx.event(
+                    serde_json::json!({"tool_calls":[{"index":i,"id":id,"type":"function",
+                        "function":{"name":call.name,"arguments":call.arguments}}]}),
+                    None,
+                    None,
+                )));
+            }
+        }
+        Reply::HoldBeforeDone { hold_ms, then } => {
+            out = actions(ctx, then);
+            let done = out.pop();
+            out.push(Action::Sleep {
+                ms: *hold_ms,
+                keepalive: None,
+            });
+            out.extend(done);
         }
         Reply::Raw { sse } => {
             let mut rest = sse.as_str();

@@ -10,7 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::{LlmError, LlmErrorKind};
 use super::provider::chat_completions_url;
-use super::stream::{assemble_sse, AssembledResponse, LlmEvent, StreamAssembler};
+use super::sse::DEFAULT_MAX_LINE_BYTES;
+use super::stream::{
+    assemble_sse, AssembledResponse, LlmEvent, SseOptions, StreamAssembler, DEFAULT_USAGE_GRACE,
+};
 use super::types::ChatRequest;
 
 #[derive(Clone)]
@@ -25,6 +28,10 @@ pub struct ClientConfig {
     pub idle_timeout: Duration,
     /// Longest a single HTTP request may take, streaming included.
     pub request_deadline: Duration,
+    /// Longest SSE line (or event data) accepted from the provider.
+    pub max_stream_line_bytes: usize,
+    /// After a finish reason, how long to wait for the usage the request asked for.
+    pub usage_grace: Duration,
 }
 
 impl Default for ClientConfig {
@@ -37,6 +44,8 @@ impl Default for ClientConfig {
             backoff_max: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(90),
             request_deadline: Duration::from_secs(600),
+            max_stream_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            usage_grace: DEFAULT_USAGE_GRACE,
         }
     }
 }
@@ -52,6 +61,8 @@ impl fmt::Debug for ClientConfig {
             .field("backoff_max", &self.backoff_max)
             .field("idle_timeout", &self.idle_timeout)
             .field("request_deadline", &self.request_deadline)
+            .field("max_stream_line_bytes", &self.max_stream_line_bytes)
+            .field("usage_grace", &self.usage_grace)
             .finish()
     }
 }
@@ -153,6 +164,11 @@ impl LlmClient {
             )
         })?;
         let body = Bytes::from(body);
+        let sse = SseOptions {
+            max_line_bytes: self.config.max_stream_line_bytes,
+            expect_usage: request.stream_options.include_usage,
+            usage_grace: self.config.usage_grace,
+        };
         let max_attempts = self.config.max_attempts.max(1);
         let mut attempt = 1;
         loop {
@@ -175,7 +191,7 @@ impl LlmClient {
                             format!("gave up after {}s", self.config.request_deadline.as_secs()),
                         ),
                     )),
-                    r = self.attempt(body.clone(), &mut forward) => r,
+                    r = self.attempt(body.clone(), sse, &mut forward) => r,
                 }
             };
             let failure = match outcome {
@@ -279,6 +295,7 @@ impl LlmClient {
     async fn attempt(
         &self,
         body: Bytes,
+        sse: SseOptions,
         on_event: &mut (dyn FnMut(LlmEvent) + Send),
     ) -> Result<AssembledResponse, Failure> {
         let idle = self.config.idle_timeout;
@@ -297,12 +314,13 @@ impl LlmClient {
             Ok(Ok(r)) => r,
         };
         let status = response.status();
+        let max_body = self.config.max_stream_line_bytes;
         if !status.is_success() {
             let retry_after = retry_after(response.headers());
-            let text = match tokio::time::timeout(idle, response.text()).await {
-                Ok(Ok(text)) => text,
+            let text = match read_body(response, idle, max_body).await {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 // The status alone classifies the error; the body only adds detail.
-                _ => String::new(),
+                Err(_) => String::new(),
             };
             return Err(Failure {
                 error: LlmError::from_status(status.as_u16(), &text),
@@ -317,18 +335,16 @@ impl LlmClient {
         if is_json {
             // Some servers answer a streaming request with one JSON body: an error object, or a
             // whole completion whose `message` the assembler reads like a delta.
-            let text = match tokio::time::timeout(idle, response.text()).await {
-                Err(_) => return Err(idle_error(idle).into()),
-                Ok(result) => result.map_err(LlmError::from)?,
-            };
+            let bytes = read_body(response, idle, max_body).await?;
+            let text = std::str::from_utf8(&bytes).map_err(LlmError::invalid_utf8)?;
             let mut assembler = StreamAssembler::new();
-            for ev in assembler.feed(&text)? {
+            for ev in assembler.feed(text)? {
                 on_event(ev);
             }
             return Ok(assembler.finish());
         }
         let bytes = idle_guarded(response.bytes_stream(), idle);
-        Ok(assemble_sse(bytes, on_event).await?)
+        Ok(assemble_sse(bytes, sse, on_event).await?)
     }
 }
 
@@ -336,6 +352,26 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     let secs: f64 = value.trim().parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+}
+
+/// Reads a whole body that is not an SSE stream (an error, one JSON completion), refusing one
+/// longer than `max_bytes` before it is all in memory.
+async fn read_body(
+    response: reqwest::Response,
+    idle: Duration,
+    max_bytes: usize,
+) -> Result<Vec<u8>, LlmError> {
+    let chunks = idle_guarded(response.bytes_stream(), idle);
+    futures::pin_mut!(chunks);
+    let mut body = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > max_bytes {
+            return Err(LlmError::over_cap("a response body", max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Ends the byte stream with an idle error when no chunk arrives within `idle`.

@@ -24,6 +24,9 @@ pub enum LlmErrorKind {
     Deadline,
     /// Connecting failed or the connection broke (including mid-stream).
     Network,
+    /// The stream ended before a finish reason or `[DONE]`: the reply was cut off, and
+    /// nothing assembled from it (text, tool calls) may be used.
+    Incomplete,
     /// Malformed stream data, or an `error` object inside the stream.
     Stream,
     Cancelled,
@@ -52,11 +55,30 @@ impl LlmError {
         Self::new(LlmErrorKind::Cancelled, None, "")
     }
 
+    /// The provider sent `what` (an SSE line, a body) longer than the configured cap.
+    pub fn over_cap(what: &str, max_bytes: usize) -> Self {
+        Self::new(
+            LlmErrorKind::Stream,
+            None,
+            format!(
+                "the provider sent {what} longer than {max_bytes} bytes (the max_stream_line_bytes cap); refused"
+            ),
+        )
+    }
+
+    pub fn invalid_utf8(e: std::str::Utf8Error) -> Self {
+        Self::new(
+            LlmErrorKind::Stream,
+            None,
+            format!("the provider sent invalid UTF-8: {e}"),
+        )
+    }
+
     /// Whether the same request may succeed if sent again.
     pub fn retryable(&self) -> bool {
         use LlmErrorKind::*;
         match self.kind {
-            RateLimited | Server | Overloaded | Network | IdleTimeout => true,
+            RateLimited | Server | Overloaded | Network | IdleTimeout | Incomplete => true,
             Authentication | InsufficientBalance | InvalidRequest | Deadline | Stream
             | Cancelled => false,
         }
@@ -142,6 +164,10 @@ impl fmt::Display for LlmError {
             IdleTimeout => write!(f, "the provider stopped sending data")?,
             Deadline => write!(f, "the request took too long and was abandoned")?,
             Network => write!(f, "network error talking to the provider")?,
+            Incomplete => write!(
+                f,
+                "the reply was cut off: the stream ended without a finish reason or [DONE]"
+            )?,
             Stream => write!(f, "the response stream failed")?,
             Cancelled => return write!(f, "cancelled"),
         }

@@ -1,13 +1,16 @@
 //! Assembly of a streamed chat completion from its SSE `data:` payloads.
 //!
 //! [`StreamAssembler`] is pure (no IO) so every parser rule can be tested in isolation;
-//! [`assemble_sse`] drives it from a byte stream through `eventsource-stream`, which is the path
-//! the HTTP client uses too.
+//! [`assemble_sse`] drives it from a byte stream through the SSE decoder, which is the path the
+//! HTTP client uses too.
+
+use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use serde_json::Value;
 
 use super::error::{LlmError, LlmErrorKind};
+use super::sse::{Flow, SseDecoder, DEFAULT_MAX_LINE_BYTES};
 use super::types::{ChatMessage, ToolCall, Usage};
 
 /// Something the UI can show while a response is still streaming.
@@ -146,6 +149,8 @@ pub struct StreamAssembler {
     calls: Vec<PartialCall>,
     finish_reason: Option<String>,
     raw_usage: Option<Value>,
+    /// Usage came with the finish reason or after it, so it is the reply's final count.
+    usage_final: bool,
     model: Option<String>,
     error: Option<Value>,
     done: bool,
@@ -159,6 +164,12 @@ impl StreamAssembler {
     /// True once `[DONE]` or an `error` object was seen; later data is ignored.
     pub fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// Whether nothing more is needed: `[DONE]` or an error, or a finish reason together with
+    /// the usage when usage was asked for.
+    pub fn is_complete(&self, expect_usage: bool) -> bool {
+        self.done || (self.finish_reason.is_some() && (self.usage_final || !expect_usage))
     }
 
     /// Whether any text, reasoning or tool call has been produced so far.
@@ -190,9 +201,13 @@ impl StreamAssembler {
                 self.model = Some(model.into_owned());
             }
         }
-        if let Some(usage) = chunk.usage.filter(|u| !u.is_null()) {
-            self.raw_usage = Some(usage);
-        }
+        let has_usage = match chunk.usage.filter(|u| !u.is_null()) {
+            Some(usage) => {
+                self.raw_usage = Some(usage);
+                true
+            }
+            None => false,
+        };
 
         let mut events = Vec::new();
         for choice in chunk.choices.into_iter().flatten() {
@@ -206,6 +221,9 @@ impl StreamAssembler {
             if let Some(reason) = choice.finish_reason {
                 self.finish_reason = Some(reason.into_owned());
             }
+        }
+        if has_usage && self.finish_reason.is_some() {
+            self.usage_final = true;
         }
         Ok(events)
     }
@@ -367,25 +385,43 @@ fn excerpt(s: &str) -> String {
     }
 }
 
-enum Chunk<B> {
-    Body(B),
-    End,
+/// How a streamed reply is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseOptions {
+    /// Longest SSE line (or event data) accepted; a longer one fails the request.
+    pub max_line_bytes: usize,
+    /// The request asked for usage (`stream_options.include_usage`), so a finish reason
+    /// without it is followed by a wait of at most `usage_grace` for the chunk carrying it.
+    pub expect_usage: bool,
+    pub usage_grace: Duration,
 }
 
-impl<B: AsRef<[u8]>> AsRef<[u8]> for Chunk<B> {
-    fn as_ref(&self) -> &[u8] {
-        match self {
-            Chunk::Body(b) => b.as_ref(),
-            Chunk::End => b"\n\n",
+impl Default for SseOptions {
+    fn default() -> Self {
+        SseOptions {
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            expect_usage: true,
+            usage_grace: DEFAULT_USAGE_GRACE,
         }
     }
 }
 
-/// Runs a raw SSE byte stream through `eventsource-stream` and the assembler, handing each event
-/// to `on_event` as it is produced. Ends at `[DONE]`, an `error` object, or the end of the stream.
-/// A mid-stream `error` object is returned inside the response, not as `Err`.
+/// OpenAI sends usage in its own chunk right after the finish reason; a server that holds the
+/// connection afterwards must not cost more than this.
+pub const DEFAULT_USAGE_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs a raw SSE byte stream through the SSE decoder and the assembler, handing each event to
+/// `on_event` as it is produced. The reply is complete at `[DONE]`, at an `error` object, or
+/// once it has a finish reason and the usage it was asked for (after a finish reason, usage is
+/// awaited for `usage_grace` at most); the connection is not read further. A body that ends
+/// before a finish reason or `[DONE]` is an [`LlmErrorKind::Incomplete`] error: the reply was
+/// cut off and nothing assembled from it may be used. A mid-stream `error` object is returned
+/// inside the response, not as `Err`.
+///
+/// Waiting for usage needs a tokio runtime with its timer.
 pub async fn assemble_sse<S, B, E>(
     stream: S,
+    options: SseOptions,
     mut on_event: impl FnMut(LlmEvent),
 ) -> Result<AssembledResponse, LlmError>
 where
@@ -393,36 +429,47 @@ where
     B: AsRef<[u8]>,
     E: Into<LlmError>,
 {
-    use eventsource_stream::{EventStreamError, Eventsource};
-
-    // A body that ends without the blank line after its last event still ends that event
-    // (the design's "end on EOF"); the SSE parser alone would drop it.
-    let terminated = stream
-        .map(|r| r.map(Chunk::Body))
-        .chain(futures::stream::once(async { Ok(Chunk::End) }));
-    let events = terminated.eventsource();
-    futures::pin_mut!(events);
+    futures::pin_mut!(stream);
+    let mut decoder = SseDecoder::new(options.max_line_bytes);
     let mut assembler = StreamAssembler::new();
-    while let Some(event) = events.next().await {
-        let event = event.map_err(|e| match e {
-            EventStreamError::Transport(e) => e.into(),
-            EventStreamError::Utf8(e) => LlmError::new(
-                LlmErrorKind::Stream,
-                None,
-                format!("the provider sent invalid UTF-8: {e}"),
-            ),
-            EventStreamError::Parser(e) => LlmError::new(
-                LlmErrorKind::Stream,
-                None,
-                format!("the provider sent malformed SSE: {e}"),
-            ),
-        })?;
-        for ev in assembler.feed(&event.data)? {
-            on_event(ev);
-        }
-        if assembler.is_done() {
+    loop {
+        let next = if assembler.finish_reason.is_some() {
+            match tokio::time::timeout(options.usage_grace, stream.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    tracing::warn!(
+                        "no usage within {:?} of the finish reason; the reply is complete without it",
+                        options.usage_grace
+                    );
+                    break;
+                }
+            }
+        } else {
+            stream.next().await
+        };
+        let mut on_data = |data: &str| -> Result<Flow, LlmError> {
+            for ev in assembler.feed(data)? {
+                on_event(ev);
+            }
+            Ok(if assembler.is_complete(options.expect_usage) {
+                Flow::Break(())
+            } else {
+                Flow::Continue(())
+            })
+        };
+        let flow = match next {
+            Some(bytes) => decoder.push(bytes.map_err(Into::into)?.as_ref(), &mut on_data)?,
+            None => {
+                decoder.finish(&mut on_data)?;
+                break;
+            }
+        };
+        if flow.is_break() {
             break;
         }
+    }
+    if !assembler.is_done() && assembler.finish_reason.is_none() {
+        return Err(LlmError::new(LlmErrorKind::Incomplete, None, ""));
     }
     Ok(assembler.finish())
 }
@@ -629,9 +676,11 @@ mod tests {
         let body = ": keep-alive\n\ndata:\n\n: another\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n";
         let chunks = vec![Ok::<_, std::convert::Infallible>(body.as_bytes().to_vec())];
         let mut events = Vec::new();
-        let r = assemble_sse(futures::stream::iter(chunks), |e| events.push(e))
-            .await
-            .expect("assembled");
+        let r = assemble_sse(futures::stream::iter(chunks), SseOptions::default(), |e| {
+            events.push(e)
+        })
+        .await
+        .expect("assembled");
         assert_eq!(r.content, "hi");
         assert_eq!(events, vec![LlmEvent::Content("hi".into())]);
     }
@@ -640,11 +689,153 @@ mod tests {
     async fn a_last_event_cut_off_by_eof_is_still_read() {
         let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"},\"finish_reason\":\"stop\"}]}";
         let chunks = vec![Ok::<_, std::convert::Infallible>(body.as_bytes().to_vec())];
-        let r = assemble_sse(futures::stream::iter(chunks), |_| {})
+        let r = assemble_sse(futures::stream::iter(chunks), SseOptions::default(), |_| {})
             .await
             .expect("assembled");
         assert_eq!(r.content, "ab");
         assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+    }
+
+    /// `events` as SSE, then a connection that stays open and silent.
+    fn held_open(
+        events: &[Value],
+    ) -> impl Stream<Item = Result<Vec<u8>, std::convert::Infallible>> {
+        let body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+        futures::stream::iter([Ok(body.into_bytes())]).chain(futures::stream::pending())
+    }
+
+    fn finish_chunk(reason: &str, usage: Option<Value>) -> Value {
+        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}], "usage": usage})
+    }
+
+    fn usage_json() -> Value {
+        json!({"prompt_tokens": 5, "completion_tokens": 2})
+    }
+
+    /// Assembles `stream`, failing the test if that takes more than a second.
+    async fn assemble_quickly(
+        stream: impl Stream<Item = Result<Vec<u8>, std::convert::Infallible>>,
+        options: SseOptions,
+    ) -> Result<AssembledResponse, LlmError> {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            assemble_sse(stream, options, |_| {}),
+        )
+        .await
+        .expect("the reply was complete but assembly kept waiting")
+    }
+
+    #[tokio::test]
+    async fn a_body_that_ends_without_finish_reason_or_done_is_incomplete() {
+        let body = [
+            delta(json!({"content": "I will write it"})),
+            tc(
+                json!({"index": 0, "id": "c1", "function": {"name": "create_file",
+                "arguments": "{\"path\": \"a.txt\""}}),
+            ),
+        ]
+        .iter()
+        .map(|e| format!("data: {e}\n\n"))
+        .collect::<String>();
+        let chunks = vec![Ok::<_, std::convert::Infallible>(body.into_bytes())];
+        let err = assemble_sse(futures::stream::iter(chunks), SseOptions::default(), |_| {})
+            .await
+            .expect_err("a cut-off reply is not a reply");
+        assert_eq!(err.kind, LlmErrorKind::Incomplete);
+        assert!(err.retryable());
+        assert!(err.to_string().contains("cut off"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn done_alone_ends_a_reply() {
+        let body = format!(
+            "data: {}\n\ndata: [DONE]\n\n",
+            delta(json!({"content": "hi"}))
+        );
+        let chunks = vec![Ok::<_, std::convert::Infallible>(body.into_bytes())];
+        let r = assemble_sse(futures::stream::iter(chunks), SseOptions::default(), |_| {})
+            .await
+            .expect("complete");
+        assert_eq!(r.content, "hi");
+    }
+
+    #[tokio::test]
+    async fn finish_reason_with_usage_is_complete_while_the_connection_stays_open() {
+        let stream = held_open(&[
+            delta(json!({"content": "done"})),
+            finish_chunk("stop", Some(usage_json())),
+        ]);
+        let r = assemble_quickly(stream, SseOptions::default())
+            .await
+            .expect("complete");
+        assert_eq!(r.content, "done");
+        assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+        assert_eq!(r.usage.expect("usage").prompt_tokens, 5);
+    }
+
+    #[tokio::test]
+    async fn usage_in_its_own_chunk_after_the_finish_reason_is_read() {
+        let stream = held_open(&[
+            delta(json!({"content": "done"})),
+            finish_chunk("stop", None),
+            json!({"choices": [], "usage": usage_json()}),
+        ]);
+        let r = assemble_quickly(stream, SseOptions::default())
+            .await
+            .expect("complete");
+        assert_eq!(r.usage.expect("usage").completion_tokens, 2);
+    }
+
+    #[test]
+    fn usage_seen_before_the_finish_reason_is_not_the_final_count() {
+        let mut a = StreamAssembler::new();
+        a.feed(&json!({"choices": [], "usage": usage_json()}).to_string())
+            .expect("chunk");
+        a.feed(&finish_chunk("stop", None).to_string())
+            .expect("chunk");
+        assert!(!a.is_complete(true));
+        assert!(a.is_complete(false));
+    }
+
+    #[tokio::test]
+    async fn missing_usage_is_awaited_only_for_the_grace() {
+        let options = SseOptions {
+            usage_grace: std::time::Duration::from_millis(50),
+            ..SseOptions::default()
+        };
+        let stream = held_open(&[delta(json!({"content": "ok"})), finish_chunk("stop", None)]);
+        let r = assemble_quickly(stream, options).await.expect("complete");
+        assert_eq!(r.content, "ok");
+        assert_eq!(r.usage, None);
+        // Usage not asked for: the finish reason alone completes the reply.
+        let options = SseOptions {
+            expect_usage: false,
+            usage_grace: std::time::Duration::from_secs(3600),
+            ..SseOptions::default()
+        };
+        let stream = held_open(&[delta(json!({"content": "ok"})), finish_chunk("stop", None)]);
+        assert_eq!(
+            assemble_quickly(stream, options)
+                .await
+                .expect("complete")
+                .content,
+            "ok"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_line_over_the_cap_fails_the_reply() {
+        let options = SseOptions {
+            max_line_bytes: 64,
+            ..SseOptions::default()
+        };
+        let long = delta(json!({"content": "x".repeat(100)}));
+        let err = assemble_quickly(held_open(&[long]), options)
+            .await
+            .expect_err("refused");
+        assert_eq!(err.kind, LlmErrorKind::Stream);
+        assert!(!err.retryable());
+        assert!(err.to_string().contains("longer than 64 bytes"), "{err}");
     }
 
     #[test]

@@ -44,7 +44,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::core::context::{self, skills::SkillCatalog};
 use crate::core::engine::Engine;
-use crate::core::events::{Command, Event};
+use crate::core::events::{retry_notice, Command, Event};
 use crate::core::llm::images;
 use crate::core::store::StoredMessage;
 use crate::tui::markdown::MarkdownStream;
@@ -603,9 +603,11 @@ impl ChatPane {
                 if *discard_partial {
                     self.discard_partial();
                 }
-                self.push(Kind::Notice(format!(
-                    "retrying ({attempt}/{max_attempts}) in {:.1}s: {reason}",
-                    *delay_ms as f64 / 1000.0
+                self.push(Kind::Notice(retry_notice(
+                    *attempt,
+                    *max_attempts,
+                    *delay_ms,
+                    reason,
                 )));
             }
             Event::ModelCallFinished { usage, .. } => {
