@@ -143,6 +143,15 @@ fn list_show_run_and_runs() {
     let id = runs[0]["id"].as_str().unwrap().to_string();
     let out = p.run(&["workflow", "runs"]);
     assert!(stdout(&out).contains(&id));
+    let first_run = stdout(&out)
+        .lines()
+        .find(|l| l.contains(runs[1]["id"].as_str().unwrap()))
+        .unwrap()
+        .to_string();
+    assert!(
+        first_run.contains("review-code") && first_run.contains("{\"x\":1}"),
+        "{first_run}"
+    );
 
     // Cancelling a finished run is an error; a failing run exits non-zero.
     let out = p.run(&["workflow", "cancel", &id[..8]]);

@@ -19,6 +19,7 @@ use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
 
 use boocode::core::store::{IdTable, Store};
+use boocode::core::workflow::args::args_summary;
 use boocode::core::workflow::discovery;
 use boocode::core::workflow::{RunOptions, RunOutcome};
 
@@ -198,10 +199,11 @@ fn runs(global: &GlobalArgs, json: bool) -> Result<()> {
             .map(|b| format!("/{}", tokens(b)))
             .unwrap_or_default();
         outln!(
-            "{}  {:<11} {:<20} {}  {}{} tokens  {}",
+            "{}  {:<11} {:<20} {:<24} {}  {}{} tokens  {}",
             r.id,
             r.status,
             clip(&r.workflow, 20),
+            clip(&args_summary(&r.args).replace('\n', " "), 24),
             r.created_at,
             tokens(r.tokens_spent),
             budget,

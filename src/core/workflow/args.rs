@@ -17,6 +17,15 @@ pub fn args_from_text(text: &str) -> Result<Value, String> {
     }
 }
 
+/// Args as lists show them: a string as typed, other values as compact JSON, none as nothing.
+pub fn args_summary(args: &Value) -> String {
+    match args {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -476,6 +476,9 @@ async fn run_loop(
     let mut poll = tokio::time::interval(CANCEL_POLL);
     let end = loop {
         tokio::select! {
+            // A cancel also ends the agents' turns, whose completions are then ready in the same
+            // poll: checked first, it wins, so the script never sees them and finishes the run.
+            biased;
             _ = cancel.cancelled() => break End::Cancelled("cancelled".into()),
             _ = poll.tick() => {
                 if rt.store.workflow_run_status(&run.id).ok().as_deref() == Some("cancelled") {

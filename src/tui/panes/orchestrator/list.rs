@@ -12,6 +12,7 @@ use super::super::{fit, fit_right, fmt_tokens, keep_visible, one_line, parse_tim
 use super::args::ArgsEditor;
 use super::{row_line, workflow_counts, OrchestratorPane};
 use crate::core::store::WorkflowRun;
+use crate::core::workflow::args::args_summary;
 use crate::core::workflow::WorkflowEntry;
 use crate::tui::theme::Theme;
 
@@ -279,15 +280,6 @@ fn started_label(at: &str) -> String {
     }
 }
 
-/// Args as the runs list shows them: a string as typed, other values as compact JSON.
-fn args_summary(args: &Value) -> String {
-    match args {
-        Value::Null => String::new(),
-        Value::String(s) => one_line(s),
-        other => one_line(&other.to_string()),
-    }
-}
-
 pub(super) fn run_row(r: &WorkflowRun, t: &Theme, width: usize, selected: bool) -> Line<'static> {
     let (icon, style) = run_badge(&r.status, t);
     // "  ◌ interrupted", the longest status, and a space.
@@ -296,7 +288,7 @@ pub(super) fn run_row(r: &WorkflowRun, t: &Theme, width: usize, selected: bool) 
     let tokens_w = if width >= 40 { 8 } else { 0 };
     let name_w = width.saturating_sub(status_w + time_w + tokens_w);
     let workflow = one_line(&r.workflow);
-    let args = args_summary(&r.args);
+    let args = one_line(&args_summary(&r.args));
     let args_w = name_w.saturating_sub(workflow.width() + 1);
     let mut spans = vec![Span::styled(
         fit(&format!("  {icon} {}", r.status), status_w),
