@@ -10,6 +10,7 @@ pub mod instance;
 pub mod llm;
 pub mod logging;
 pub mod queries;
+pub mod shutdown;
 pub mod store;
 pub mod workflow;
 pub mod worktree;
