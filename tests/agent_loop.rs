@@ -733,7 +733,11 @@ async fn read_only_denies_writes_and_review_holds_them() {
         .contains("This is the demo"));
     // A revert never overwrites the user's own edit made since.
     write(&h.root(), "README.md", "mine\n");
-    let err = h.engine.rt.resolve_change(&pending[0].id, false).unwrap_err();
+    let err = h
+        .engine
+        .rt
+        .resolve_change(&pending[0].id, false)
+        .unwrap_err();
     assert!(format!("{err:#}").contains("was modified"), "{err:#}");
     assert_eq!(
         std::fs::read_to_string(h.root().join("README.md")).unwrap(),

@@ -37,6 +37,7 @@ use crate::tui::keymap::{Action, Dispatch, Keymap};
 use crate::tui::layout::{Direction, Layout, PaneId, SplitDir};
 use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
 use crate::tui::panes::{fit, make_pane, one_line, truncate};
+use crate::tui::quit::{self, QuitQuestion};
 use crate::tui::theme::Theme;
 
 /// Below this the workspace shows "terminal too small" instead of panes.
@@ -71,6 +72,7 @@ enum Overlay {
         /// (session id, label)
         items: Vec<(String, String)>,
     },
+    Quit(QuitQuestion),
 }
 
 pub struct App {
@@ -315,6 +317,7 @@ impl App {
             Some(Overlay::Help { .. }) => return "HELP",
             Some(Overlay::Palette { .. }) => return "PALETTE",
             Some(Overlay::Sessions { .. }) => return "SESSIONS",
+            Some(Overlay::Quit(_)) => return "QUIT?",
             None => {}
         }
         if self.prefix_pending {
@@ -389,7 +392,7 @@ impl App {
                 *selected = 0;
                 return true;
             }
-            Some(Overlay::Help { .. }) => return false,
+            Some(Overlay::Help { .. } | Overlay::Quit(_)) => return false,
             None => {}
         }
         let focus = self.layout.focus;
@@ -455,6 +458,12 @@ impl App {
             return;
         }
         match overlay {
+            Overlay::Quit(_) => {
+                if let Some(quit) = QuitQuestion::answer(&key) {
+                    self.overlay = None;
+                    self.quit = quit;
+                }
+            }
             Overlay::Help { scroll } => match key.code {
                 KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
                 KeyCode::Down | KeyCode::Char('j') => *scroll += 1,
@@ -590,7 +599,7 @@ impl App {
                     selected: 0,
                 })
             }
-            Action::Quit => self.quit = true,
+            Action::Quit => self.request_quit(),
         }
     }
 
@@ -621,8 +630,16 @@ impl App {
                     self.clipboard.push(text);
                 }
                 AppAction::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
-                AppAction::Quit => self.quit = true,
+                AppAction::Quit => self.request_quit(),
             }
+        }
+    }
+
+    /// Quits, asking first when work is running.
+    fn request_quit(&mut self) {
+        match QuitQuestion::for_engine(&self.engine) {
+            Some(question) => self.overlay = Some(Overlay::Quit(question)),
+            None => self.quit = true,
         }
     }
 
@@ -946,6 +963,12 @@ impl App {
                 selected,
                 items,
             }) => draw_sessions(frame, panes_area, &self.theme, query, *selected, items),
+            Some(Overlay::Quit(question)) => {
+                let (w, h) = quit::BOX_SIZE;
+                let rect = overlay_box(panes_area, w, h);
+                let inner = framed(frame, rect, " Quit? ", &self.theme);
+                question.draw(frame, inner, &self.theme);
+            }
             None => {}
         }
     }
