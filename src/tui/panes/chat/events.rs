@@ -202,16 +202,12 @@ impl ChatPane {
                 diff,
                 ..
             } => {
-                let i = self.push(Kind::Change {
-                    change_id: change_id.clone(),
-                    path: path.clone(),
-                    diff: diff.clone(),
-                    state: ChangeState::Pending,
-                    expanded: false,
-                });
-                if self.composer.is_empty() && self.copy.is_none() {
-                    self.select(i);
-                }
+                // Shown on the decision line; the keys stay with whatever the user was doing.
+                self.push(Kind::pending_change(
+                    change_id.clone(),
+                    path.clone(),
+                    diff.clone(),
+                ));
             }
             Event::ChangeResolved { change_id, applied } => {
                 let Some(it) = self.items.iter_mut().find(
@@ -219,12 +215,16 @@ impl ChatPane {
                 ) else {
                     return false;
                 };
-                if let Kind::Change { state, .. } = &mut it.kind {
+                if let Kind::Change {
+                    state, decided_in, ..
+                } = &mut it.kind
+                {
                     *state = if *applied {
                         ChangeState::Applied
                     } else {
                         ChangeState::Rejected
                     };
+                    *decided_in = Some(self.turn);
                 }
                 it.invalidate();
             }
@@ -233,18 +233,26 @@ impl ChatPane {
                 command,
                 ..
             } => {
-                let i = self.push(Kind::Confirm {
+                self.push(Kind::Confirm {
                     request_id: request_id.clone(),
                     command: command.clone(),
                     answer: None,
                 });
-                if self.composer.is_empty() && self.copy.is_none() {
-                    self.select(i);
-                }
             }
             Event::TurnFinished { status, error, .. } => {
                 self.settle_streams(width);
                 self.status = Status::Idle;
+                // A question the turn did not wait for is answered no (the command never ran).
+                for it in &mut self.items {
+                    if let Kind::Confirm {
+                        answer: answer @ None,
+                        ..
+                    } = &mut it.kind
+                    {
+                        *answer = Some(false);
+                        it.invalidate();
+                    }
+                }
                 match (status.as_str(), error) {
                     ("completed", _) => {}
                     ("cancelled", _) => {

@@ -22,53 +22,6 @@ impl ChatPane {
         }
     }
 
-    pub(super) fn resolve_selected(&mut self, apply: bool) -> KeyOutcome {
-        let Some(i) = self.selected else {
-            return KeyOutcome::Consumed;
-        };
-        if let Some(Item {
-            kind:
-                Kind::Change {
-                    change_id,
-                    state: ChangeState::Pending,
-                    ..
-                },
-            ..
-        }) = self.items.get(i)
-        {
-            return KeyOutcome::Actions(vec![AppAction::Engine(Command::ResolveChange {
-                change_id: change_id.clone(),
-                apply,
-            })]);
-        }
-        KeyOutcome::Consumed
-    }
-
-    /// Answers the selected (else the oldest open) command confirmation.
-    pub(super) fn answer(&mut self, allow: bool) -> Option<KeyOutcome> {
-        let open = |it: &Item| matches!(it.kind, Kind::Confirm { answer: None, .. });
-        let i = self
-            .selected
-            .filter(|&s| self.items.get(s).is_some_and(open))
-            .or_else(|| self.items.iter().position(open))?;
-        let it = &mut self.items[i];
-        if let Kind::Confirm {
-            request_id, answer, ..
-        } = &mut it.kind
-        {
-            *answer = Some(allow);
-            let id = request_id.clone();
-            it.invalidate();
-            return Some(KeyOutcome::Actions(vec![AppAction::Engine(
-                Command::ConfirmCommand {
-                    request_id: id,
-                    allow,
-                },
-            )]));
-        }
-        None
-    }
-
     pub(super) fn resume(&mut self) -> Option<KeyOutcome> {
         if self.status != Status::Interrupted {
             return None;
@@ -106,11 +59,6 @@ impl ChatPane {
                     }
                 }
             }
-            KeyCode::Char('a') => return self.resolve_selected(true),
-            KeyCode::Char('d') => return self.resolve_selected(false),
-            KeyCode::Char('y') => return self.answer(true).unwrap_or(KeyOutcome::Consumed),
-            KeyCode::Char('n') => return self.answer(false).unwrap_or(KeyOutcome::Consumed),
-            KeyCode::Char('r') => return self.resume().unwrap_or(KeyOutcome::Consumed),
             KeyCode::Char('v') => {
                 let start = match self.selected {
                     Some(i) => (i, 0),
@@ -192,10 +140,16 @@ impl ChatPane {
                         chat_id: self.chat_id.clone(),
                     })]);
                 }
-                if self.compare.take().is_none() && self.attachments.is_empty() {
+                // Attached images stay: Esc is pressed for many things, and losing an image
+                // to it would go unnoticed. Backspace on an empty draft removes one, visibly.
+                let Some(models) = self.compare.take() else {
                     return KeyOutcome::Ignored;
-                }
-                self.attachments.clear();
+                };
+                self.push(Kind::Notice(format!(
+                    "compare with {} dropped",
+                    models.join(", ")
+                )));
+                self.top = None;
             }
             KeyCode::Tab => {
                 if self.actionable().is_empty() {
@@ -204,6 +158,15 @@ impl ChatPane {
                 self.focus = Focus::Transcript;
                 self.selected = None;
                 self.move_selection(false);
+            }
+            KeyCode::Backspace if self.composer.is_empty() && !self.attachments.is_empty() => {
+                if let Some(a) = self.attachments.pop() {
+                    self.push(Kind::Notice(format!(
+                        "removed image {} — /attach adds it again",
+                        a.name
+                    )));
+                    self.top = None;
+                }
             }
             KeyCode::Backspace => self.composer.backspace(),
             KeyCode::Delete => self.composer.delete(),
@@ -216,22 +179,6 @@ impl ChatPane {
             KeyCode::Char('w') if ctrl => self.composer.delete_word(),
             KeyCode::Char('u') if ctrl => self.composer.clear(),
             KeyCode::Char(c) if !ctrl && !alt => {
-                // Shortcuts that only make sense with nothing typed.
-                if self.composer.is_empty() {
-                    match c {
-                        'r' => {
-                            if let Some(out) = self.resume() {
-                                return out;
-                            }
-                        }
-                        'y' | 'n' => {
-                            if let Some(out) = self.answer(c == 'y') {
-                                return out;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
                 self.composer.insert_char(c);
                 self.popup = 0;
             }

@@ -67,6 +67,8 @@ pub enum Kind {
         path: String,
         diff: String,
         state: ChangeState,
+        /// The pane's turn when the change was last decided.
+        decided_in: Option<i64>,
         expanded: bool,
     },
     Confirm {
@@ -79,6 +81,20 @@ pub enum Kind {
     Interrupted {
         resumed: bool,
     },
+}
+
+impl Kind {
+    /// A change waiting for the user.
+    pub fn pending_change(change_id: String, path: String, diff: String) -> Kind {
+        Kind::Change {
+            change_id,
+            path,
+            diff,
+            state: ChangeState::Pending,
+            decided_in: None,
+            expanded: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -280,7 +296,7 @@ impl Item {
                 ..
             } => {
                 let (mark, style, hint) = match state {
-                    ChangeState::Pending => ("●", theme.warning, "  a apply · d reject"),
+                    ChangeState::Pending => ("●", theme.warning, "  pending review"),
                     ChangeState::Applied => ("✓", theme.success, "  applied"),
                     ChangeState::Rejected => ("✗", theme.error, "  rejected"),
                 };
@@ -303,7 +319,7 @@ impl Item {
                 command, answer, ..
             } => {
                 let (mark, style, hint) = match answer {
-                    None => ("?", theme.warning, "  y run · n refuse"),
+                    None => ("?", theme.warning, "  waiting for your answer"),
                     Some(true) => ("✓", theme.success, "  allowed"),
                     Some(false) => ("✗", theme.error, "  refused"),
                 };
@@ -334,7 +350,7 @@ impl Item {
                 let text = if *resumed {
                     "⟳ resuming the interrupted turn…"
                 } else {
-                    "⚠ this turn was interrupted — press r to resume"
+                    "⚠ this turn was interrupted — Ctrl-R resumes it"
                 };
                 out.extend(wrap_plain(text, theme.warning, width));
             }

@@ -8,16 +8,17 @@
 //!
 //! Keys (composer focus): Enter sends; Alt-Enter, Shift-Enter or Ctrl-J insert a newline;
 //! Up/Down move between lines, then through prompt history; Ctrl-A/Ctrl-E line start/end;
-//! Ctrl-W deletes a word, Ctrl-U the draft; Esc cancels the running turn (idle: drops a pending
-//! `/compare` and attachments); Tab completes a slash command, else moves focus to the
-//! transcript. With nothing typed, `r` resumes an interrupted turn and `y`/`n` answer an open
-//! command confirmation.
-//! Transcript focus (Tab): j/k or Up/Down select tool calls, reasoning, changes, confirmations;
-//! Enter/Space/e expands or collapses; `a`/`d` apply or reject the selected change; `y`/`n`
-//! answer; `r` resumes; `v` starts copy mode; Esc, Tab or `i` go back to the composer (typing
-//! does too). Anywhere: PgUp/PgDn, Home/End and the mouse wheel scroll; End follows the tail
-//! again; Alt-V starts copy mode. Copy mode: j/k extend, `v` restarts, `y`/Enter copy
-//! (`AppAction::Copy`, sent as OSC 52 by the workspace), Esc leaves.
+//! Ctrl-W deletes a word, Ctrl-U the draft; Backspace on an empty draft removes the last
+//! attached image (saying so); Esc cancels the running turn (idle: drops a pending `/compare`);
+//! Tab completes a slash command, else moves focus to the transcript. Plain typing always
+//! writes: decisions take Ctrl chords (see `decision`): Ctrl-Y yes, Ctrl-N no, Ctrl-R resume,
+//! acting on the decision shown on the highlighted line above the composer.
+//! Transcript focus (Tab; the composer says so): j/k or Up/Down select tool calls, reasoning,
+//! changes, confirmations; Enter/Space/e expands or collapses; `v` starts copy mode; Esc, Tab
+//! or `i` go back to the composer, and so does typing. Anywhere: PgUp/PgDn, Home/End and the
+//! mouse wheel scroll; End follows the tail again; Alt-V starts copy mode. Copy mode: j/k
+//! extend, `v` restarts, `y`/Enter copy (`AppAction::Copy`, sent as OSC 52 by the workspace),
+//! Esc leaves.
 //!
 //! `/clear` clears the view only: the chat and what the model sees stay as they are (older
 //! messages are not paged back in); `/new` starts a fresh context. `/approval` only explains:
@@ -27,6 +28,7 @@
 
 pub mod composer;
 mod copy;
+mod decision;
 mod events;
 mod input;
 pub mod items;
@@ -205,20 +207,13 @@ impl ChatPane {
         };
         pane.reindex();
         for c in engine.pending_changes(Some(chat_id))? {
-            pane.push(Kind::Change {
-                change_id: c.id,
-                path: c.display_path,
-                diff: c.diff,
-                state: ChangeState::Pending,
-                expanded: false,
-            });
+            pane.push(Kind::pending_change(c.id, c.display_path, c.diff));
         }
         if engine.rt.is_turn_running(chat_id) {
             pane.status = Status::Streaming;
         } else if engine.snapshot(chat_id)?.is_some_and(|s| s.state != "idle") {
             pane.status = Status::Interrupted;
             pane.push(Kind::Interrupted { resumed: false });
-            pane.select(pane.items.len() - 1);
         }
         if let Some(msg) = pane.missing_key.clone() {
             pane.push(Kind::Error(msg));
@@ -283,11 +278,6 @@ impl ChatPane {
         }
         self.items.push(item);
         self.items.len() - 1
-    }
-
-    fn select(&mut self, i: usize) {
-        self.selected = Some(i);
-        self.focus = Focus::Transcript;
     }
 
     fn can_load_older(&self) -> bool {
@@ -532,7 +522,7 @@ impl ChatPane {
         } else if self.copy.is_some() {
             "copy: j/k extend · v restart · y copy · Esc exit"
         } else if self.focus == Focus::Transcript {
-            "j/k select · Enter expand · a/d change · y/n confirm · v copy · Esc back"
+            "j/k select · Enter expand · v copy · Esc back"
         } else if self.is_running() {
             "Esc cancel · Alt-Enter newline"
         } else {
@@ -573,7 +563,12 @@ impl Pane for ChatPane {
         let (rows, cursor) = self.composer_rows(width.saturating_sub(prompt_w));
         let shown_rows = rows.len().clamp(1, COMPOSER_ROWS);
         let chips = !self.attachments.is_empty() || self.compare.is_some();
-        let bottom_h = (shown_rows + 1 + usize::from(chips)).min(area.height as usize);
+        let decision = self.decision_line(width, theme);
+        let bottom_h = (shown_rows + 1 + usize::from(chips) + usize::from(decision.is_some()))
+            .min(area.height as usize);
+        // Rows left for the decision line and the chips once the composer and its separator
+        // have theirs; the decision line goes first.
+        let mut extra_rows = bottom_h.saturating_sub(shown_rows + 1);
         let view_h = (area.height as usize).saturating_sub(bottom_h);
         if width != self.width {
             self.width = width;
@@ -605,22 +600,16 @@ impl Pane for ChatPane {
             y += 1;
             l += 1;
         }
-        if self.top.is_some() && view_h > 0 {
-            let note = " ↓ more below — End follows ";
-            let w = note.width() as u16;
-            if area.width > w {
-                buf.set_string(
-                    area.x + area.width - w,
-                    area.y + view_h as u16 - 1,
-                    note,
-                    theme.status_bar,
-                );
-            }
+
+        let mut yb = area.y + view_h as u16;
+        if let Some(line) = decision.filter(|_| extra_rows > 0) {
+            buf.set_line(area.x, yb, &line, area.width);
+            yb += 1;
+            extra_rows -= 1;
         }
 
         // Attachment chips and compare target.
-        let mut yb = area.y + view_h as u16;
-        if chips && bottom_h > shown_rows + 1 {
+        if chips && extra_rows > 0 {
             let mut spans = Vec::new();
             for a in &self.attachments {
                 spans.push(Span::styled(
@@ -640,16 +629,28 @@ impl Pane for ChatPane {
                     format!("[compare: {}]", models.join(", ")),
                     theme.warning,
                 ));
+                spans.push(Span::styled(" Esc drops it ", theme.dim));
+            }
+            if !self.attachments.is_empty() {
+                spans.push(Span::styled("Backspace removes", theme.dim));
             }
             buf.set_line(area.x, yb, &Line::from(spans), area.width);
             yb += 1;
         }
 
-        // Separator with hints.
+        // Separator with hints, and a note when the view is not at the tail (on this line, so
+        // it never covers the transcript).
         if yb < area.y + area.height {
-            let hint = truncate(self.hint(), width.saturating_sub(4));
-            let fill = width.saturating_sub(hint.width() + 3);
+            let below = if self.top.is_some() {
+                "─ ↓ more below · End follows "
+            } else {
+                ""
+            };
+            let below = truncate(below, width.saturating_sub(4));
+            let hint = truncate(self.hint(), width.saturating_sub(4 + below.width()));
+            let fill = width.saturating_sub(below.width() + hint.width() + 3);
             let line = Line::from(vec![
+                Span::styled(below, theme.accent),
                 Span::styled("─".repeat(fill), theme.border),
                 Span::styled(format!(" {hint} "), theme.dim),
                 Span::styled("─", theme.border),
@@ -666,8 +667,14 @@ impl Pane for ChatPane {
                 break;
             }
             let prefix = if first_row + k == 0 { "› " } else { "  " };
+            // While keys select in the transcript, the prompt is dimmed.
+            let prompt_style = if self.focus == Focus::Transcript {
+                theme.dim
+            } else {
+                theme.user
+            };
             let line = Line::from(vec![
-                Span::styled(prefix, theme.user),
+                Span::styled(prefix, prompt_style),
                 Span::styled(text.clone(), theme.text),
             ]);
             buf.set_line(area.x, row, &line, area.width);
@@ -680,10 +687,12 @@ impl Pane for ChatPane {
             ]);
             buf.set_line(area.x, yb, &line, area.width);
         } else if self.composer.is_empty() {
-            let placeholder = if self.missing_key.is_some() {
+            let placeholder = if self.focus == Focus::Transcript {
+                "selecting above — type or Esc to write here"
+            } else if self.missing_key.is_some() {
                 "no API key — see above"
             } else if self.status == Status::Interrupted {
-                "press r to resume, or type a message"
+                "Ctrl-R resumes, or type a message"
             } else {
                 "ask anything · /help"
             };
@@ -733,6 +742,11 @@ impl Pane for ChatPane {
     }
 
     fn handle_key(&mut self, key: KeyEvent, _ctx: &PaneContext<'_>) -> KeyOutcome {
+        if let Some(outcome) = self.decision_key(&key) {
+            self.search = None;
+            self.copy = None;
+            return outcome;
+        }
         if self.search.is_some() {
             return self.search_key(key);
         }

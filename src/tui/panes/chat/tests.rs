@@ -381,7 +381,7 @@ fn pending_change_apply_reject() {
         },
     );
     insta::assert_snapshot!(draw(&mut p, &e, &theme(), 50, 8, 0));
-    let out = key(&mut p, &e, KeyCode::Char('a'), KeyModifiers::NONE);
+    let out = key(&mut p, &e, KeyCode::Char('y'), KeyModifiers::CONTROL);
     assert_eq!(
         out,
         KeyOutcome::Actions(vec![AppAction::Engine(Command::ResolveChange {
@@ -389,7 +389,7 @@ fn pending_change_apply_reject() {
             apply: true
         })])
     );
-    let out = key(&mut p, &e, KeyCode::Char('d'), KeyModifiers::NONE);
+    let out = key(&mut p, &e, KeyCode::Char('n'), KeyModifiers::CONTROL);
     assert!(
         matches!(&out, KeyOutcome::Actions(a) if a == &vec![AppAction::Engine(Command::ResolveChange { change_id: "ch1".into(), apply: false })])
     );
@@ -417,8 +417,13 @@ fn command_confirmation_y_n() {
             command: "rm -rf target".into(),
         },
     );
-    assert!(draw(&mut p, &e, &theme(), 50, 6, 0).contains("? run rm -rf target  y run · n refuse"));
-    let out = key(&mut p, &e, KeyCode::Char('y'), KeyModifiers::NONE);
+    let out = draw(&mut p, &e, &theme(), 50, 6, 0);
+    assert!(
+        out.contains("? run rm -rf target  waiting for your answer"),
+        "{out}"
+    );
+    assert!(out.contains("Ctrl-Y run · Ctrl-N refuse"), "{out}");
+    let out = key(&mut p, &e, KeyCode::Char('y'), KeyModifiers::CONTROL);
     assert_eq!(
         out,
         KeyOutcome::Actions(vec![AppAction::Engine(Command::ConfirmCommand {
@@ -426,6 +431,152 @@ fn command_confirmation_y_n() {
             allow: true
         })])
     );
+}
+
+fn ctrl(p: &mut ChatPane, e: &Env, c: char) -> KeyOutcome {
+    key(p, e, KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+fn decided(out: &KeyOutcome) -> bool {
+    matches!(out, KeyOutcome::Actions(actions) if actions.iter().any(|a| matches!(
+        a,
+        AppAction::Engine(Command::ResolveChange { .. } | Command::ConfirmCommand { .. })
+    )))
+}
+
+#[test]
+fn typing_a_sentence_never_decides() {
+    let e = env();
+    let mut p = new_pane(&e);
+    ev(
+        &mut p,
+        &e,
+        Event::ChangePending {
+            chat_id: e.chat_id.clone(),
+            change_id: "ch1".into(),
+            path: "main.py".into(),
+            diff: "@@ -1 +1 @@\n-a\n+b\n".into(),
+        },
+    );
+    let sentence = "and also tell me more, you should wait. reply please";
+    for c in sentence.chars() {
+        let out = key(&mut p, &e, KeyCode::Char(c), KeyModifiers::NONE);
+        assert!(!decided(&out), "typing {c:?} decided: {out:?}");
+    }
+    assert_eq!(p.composer_text(), sentence);
+    ev(
+        &mut p,
+        &e,
+        Event::CommandConfirmationRequested {
+            chat_id: e.chat_id.clone(),
+            request_id: "r1".into(),
+            command: "make deploy".into(),
+        },
+    );
+    key(&mut p, &e, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    for c in "you should wait".chars() {
+        let out = key(&mut p, &e, KeyCode::Char(c), KeyModifiers::NONE);
+        assert!(!decided(&out), "typing {c:?} decided: {out:?}");
+    }
+    assert_eq!(p.composer_text(), "you should wait");
+    // The decision the keys act on has its own highlighted line, with its keys.
+    let out = draw(&mut p, &e, &theme(), 80, 12, 0);
+    assert!(
+        out.contains("● apply main.py?")
+            && out.contains("Ctrl-Y apply · Ctrl-N reject · 1 more (Tab)"),
+        "{out}"
+    );
+    insta::assert_snapshot!(out);
+    assert_eq!(
+        ctrl(&mut p, &e, 'n'),
+        KeyOutcome::Actions(vec![AppAction::Engine(Command::ResolveChange {
+            change_id: "ch1".into(),
+            apply: false
+        })])
+    );
+    ev(
+        &mut p,
+        &e,
+        Event::ChangeResolved {
+            change_id: "ch1".into(),
+            applied: false,
+        },
+    );
+    // The oldest open decision is next; the draft is untouched.
+    assert!(draw(&mut p, &e, &theme(), 70, 12, 0).contains("? run make deploy?"));
+    assert_eq!(
+        ctrl(&mut p, &e, 'y'),
+        KeyOutcome::Actions(vec![AppAction::Engine(Command::ConfirmCommand {
+            request_id: "r1".into(),
+            allow: true
+        })])
+    );
+    assert_eq!(p.composer_text(), "you should wait");
+}
+
+#[test]
+fn a_decided_change_can_be_decided_otherwise_until_the_next_turn() {
+    let e = env();
+    let mut p = new_pane(&e);
+    ev(
+        &mut p,
+        &e,
+        Event::TurnStarted {
+            chat_id: e.chat_id.clone(),
+            turn: 1,
+        },
+    );
+    ev(
+        &mut p,
+        &e,
+        Event::ChangePending {
+            chat_id: e.chat_id.clone(),
+            change_id: "ch1".into(),
+            path: "main.py".into(),
+            diff: "@@ -1 +1 @@\n-a\n+b\n".into(),
+        },
+    );
+    ev(
+        &mut p,
+        &e,
+        Event::ChangeResolved {
+            change_id: "ch1".into(),
+            applied: true,
+        },
+    );
+    let out = draw(&mut p, &e, &theme(), 70, 10, 0);
+    assert!(
+        out.contains("✓ applied main.py") && out.contains("Ctrl-N revert"),
+        "{out}"
+    );
+    assert_eq!(
+        ctrl(&mut p, &e, 'n'),
+        KeyOutcome::Actions(vec![AppAction::Engine(Command::ResolveChange {
+            change_id: "ch1".into(),
+            apply: false
+        })])
+    );
+    ev(
+        &mut p,
+        &e,
+        Event::ChangeResolved {
+            change_id: "ch1".into(),
+            applied: false,
+        },
+    );
+    assert!(draw(&mut p, &e, &theme(), 70, 10, 0).contains("Ctrl-Y apply"));
+    // Once the next turn starts the decision stands.
+    ev(&mut p, &e, turn_done(&e, "completed", None));
+    ev(
+        &mut p,
+        &e,
+        Event::TurnStarted {
+            chat_id: e.chat_id.clone(),
+            turn: 2,
+        },
+    );
+    assert!(!draw(&mut p, &e, &theme(), 70, 10, 0).contains("Ctrl-Y"));
+    assert!(!decided(&ctrl(&mut p, &e, 'y')));
 }
 
 #[test]
@@ -468,10 +619,14 @@ fn interrupted_turn_resumes_with_r() {
         .unwrap();
     let mut p = new_pane(&e);
     let out = draw(&mut p, &e, &theme(), 60, 8, 0);
-    assert!(out.contains("press r to resume"));
+    assert!(out.contains("Ctrl-R resume"), "{out}");
     insta::assert_snapshot!(out);
+    // A message that starts with r is typed, not a resume.
+    typed(&mut p, &e, "r");
+    assert_eq!(p.composer_text(), "r");
+    key(&mut p, &e, KeyCode::Backspace, KeyModifiers::NONE);
     assert_eq!(
-        key(&mut p, &e, KeyCode::Char('r'), KeyModifiers::NONE),
+        key(&mut p, &e, KeyCode::Char('r'), KeyModifiers::CONTROL),
         KeyOutcome::Actions(vec![AppAction::Engine(Command::ResumeChat {
             chat_id: e.chat_id.clone()
         })])
@@ -631,6 +786,14 @@ fn attachment_chip() {
         matches!(&a[0], AppAction::Engine(Command::SendMessage { attachments, .. }) if attachments.len() == 1)
     );
     assert!(p.attachments().is_empty());
+    // Esc keeps an attached image; Backspace on an empty draft removes it and says so.
+    typed(&mut p, &e, "/attach shot.png");
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    key(&mut p, &e, KeyCode::Esc, KeyModifiers::NONE);
+    assert_eq!(p.attachments().len(), 1);
+    key(&mut p, &e, KeyCode::Backspace, KeyModifiers::NONE);
+    assert!(p.attachments().is_empty());
+    assert!(draw(&mut p, &e, &theme(), 60, 10, 0).contains("removed image shot.png"));
     typed(&mut p, &e, "/attach missing.png");
     key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
     assert!(draw(&mut p, &e, &theme(), 50, 10, 0).contains("/attach:"));
