@@ -580,6 +580,22 @@ fn a_decided_change_can_be_decided_otherwise_until_the_next_turn() {
 }
 
 #[test]
+fn the_more_below_note_never_covers_the_transcript() {
+    let e = env();
+    let mut p = new_pane(&e);
+    let text: String = (1..=30).map(|i| format!("line {i}\n\n")).collect();
+    stream(&mut p, &e, &text);
+    draw(&mut p, &e, &theme(), 60, 10, 0);
+    key(&mut p, &e, KeyCode::PageUp, KeyModifiers::NONE);
+    let out = draw(&mut p, &e, &theme(), 60, 10, 0);
+    let rows: Vec<&str> = out.lines().collect();
+    // Title, 8 transcript rows, the separator, the composer.
+    let last_transcript_row = rows[8];
+    assert!(!last_transcript_row.contains("more below"), "{out}");
+    assert!(rows[9].contains("↓ more below · End follows"), "{out}");
+}
+
+#[test]
 fn inline_error() {
     let e = env();
     let mut p = new_pane(&e);
