@@ -19,6 +19,11 @@ pub const YES_KEY: &str = "Ctrl-Y";
 pub const NO_KEY: &str = "Ctrl-N";
 /// The chord that resumes an interrupted turn.
 pub const RESUME_KEY: &str = "Ctrl-R";
+/// The decision keys, for the help overlay.
+pub const HELP_LINES: [&str; 2] = [
+    "In a chat: Ctrl-Y yes, Ctrl-N no (a change, a command),",
+    "Ctrl-R resume; a change can be undone until the next turn.",
+];
 
 fn is_open(item: &Item) -> bool {
     matches!(

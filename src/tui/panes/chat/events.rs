@@ -8,6 +8,49 @@ impl ChatPane {
         matches!(self.items[i].kind, Kind::Assistant { done: None, .. }).then_some(i)
     }
 
+    /// The stored reply the pane opened on is still arriving (a running sub-agent's chat):
+    /// its deltas go on in the same item, and its end replaces it, instead of a second item
+    /// appearing beside a frozen fragment. Text written between the last save and the pane
+    /// opening shows when the reply ends.
+    pub(super) fn reopen_stream(&mut self) {
+        let width = if self.width == 0 { 80 } else { self.width };
+        let Some(it) = self.items.last_mut() else {
+            return;
+        };
+        if let Kind::Assistant {
+            stream,
+            done: done @ Some(_),
+        } = &mut it.kind
+        {
+            if let Some(text) = done.take() {
+                stream.push(&text, width, &self.theme);
+            }
+            it.invalidate();
+        }
+    }
+
+    /// A call whose change is shown as its own item leaves the diff to it, so each diff
+    /// shows once.
+    pub(super) fn link_changes(&mut self) {
+        let shown: std::collections::HashSet<String> = self
+            .items
+            .iter()
+            .filter_map(|it| match &it.kind {
+                Kind::Change { change_id, .. } => Some(change_id.clone()),
+                _ => None,
+            })
+            .collect();
+        for it in &mut self.items {
+            if let Kind::Tool(t) = &mut it.kind {
+                let in_change = t.change_id.as_ref().is_some_and(|id| shown.contains(id));
+                if in_change != t.diff_in_change {
+                    t.diff_in_change = in_change;
+                    it.invalidate();
+                }
+            }
+        }
+    }
+
     /// Ends streamed items (a turn ended without `MessageFinished`, e.g. cancelled).
     pub(super) fn settle_streams(&mut self, width: usize) {
         for it in self.items.iter_mut().rev().take(8) {
@@ -88,11 +131,9 @@ impl ChatPane {
                 let theme = &self.theme;
                 let it = &mut self.items[i];
                 if let Kind::Assistant { stream, .. } = &mut it.kind {
-                    if !stream.push(text, width, theme) {
-                        // Nothing complete yet: the view does not change.
-                        return false;
-                    }
+                    stream.push(text, width, theme);
                 }
+                // The open line grew even when no line was completed.
                 it.append_streamed(width, theme);
             }
             Event::ReasoningDelta { text, .. } => {
@@ -162,6 +203,8 @@ impl ChatPane {
                     state: ToolState::Running,
                     expanded: false,
                     diff_expanded: false,
+                    change_id: None,
+                    diff_in_change: false,
                 }));
                 self.tools_by_call.insert(tool_call_id.clone(), i);
                 self.tools_by_trace.insert(trace_id.clone(), i);
@@ -188,10 +231,11 @@ impl ChatPane {
                         latency_ms: Some(*latency_ms),
                         error: error.clone(),
                     };
-                    t.output = Some(output.clone());
+                    t.set_output(output.clone());
                     t.diff = diff.clone().filter(|d| !d.is_empty());
                 }
                 self.items[i].invalidate();
+                self.link_changes();
                 if !self.items.iter().any(Item::animates) {
                     self.status = Status::Streaming;
                 }
@@ -208,6 +252,7 @@ impl ChatPane {
                     path.clone(),
                     diff.clone(),
                 ));
+                self.link_changes();
             }
             Event::ChangeResolved { change_id, applied } => {
                 let Some(it) = self.items.iter_mut().find(

@@ -28,7 +28,7 @@
 
 pub mod composer;
 mod copy;
-mod decision;
+pub mod decision;
 mod events;
 mod input;
 pub mod items;
@@ -209,8 +209,15 @@ impl ChatPane {
         for c in engine.pending_changes(Some(chat_id))? {
             pane.push(Kind::pending_change(c.id, c.display_path, c.diff));
         }
+        pane.link_changes();
         if engine.rt.is_turn_running(chat_id) {
             pane.status = Status::Streaming;
+            if messages
+                .last()
+                .is_some_and(|m| m.role == "assistant" && m.status == "streaming")
+            {
+                pane.reopen_stream();
+            }
         } else if engine.snapshot(chat_id)?.is_some_and(|s| s.state != "idle") {
             pane.status = Status::Interrupted;
             pane.push(Kind::Interrupted { resumed: false });

@@ -205,27 +205,109 @@ fn narrow_width() {
 }
 
 #[test]
-fn streaming_shows_only_complete_lines() {
+fn streaming_shows_the_open_line_as_it_grows() {
     let e = env();
     let mut p = new_pane(&e);
     stream(
         &mut p,
         &e,
-        "First line is done.\nSecond line is still arriv",
+        "First line is **done**.\n\nSecond line is still arriv",
     );
     let out = draw(&mut p, &e, &theme(), 50, 8, 0);
-    assert!(out.contains("First line is done."));
-    assert!(!out.contains("Second"));
+    assert!(out.contains("First line is done."), "{out}");
+    // The open line shows as plain text while it grows, after the blank line its paragraph
+    // will have.
+    assert!(
+        out.contains("First line is done.\n\nSecond line is still arriv\n"),
+        "{out}"
+    );
     insta::assert_snapshot!(out);
     ev(
         &mut p,
         &e,
         Event::TextDelta {
             chat_id: e.chat_id.clone(),
-            text: "ing.\n".into(),
+            text: "ing, *slowly*".into(),
         },
     );
-    assert!(draw(&mut p, &e, &theme(), 50, 8, 0).contains("Second line is still arriving."));
+    let out = draw(&mut p, &e, &theme(), 50, 8, 0);
+    assert!(
+        out.contains("Second line is still arriving, *slowly*"),
+        "{out}"
+    );
+    ev(
+        &mut p,
+        &e,
+        Event::TextDelta {
+            chat_id: e.chat_id.clone(),
+            text: ".\n".into(),
+        },
+    );
+    // Complete: rendered as markdown, shown once.
+    let out = draw(&mut p, &e, &theme(), 50, 8, 0);
+    assert!(
+        out.contains("Second line is still arriving, slowly."),
+        "{out}"
+    );
+    assert_eq!(out.matches("Second line").count(), 1, "{out}");
+}
+
+#[test]
+fn a_running_sub_agents_reply_goes_on_in_one_item() {
+    let e = env();
+    let store = e.engine.store();
+    store
+        .insert_user_message(&e.chat_id, 1, "write lorem ipsum", &[])
+        .unwrap();
+    let message = store
+        .begin_assistant_message(&e.chat_id, 1, "mock-model")
+        .unwrap();
+    let fragment = "lorem ipsum dolor sit amet consectetur adipiscin";
+    store
+        .save_assistant_progress(
+            &message.id,
+            &[crate::core::store::MessagePart::text(
+                crate::core::store::PartKind::Text,
+                fragment,
+            )],
+        )
+        .unwrap();
+    // The sub-agent's turn is running when its chat is opened.
+    let _turn = e.engine.rt.begin_turn(&e.chat_id, None).unwrap();
+    let mut p = new_pane(&e);
+    assert!(draw(&mut p, &e, &theme(), 100, 8, 0).contains(fragment));
+    for delta in ["g elit, sed do", " eiusmod tempor"] {
+        ev(
+            &mut p,
+            &e,
+            Event::TextDelta {
+                chat_id: e.chat_id.clone(),
+                text: delta.into(),
+            },
+        );
+    }
+    let out = draw(&mut p, &e, &theme(), 100, 8, 0);
+    assert!(
+        out.contains("adipiscing elit, sed do eiusmod tempor"),
+        "the reply froze: {out}"
+    );
+    let full = format!("{fragment}g elit, sed do eiusmod tempor incididunt.");
+    ev(
+        &mut p,
+        &e,
+        Event::MessageFinished {
+            chat_id: e.chat_id.clone(),
+            message_id: message.id.clone(),
+            content: full.clone(),
+        },
+    );
+    let out = draw(&mut p, &e, &theme(), 100, 8, 0);
+    assert_eq!(
+        out.matches("lorem ipsum dolor").count(),
+        1,
+        "shown twice: {out}"
+    );
+    assert!(out.contains("incididunt."), "{out}");
 }
 
 #[test]
@@ -593,6 +675,55 @@ fn the_more_below_note_never_covers_the_transcript() {
     let last_transcript_row = rows[8];
     assert!(!last_transcript_row.contains("more below"), "{out}");
     assert!(rows[9].contains("↓ more below · End follows"), "{out}");
+}
+
+#[test]
+fn a_proposed_change_shows_its_diff_once_and_no_tick() {
+    let e = env();
+    let mut p = new_pane(&e);
+    let diff = "--- a/main.py\n+++ b/main.py\n@@ -1 +1 @@\n-print('hi')\n+print('hello')\n";
+    tool(
+        &mut p,
+        &e,
+        "1",
+        "edit_file",
+        serde_json::json!({"file_path": "main.py"}),
+    );
+    ev(
+        &mut p,
+        &e,
+        Event::ChangePending {
+            chat_id: e.chat_id.clone(),
+            change_id: "ch1".into(),
+            path: "main.py".into(),
+            diff: diff.into(),
+        },
+    );
+    ev(
+        &mut p,
+        &e,
+        Event::ToolFinished {
+            chat_id: e.chat_id.clone(),
+            trace_id: "t1".into(),
+            tool_name: "edit_file".into(),
+            outcome: "success".into(),
+            latency_ms: 3,
+            output: format!(
+                "Edited main.py — pending user review (change id ch1); the file on disk is \
+                 unchanged until the user applies it.\n{diff}"
+            ),
+            error: None,
+            diff: Some(diff.into()),
+        },
+    );
+    let out = draw(&mut p, &e, &theme(), 60, 14, 0);
+    assert_eq!(out.matches("+print('hello')").count(), 1, "{out}");
+    assert!(!out.contains("✓ edit_file"), "{out}");
+    assert!(
+        out.contains("• edit_file main.py  3ms  proposed for review"),
+        "{out}"
+    );
+    insta::assert_snapshot!(out);
 }
 
 #[test]
