@@ -162,6 +162,28 @@ fn stream(pane: &mut ChatPane, e: &Env, text: &str) {
     }
 }
 
+fn delta(p: &mut ChatPane, e: &Env, text: &str) {
+    ev(
+        p,
+        e,
+        Event::TextDelta {
+            chat_id: e.chat_id.clone(),
+            text: text.into(),
+        },
+    );
+}
+
+fn turn_started(p: &mut ChatPane, e: &Env, turn: i64) {
+    ev(
+        p,
+        e,
+        Event::TurnStarted {
+            chat_id: e.chat_id.clone(),
+            turn,
+        },
+    );
+}
+
 const MARKDOWN: &str = "# Plan\n\nSome *emphasis*, **bold** and `code`.\n\n1. first\n2. second\n   - nested\n\n| name | size |\n|------|------|\n| a.rs | 10 |\n| b.rs | 2000 |\n\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n\n> quoted\n\nSee [the docs](https://example.com/docs).\n\n---\n";
 
 fn finished_markdown(e: &Env) -> ChatPane {
@@ -222,27 +244,13 @@ fn streaming_shows_the_open_line_as_it_grows() {
         "{out}"
     );
     insta::assert_snapshot!(out);
-    ev(
-        &mut p,
-        &e,
-        Event::TextDelta {
-            chat_id: e.chat_id.clone(),
-            text: "ing, *slowly*".into(),
-        },
-    );
+    delta(&mut p, &e, "ing, *slowly*");
     let out = draw(&mut p, &e, &theme(), 50, 8, 0);
     assert!(
         out.contains("Second line is still arriving, *slowly*"),
         "{out}"
     );
-    ev(
-        &mut p,
-        &e,
-        Event::TextDelta {
-            chat_id: e.chat_id.clone(),
-            text: ".\n".into(),
-        },
-    );
+    delta(&mut p, &e, ".\n");
     // Complete: rendered as markdown, shown once.
     let out = draw(&mut p, &e, &theme(), 50, 8, 0);
     assert!(
@@ -276,15 +284,8 @@ fn a_running_sub_agents_reply_goes_on_in_one_item() {
     let _turn = e.engine.rt.begin_turn(&e.chat_id, None).unwrap();
     let mut p = new_pane(&e);
     assert!(draw(&mut p, &e, &theme(), 100, 8, 0).contains(fragment));
-    for delta in ["g elit, sed do", " eiusmod tempor"] {
-        ev(
-            &mut p,
-            &e,
-            Event::TextDelta {
-                chat_id: e.chat_id.clone(),
-                text: delta.into(),
-            },
-        );
+    for text in ["g elit, sed do", " eiusmod tempor"] {
+        delta(&mut p, &e, text);
     }
     let out = draw(&mut p, &e, &theme(), 100, 8, 0);
     assert!(
@@ -374,14 +375,7 @@ fn tool_done(
 fn tool_lines() {
     let e = env();
     let mut p = new_pane(&e);
-    ev(
-        &mut p,
-        &e,
-        Event::TurnStarted {
-            chat_id: e.chat_id.clone(),
-            turn: 1,
-        },
-    );
+    turn_started(&mut p, &e, 1);
     tool(
         &mut p,
         &e,
@@ -448,41 +442,51 @@ fn diff_collapsed_and_expanded() {
     insta::assert_snapshot!(format!("{collapsed}\n{expanded}"));
 }
 
+fn change_pending(p: &mut ChatPane, e: &Env, change_id: &str, path: &str, diff: &str) {
+    ev(
+        p,
+        e,
+        Event::ChangePending {
+            chat_id: e.chat_id.clone(),
+            change_id: change_id.into(),
+            path: path.into(),
+            diff: diff.into(),
+        },
+    );
+}
+
+/// What a key that decides a change returns.
+fn resolves(change_id: &str, apply: bool) -> KeyOutcome {
+    KeyOutcome::Actions(vec![AppAction::Engine(Command::ResolveChange {
+        change_id: change_id.into(),
+        apply,
+    })])
+}
+
+fn change_resolved(p: &mut ChatPane, e: &Env, change_id: &str, applied: bool) {
+    ev(
+        p,
+        e,
+        Event::ChangeResolved {
+            change_id: change_id.into(),
+            applied,
+        },
+    );
+}
+
 #[test]
 fn pending_change_apply_reject() {
     let e = env();
     let mut p = new_pane(&e);
-    ev(
-        &mut p,
-        &e,
-        Event::ChangePending {
-            chat_id: e.chat_id.clone(),
-            change_id: "ch1".into(),
-            path: "src/lib.rs".into(),
-            diff: "@@ -1 +1 @@\n-a\n+b\n".into(),
-        },
-    );
+    change_pending(&mut p, &e, "ch1", "src/lib.rs", "@@ -1 +1 @@\n-a\n+b\n");
     insta::assert_snapshot!(draw(&mut p, &e, &theme(), 50, 8, 0));
     let out = key(&mut p, &e, KeyCode::Char('y'), KeyModifiers::CONTROL);
-    assert_eq!(
-        out,
-        KeyOutcome::Actions(vec![AppAction::Engine(Command::ResolveChange {
-            change_id: "ch1".into(),
-            apply: true
-        })])
-    );
+    assert_eq!(out, resolves("ch1", true));
     let out = key(&mut p, &e, KeyCode::Char('n'), KeyModifiers::CONTROL);
     assert!(
         matches!(&out, KeyOutcome::Actions(a) if a == &vec![AppAction::Engine(Command::ResolveChange { change_id: "ch1".into(), apply: false })])
     );
-    ev(
-        &mut p,
-        &e,
-        Event::ChangeResolved {
-            change_id: "ch1".into(),
-            applied: true,
-        },
-    );
+    change_resolved(&mut p, &e, "ch1", true);
     assert!(draw(&mut p, &e, &theme(), 50, 8, 0).contains("✓ change src/lib.rs  applied"));
 }
 
@@ -530,16 +534,7 @@ fn decided(out: &KeyOutcome) -> bool {
 fn typing_a_sentence_never_decides() {
     let e = env();
     let mut p = new_pane(&e);
-    ev(
-        &mut p,
-        &e,
-        Event::ChangePending {
-            chat_id: e.chat_id.clone(),
-            change_id: "ch1".into(),
-            path: "main.py".into(),
-            diff: "@@ -1 +1 @@\n-a\n+b\n".into(),
-        },
-    );
+    change_pending(&mut p, &e, "ch1", "main.py", "@@ -1 +1 @@\n-a\n+b\n");
     let sentence = "and also tell me more, you should wait. reply please";
     for c in sentence.chars() {
         let out = key(&mut p, &e, KeyCode::Char(c), KeyModifiers::NONE);
@@ -569,21 +564,8 @@ fn typing_a_sentence_never_decides() {
         "{out}"
     );
     insta::assert_snapshot!(out);
-    assert_eq!(
-        ctrl(&mut p, &e, 'n'),
-        KeyOutcome::Actions(vec![AppAction::Engine(Command::ResolveChange {
-            change_id: "ch1".into(),
-            apply: false
-        })])
-    );
-    ev(
-        &mut p,
-        &e,
-        Event::ChangeResolved {
-            change_id: "ch1".into(),
-            applied: false,
-        },
-    );
+    assert_eq!(ctrl(&mut p, &e, 'n'), resolves("ch1", false));
+    change_resolved(&mut p, &e, "ch1", false);
     // The oldest open decision is next; the draft is untouched.
     assert!(draw(&mut p, &e, &theme(), 70, 12, 0).contains("? run make deploy?"));
     assert_eq!(
@@ -600,63 +582,20 @@ fn typing_a_sentence_never_decides() {
 fn a_decided_change_can_be_decided_otherwise_until_the_next_turn() {
     let e = env();
     let mut p = new_pane(&e);
-    ev(
-        &mut p,
-        &e,
-        Event::TurnStarted {
-            chat_id: e.chat_id.clone(),
-            turn: 1,
-        },
-    );
-    ev(
-        &mut p,
-        &e,
-        Event::ChangePending {
-            chat_id: e.chat_id.clone(),
-            change_id: "ch1".into(),
-            path: "main.py".into(),
-            diff: "@@ -1 +1 @@\n-a\n+b\n".into(),
-        },
-    );
-    ev(
-        &mut p,
-        &e,
-        Event::ChangeResolved {
-            change_id: "ch1".into(),
-            applied: true,
-        },
-    );
+    turn_started(&mut p, &e, 1);
+    change_pending(&mut p, &e, "ch1", "main.py", "@@ -1 +1 @@\n-a\n+b\n");
+    change_resolved(&mut p, &e, "ch1", true);
     let out = draw(&mut p, &e, &theme(), 70, 10, 0);
     assert!(
         out.contains("✓ applied main.py") && out.contains("Ctrl-N revert"),
         "{out}"
     );
-    assert_eq!(
-        ctrl(&mut p, &e, 'n'),
-        KeyOutcome::Actions(vec![AppAction::Engine(Command::ResolveChange {
-            change_id: "ch1".into(),
-            apply: false
-        })])
-    );
-    ev(
-        &mut p,
-        &e,
-        Event::ChangeResolved {
-            change_id: "ch1".into(),
-            applied: false,
-        },
-    );
+    assert_eq!(ctrl(&mut p, &e, 'n'), resolves("ch1", false));
+    change_resolved(&mut p, &e, "ch1", false);
     assert!(draw(&mut p, &e, &theme(), 70, 10, 0).contains("Ctrl-Y apply"));
     // Once the next turn starts the decision stands.
     ev(&mut p, &e, turn_done(&e, "completed", None));
-    ev(
-        &mut p,
-        &e,
-        Event::TurnStarted {
-            chat_id: e.chat_id.clone(),
-            turn: 2,
-        },
-    );
+    turn_started(&mut p, &e, 2);
     assert!(!draw(&mut p, &e, &theme(), 70, 10, 0).contains("Ctrl-Y"));
     assert!(!decided(&ctrl(&mut p, &e, 'y')));
 }
@@ -689,16 +628,7 @@ fn a_proposed_change_shows_its_diff_once_and_no_tick() {
         "edit_file",
         serde_json::json!({"file_path": "main.py"}),
     );
-    ev(
-        &mut p,
-        &e,
-        Event::ChangePending {
-            chat_id: e.chat_id.clone(),
-            change_id: "ch1".into(),
-            path: "main.py".into(),
-            diff: diff.into(),
-        },
-    );
+    change_pending(&mut p, &e, "ch1", "main.py", diff);
     ev(
         &mut p,
         &e,
