@@ -5,6 +5,7 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use support::mock_server::{CallSpec, Match, MockServer, Reply};
@@ -16,8 +17,14 @@ struct Tmux {
 
 impl Tmux {
     fn start(project: &Path, home: &Path, base_url: &str) -> Tmux {
+        // One tmux server per test: the tests of this file run in parallel.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let tmux = Tmux {
-            socket: format!("boocode-test-{}", std::process::id()),
+            socket: format!(
+                "boocode-test-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ),
             session: "ws".into(),
         };
         tmux.launch(project, home, base_url);
