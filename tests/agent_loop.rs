@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use boocode::core::agent::tools::ApprovalMode;
 use boocode::core::agent::{TurnRequest, TurnStatus, INTERRUPTED_CALL_RESULT};
-use boocode::core::events::Event;
+use boocode::core::events::{Command, Event};
 use boocode::core::llm::types::{ChatMessage, ToolCall};
-use boocode::core::store::{AgentSnapshot, PartKind, TraceCompletion, TraceRow};
+use boocode::core::shutdown::RunningWork;
+use boocode::core::store::{AgentSnapshot, NewTask, PartKind, TraceCompletion, TraceRow};
 use serde_json::{json, Value};
 
 use support::harness::{write, Harness, FAST_RETRIES};
@@ -815,6 +816,81 @@ async fn read_only_denies_writes_and_review_holds_them() {
         .unwrap()
         .contains("This is the demo"));
     assert!(h.engine.rt.resolve_change(&pending[0].id, true).is_err());
+    // Decided the other way: the file goes back, then the change is applied again.
+    h.engine.rt.resolve_change(&pending[0].id, false).unwrap();
+    assert!(std::fs::read_to_string(h.root().join("README.md"))
+        .unwrap()
+        .contains("teh"));
+    h.engine.rt.resolve_change(&pending[0].id, true).unwrap();
+    assert!(std::fs::read_to_string(h.root().join("README.md"))
+        .unwrap()
+        .contains("This is the demo"));
+    // A revert never overwrites the user's own edit made since.
+    write(&h.root(), "README.md", "mine\n");
+    let err = h
+        .engine
+        .rt
+        .resolve_change(&pending[0].id, false)
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("was modified"), "{err:#}");
+    assert_eq!(
+        std::fs::read_to_string(h.root().join("README.md")).unwrap(),
+        "mine\n"
+    );
+    assert_eq!(
+        h.store().get_pending_change(&pending[0].id).unwrap().status,
+        "applied"
+    );
+}
+
+#[tokio::test]
+async fn stopping_the_engine_ends_running_work_as_cancelled_not_crashed() {
+    let script = vec![Reply::stall_mid_stream("Working on it", 30_000).repeat()];
+    let mut h = Harness::new(script, ApprovalMode::ReadOnly).await;
+    h.engine.submit(Command::SendMessage {
+        chat_id: h.chat.id.clone(),
+        text: "hi".into(),
+        attachments: vec![],
+    });
+    let task = h
+        .store()
+        .create_task(&NewTask {
+            session_id: &h.session.id,
+            parent_chat_id: Some(&h.chat.id),
+            label: Some("side"),
+            input: "look around",
+            model: &h.chat.model,
+            agent: "general-purpose",
+        })
+        .unwrap();
+    // Both the chat and the task's sub-agent are streaming a reply.
+    let mut streaming = std::collections::HashSet::new();
+    while streaming.len() < 2 {
+        match tokio::time::timeout(Duration::from_secs(10), h.events.recv()).await {
+            Ok(Some(Event::TextDelta { chat_id, .. })) => {
+                streaming.insert(chat_id);
+            }
+            Ok(Some(_)) => {}
+            other => panic!("no text streamed: {other:?}"),
+        }
+    }
+    assert_eq!(
+        h.engine.running_work(),
+        RunningWork {
+            turns: 1,
+            tasks: 1,
+            runs: 0
+        }
+    );
+    let left = h.engine.stop_work(Duration::from_secs(5)).await;
+    assert!(left.is_empty(), "{left:?}");
+    let messages = h.store().load_messages(&h.chat.id).unwrap();
+    assert_eq!(messages[1].status, "cancelled");
+    assert_eq!(h.store().get_task(&task.id).unwrap().status, "cancelled");
+    // Nothing is left for the next start's crash recovery: nothing still reads as running.
+    assert_ne!(h.store().get_chat(&h.chat.id).unwrap().status, "running");
+    let snapshot = h.store().load_snapshot(&h.chat.id).unwrap().unwrap();
+    assert_eq!(snapshot.state, "idle", "{snapshot:?}");
 }
 
 #[tokio::test]

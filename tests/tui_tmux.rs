@@ -5,6 +5,7 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use support::mock_server::{CallSpec, Match, MockServer, Reply};
@@ -16,8 +17,14 @@ struct Tmux {
 
 impl Tmux {
     fn start(project: &Path, home: &Path, base_url: &str) -> Tmux {
+        // One tmux server per test: the tests of this file run in parallel.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let tmux = Tmux {
-            socket: format!("boocode-test-{}", std::process::id()),
+            socket: format!(
+                "boocode-test-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ),
             session: "ws".into(),
         };
         tmux.launch(project, home, base_url);
@@ -97,6 +104,15 @@ impl Tmux {
         }
     }
 
+    /// Waits until the workspace has exited; false if it is still running after `timeout`.
+    fn exited_within(&self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while self.session_alive() && start.elapsed() < timeout {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        !self.session_alive()
+    }
+
     fn session_alive(&self) -> bool {
         Command::new("tmux")
             .args(["-L", &self.socket, "has-session", "-t", &self.session])
@@ -146,11 +162,10 @@ fn a_tool_using_turn_shows_answer_and_trace_and_survives_a_restart() {
     assert!(screen.matches("list_dir").count() >= 2, "{screen}");
 
     tmux.send(&["C-b", "q"]);
-    let start = Instant::now();
-    while tmux.session_alive() && start.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(!tmux.session_alive(), "Ctrl-b q did not quit");
+    assert!(
+        tmux.exited_within(Duration::from_secs(10)),
+        "Ctrl-b q did not quit"
+    );
 
     // Restart: the transcript and the layout (chat + trace) come back from SQLite.
     tmux.launch(project.path(), home.path(), &server.base_url());
@@ -185,11 +200,7 @@ fn copy_mode_reaches_the_tmux_buffer() {
     let project = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let server = MockServer::start_blocking(vec![Reply::text("clipboard canary 4711")]);
-    let tmux = Tmux {
-        socket: format!("boocode-clip-{}", std::process::id()),
-        session: "ws".into(),
-    };
-    tmux.launch(project.path(), home.path(), &server.base_url());
+    let tmux = Tmux::start(project.path(), home.path(), &server.base_url());
     tmux.wait_for("the workspace", Duration::from_secs(20), |s| {
         s.contains("C-b ? help")
     });
@@ -214,4 +225,83 @@ fn copy_mode_reaches_the_tmux_buffer() {
         "tmux buffer: {buffer:?}; screen:\n{}",
         tmux.screen()
     );
+}
+
+#[test]
+fn typing_never_decides_and_quitting_mid_turn_asks_first() {
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let file = project.path().join("main.py");
+    std::fs::write(&file, "print('hi')\n").unwrap();
+    std::fs::create_dir_all(project.path().join(".boocode")).unwrap();
+    std::fs::write(
+        project.path().join(".boocode/config.toml"),
+        "approval = \"review\"\n",
+    )
+    .unwrap();
+    let edit = serde_json::json!({
+        "file_path": "main.py",
+        "old_string": "print('hi')",
+        "new_string": "print('hello')"
+    });
+    let server = MockServer::start_blocking(vec![
+        Reply::tool_calls(vec![
+            CallSpec::new("edit_file", edit.to_string()).id("call_edit")
+        ])
+        .into(),
+        Reply::text("I proposed the edit.").when(Match::has_tool_result_for("call_edit")),
+        Reply::stall_mid_stream("Working on it", 30_000).into(),
+    ]);
+    let tmux = Tmux::start(project.path(), home.path(), &server.base_url());
+    tmux.wait_for("the workspace", Duration::from_secs(20), |s| {
+        s.contains("C-b ? help")
+    });
+    tmux.type_text("edit main.py");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the decision line", Duration::from_secs(20), |s| {
+        s.contains("apply main.py?") && s.contains("Ctrl-Y apply · Ctrl-N reject")
+    });
+
+    // A sentence typed now is text: nothing is applied.
+    tmux.type_text("and also tell me more");
+    let screen = tmux.wait_for("the typed text", Duration::from_secs(10), |s| {
+        s.contains("› and also tell me more")
+    });
+    assert!(!screen.contains("applied"), "{screen}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "print('hi')\n");
+
+    // Ctrl-Y applies; until the next turn, Ctrl-N reverts.
+    tmux.send(&["C-y"]);
+    tmux.wait_for("the applied change", Duration::from_secs(10), |s| {
+        s.contains("Ctrl-N revert")
+    });
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "print('hello')\n");
+    tmux.send(&["C-n"]);
+    tmux.wait_for("the reverted change", Duration::from_secs(10), |s| {
+        s.contains("rejected main.py")
+    });
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "print('hi')\n");
+
+    // The draft was kept; sending it starts a turn that keeps running.
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the running turn", Duration::from_secs(20), |s| {
+        s.contains("Working on it")
+    });
+    tmux.send(&["C-b", "q"]);
+    tmux.wait_for("the quit question", Duration::from_secs(10), |s| {
+        s.contains("Still running: 1 chat turn.")
+    });
+    tmux.send(&["y"]);
+    assert!(
+        tmux.exited_within(Duration::from_secs(10)),
+        "y did not quit"
+    );
+
+    // The turn ended as cancelled: the next start has nothing to recover.
+    tmux.launch(project.path(), home.path(), &server.base_url());
+    let screen = tmux.wait_for("the restored chat", Duration::from_secs(20), |s| {
+        s.contains("Working on it")
+    });
+    assert!(!screen.contains("recovered after a crash"), "{screen}");
+    assert!(!screen.contains("interrupted"), "{screen}");
 }

@@ -32,6 +32,11 @@ impl TaskSlots {
             running: Mutex::new(HashMap::new()),
         }
     }
+
+    /// Tasks running in this process.
+    pub(crate) fn running_count(&self) -> usize {
+        lock(&self.running).len()
+    }
 }
 
 /// Enqueues a task and wakes the workers.

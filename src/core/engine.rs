@@ -23,6 +23,13 @@ use crate::core::workflow::{
     self, RunDetails, RunOptions, RunOutcome, WorkerCommand, WorkflowEntry,
 };
 
+/// A turn going on in this process.
+struct RunningTurn {
+    cancel: CancellationToken,
+    /// A chat's own turn (sent or resumed), not a background task's or a workflow agent's.
+    own: bool,
+}
+
 /// Shared state of one running engine.
 pub struct Runtime {
     pub store: Store,
@@ -36,7 +43,7 @@ pub struct Runtime {
     pub interactive: bool,
     events: mpsc::UnboundedSender<Event>,
     confirmations: Mutex<HashMap<String, oneshot::Sender<bool>>>,
-    turns: Mutex<HashMap<String, CancellationToken>>,
+    turns: Mutex<HashMap<String, RunningTurn>>,
     pub(crate) tasks: background::TaskSlots,
     pub(crate) workflows: workflow::runs::RunSlots,
     /// The project's id in the store: workers only claim this project's tasks.
@@ -63,7 +70,13 @@ impl Runtime {
             anyhow::bail!("chat {chat_id} already has a turn running");
         }
         let token = parent.unwrap_or(&self.shutdown).child_token();
-        turns.insert(chat_id.to_string(), token.clone());
+        turns.insert(
+            chat_id.to_string(),
+            RunningTurn {
+                cancel: token.clone(),
+                own: parent.is_none(),
+            },
+        );
         Ok(token)
     }
 
@@ -73,8 +86,8 @@ impl Runtime {
 
     pub fn cancel_turn(&self, chat_id: &str) -> bool {
         match lock(&self.turns).get(chat_id) {
-            Some(token) => {
-                token.cancel();
+            Some(turn) => {
+                turn.cancel.cancel();
                 true
             }
             None => false,
@@ -83,6 +96,13 @@ impl Runtime {
 
     pub fn is_turn_running(&self, chat_id: &str) -> bool {
         lock(&self.turns).contains_key(chat_id)
+    }
+
+    /// Turns running in this process: (all of them, those that are not part of a background
+    /// task or a workflow run).
+    pub(crate) fn running_turns(&self) -> (usize, usize) {
+        let turns = lock(&self.turns);
+        (turns.len(), turns.values().filter(|t| t.own).count())
     }
 
     /// Asks the client to confirm a command; resolves when answered, or `false` at once when
@@ -108,25 +128,36 @@ impl Runtime {
         }
     }
 
-    /// Applies or rejects a pending change (review mode).
+    /// Applies or rejects a change (review mode). A decided change may be decided the other
+    /// way: applying a rejected one writes it, rejecting an applied one puts the file back —
+    /// each only while the file is still as the earlier decision left it, so a user's own edit
+    /// in between is never overwritten.
     pub fn resolve_change(&self, change_id: &str, apply: bool) -> Result<()> {
         let change = self.store.get_pending_change(change_id)?;
-        if change.status != "pending" {
+        let wanted = if apply { "applied" } else { "rejected" };
+        if change.status == wanted {
             anyhow::bail!("change {} is already {}", change.id, change.status);
         }
+        let file_change = FileChange {
+            path: PathBuf::from(&change.path),
+            display_path: change.display_path.clone(),
+            before: change.before.clone(),
+            after: change.after.clone(),
+            diff: change.diff.clone(),
+        };
         if apply {
-            let file_change = FileChange {
-                path: PathBuf::from(&change.path),
-                display_path: change.display_path.clone(),
-                before: change.before.clone(),
-                after: change.after.clone(),
-                diff: change.diff.clone(),
-            };
             apply_change(&file_change)
                 .with_context(|| format!("applying change to {}", change.display_path))?;
+        } else if change.status == "applied" {
+            apply_change(&file_change.reversed())
+                .with_context(|| format!("reverting change to {}", change.display_path))?;
         }
-        self.store
-            .resolve_pending_change(&change.id, if apply { "applied" } else { "rejected" })?;
+        if !self
+            .store
+            .resolve_pending_change(&change.id, &change.status, wanted)?
+        {
+            anyhow::bail!("change {} was decided meanwhile", change.id);
+        }
         self.emit(Event::ChangeResolved {
             change_id: change.id,
             applied: apply,

@@ -37,7 +37,8 @@ use crate::tui::keymap::{Action, Dispatch, Keymap};
 use crate::tui::layout::{Direction, Layout, PaneId, Placement, SplitDir};
 use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
 use crate::tui::panes::{fit, make_pane, one_line, truncate};
-use crate::tui::pickers::{Choice, Picker, PickerKey};
+use crate::tui::pickers::{framed, overlay_box, Choice, Picker, PickerKey};
+use crate::tui::quit::{self, QuitQuestion};
 use crate::tui::theme::Theme;
 
 /// Below this the workspace shows "terminal too small" instead of panes.
@@ -61,6 +62,7 @@ pub struct SavedWorkspace {
 enum Overlay {
     Help { scroll: usize },
     Picker(Picker),
+    Quit(QuitQuestion),
 }
 
 pub struct App {
@@ -332,6 +334,7 @@ impl App {
         match &self.overlay {
             Some(Overlay::Help { .. }) => return "HELP",
             Some(Overlay::Picker(picker)) => return picker.mode,
+            Some(Overlay::Quit(_)) => return "QUIT?",
             None => {}
         }
         if self.prefix_pending {
@@ -400,7 +403,7 @@ impl App {
                 picker.paste(text);
                 return true;
             }
-            Some(Overlay::Help { .. }) => return false,
+            Some(Overlay::Help { .. } | Overlay::Quit(_)) => return false,
             None => {}
         }
         let focus = self.layout.focus;
@@ -466,6 +469,13 @@ impl App {
                         self.overlay = None;
                         self.choose(choice);
                     }
+                }
+                return;
+            }
+            Overlay::Quit(_) => {
+                if let Some(quit) = QuitQuestion::answer(&key) {
+                    self.overlay = None;
+                    self.quit = quit;
                 }
                 return;
             }
@@ -604,7 +614,7 @@ impl App {
             }
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
             Action::Palette => self.overlay = Some(Overlay::Picker(Picker::palette(&self.keymap))),
-            Action::Quit => self.quit = true,
+            Action::Quit => self.request_quit(),
         }
     }
 
@@ -635,8 +645,16 @@ impl App {
                     self.clipboard.push(text);
                 }
                 AppAction::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
-                AppAction::Quit => self.quit = true,
+                AppAction::Quit => self.request_quit(),
             }
+        }
+    }
+
+    /// Quits, asking first when work is running.
+    fn request_quit(&mut self) {
+        match QuitQuestion::for_engine(&self.engine) {
+            Some(question) => self.overlay = Some(Overlay::Quit(question)),
+            None => self.quit = true,
         }
     }
 
@@ -943,6 +961,12 @@ impl App {
                 }
             }
             Some(Overlay::Picker(picker)) => picker.draw(frame, panes_area, &self.theme),
+            Some(Overlay::Quit(question)) => {
+                let (w, h) = quit::BOX_SIZE;
+                let rect = overlay_box(panes_area, w, h);
+                let inner = framed(frame, rect, " Quit? ", &self.theme);
+                question.draw(frame, inner, &self.theme);
+            }
             None => {}
         }
     }

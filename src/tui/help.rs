@@ -35,6 +35,9 @@ pub(crate) fn draw(
         })
         .collect();
     lines.push(Line::raw(""));
+    for line in crate::tui::panes::chat::decision::HELP_LINES {
+        lines.push(Line::styled(line, t.dim));
+    }
     lines.push(Line::styled(
         "In list panes: j/k or arrows move, Enter opens or expands,",
         t.dim,

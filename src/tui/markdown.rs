@@ -813,6 +813,22 @@ impl MarkdownStream {
         }
     }
 
+    /// What arrived after the committed lines — the line still being written, and table rows
+    /// held back — as wrapped plain text, until it is complete and gets its markdown render.
+    /// A new paragraph keeps the blank line its render will have, so nothing jumps then.
+    pub fn open_lines(&self, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+        let open = self.buffer[self.committed_src..].trim_end_matches('\n');
+        if open.trim().is_empty() {
+            return Vec::new();
+        }
+        let mut lines = Vec::new();
+        if self.committed_src > 0 && self.buffer[..self.committed_src].ends_with("\n\n") {
+            lines.push(Line::default());
+        }
+        lines.extend(wrap_plain(open, theme.text, width));
+        lines
+    }
+
     /// The committed lines at `width`.
     pub fn lines(&mut self, width: usize, theme: &Theme) -> &[Line<'static>] {
         if width != self.width {

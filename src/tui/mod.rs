@@ -18,6 +18,7 @@ pub mod markdown;
 pub mod pane;
 pub mod panes;
 pub mod pickers;
+pub mod quit;
 pub mod theme;
 
 #[cfg(test)]
@@ -111,6 +112,17 @@ async fn workspace(options: WorkspaceOptions) -> Result<()> {
     terminal.clear()?;
     let ssh = std::env::var_os("SSH_CONNECTION").is_some();
     let result = app::run_loop(&mut app, &mut terminal, events, stop_signal(), ssh).await;
+    // Work still going (the user said yes to quitting, or a signal came) ends as cancelled
+    // rather than being left for the next start's crash recovery.
+    let work = engine.running_work();
+    if !work.is_empty() {
+        app.notify(format!("stopping: cancelling {}…", work.describe()));
+        let _ = terminal.draw(|f| app.render(f));
+        let left = engine.stop_work(quit::STOP_GRACE).await;
+        if !left.is_empty() {
+            tracing::warn!("quit with work still ending: {}", left.describe());
+        }
+    }
     drop(terminal);
     drop(guard);
     engine.shutdown();

@@ -285,14 +285,15 @@ impl Store {
         })
     }
 
-    /// Marks a pending change `applied` or `rejected`; false when it was not pending.
-    pub fn resolve_pending_change(&self, id: &str, status: &str) -> Result<bool> {
+    /// Moves a change from status `from` to `to` (`pending`, `applied`, `rejected`); false
+    /// when it was no longer `from`.
+    pub fn resolve_pending_change(&self, id: &str, from: &str, to: &str) -> Result<bool> {
         let n = self.with(|c| {
             c.prepare_cached(
-                "UPDATE pending_changes SET status = ?2, resolved_at = ?3
-                 WHERE id = ?1 AND status = 'pending'",
+                "UPDATE pending_changes SET status = ?3, resolved_at = ?4
+                 WHERE id = ?1 AND status = ?2",
             )?
-            .execute(params![id, status, now()])
+            .execute(params![id, from, to, now()])
         })?;
         Ok(n == 1)
     }

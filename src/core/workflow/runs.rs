@@ -98,6 +98,11 @@ impl RunSlots {
             limits: Mutex::new(None),
         }
     }
+
+    /// Runs driven by this process.
+    pub(crate) fn running_count(&self) -> usize {
+        lock(&self.running).len()
+    }
 }
 
 /// Replaces the worker command (tests use a fake worker).

@@ -26,6 +26,18 @@ pub fn build_change(
     }
 }
 
+impl FileChange {
+    /// The change that undoes this one (`after` back to `before`).
+    pub fn reversed(&self) -> FileChange {
+        build_change(
+            self.path.clone(),
+            self.display_path.clone(),
+            self.after.clone(),
+            self.before.clone(),
+        )
+    }
+}
+
 fn unified_diff(display_path: &str, before: Option<&str>, after: Option<&str>) -> String {
     let old = before.unwrap_or("");
     let new = after.unwrap_or("");
@@ -138,13 +150,22 @@ pub async fn submit(
             })?;
             Ok(ToolOutput {
                 content: format!(
-                    "{done} — pending user review (change id {id}); the file on disk is \
-                     unchanged until the user applies it.\n{diff}"
+                    "{done} — {PENDING_REVIEW}{id}); the file on disk is unchanged until the \
+                     user applies it.\n{diff}"
                 ),
                 diff: Some(diff),
             })
         }
     }
+}
+
+/// What a write's result says when it became a pending change, before the change's id.
+const PENDING_REVIEW: &str = "pending user review (change id ";
+
+/// The id of the pending change a write's result reports (review mode), if it made one.
+pub fn pending_change_id(output: &str) -> Option<&str> {
+    let at = output.find(PENDING_REVIEW)? + PENDING_REVIEW.len();
+    output[at..].split(')').next().filter(|id| !id.is_empty())
 }
 
 /// The refusal every write tool gives in read-only mode; checked before any work is done.
@@ -173,6 +194,27 @@ mod tests {
             c.diff
         );
         assert!(c.diff.contains("-two\n+TWO\n"), "{}", c.diff);
+    }
+
+    #[test]
+    fn a_reversed_change_undoes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.txt");
+        let create = build_change(path.clone(), "new.txt".into(), None, Some("hi\n".into()));
+        apply_change(&create).unwrap();
+        let undo = create.reversed();
+        assert!(undo.diff.contains("-hi"), "{}", undo.diff);
+        apply_change(&undo).unwrap();
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn the_pending_change_id_is_read_back_from_the_result() {
+        let id = "0193-abc";
+        let output =
+            format!("Edited a.rs — {PENDING_REVIEW}{id}); the file on disk is unchanged.\n--- a");
+        assert_eq!(pending_change_id(&output), Some(id));
+        assert_eq!(pending_change_id("Edited a.rs.\n--- a/a.rs"), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
+use crate::core::agent::tools::changes::pending_change_id;
 use crate::core::store::{PartKind, StoredMessage, ToolOutcome};
 use crate::tui::diff::render_diff;
 use crate::tui::markdown::{self, wrap_plain, wrap_spans, MarkdownStream};
@@ -37,6 +38,17 @@ pub struct ToolItem {
     pub state: ToolState,
     pub expanded: bool,
     pub diff_expanded: bool,
+    /// The pending change this call proposed (review mode).
+    pub change_id: Option<String>,
+    /// That change is shown as its own item, diff included, so this line leaves it out.
+    pub diff_in_change: bool,
+}
+
+impl ToolItem {
+    pub fn set_output(&mut self, output: String) {
+        self.change_id = pending_change_id(&output).map(str::to_string);
+        self.output = Some(output);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,6 +79,8 @@ pub enum Kind {
         path: String,
         diff: String,
         state: ChangeState,
+        /// The pane's turn when the change was last decided.
+        decided_in: Option<i64>,
         expanded: bool,
     },
     Confirm {
@@ -81,6 +95,20 @@ pub enum Kind {
     },
 }
 
+impl Kind {
+    /// A change waiting for the user.
+    pub fn pending_change(change_id: String, path: String, diff: String) -> Kind {
+        Kind::Change {
+            change_id,
+            path,
+            diff,
+            state: ChangeState::Pending,
+            decided_in: None,
+            expanded: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Item {
     pub kind: Kind,
@@ -88,6 +116,10 @@ pub struct Item {
     /// A blank line above (separates messages; tool lines stay compact).
     pub gap: bool,
     cache: Option<(usize, u64, Vec<Line<'static>>)>,
+    /// A streaming reply's open line: how many of the cached lines show it, and whether it
+    /// grew since (it is laid out again when drawn, not for every delta).
+    open_rows: usize,
+    open_stale: bool,
 }
 
 impl Item {
@@ -98,23 +130,30 @@ impl Item {
             turn,
             gap,
             cache: None,
+            open_rows: 0,
+            open_stale: false,
         }
     }
 
     pub fn invalidate(&mut self) {
         self.cache = None;
+        self.open_rows = 0;
     }
 
-    /// A streaming reply committed new lines: append them to the cached lines rather than
-    /// rebuilding the cache, which would clone the whole reply again for every new line.
+    /// A streaming reply grew: its open line changed, and it may have committed new lines,
+    /// which are appended to the cached lines rather than rebuilding the cache (that would
+    /// clone the whole reply again for every new line).
     pub fn append_streamed(&mut self, width: usize, theme: &Theme) {
         let Kind::Assistant { stream, done: None } = &mut self.kind else {
-            self.cache = None;
+            self.invalidate();
             return;
         };
+        self.open_stale = true;
         let Some((w, _, lines)) = &mut self.cache else {
             return;
         };
+        lines.truncate(lines.len() - self.open_rows);
+        self.open_rows = 0;
         let have = lines.len() - usize::from(self.gap);
         let all = stream.lines(width, theme);
         if *w == width && all.len() >= have {
@@ -137,6 +176,22 @@ impl Item {
         }
         cached.extend(lines);
         self.cache = Some((width, 0, cached));
+        self.open_rows = 0;
+        self.open_stale = false;
+    }
+
+    /// Lays out a streaming reply's open line again at the end of the cached lines.
+    fn refresh_open_line(&mut self, width: usize, theme: &Theme) {
+        self.open_stale = false;
+        let (Kind::Assistant { stream, done: None }, Some((_, _, lines))) =
+            (&self.kind, &mut self.cache)
+        else {
+            return;
+        };
+        lines.truncate(lines.len() - self.open_rows);
+        let open = stream.open_lines(width, theme);
+        self.open_rows = open.len();
+        lines.extend(open);
     }
 
     /// Items that keys act on (expand, apply, answer, resume).
@@ -194,6 +249,11 @@ impl Item {
             }
             self.render_into(&mut lines, width, theme, tick);
             self.cache = Some((width, frame, lines));
+            self.open_rows = 0;
+            self.open_stale = true;
+        }
+        if self.open_stale {
+            self.refresh_open_line(width, theme);
         }
         match &self.cache {
             Some((_, _, lines)) => lines,
@@ -280,7 +340,7 @@ impl Item {
                 ..
             } => {
                 let (mark, style, hint) = match state {
-                    ChangeState::Pending => ("●", theme.warning, "  a apply · d reject"),
+                    ChangeState::Pending => ("●", theme.warning, "  pending review"),
                     ChangeState::Applied => ("✓", theme.success, "  applied"),
                     ChangeState::Rejected => ("✗", theme.error, "  rejected"),
                 };
@@ -303,7 +363,7 @@ impl Item {
                 command, answer, ..
             } => {
                 let (mark, style, hint) = match answer {
-                    None => ("?", theme.warning, "  y run · n refuse"),
+                    None => ("?", theme.warning, "  waiting for your answer"),
                     Some(true) => ("✓", theme.success, "  allowed"),
                     Some(false) => ("✗", theme.error, "  refused"),
                 };
@@ -334,7 +394,7 @@ impl Item {
                 let text = if *resumed {
                     "⟳ resuming the interrupted turn…"
                 } else {
-                    "⚠ this turn was interrupted — press r to resume"
+                    "⚠ this turn was interrupted — Ctrl-R resumes it"
                 };
                 out.extend(wrap_plain(text, theme.warning, width));
             }
@@ -403,7 +463,13 @@ fn render_tool(t: &ToolItem, out: &mut Vec<Line<'static>>, width: usize, theme: 
                 "denied" | "refused" | "pending" => theme.warning,
                 _ => theme.error,
             };
-            let mark = if outcome == "success" { "✓" } else { "✗" };
+            let proposed = outcome == "success" && t.change_id.is_some();
+            let (mark, style) = match outcome.as_str() {
+                // Nothing was written yet: the change waits for the user.
+                _ if proposed => ("•", theme.warning),
+                "success" => ("✓", style),
+                _ => ("✗", style),
+            };
             let mut tail = Vec::new();
             if let Some(ms) = latency_ms {
                 tail.push(Span::styled(
@@ -419,6 +485,8 @@ fn render_tool(t: &ToolItem, out: &mut Vec<Line<'static>>, width: usize, theme: 
             } else if !matches!(outcome.as_str(), "success" | "error") {
                 // Say why a call without an error did not succeed (interrupted, denied…).
                 tail.push(Span::styled(format!("  {outcome}"), style));
+            } else if proposed {
+                tail.push(Span::styled("  proposed for review", theme.dim));
             }
             (mark.to_string(), style, tail)
         }
@@ -436,7 +504,7 @@ fn render_tool(t: &ToolItem, out: &mut Vec<Line<'static>>, width: usize, theme: 
     // The one line stays one line: cut what does not fit.
     let line = wrap_spans(&spans, usize::MAX / 2, &[], &[]);
     out.extend(line.into_iter().take(1).map(|l| cut_line(l, width)));
-    if let Some(diff) = &t.diff {
+    if let Some(diff) = t.diff.as_ref().filter(|_| !t.diff_in_change) {
         let limit = (!t.diff_expanded).then_some(DIFF_COLLAPSED_LINES);
         for l in render_diff(diff, theme, limit) {
             out.extend(wrap_spans(
@@ -613,6 +681,8 @@ pub fn items_from_messages(messages: &[StoredMessage], outcomes: &[ToolOutcome])
                                     state: ended(trace),
                                     expanded: false,
                                     diff_expanded: false,
+                                    change_id: None,
+                                    diff_in_change: false,
                                 }),
                                 turn,
                             ));
@@ -659,7 +729,7 @@ pub fn items_from_messages(messages: &[StoredMessage], outcomes: &[ToolOutcome])
                             kind: Kind::Tool(t),
                             ..
                         }) => {
-                            t.output = Some(p.content.clone());
+                            t.set_output(p.content.clone());
                             t.state = state;
                         }
                         _ => items.push(Item::new(
@@ -673,6 +743,8 @@ pub fn items_from_messages(messages: &[StoredMessage], outcomes: &[ToolOutcome])
                                 state,
                                 expanded: false,
                                 diff_expanded: false,
+                                change_id: pending_change_id(&p.content).map(str::to_string),
+                                diff_in_change: false,
                             }),
                             turn,
                         )),

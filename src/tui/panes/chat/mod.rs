@@ -8,16 +8,17 @@
 //!
 //! Keys (composer focus): Enter sends; Alt-Enter, Shift-Enter or Ctrl-J insert a newline;
 //! Up/Down move between lines, then through prompt history; Ctrl-A/Ctrl-E line start/end;
-//! Ctrl-W deletes a word, Ctrl-U the draft; Esc cancels the running turn (idle: drops a pending
-//! `/compare` and attachments); Tab completes a slash command, else moves focus to the
-//! transcript. With nothing typed, `r` resumes an interrupted turn and `y`/`n` answer an open
-//! command confirmation.
-//! Transcript focus (Tab): j/k or Up/Down select tool calls, reasoning, changes, confirmations;
-//! Enter/Space/e expands or collapses; `a`/`d` apply or reject the selected change; `y`/`n`
-//! answer; `r` resumes; `v` starts copy mode; Esc, Tab or `i` go back to the composer (typing
-//! does too). Anywhere: PgUp/PgDn, Home/End and the mouse wheel scroll; End follows the tail
-//! again; Alt-V starts copy mode. Copy mode: j/k extend, `v` restarts, `y`/Enter copy
-//! (`AppAction::Copy`, sent as OSC 52 by the workspace), Esc leaves.
+//! Ctrl-W deletes a word, Ctrl-U the draft; Backspace on an empty draft removes the last
+//! attached image (saying so); Esc cancels the running turn (idle: drops a pending `/compare`);
+//! Tab completes a slash command, else moves focus to the transcript. Plain typing always
+//! writes: decisions take Ctrl chords (see `decision`): Ctrl-Y yes, Ctrl-N no, Ctrl-R resume,
+//! acting on the decision shown on the highlighted line above the composer.
+//! Transcript focus (Tab; the composer says so): j/k or Up/Down select tool calls, reasoning,
+//! changes, confirmations; Enter/Space/e expands or collapses; `v` starts copy mode; Esc, Tab
+//! or `i` go back to the composer, and so does typing. Anywhere: PgUp/PgDn, Home/End and the
+//! mouse wheel scroll; End follows the tail again; Alt-V starts copy mode. Copy mode: j/k
+//! extend, `v` restarts, `y`/Enter copy (`AppAction::Copy`, sent as OSC 52 by the workspace),
+//! Esc leaves.
 //!
 //! `/clear` clears the view only: the chat and what the model sees stay as they are (older
 //! messages are not paged back in); `/new` starts a fresh context. `/approval` only explains:
@@ -26,6 +27,10 @@
 //! a string) and shows it in the orchestrator pane; its result comes back to this chat.
 
 pub mod composer;
+mod copy;
+pub mod decision;
+mod events;
+mod input;
 pub mod items;
 pub mod slash;
 
@@ -203,20 +208,20 @@ impl ChatPane {
         };
         pane.reindex();
         for c in engine.pending_changes(Some(chat_id))? {
-            pane.push(Kind::Change {
-                change_id: c.id,
-                path: c.display_path,
-                diff: c.diff,
-                state: ChangeState::Pending,
-                expanded: false,
-            });
+            pane.push(Kind::pending_change(c.id, c.display_path, c.diff));
         }
+        pane.link_changes();
         if engine.rt.is_turn_running(chat_id) {
             pane.status = Status::Streaming;
+            if messages
+                .last()
+                .is_some_and(|m| m.role == "assistant" && m.status == "streaming")
+            {
+                pane.reopen_stream();
+            }
         } else if engine.snapshot(chat_id)?.is_some_and(|s| s.state != "idle") {
             pane.status = Status::Interrupted;
             pane.push(Kind::Interrupted { resumed: false });
-            pane.select(pane.items.len() - 1);
         }
         if let Some(msg) = pane.missing_key.clone() {
             pane.push(Kind::Error(msg));
@@ -281,11 +286,6 @@ impl ChatPane {
         }
         self.items.push(item);
         self.items.len() - 1
-    }
-
-    fn select(&mut self, i: usize) {
-        self.selected = Some(i);
-        self.focus = Focus::Transcript;
     }
 
     fn can_load_older(&self) -> bool {
@@ -475,839 +475,6 @@ impl ChatPane {
         self.reveal((i, 0));
     }
 
-    // ----- events -------------------------------------------------------------------------
-
-    fn last_streaming(&mut self) -> Option<usize> {
-        let i = self.items.len().checked_sub(1)?;
-        matches!(self.items[i].kind, Kind::Assistant { done: None, .. }).then_some(i)
-    }
-
-    /// Ends streamed items (a turn ended without `MessageFinished`, e.g. cancelled).
-    fn settle_streams(&mut self, width: usize) {
-        for it in self.items.iter_mut().rev().take(8) {
-            if let Kind::Assistant { stream, done: None } = &it.kind {
-                let text = stream.buffer().to_string();
-                it.finish_stream(&text, width, &self.theme);
-            }
-        }
-    }
-
-    /// Drops the partial reply of a retried request.
-    fn discard_partial(&mut self) {
-        while let Some(last) = self.items.last() {
-            let partial = match &last.kind {
-                Kind::Assistant { done, .. } => done.is_none(),
-                Kind::Reasoning { .. } => true,
-                _ => false,
-            };
-            if !partial || last.turn != self.turn {
-                break;
-            }
-            self.items.pop();
-        }
-        if self.selected.is_some_and(|s| s >= self.items.len()) {
-            self.selected = None;
-        }
-    }
-
-    fn fold(&mut self, event: &Event) -> bool {
-        // Before the first draw the width is unknown; a later draw re-renders at the real one.
-        let width = if self.width == 0 { 80 } else { self.width };
-        match event {
-            Event::TurnStarted { turn, .. } => {
-                self.turn = *turn;
-                self.status = Status::Streaming;
-                if self.title.is_empty() {
-                    // The core titles a chat from its first message when that turn starts.
-                    if let Ok(chat) = self.engine.chat(&self.chat_id) {
-                        self.title = chat.title;
-                    }
-                }
-                for it in &mut self.items {
-                    if let Kind::Interrupted { resumed } = &mut it.kind {
-                        *resumed = true;
-                        it.invalidate();
-                    }
-                }
-            }
-            Event::UserMessage {
-                turn,
-                text,
-                attachments,
-                ..
-            } => {
-                if self.echoed.take().as_ref() == Some(text) {
-                    return false;
-                }
-                self.turn = *turn;
-                self.top = None;
-                self.push(Kind::User {
-                    text: text.clone(),
-                    attachments: attachments.clone(),
-                });
-            }
-            Event::WorkflowReported { heading, body, .. } => {
-                self.items
-                    .extend(items::report_items(heading, body, self.turn));
-            }
-            Event::ModelCallStarted { model, .. } => {
-                self.model = model.clone();
-                self.status = Status::Streaming;
-            }
-            Event::TextDelta { text, .. } => {
-                self.status = Status::Streaming;
-                let i = match self.last_streaming() {
-                    Some(i) => i,
-                    None => self.push(Kind::Assistant {
-                        stream: MarkdownStream::new(),
-                        done: None,
-                    }),
-                };
-                let theme = &self.theme;
-                let it = &mut self.items[i];
-                if let Kind::Assistant { stream, .. } = &mut it.kind {
-                    if !stream.push(text, width, theme) {
-                        // Nothing complete yet: the view does not change.
-                        return false;
-                    }
-                }
-                it.append_streamed(width, theme);
-            }
-            Event::ReasoningDelta { text, .. } => {
-                self.status = Status::Streaming;
-                match self.items.last_mut() {
-                    Some(it)
-                        if matches!(it.kind, Kind::Reasoning { .. }) && it.turn == self.turn =>
-                    {
-                        if let Kind::Reasoning { text: t, .. } = &mut it.kind {
-                            t.push_str(text);
-                        }
-                        it.invalidate();
-                    }
-                    _ => {
-                        self.push(Kind::Reasoning {
-                            text: text.clone(),
-                            expanded: false,
-                        });
-                    }
-                }
-            }
-            Event::Retrying {
-                attempt,
-                max_attempts,
-                delay_ms,
-                reason,
-                discard_partial,
-                ..
-            } => {
-                if *discard_partial {
-                    self.discard_partial();
-                }
-                self.push(Kind::Notice(retry_notice(
-                    *attempt,
-                    *max_attempts,
-                    *delay_ms,
-                    reason,
-                )));
-            }
-            Event::ModelCallFinished { usage, .. } => {
-                self.tokens += usage.prompt_tokens + usage.completion_tokens;
-            }
-            Event::MessageFinished { content, .. } => match self.last_streaming() {
-                Some(i) => self.items[i].finish_stream(content, width, &self.theme),
-                None if !content.trim().is_empty() => {
-                    self.push(Kind::Assistant {
-                        stream: MarkdownStream::new(),
-                        done: Some(content.clone()),
-                    });
-                }
-                None => return false,
-            },
-            Event::ToolStarted {
-                trace_id,
-                tool_call_id,
-                tool_name,
-                input,
-                ..
-            } => {
-                self.settle_streams(width);
-                self.status = Status::RunningTool(tool_name.clone());
-                let i = self.push(Kind::Tool(ToolItem {
-                    tool_call_id: Some(tool_call_id.clone()),
-                    trace_id: Some(trace_id.clone()),
-                    name: tool_name.clone(),
-                    input: input.to_string(),
-                    output: None,
-                    diff: None,
-                    state: ToolState::Running,
-                    expanded: false,
-                    diff_expanded: false,
-                }));
-                self.tools_by_call.insert(tool_call_id.clone(), i);
-                self.tools_by_trace.insert(trace_id.clone(), i);
-            }
-            Event::ToolFinished {
-                trace_id,
-                outcome,
-                latency_ms,
-                output,
-                error,
-                diff,
-                ..
-            } => {
-                let Some(&i) = self.tools_by_trace.get(trace_id) else {
-                    return false;
-                };
-                if let Some(Item {
-                    kind: Kind::Tool(t),
-                    ..
-                }) = self.items.get_mut(i)
-                {
-                    t.state = ToolState::Done {
-                        outcome: outcome.clone(),
-                        latency_ms: Some(*latency_ms),
-                        error: error.clone(),
-                    };
-                    t.output = Some(output.clone());
-                    t.diff = diff.clone().filter(|d| !d.is_empty());
-                }
-                self.items[i].invalidate();
-                if !self.items.iter().any(Item::animates) {
-                    self.status = Status::Streaming;
-                }
-            }
-            Event::ChangePending {
-                change_id,
-                path,
-                diff,
-                ..
-            } => {
-                let i = self.push(Kind::Change {
-                    change_id: change_id.clone(),
-                    path: path.clone(),
-                    diff: diff.clone(),
-                    state: ChangeState::Pending,
-                    expanded: false,
-                });
-                if self.composer.is_empty() && self.copy.is_none() {
-                    self.select(i);
-                }
-            }
-            Event::ChangeResolved { change_id, applied } => {
-                let Some(it) = self.items.iter_mut().find(
-                    |it| matches!(&it.kind, Kind::Change { change_id: c, .. } if c == change_id),
-                ) else {
-                    return false;
-                };
-                if let Kind::Change { state, .. } = &mut it.kind {
-                    *state = if *applied {
-                        ChangeState::Applied
-                    } else {
-                        ChangeState::Rejected
-                    };
-                }
-                it.invalidate();
-            }
-            Event::CommandConfirmationRequested {
-                request_id,
-                command,
-                ..
-            } => {
-                let i = self.push(Kind::Confirm {
-                    request_id: request_id.clone(),
-                    command: command.clone(),
-                    answer: None,
-                });
-                if self.composer.is_empty() && self.copy.is_none() {
-                    self.select(i);
-                }
-            }
-            Event::TurnFinished { status, error, .. } => {
-                self.settle_streams(width);
-                self.status = Status::Idle;
-                match (status.as_str(), error) {
-                    ("completed", _) => {}
-                    ("cancelled", _) => {
-                        self.push(Kind::Notice("turn cancelled".into()));
-                    }
-                    ("step_limit", _) => {
-                        self.push(Kind::Notice(
-                            "stopped at the step limit — send a message to continue".into(),
-                        ));
-                    }
-                    (_, Some(e)) => {
-                        self.push(Kind::Error(e.clone()));
-                    }
-                    (other, None) => {
-                        self.push(Kind::Error(format!("turn {other}")));
-                    }
-                }
-            }
-            Event::ContextLoaded {
-                instructions,
-                skills,
-                ..
-            } => {
-                self.push(Kind::Notice(context::describe(instructions, skills)));
-            }
-            Event::ModelList { models, error, .. } => {
-                self.push(Kind::Notice(match (models.is_empty(), error) {
-                    (false, _) => format!("models on the server: {}", models.join(", ")),
-                    (true, Some(e)) => format!("the server lists no models ({e})"),
-                    (true, None) => "the server lists no models".into(),
-                }));
-            }
-            _ => return false,
-        }
-        true
-    }
-
-    // ----- input --------------------------------------------------------------------------
-
-    fn actionable(&self) -> Vec<usize> {
-        (0..self.items.len())
-            .filter(|&i| self.items[i].is_actionable())
-            .collect()
-    }
-
-    fn move_selection(&mut self, down: bool) {
-        let all = self.actionable();
-        let next = match self.selected {
-            None => all.last().copied(),
-            Some(s) if down => all.iter().copied().find(|&i| i > s).or(Some(s)),
-            Some(s) => all.iter().rev().copied().find(|&i| i < s).or(Some(s)),
-        };
-        if let Some(i) = next {
-            self.selected = Some(i);
-            self.reveal_item(i);
-        }
-    }
-
-    fn resolve_selected(&mut self, apply: bool) -> KeyOutcome {
-        let Some(i) = self.selected else {
-            return KeyOutcome::Consumed;
-        };
-        if let Some(Item {
-            kind:
-                Kind::Change {
-                    change_id,
-                    state: ChangeState::Pending,
-                    ..
-                },
-            ..
-        }) = self.items.get(i)
-        {
-            return KeyOutcome::Actions(vec![AppAction::Engine(Command::ResolveChange {
-                change_id: change_id.clone(),
-                apply,
-            })]);
-        }
-        KeyOutcome::Consumed
-    }
-
-    /// Answers the selected (else the oldest open) command confirmation.
-    fn answer(&mut self, allow: bool) -> Option<KeyOutcome> {
-        let open = |it: &Item| matches!(it.kind, Kind::Confirm { answer: None, .. });
-        let i = self
-            .selected
-            .filter(|&s| self.items.get(s).is_some_and(open))
-            .or_else(|| self.items.iter().position(open))?;
-        let it = &mut self.items[i];
-        if let Kind::Confirm {
-            request_id, answer, ..
-        } = &mut it.kind
-        {
-            *answer = Some(allow);
-            let id = request_id.clone();
-            it.invalidate();
-            return Some(KeyOutcome::Actions(vec![AppAction::Engine(
-                Command::ConfirmCommand {
-                    request_id: id,
-                    allow,
-                },
-            )]));
-        }
-        None
-    }
-
-    fn resume(&mut self) -> Option<KeyOutcome> {
-        if self.status != Status::Interrupted {
-            return None;
-        }
-        self.status = Status::Streaming;
-        for it in &mut self.items {
-            if let Kind::Interrupted { resumed } = &mut it.kind {
-                *resumed = true;
-                it.invalidate();
-            }
-        }
-        self.top = None;
-        // Back to the composer, where Esc cancels the resumed turn.
-        self.focus = Focus::Composer;
-        self.selected = None;
-        Some(KeyOutcome::Actions(vec![AppAction::Engine(
-            Command::ResumeChat {
-                chat_id: self.chat_id.clone(),
-            },
-        )]))
-    }
-
-    fn is_running(&self) -> bool {
-        matches!(self.status, Status::Streaming | Status::RunningTool(_))
-    }
-
-    fn copy_key(&mut self, key: KeyEvent) -> KeyOutcome {
-        let Some((anchor, cursor)) = self.copy else {
-            return KeyOutcome::Ignored;
-        };
-        let cursor = match key.code {
-            KeyCode::Char('j') | KeyCode::Down => self.pos_down(cursor, 1),
-            KeyCode::Char('k') | KeyCode::Up => self.pos_up(cursor, 1),
-            KeyCode::PageDown => self.pos_down(cursor, self.view_h.max(2) - 1),
-            KeyCode::PageUp => self.pos_up(cursor, self.view_h.max(2) - 1),
-            KeyCode::Char('v') => {
-                self.copy = Some((cursor, cursor));
-                return KeyOutcome::Consumed;
-            }
-            KeyCode::Char('y') | KeyCode::Enter => {
-                let text = self.selection_text(anchor, cursor);
-                self.copy = None;
-                let n = text.lines().count();
-                return KeyOutcome::Actions(vec![
-                    AppAction::Copy(text),
-                    AppAction::Notice(format!("copied {n} lines")),
-                ]);
-            }
-            KeyCode::Esc | KeyCode::Char('q') => {
-                self.copy = None;
-                return KeyOutcome::Consumed;
-            }
-            _ => return KeyOutcome::Consumed,
-        };
-        self.copy = Some((anchor, cursor));
-        self.reveal(cursor);
-        KeyOutcome::Consumed
-    }
-
-    fn selection_text(&mut self, a: Pos, b: Pos) -> String {
-        let (start, end) = if a <= b { (a, b) } else { (b, a) };
-        let (w, tick) = (self.width.max(1), self.tick);
-        let mut out = Vec::new();
-        for i in start.0..=end.0.min(self.items.len().saturating_sub(1)) {
-            let lines = self.items[i].lines(w, &self.theme, tick);
-            let from = if i == start.0 { start.1 } else { 0 };
-            let to = if i == end.0 { end.1 + 1 } else { lines.len() };
-            for l in lines.iter().take(to).skip(from) {
-                out.push(line_text(l));
-            }
-        }
-        out.join("\n")
-    }
-
-    /// Keys while searching: type the query, Enter finds the nearest older match, `n`/`N`
-    /// step to older/newer ones, `y` copies the matched line, Esc leaves.
-    fn search_key(&mut self, key: KeyEvent) -> KeyOutcome {
-        let Some(search) = self.search.as_mut() else {
-            return KeyOutcome::Ignored;
-        };
-        if search.typing {
-            match key.code {
-                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                    search.query.push(c)
-                }
-                KeyCode::Backspace => {
-                    search.query.pop();
-                }
-                KeyCode::Enter if !search.query.is_empty() => {
-                    search.typing = false;
-                    return self.find(true);
-                }
-                KeyCode::Esc => self.search = None,
-                _ => {}
-            }
-            return KeyOutcome::Consumed;
-        }
-        match key.code {
-            KeyCode::Char('n') => self.find(true),
-            KeyCode::Char('N') => self.find(false),
-            KeyCode::Char('/') => {
-                search.typing = true;
-                search.query.clear();
-                KeyOutcome::Consumed
-            }
-            KeyCode::Esc | KeyCode::Char('q') => {
-                self.search = None;
-                self.copy = None;
-                KeyOutcome::Consumed
-            }
-            _ => self.copy_key(key),
-        }
-    }
-
-    /// Moves to the next line containing the query (case-insensitive), older or newer than
-    /// the current match (or the bottom of the view), loading older pages on the way.
-    fn find(&mut self, older: bool) -> KeyOutcome {
-        let Some(query) = self.search.as_ref().map(|s| s.query.to_lowercase()) else {
-            return KeyOutcome::Ignored;
-        };
-        let start = match self.copy {
-            Some((_, cursor)) => cursor,
-            None => {
-                let top = self.top_pos();
-                self.pos_down(top, self.view_h.saturating_sub(1))
-            }
-        };
-        let mut pos = start;
-        loop {
-            let next = if older {
-                self.pos_up(pos, 1)
-            } else {
-                self.pos_down(pos, 1)
-            };
-            if next == pos {
-                return KeyOutcome::Actions(vec![AppAction::Notice(format!(
-                    "no {} match for '{query}'",
-                    if older { "older" } else { "newer" }
-                ))]);
-            }
-            pos = next;
-            if self.line_at(pos).to_lowercase().contains(&query) {
-                self.copy = Some((pos, pos));
-                self.reveal(pos);
-                return KeyOutcome::Consumed;
-            }
-        }
-    }
-
-    fn line_at(&mut self, (i, l): Pos) -> String {
-        let (w, tick) = (self.width.max(1), self.tick);
-        self.items
-            .get_mut(i)
-            .and_then(|it| it.lines(w, &self.theme, tick).get(l).map(line_text))
-            .unwrap_or_default()
-    }
-
-    fn transcript_key(&mut self, key: KeyEvent) -> KeyOutcome {
-        match key.code {
-            KeyCode::Up | KeyCode::Char('k') => self.move_selection(false),
-            KeyCode::Down | KeyCode::Char('j') => self.move_selection(true),
-            KeyCode::Enter | KeyCode::Char(' ') | KeyCode::Char('e') => {
-                if let Some(i) = self.selected {
-                    if let Some(it) = self.items.get_mut(i) {
-                        it.toggle();
-                    }
-                }
-            }
-            KeyCode::Char('a') => return self.resolve_selected(true),
-            KeyCode::Char('d') => return self.resolve_selected(false),
-            KeyCode::Char('y') => return self.answer(true).unwrap_or(KeyOutcome::Consumed),
-            KeyCode::Char('n') => return self.answer(false).unwrap_or(KeyOutcome::Consumed),
-            KeyCode::Char('r') => return self.resume().unwrap_or(KeyOutcome::Consumed),
-            KeyCode::Char('v') => {
-                let start = match self.selected {
-                    Some(i) => (i, 0),
-                    None => self.top_pos(),
-                };
-                self.copy = Some((start, start));
-                self.reveal(start);
-            }
-            KeyCode::Esc | KeyCode::Tab | KeyCode::Char('i') => {
-                self.focus = Focus::Composer;
-                self.selected = None;
-            }
-            KeyCode::Char(c)
-                if !key
-                    .modifiers
-                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-            {
-                // Typing goes back to the composer.
-                self.focus = Focus::Composer;
-                self.selected = None;
-                self.composer.insert_char(c);
-            }
-            _ => return KeyOutcome::Ignored,
-        }
-        KeyOutcome::Consumed
-    }
-
-    fn popup_items(&self) -> Vec<&'static (&'static str, &'static str, &'static str)> {
-        slash::completions(self.composer.text())
-    }
-
-    fn complete(&mut self) {
-        let items = self.popup_items();
-        if let Some((name, _, _)) = items.get(self.popup.min(items.len().saturating_sub(1))) {
-            self.composer.set_text(&format!("/{name} "));
-        }
-        self.popup = 0;
-    }
-
-    fn composer_key(&mut self, key: KeyEvent) -> KeyOutcome {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        let alt = key.modifiers.contains(KeyModifiers::ALT);
-        let shift = key.modifiers.contains(KeyModifiers::SHIFT);
-        let popup = self.popup_items();
-        if !popup.is_empty() {
-            match key.code {
-                KeyCode::Tab => {
-                    self.complete();
-                    return KeyOutcome::Consumed;
-                }
-                KeyCode::Down => {
-                    self.popup = (self.popup + 1) % popup.len();
-                    return KeyOutcome::Consumed;
-                }
-                KeyCode::Up => {
-                    self.popup = (self.popup + popup.len() - 1) % popup.len();
-                    return KeyOutcome::Consumed;
-                }
-                KeyCode::Enter if !alt && !shift => {
-                    let typed = self.composer.text().trim_start_matches('/').to_string();
-                    // A command whose argument is absent or optional (`[NAME]`) runs as typed.
-                    let exact = popup.iter().any(|(n, args, _)| {
-                        *n == typed && (args.is_empty() || args.starts_with('['))
-                    });
-                    if !exact {
-                        self.complete();
-                        return KeyOutcome::Consumed;
-                    }
-                }
-                _ => {}
-            }
-        }
-        match key.code {
-            KeyCode::Enter if alt || shift => self.composer.newline(),
-            KeyCode::Char('j') if ctrl => self.composer.newline(),
-            KeyCode::Enter => return self.submit(),
-            KeyCode::Esc => {
-                if self.is_running() {
-                    return KeyOutcome::Actions(vec![AppAction::Engine(Command::CancelTurn {
-                        chat_id: self.chat_id.clone(),
-                    })]);
-                }
-                if self.compare.take().is_none() && self.attachments.is_empty() {
-                    return KeyOutcome::Ignored;
-                }
-                self.attachments.clear();
-            }
-            KeyCode::Tab => {
-                if self.actionable().is_empty() {
-                    return KeyOutcome::Ignored;
-                }
-                self.focus = Focus::Transcript;
-                self.selected = None;
-                self.move_selection(false);
-            }
-            KeyCode::Backspace => self.composer.backspace(),
-            KeyCode::Delete => self.composer.delete(),
-            KeyCode::Left => self.composer.left(),
-            KeyCode::Right => self.composer.right(),
-            KeyCode::Up if !alt => self.composer.up(),
-            KeyCode::Down if !alt => self.composer.down(),
-            KeyCode::Char('a') if ctrl => self.composer.line_start(),
-            KeyCode::Char('e') if ctrl => self.composer.line_end(),
-            KeyCode::Char('w') if ctrl => self.composer.delete_word(),
-            KeyCode::Char('u') if ctrl => self.composer.clear(),
-            KeyCode::Char(c) if !ctrl && !alt => {
-                // Shortcuts that only make sense with nothing typed.
-                if self.composer.is_empty() {
-                    match c {
-                        'r' => {
-                            if let Some(out) = self.resume() {
-                                return out;
-                            }
-                        }
-                        'y' | 'n' => {
-                            if let Some(out) = self.answer(c == 'y') {
-                                return out;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                self.composer.insert_char(c);
-                self.popup = 0;
-            }
-            _ => return KeyOutcome::Ignored,
-        }
-        KeyOutcome::Consumed
-    }
-
-    fn submit(&mut self) -> KeyOutcome {
-        let shown = self.composer.text().to_string();
-        if shown.trim().is_empty() && self.attachments.is_empty() {
-            return KeyOutcome::Consumed;
-        }
-        match slash::parse(&shown) {
-            Err(e) => {
-                self.push(Kind::Error(e));
-                self.top = None;
-                KeyOutcome::Consumed
-            }
-            Ok(Some(cmd)) => {
-                self.composer.take();
-                self.run_slash(cmd)
-            }
-            Ok(None) => self.send(),
-        }
-    }
-
-    fn send(&mut self) -> KeyOutcome {
-        if let Some(msg) = self.missing_key.clone() {
-            self.push(Kind::Error(msg));
-            self.top = None;
-            return KeyOutcome::Consumed;
-        }
-        if self.is_running() {
-            self.push(Kind::Notice(
-                "a turn is running — wait for it, or Esc to cancel it".into(),
-            ));
-            self.top = None;
-            return KeyOutcome::Consumed;
-        }
-        let mut text = self.composer.take();
-        if text.starts_with("//") {
-            text.remove(0);
-        }
-        self.top = None;
-        if let Some(models) = self.compare.take() {
-            self.push(Kind::Notice(format!(
-                "compare: sent to {}",
-                models.join(", ")
-            )));
-            return KeyOutcome::Actions(vec![AppAction::Compare {
-                models,
-                prompt: text,
-            }]);
-        }
-        let attachments = std::mem::take(&mut self.attachments);
-        self.turn += 1;
-        self.push(Kind::User {
-            text: text.clone(),
-            attachments: attachments.iter().map(|a| a.name.clone()).collect(),
-        });
-        self.echoed = Some(text.clone());
-        self.status = Status::Streaming;
-        KeyOutcome::Actions(vec![AppAction::Engine(Command::SendMessage {
-            chat_id: self.chat_id.clone(),
-            text,
-            attachments: attachments.into_iter().map(|a| a.path).collect(),
-        })])
-    }
-
-    fn run_slash(&mut self, cmd: Slash) -> KeyOutcome {
-        self.top = None;
-        match cmd {
-            Slash::Model(name) => match self.engine.set_chat_model(&self.chat_id, &name) {
-                Ok(()) => {
-                    if let Ok(chat) = self.engine.chat(&self.chat_id) {
-                        self.model = chat.model;
-                    }
-                    self.push(Kind::Notice(format!("model: {}", self.model)));
-                }
-                Err(e) => {
-                    self.push(Kind::Error(format!("/model: {e:#}")));
-                }
-            },
-            Slash::Models => {
-                let aliases = &self.engine.rt.config.model_aliases;
-                let mut text = format!("model: {} — /model NAME switches", self.model);
-                if !aliases.is_empty() {
-                    let listed: Vec<String> =
-                        aliases.iter().map(|(a, m)| format!("{a} → {m}")).collect();
-                    text.push_str(&format!("; aliases: {}", listed.join(", ")));
-                }
-                self.push(Kind::Notice(text));
-                return KeyOutcome::Actions(vec![AppAction::Engine(Command::ListModels {
-                    chat_id: self.chat_id.clone(),
-                })]);
-            }
-            Slash::New => return KeyOutcome::Actions(vec![AppAction::NewChat]),
-            Slash::Resume => return KeyOutcome::Actions(vec![AppAction::PickSession]),
-            Slash::Help => return KeyOutcome::Actions(vec![AppAction::Help]),
-            Slash::Skills => {
-                let rt = &self.engine.rt;
-                let catalog =
-                    SkillCatalog::discover(&rt.project_root, rt.config.user_home.as_deref());
-                for line in catalog.describe() {
-                    self.push(Kind::Notice(line));
-                }
-            }
-            Slash::Clear => {
-                // Display only: the model keeps the history (use /new for a fresh context).
-                self.floor_seq = self
-                    .engine
-                    .message_count(&self.chat_id)
-                    .unwrap_or(0)
-                    .saturating_add(1);
-                self.first_seq = self.floor_seq;
-                self.items.clear();
-                self.selected = None;
-                self.copy = None;
-                self.reindex();
-                self.push(Kind::Notice(
-                    "view cleared — the model still sees the history; /new starts afresh".into(),
-                ));
-            }
-            Slash::Attach(path) => {
-                let path = if path.is_absolute() {
-                    path
-                } else {
-                    self.engine.rt.project_root.join(path)
-                };
-                match images::image_info(&path) {
-                    Ok(info) => self.attachments.push(Attachment {
-                        name: file_name(&path.to_string_lossy()),
-                        path,
-                        bytes: info.bytes,
-                        width: info.width,
-                        height: info.height,
-                    }),
-                    Err(e) => {
-                        self.push(Kind::Error(format!("/attach: {e}")));
-                    }
-                }
-            }
-            Slash::Compare(models) => {
-                self.push(Kind::Notice(format!(
-                    "the next prompt goes to {} side by side (Esc cancels)",
-                    models.join(", ")
-                )));
-                self.compare = Some(models);
-            }
-            Slash::Approval(mode) => {
-                let current = self.engine.rt.config.approval.as_str();
-                let text = match mode.parse::<crate::core::agent::tools::ApprovalMode>() {
-                    Ok(m) => format!(
-                        "approval is set per project, not per chat: put approval = \"{}\" in \
-                         .boocode/config.toml (now: {current})",
-                        m.as_str()
-                    ),
-                    Err(e) => {
-                        self.push(Kind::Error(format!("/approval: {e}")));
-                        return KeyOutcome::Consumed;
-                    }
-                };
-                self.push(Kind::Notice(text));
-            }
-            Slash::Workflow { name, args } => {
-                let args = match crate::core::workflow::args::args_from_text(&args) {
-                    Ok(args) => args,
-                    Err(e) => {
-                        self.push(Kind::Error(format!("/workflow {name}: args: {e}")));
-                        return KeyOutcome::Consumed;
-                    }
-                };
-                self.push(Kind::Notice(format!(
-                    "starting workflow {name}: progress in the orchestrator pane, the result \
-                     comes back here"
-                )));
-                return KeyOutcome::Actions(vec![AppAction::RunWorkflow { name, args }]);
-            }
-        }
-        KeyOutcome::Consumed
-    }
-
     // ----- drawing ------------------------------------------------------------------------
 
     fn status_text(&self) -> String {
@@ -1363,7 +530,7 @@ impl ChatPane {
         } else if self.copy.is_some() {
             "copy: j/k extend · v restart · y copy · Esc exit"
         } else if self.focus == Focus::Transcript {
-            "j/k select · Enter expand · a/d change · y/n confirm · v copy · Esc back"
+            "j/k select · Enter expand · v copy · Esc back"
         } else if self.is_running() {
             "Esc cancel · Alt-Enter newline"
         } else {
@@ -1408,7 +575,12 @@ impl Pane for ChatPane {
         let (rows, cursor) = self.composer_rows(width.saturating_sub(prompt_w));
         let shown_rows = rows.len().clamp(1, COMPOSER_ROWS);
         let chips = !self.attachments.is_empty() || self.compare.is_some();
-        let bottom_h = (shown_rows + 1 + usize::from(chips)).min(area.height as usize);
+        let decision = self.decision_line(width, theme);
+        let bottom_h = (shown_rows + 1 + usize::from(chips) + usize::from(decision.is_some()))
+            .min(area.height as usize);
+        // Rows left for the decision line and the chips once the composer and its separator
+        // have theirs; the decision line goes first.
+        let mut extra_rows = bottom_h.saturating_sub(shown_rows + 1);
         let view_h = (area.height as usize).saturating_sub(bottom_h);
         if width != self.width {
             self.width = width;
@@ -1440,22 +612,16 @@ impl Pane for ChatPane {
             y += 1;
             l += 1;
         }
-        if self.top.is_some() && view_h > 0 {
-            let note = " ↓ more below — End follows ";
-            let w = note.width() as u16;
-            if area.width > w {
-                buf.set_string(
-                    area.x + area.width - w,
-                    area.y + view_h as u16 - 1,
-                    note,
-                    theme.status_bar,
-                );
-            }
+
+        let mut yb = area.y + view_h as u16;
+        if let Some(line) = decision.filter(|_| extra_rows > 0) {
+            buf.set_line(area.x, yb, &line, area.width);
+            yb += 1;
+            extra_rows -= 1;
         }
 
         // Attachment chips and compare target.
-        let mut yb = area.y + view_h as u16;
-        if chips && bottom_h > shown_rows + 1 {
+        if chips && extra_rows > 0 {
             let mut spans = Vec::new();
             for a in &self.attachments {
                 spans.push(Span::styled(
@@ -1475,16 +641,28 @@ impl Pane for ChatPane {
                     format!("[compare: {}]", models.join(", ")),
                     theme.warning,
                 ));
+                spans.push(Span::styled(" Esc drops it ", theme.dim));
+            }
+            if !self.attachments.is_empty() {
+                spans.push(Span::styled("Backspace removes", theme.dim));
             }
             buf.set_line(area.x, yb, &Line::from(spans), area.width);
             yb += 1;
         }
 
-        // Separator with hints.
+        // Separator with hints, and a note when the view is not at the tail (on this line, so
+        // it never covers the transcript).
         if yb < area.y + area.height {
-            let hint = truncate(self.hint(), width.saturating_sub(4));
-            let fill = width.saturating_sub(hint.width() + 3);
+            let below = if self.top.is_some() {
+                "─ ↓ more below · End follows "
+            } else {
+                ""
+            };
+            let below = truncate(below, width.saturating_sub(4));
+            let hint = truncate(self.hint(), width.saturating_sub(4 + below.width()));
+            let fill = width.saturating_sub(below.width() + hint.width() + 3);
             let line = Line::from(vec![
+                Span::styled(below, theme.accent),
                 Span::styled("─".repeat(fill), theme.border),
                 Span::styled(format!(" {hint} "), theme.dim),
                 Span::styled("─", theme.border),
@@ -1501,8 +679,14 @@ impl Pane for ChatPane {
                 break;
             }
             let prefix = if first_row + k == 0 { "› " } else { "  " };
+            // While keys select in the transcript, the prompt is dimmed.
+            let prompt_style = if self.focus == Focus::Transcript {
+                theme.dim
+            } else {
+                theme.user
+            };
             let line = Line::from(vec![
-                Span::styled(prefix, theme.user),
+                Span::styled(prefix, prompt_style),
                 Span::styled(text.clone(), theme.text),
             ]);
             buf.set_line(area.x, row, &line, area.width);
@@ -1515,10 +699,12 @@ impl Pane for ChatPane {
             ]);
             buf.set_line(area.x, yb, &line, area.width);
         } else if self.composer.is_empty() {
-            let placeholder = if self.missing_key.is_some() {
+            let placeholder = if self.focus == Focus::Transcript {
+                "selecting above — type or Esc to write here"
+            } else if self.missing_key.is_some() {
                 "no API key — see above"
             } else if self.status == Status::Interrupted {
-                "press r to resume, or type a message"
+                "Ctrl-R resumes, or type a message"
             } else {
                 "ask anything · /help"
             };
@@ -1568,6 +754,11 @@ impl Pane for ChatPane {
     }
 
     fn handle_key(&mut self, key: KeyEvent, _ctx: &PaneContext<'_>) -> KeyOutcome {
+        if let Some(outcome) = self.decision_key(&key) {
+            self.search = None;
+            self.copy = None;
+            return outcome;
+        }
         if self.search.is_some() {
             return self.search_key(key);
         }

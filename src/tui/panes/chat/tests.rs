@@ -162,6 +162,28 @@ fn stream(pane: &mut ChatPane, e: &Env, text: &str) {
     }
 }
 
+fn delta(p: &mut ChatPane, e: &Env, text: &str) {
+    ev(
+        p,
+        e,
+        Event::TextDelta {
+            chat_id: e.chat_id.clone(),
+            text: text.into(),
+        },
+    );
+}
+
+fn turn_started(p: &mut ChatPane, e: &Env, turn: i64) {
+    ev(
+        p,
+        e,
+        Event::TurnStarted {
+            chat_id: e.chat_id.clone(),
+            turn,
+        },
+    );
+}
+
 const MARKDOWN: &str = "# Plan\n\nSome *emphasis*, **bold** and `code`.\n\n1. first\n2. second\n   - nested\n\n| name | size |\n|------|------|\n| a.rs | 10 |\n| b.rs | 2000 |\n\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n\n> quoted\n\nSee [the docs](https://example.com/docs).\n\n---\n";
 
 fn finished_markdown(e: &Env) -> ChatPane {
@@ -205,27 +227,88 @@ fn narrow_width() {
 }
 
 #[test]
-fn streaming_shows_only_complete_lines() {
+fn streaming_shows_the_open_line_as_it_grows() {
     let e = env();
     let mut p = new_pane(&e);
     stream(
         &mut p,
         &e,
-        "First line is done.\nSecond line is still arriv",
+        "First line is **done**.\n\nSecond line is still arriv",
     );
     let out = draw(&mut p, &e, &theme(), 50, 8, 0);
-    assert!(out.contains("First line is done."));
-    assert!(!out.contains("Second"));
+    assert!(out.contains("First line is done."), "{out}");
+    // The open line shows as plain text while it grows, after the blank line its paragraph
+    // will have.
+    assert!(
+        out.contains("First line is done.\n\nSecond line is still arriv\n"),
+        "{out}"
+    );
     insta::assert_snapshot!(out);
+    delta(&mut p, &e, "ing, *slowly*");
+    let out = draw(&mut p, &e, &theme(), 50, 8, 0);
+    assert!(
+        out.contains("Second line is still arriving, *slowly*"),
+        "{out}"
+    );
+    delta(&mut p, &e, ".\n");
+    // Complete: rendered as markdown, shown once.
+    let out = draw(&mut p, &e, &theme(), 50, 8, 0);
+    assert!(
+        out.contains("Second line is still arriving, slowly."),
+        "{out}"
+    );
+    assert_eq!(out.matches("Second line").count(), 1, "{out}");
+}
+
+#[test]
+fn a_running_sub_agents_reply_goes_on_in_one_item() {
+    let e = env();
+    let store = e.engine.store();
+    store
+        .insert_user_message(&e.chat_id, 1, "write lorem ipsum", &[])
+        .unwrap();
+    let message = store
+        .begin_assistant_message(&e.chat_id, 1, "mock-model")
+        .unwrap();
+    let fragment = "lorem ipsum dolor sit amet consectetur adipiscin";
+    store
+        .save_assistant_progress(
+            &message.id,
+            &[crate::core::store::MessagePart::text(
+                crate::core::store::PartKind::Text,
+                fragment,
+            )],
+        )
+        .unwrap();
+    // The sub-agent's turn is running when its chat is opened.
+    let _turn = e.engine.rt.begin_turn(&e.chat_id, None).unwrap();
+    let mut p = new_pane(&e);
+    assert!(draw(&mut p, &e, &theme(), 100, 8, 0).contains(fragment));
+    for text in ["g elit, sed do", " eiusmod tempor"] {
+        delta(&mut p, &e, text);
+    }
+    let out = draw(&mut p, &e, &theme(), 100, 8, 0);
+    assert!(
+        out.contains("adipiscing elit, sed do eiusmod tempor"),
+        "the reply froze: {out}"
+    );
+    let full = format!("{fragment}g elit, sed do eiusmod tempor incididunt.");
     ev(
         &mut p,
         &e,
-        Event::TextDelta {
+        Event::MessageFinished {
             chat_id: e.chat_id.clone(),
-            text: "ing.\n".into(),
+            message_id: message.id.clone(),
+            content: full.clone(),
         },
     );
-    assert!(draw(&mut p, &e, &theme(), 50, 8, 0).contains("Second line is still arriving."));
+    let out = draw(&mut p, &e, &theme(), 100, 8, 0);
+    assert_eq!(
+        out.matches("lorem ipsum dolor").count(),
+        1,
+        "shown twice: {out}"
+    );
+    assert!(out.contains("incididunt."), "{out}");
 }
 
 #[test]
@@ -292,14 +375,7 @@ fn tool_done(
 fn tool_lines() {
     let e = env();
     let mut p = new_pane(&e);
-    ev(
-        &mut p,
-        &e,
-        Event::TurnStarted {
-            chat_id: e.chat_id.clone(),
-            turn: 1,
-        },
-    );
+    turn_started(&mut p, &e, 1);
     tool(
         &mut p,
         &e,
@@ -366,41 +442,51 @@ fn diff_collapsed_and_expanded() {
     insta::assert_snapshot!(format!("{collapsed}\n{expanded}"));
 }
 
+fn change_pending(p: &mut ChatPane, e: &Env, change_id: &str, path: &str, diff: &str) {
+    ev(
+        p,
+        e,
+        Event::ChangePending {
+            chat_id: e.chat_id.clone(),
+            change_id: change_id.into(),
+            path: path.into(),
+            diff: diff.into(),
+        },
+    );
+}
+
+/// What a key that decides a change returns.
+fn resolves(change_id: &str, apply: bool) -> KeyOutcome {
+    KeyOutcome::Actions(vec![AppAction::Engine(Command::ResolveChange {
+        change_id: change_id.into(),
+        apply,
+    })])
+}
+
+fn change_resolved(p: &mut ChatPane, e: &Env, change_id: &str, applied: bool) {
+    ev(
+        p,
+        e,
+        Event::ChangeResolved {
+            change_id: change_id.into(),
+            applied,
+        },
+    );
+}
+
 #[test]
 fn pending_change_apply_reject() {
     let e = env();
     let mut p = new_pane(&e);
-    ev(
-        &mut p,
-        &e,
-        Event::ChangePending {
-            chat_id: e.chat_id.clone(),
-            change_id: "ch1".into(),
-            path: "src/lib.rs".into(),
-            diff: "@@ -1 +1 @@\n-a\n+b\n".into(),
-        },
-    );
+    change_pending(&mut p, &e, "ch1", "src/lib.rs", "@@ -1 +1 @@\n-a\n+b\n");
     insta::assert_snapshot!(draw(&mut p, &e, &theme(), 50, 8, 0));
-    let out = key(&mut p, &e, KeyCode::Char('a'), KeyModifiers::NONE);
-    assert_eq!(
-        out,
-        KeyOutcome::Actions(vec![AppAction::Engine(Command::ResolveChange {
-            change_id: "ch1".into(),
-            apply: true
-        })])
-    );
-    let out = key(&mut p, &e, KeyCode::Char('d'), KeyModifiers::NONE);
+    let out = key(&mut p, &e, KeyCode::Char('y'), KeyModifiers::CONTROL);
+    assert_eq!(out, resolves("ch1", true));
+    let out = key(&mut p, &e, KeyCode::Char('n'), KeyModifiers::CONTROL);
     assert!(
         matches!(&out, KeyOutcome::Actions(a) if a == &vec![AppAction::Engine(Command::ResolveChange { change_id: "ch1".into(), apply: false })])
     );
-    ev(
-        &mut p,
-        &e,
-        Event::ChangeResolved {
-            change_id: "ch1".into(),
-            applied: true,
-        },
-    );
+    change_resolved(&mut p, &e, "ch1", true);
     assert!(draw(&mut p, &e, &theme(), 50, 8, 0).contains("✓ change src/lib.rs  applied"));
 }
 
@@ -417,8 +503,13 @@ fn command_confirmation_y_n() {
             command: "rm -rf target".into(),
         },
     );
-    assert!(draw(&mut p, &e, &theme(), 50, 6, 0).contains("? run rm -rf target  y run · n refuse"));
-    let out = key(&mut p, &e, KeyCode::Char('y'), KeyModifiers::NONE);
+    let out = draw(&mut p, &e, &theme(), 50, 6, 0);
+    assert!(
+        out.contains("? run rm -rf target  waiting for your answer"),
+        "{out}"
+    );
+    assert!(out.contains("Ctrl-Y run · Ctrl-N refuse"), "{out}");
+    let out = key(&mut p, &e, KeyCode::Char('y'), KeyModifiers::CONTROL);
     assert_eq!(
         out,
         KeyOutcome::Actions(vec![AppAction::Engine(Command::ConfirmCommand {
@@ -426,6 +517,143 @@ fn command_confirmation_y_n() {
             allow: true
         })])
     );
+}
+
+fn ctrl(p: &mut ChatPane, e: &Env, c: char) -> KeyOutcome {
+    key(p, e, KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+fn decided(out: &KeyOutcome) -> bool {
+    matches!(out, KeyOutcome::Actions(actions) if actions.iter().any(|a| matches!(
+        a,
+        AppAction::Engine(Command::ResolveChange { .. } | Command::ConfirmCommand { .. })
+    )))
+}
+
+#[test]
+fn typing_a_sentence_never_decides() {
+    let e = env();
+    let mut p = new_pane(&e);
+    change_pending(&mut p, &e, "ch1", "main.py", "@@ -1 +1 @@\n-a\n+b\n");
+    let sentence = "and also tell me more, you should wait. reply please";
+    for c in sentence.chars() {
+        let out = key(&mut p, &e, KeyCode::Char(c), KeyModifiers::NONE);
+        assert!(!decided(&out), "typing {c:?} decided: {out:?}");
+    }
+    assert_eq!(p.composer_text(), sentence);
+    ev(
+        &mut p,
+        &e,
+        Event::CommandConfirmationRequested {
+            chat_id: e.chat_id.clone(),
+            request_id: "r1".into(),
+            command: "make deploy".into(),
+        },
+    );
+    key(&mut p, &e, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    for c in "you should wait".chars() {
+        let out = key(&mut p, &e, KeyCode::Char(c), KeyModifiers::NONE);
+        assert!(!decided(&out), "typing {c:?} decided: {out:?}");
+    }
+    assert_eq!(p.composer_text(), "you should wait");
+    // The decision the keys act on has its own highlighted line, with its keys.
+    let out = draw(&mut p, &e, &theme(), 80, 12, 0);
+    assert!(
+        out.contains("● apply main.py?")
+            && out.contains("Ctrl-Y apply · Ctrl-N reject · 1 more (Tab)"),
+        "{out}"
+    );
+    insta::assert_snapshot!(out);
+    assert_eq!(ctrl(&mut p, &e, 'n'), resolves("ch1", false));
+    change_resolved(&mut p, &e, "ch1", false);
+    // The oldest open decision is next; the draft is untouched.
+    assert!(draw(&mut p, &e, &theme(), 70, 12, 0).contains("? run make deploy?"));
+    assert_eq!(
+        ctrl(&mut p, &e, 'y'),
+        KeyOutcome::Actions(vec![AppAction::Engine(Command::ConfirmCommand {
+            request_id: "r1".into(),
+            allow: true
+        })])
+    );
+    assert_eq!(p.composer_text(), "you should wait");
+}
+
+#[test]
+fn a_decided_change_can_be_decided_otherwise_until_the_next_turn() {
+    let e = env();
+    let mut p = new_pane(&e);
+    turn_started(&mut p, &e, 1);
+    change_pending(&mut p, &e, "ch1", "main.py", "@@ -1 +1 @@\n-a\n+b\n");
+    change_resolved(&mut p, &e, "ch1", true);
+    let out = draw(&mut p, &e, &theme(), 70, 10, 0);
+    assert!(
+        out.contains("✓ applied main.py") && out.contains("Ctrl-N revert"),
+        "{out}"
+    );
+    assert_eq!(ctrl(&mut p, &e, 'n'), resolves("ch1", false));
+    change_resolved(&mut p, &e, "ch1", false);
+    assert!(draw(&mut p, &e, &theme(), 70, 10, 0).contains("Ctrl-Y apply"));
+    // Once the next turn starts the decision stands.
+    ev(&mut p, &e, turn_done(&e, "completed", None));
+    turn_started(&mut p, &e, 2);
+    assert!(!draw(&mut p, &e, &theme(), 70, 10, 0).contains("Ctrl-Y"));
+    assert!(!decided(&ctrl(&mut p, &e, 'y')));
+}
+
+#[test]
+fn the_more_below_note_never_covers_the_transcript() {
+    let e = env();
+    let mut p = new_pane(&e);
+    let text: String = (1..=30).map(|i| format!("line {i}\n\n")).collect();
+    stream(&mut p, &e, &text);
+    draw(&mut p, &e, &theme(), 60, 10, 0);
+    key(&mut p, &e, KeyCode::PageUp, KeyModifiers::NONE);
+    let out = draw(&mut p, &e, &theme(), 60, 10, 0);
+    let rows: Vec<&str> = out.lines().collect();
+    // Title, 8 transcript rows, the separator, the composer.
+    let last_transcript_row = rows[8];
+    assert!(!last_transcript_row.contains("more below"), "{out}");
+    assert!(rows[9].contains("↓ more below · End follows"), "{out}");
+}
+
+#[test]
+fn a_proposed_change_shows_its_diff_once_and_no_tick() {
+    let e = env();
+    let mut p = new_pane(&e);
+    let diff = "--- a/main.py\n+++ b/main.py\n@@ -1 +1 @@\n-print('hi')\n+print('hello')\n";
+    tool(
+        &mut p,
+        &e,
+        "1",
+        "edit_file",
+        serde_json::json!({"file_path": "main.py"}),
+    );
+    change_pending(&mut p, &e, "ch1", "main.py", diff);
+    ev(
+        &mut p,
+        &e,
+        Event::ToolFinished {
+            chat_id: e.chat_id.clone(),
+            trace_id: "t1".into(),
+            tool_name: "edit_file".into(),
+            outcome: "success".into(),
+            latency_ms: 3,
+            output: format!(
+                "Edited main.py — pending user review (change id ch1); the file on disk is \
+                 unchanged until the user applies it.\n{diff}"
+            ),
+            error: None,
+            diff: Some(diff.into()),
+        },
+    );
+    let out = draw(&mut p, &e, &theme(), 60, 14, 0);
+    assert_eq!(out.matches("+print('hello')").count(), 1, "{out}");
+    assert!(!out.contains("✓ edit_file"), "{out}");
+    assert!(
+        out.contains("• edit_file main.py  3ms  proposed for review"),
+        "{out}"
+    );
+    insta::assert_snapshot!(out);
 }
 
 #[test]
@@ -468,10 +696,14 @@ fn interrupted_turn_resumes_with_r() {
         .unwrap();
     let mut p = new_pane(&e);
     let out = draw(&mut p, &e, &theme(), 60, 8, 0);
-    assert!(out.contains("press r to resume"));
+    assert!(out.contains("Ctrl-R resume"), "{out}");
     insta::assert_snapshot!(out);
+    // A message that starts with r is typed, not a resume.
+    typed(&mut p, &e, "r");
+    assert_eq!(p.composer_text(), "r");
+    key(&mut p, &e, KeyCode::Backspace, KeyModifiers::NONE);
     assert_eq!(
-        key(&mut p, &e, KeyCode::Char('r'), KeyModifiers::NONE),
+        key(&mut p, &e, KeyCode::Char('r'), KeyModifiers::CONTROL),
         KeyOutcome::Actions(vec![AppAction::Engine(Command::ResumeChat {
             chat_id: e.chat_id.clone()
         })])
@@ -631,6 +863,14 @@ fn attachment_chip() {
         matches!(&a[0], AppAction::Engine(Command::SendMessage { attachments, .. }) if attachments.len() == 1)
     );
     assert!(p.attachments().is_empty());
+    // Esc keeps an attached image; Backspace on an empty draft removes it and says so.
+    typed(&mut p, &e, "/attach shot.png");
+    key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
+    key(&mut p, &e, KeyCode::Esc, KeyModifiers::NONE);
+    assert_eq!(p.attachments().len(), 1);
+    key(&mut p, &e, KeyCode::Backspace, KeyModifiers::NONE);
+    assert!(p.attachments().is_empty());
+    assert!(draw(&mut p, &e, &theme(), 60, 10, 0).contains("removed image shot.png"));
     typed(&mut p, &e, "/attach missing.png");
     key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE);
     assert!(draw(&mut p, &e, &theme(), 50, 10, 0).contains("/attach:"));
