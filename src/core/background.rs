@@ -55,8 +55,9 @@ pub(crate) async fn run_workers(rt: Arc<Runtime>) {
         loop {
             match rt
                 .store
-                .claim_next_task(&rt.project_id, rt.tasks.max_running)
-            {
+                .claim_next_task(&rt.project_id, rt.tasks.max_running, || {
+                    rt.shutdown.is_cancelled()
+                }) {
                 Ok(Some(task)) => {
                     tokio::spawn(run_task(rt.clone(), task));
                 }

@@ -108,7 +108,9 @@ mod tests {
 
     #[test]
     fn cut_short_it_says_that_it_scrolls_and_scrolls_to_the_end() {
-        let total = Keymap::default().help_rows().len() + 3;
+        let total = Keymap::default().help_rows().len()
+            + 3
+            + crate::tui::panes::chat::decision::HELP_LINES.len();
         // 23 rows: a box of 22, 20 inside it, 19 of them for keys and one for the hint.
         let body = 19;
         let (top, _) = help_at(0);

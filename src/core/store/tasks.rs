@@ -89,10 +89,21 @@ impl Store {
 
     /// Atomically moves the project's oldest pending task to `running` if fewer than
     /// `max_running` of its tasks run.
-    pub fn claim_next_task(&self, project_id: &str, max_running: usize) -> Result<Option<Task>> {
+    /// Claims the oldest queued task of the project when fewer than `max_running` run.
+    /// `stopped` is asked inside the transaction, under the store's lock: a worker told to stop
+    /// can then never claim a task queued after the stop, however late it gets here.
+    pub fn claim_next_task(
+        &self,
+        project_id: &str,
+        max_running: usize,
+        stopped: impl Fn() -> bool,
+    ) -> Result<Option<Task>> {
         let at = now();
         let owner = self.owner()?;
         let claimed = self.tx(|tx| {
+            if stopped() {
+                return Ok(None);
+            }
             // Tasks of an ended process hold no slot.
             let running: i64 = tx
                 .prepare_cached(

@@ -188,7 +188,7 @@ fn leave_work_running(store: &Store, session: &Session, chat: &Chat) -> (String,
         .unwrap();
     assert_eq!(
         store
-            .claim_next_task(&session.project_id, 2)
+            .claim_next_task(&session.project_id, 2, || false)
             .unwrap()
             .unwrap()
             .id,
@@ -470,7 +470,7 @@ fn task_queue_respects_the_running_cap_and_lifecycle() {
     store.create_task(&new("c")).unwrap();
     assert_eq!(
         store
-            .claim_next_task(&session.project_id, 2)
+            .claim_next_task(&session.project_id, 2, || false)
             .unwrap()
             .unwrap()
             .id,
@@ -478,16 +478,25 @@ fn task_queue_respects_the_running_cap_and_lifecycle() {
     );
     assert_eq!(
         store
-            .claim_next_task(&session.project_id, 2)
+            .claim_next_task(&session.project_id, 2, || false)
             .unwrap()
             .unwrap()
             .id,
         t2.id
     );
     assert!(store
-        .claim_next_task(&session.project_id, 2)
+        .claim_next_task(&session.project_id, 2, || false)
         .unwrap()
         .is_none());
+    // A worker told to stop claims nothing, even with a slot free and a task queued.
+    let queued = store.create_task(&new("d")).unwrap();
+    store.cancel_task(&queued.id).unwrap();
+    let late = store.create_task(&new("e")).unwrap();
+    assert!(store
+        .claim_next_task(&session.project_id, 9, || true)
+        .unwrap()
+        .is_none());
+    assert_eq!(store.get_task(&late.id).unwrap().status, "pending");
     assert!(store
         .finish_task(&t1.id, "failed", None, Some("boom"))
         .unwrap());

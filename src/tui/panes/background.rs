@@ -318,7 +318,9 @@ mod tests {
         t.engine.shutdown();
         let a = task(&t, "fetch the docs");
         let store = t.engine.store();
-        store.claim_next_task(&t.engine.rt.project_id, 1).unwrap();
+        store
+            .claim_next_task(&t.engine.rt.project_id, 1, || false)
+            .unwrap();
         let error = "the model returned an error: 429 rate limited, retry after 30 s (tier 1)";
         store
             .finish_task(&a.id, "failed", None, Some(error))
