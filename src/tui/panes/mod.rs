@@ -271,6 +271,22 @@ pub fn list_preamble(
     }
 }
 
+/// The list keys every list pane shares: `j`/`k` or arrows, `PageUp`/`PageDown` (10 rows),
+/// `g`/`G` or `Home`/`End`. Returns false for any other key.
+pub fn move_selection(selected: &mut usize, last: usize, code: crossterm::event::KeyCode) -> bool {
+    use crossterm::event::KeyCode;
+    *selected = match code {
+        KeyCode::Up | KeyCode::Char('k') => selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => (*selected + 1).min(last),
+        KeyCode::PageUp => selected.saturating_sub(10),
+        KeyCode::PageDown => (*selected + 10).min(last),
+        KeyCode::Home | KeyCode::Char('g') => 0,
+        KeyCode::End | KeyCode::Char('G') => last,
+        _ => return false,
+    };
+    true
+}
+
 pub fn keep_visible(scroll: &mut usize, selected: usize, height: usize) {
     if height == 0 {
         return;

@@ -211,12 +211,7 @@ impl Pane for TimelinePane {
     fn handle_key(&mut self, key: KeyEvent, _ctx: &PaneContext<'_>) -> KeyOutcome {
         let last = self.turns.len().saturating_sub(1);
         match key.code {
-            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => self.selected = (self.selected + 1).min(last),
-            KeyCode::PageUp => self.selected = self.selected.saturating_sub(10),
-            KeyCode::PageDown => self.selected = (self.selected + 10).min(last),
-            KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
-            KeyCode::End | KeyCode::Char('G') => self.selected = last,
+            code if crate::tui::panes::move_selection(&mut self.selected, last, code) => {}
             KeyCode::Enter => {
                 let (Some(chat), Some(turn)) = (self.chat.id(), self.turns.get(self.selected))
                 else {

@@ -232,12 +232,7 @@ impl OrchestratorPane {
         }
         let last = (self.workflows.len() + self.runs.len()).saturating_sub(1);
         match key.code {
-            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => self.selected = (self.selected + 1).min(last),
-            KeyCode::PageUp => self.selected = self.selected.saturating_sub(10),
-            KeyCode::PageDown => self.selected = (self.selected + 10).min(last),
-            KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
-            KeyCode::End | KeyCode::Char('G') => self.selected = last,
+            code if crate::tui::panes::move_selection(&mut self.selected, last, code) => {}
             KeyCode::Char('u') => self.refresh_lists(ctx),
             KeyCode::Enter | KeyCode::Char('a') => {
                 if let Some(w) = self.selected_workflow() {
