@@ -105,6 +105,11 @@ impl Engine {
     }
 
     /// The chat's agent snapshot; a state other than `idle` means its turn was interrupted.
+    /// `pending`, `applied` or `rejected`.
+    pub fn change_status(&self, change_id: &str) -> Result<String> {
+        Ok(self.rt.store.get_pending_change(change_id)?.status)
+    }
+
     pub fn snapshot(&self, chat_id: &str) -> Result<Option<AgentSnapshot>> {
         self.rt.store.load_snapshot(chat_id)
     }

@@ -51,6 +51,25 @@ impl ChatPane {
         }
     }
 
+    /// Calls from history whose change was decided before this pane opened say how, since
+    /// only pending changes come back as items of their own.
+    pub(super) fn mark_decided_changes(&mut self) {
+        for it in &mut self.items {
+            let Kind::Tool(t) = &mut it.kind else {
+                continue;
+            };
+            let Some(id) = t.change_id.as_deref().filter(|_| !t.diff_in_change) else {
+                continue;
+            };
+            if let Ok(status) = self.engine.change_status(id) {
+                if status != "pending" {
+                    t.decided = Some(status);
+                    it.invalidate();
+                }
+            }
+        }
+    }
+
     /// Ends streamed items (a turn ended without `MessageFinished`, e.g. cancelled).
     pub(super) fn settle_streams(&mut self, width: usize) {
         for it in self.items.iter_mut().rev().take(8) {
@@ -211,6 +230,7 @@ impl ChatPane {
                     diff_expanded: false,
                     change_id: None,
                     diff_in_change: false,
+                    decided: None,
                 }));
                 self.tools_by_call.insert(tool_call_id.clone(), i);
                 self.tools_by_trace.insert(trace_id.clone(), i);

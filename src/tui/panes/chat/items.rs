@@ -42,6 +42,9 @@ pub struct ToolItem {
     pub change_id: Option<String>,
     /// That change is shown as its own item, diff included, so this line leaves it out.
     pub diff_in_change: bool,
+    /// How the person decided that change, for a call loaded from history whose change is no
+    /// longer pending (`applied` or `rejected`).
+    pub decided: Option<String>,
 }
 
 impl ToolItem {
@@ -486,7 +489,11 @@ fn render_tool(t: &ToolItem, out: &mut Vec<Line<'static>>, width: usize, theme: 
                 // Say why a call without an error did not succeed (interrupted, denied…).
                 tail.push(Span::styled(format!("  {outcome}"), style));
             } else if proposed {
-                tail.push(Span::styled("  proposed for review", theme.dim));
+                let note = match &t.decided {
+                    Some(decision) => format!("  {decision} in review"),
+                    None => "  proposed for review".to_string(),
+                };
+                tail.push(Span::styled(note, theme.dim));
             }
             (mark.to_string(), style, tail)
         }
@@ -683,6 +690,7 @@ pub fn items_from_messages(messages: &[StoredMessage], outcomes: &[ToolOutcome])
                                     diff_expanded: false,
                                     change_id: None,
                                     diff_in_change: false,
+                                    decided: None,
                                 }),
                                 turn,
                             ));
@@ -745,6 +753,7 @@ pub fn items_from_messages(messages: &[StoredMessage], outcomes: &[ToolOutcome])
                                 diff_expanded: false,
                                 change_id: pending_change_id(&p.content).map(str::to_string),
                                 diff_in_change: false,
+                                decided: None,
                             }),
                             turn,
                         )),

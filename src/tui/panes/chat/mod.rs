@@ -211,6 +211,7 @@ impl ChatPane {
             pane.push(Kind::pending_change(c.id, c.display_path, c.diff));
         }
         pane.link_changes();
+        pane.mark_decided_changes();
         if engine.rt.is_turn_running(chat_id) {
             pane.status = Status::Streaming;
             if messages

@@ -989,6 +989,11 @@ fn search_finds_older_and_newer_lines_and_copies_the_match() {
 /// A stored turn with a write that finished (diff, latency), a read that failed, and a call
 /// whose process died before it ended.
 fn stored_tool_turn(e: &Env) {
+    stored_tool_turn_with(e, "wrote src/lib.rs");
+}
+
+/// The same turn, the write's result being `write_output`.
+fn stored_tool_turn_with(e: &Env, write_output: &str) {
     use crate::core::llm::types::ToolCall;
     use crate::core::store::{now, MessagePart, ReplyEnd, ToolResult, TraceCompletion};
     let store = e.engine.store();
@@ -1046,7 +1051,7 @@ fn stored_tool_turn(e: &Env) {
         .finish_trace(
             "trace-c1",
             &TraceCompletion {
-                output: "wrote src/lib.rs",
+                output: write_output,
                 diff: Some(
                     "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1 +1 @@\n-old line\n+new line\n",
                 ),
@@ -1087,7 +1092,7 @@ fn stored_tool_turn(e: &Env) {
                 ToolResult {
                     tool_call_id: "c1",
                     tool_name: "write_file",
-                    content: "wrote src/lib.rs",
+                    content: write_output,
                 },
                 ToolResult {
                     tool_call_id: "c2",
@@ -1114,6 +1119,34 @@ fn stored_tool_calls_show_how_they_ended() {
     );
     assert!(out.contains("✗ run_command sleep  interrupted"), "{out}");
     insta::assert_snapshot!(out);
+}
+
+#[test]
+fn a_change_decided_before_the_pane_opened_says_how() {
+    let e = env();
+    let store = e.engine.store();
+    let diff = "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1 +1 @@\n-old line\n+new line\n";
+    let id = store
+        .insert_pending_change(&e.chat_id, "/p/src/lib.rs", "src/lib.rs", None, None, diff)
+        .unwrap();
+    stored_tool_turn_with(
+        &e,
+        &format!("Edited src/lib.rs — pending user review (change id {id}); unchanged on disk"),
+    );
+    let pending = draw(&mut new_pane(&e), &e, &theme(), 60, 30, 0);
+    assert!(pending.contains("proposed for review"), "{pending}");
+    assert!(store
+        .resolve_pending_change(&id, "pending", "applied")
+        .unwrap());
+    let applied = draw(&mut new_pane(&e), &e, &theme(), 60, 30, 0);
+    assert!(
+        applied.contains("• write_file src/lib.rs  1.5s  applied in review"),
+        "{applied}"
+    );
+    assert!(
+        applied.contains("+new line"),
+        "the diff shows once: {applied}"
+    );
 }
 
 #[test]
