@@ -482,7 +482,14 @@ async fn the_llm_client_lists_the_servers_models() {
         .unwrap()
     };
     let models = client(server.base_url()).list_models().await.unwrap();
-    assert_eq!(models, vec!["mock-model", "mock-reasoner"]);
+    let listed: Vec<(&str, Option<u64>)> = models
+        .iter()
+        .map(|m| (m.id.as_str(), m.context_window))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![("mock-model", Some(65_536)), ("mock-reasoner", None)]
+    );
     let missing = client(format!("{}/nowhere", server.base_url()))
         .list_models()
         .await

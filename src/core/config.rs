@@ -50,6 +50,16 @@ pub struct ConfigFile {
     pub instructions_max_bytes: Option<usize>,
     /// Sections read by the workspace (keys, theme); kept as raw TOML here.
     pub ui: Option<toml::Table>,
+    /// What boocode should know of a model (`[models.NAME]`), by the name sent to the server.
+    pub models: Option<BTreeMap<String, ModelFile>>,
+}
+
+/// `[models.NAME]`.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    /// The model's context window in tokens.
+    pub context_window: Option<u64>,
 }
 
 impl ConfigFile {
@@ -81,6 +91,10 @@ impl ConfigFile {
             instructions_max_bytes,
             ui
         );
+        // A later layer describes its models without forgetting the ones an earlier one did.
+        if let Some(models) = other.models {
+            self.models.get_or_insert_default().extend(models);
+        }
     }
 
     pub fn load(path: &Path) -> Result<Option<ConfigFile>> {
@@ -192,6 +206,8 @@ pub struct Config {
     pub workflow_limits: WorkerLimits,
     pub instructions_max_bytes: usize,
     pub ui: toml::Table,
+    /// Context windows set in `[models.NAME] context_window`.
+    pub model_windows: BTreeMap<String, u64>,
     pub home: PathBuf,
     /// The user's home directory (`~/.boocode/workflows`, `~/.claude/agents`, …).
     pub user_home: Option<PathBuf>,
@@ -274,6 +290,11 @@ pub fn default_workflow_concurrency() -> usize {
 }
 
 impl Config {
+    /// The context window the config sets for `model`.
+    pub fn context_window(&self, model: &str) -> Option<u64> {
+        self.model_windows.get(model).copied()
+    }
+
     pub fn load(project_root: &Path, env: &Environment, flags: &Overrides) -> Result<Config> {
         let mut file = ConfigFile::default();
         if let Some(user) = &env.user_config {
@@ -438,6 +459,12 @@ impl Config {
                 .instructions_max_bytes
                 .unwrap_or(crate::core::context::instructions::DEFAULT_MAX_BYTES),
             ui: file.ui.unwrap_or_default(),
+            model_windows: file
+                .models
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(name, m)| Some((name, m.context_window?)))
+                .collect(),
             home: env.home()?,
             user_home: env.get("HOME").map(PathBuf::from).or_else(dirs::home_dir),
             user_config_dir: env
@@ -572,6 +599,21 @@ mod tests {
         let c = Config::resolve(file, &e, &flags).unwrap();
         assert_eq!(c.approval, ApprovalMode::Auto);
         assert_eq!(c.api_key.as_deref(), Some("flag-key"));
+    }
+
+    #[test]
+    fn model_tables_set_context_windows_merge_per_model_and_reject_unknown_keys() {
+        let mut file = ConfigFile::parse(
+            "[models.big]\ncontext_window = 200000\n[models.small]\ncontext_window = 8000\n",
+        )
+        .unwrap();
+        file.merge(ConfigFile::parse("[models.small]\ncontext_window = 16000\n").unwrap());
+        let c = Config::resolve(file, &env(&[("HOME", "/h")]), &Overrides::default()).unwrap();
+        assert_eq!(c.context_window("big"), Some(200_000));
+        assert_eq!(c.context_window("small"), Some(16_000));
+        assert_eq!(c.context_window("other"), None);
+        let err = ConfigFile::parse("[models.big]\ncontext_windw = 1\n").unwrap_err();
+        assert!(err.contains("context_windw"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::core::agent::tools::{builtin_tools, ApprovalMode, FileChange, Tool, T
 use crate::core::agent::{self, TurnOutcome, TurnRequest};
 use crate::core::background;
 use crate::core::config::Config;
+use crate::core::context::window::ContextBook;
 use crate::core::events::{Command, Event};
 use crate::core::instance::InstanceLock;
 use crate::core::llm::client::{ClientConfig, LlmClient};
@@ -51,6 +52,8 @@ pub struct Runtime {
     _instance: InstanceLock,
     /// Cancelled when the engine shuts down: stops the background workers.
     pub shutdown: CancellationToken,
+    /// Context windows and the per-chat correction of prompt estimates.
+    pub context: ContextBook,
 }
 
 impl Runtime {
@@ -235,6 +238,7 @@ impl Engine {
             tasks: background::TaskSlots::new(config.background_max_concurrent),
             workflows: workflow::runs::RunSlots::new(),
             shutdown: CancellationToken::new(),
+            context: ContextBook::default(),
             config: Arc::new(config),
         });
         tokio::spawn(background::run_workers(rt.clone()));
@@ -423,7 +427,7 @@ impl Engine {
             Command::ListModels { chat_id } => {
                 tokio::spawn(async move {
                     let (models, error) = match rt.llm.list_models().await {
-                        Ok(models) => (models, None),
+                        Ok(models) => (models.into_iter().map(|m| m.id).collect(), None),
                         Err(e) => (Vec::new(), Some(e.to_string())),
                     };
                     rt.emit(Event::ModelList {

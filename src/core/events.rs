@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::context::instructions::InstructionFile;
+use crate::core::context::window::ContextUse;
 use crate::core::llm::types::Usage;
 
 /// Something a client asks the core to do.
@@ -90,6 +91,8 @@ pub enum Event {
         call_id: String,
         model: String,
         step: u32,
+        /// The request's estimated prompt size against the model's window.
+        context: ContextUse,
     },
     TextDelta {
         chat_id: String,
@@ -115,6 +118,8 @@ pub enum Event {
         usage: Usage,
         finish_reason: Option<String>,
         latency_ms: u64,
+        /// The prompt's size as the provider counted it (the estimate when it did not say).
+        context: ContextUse,
     },
     /// An assistant message is complete (persisted).
     MessageFinished {

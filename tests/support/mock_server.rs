@@ -1034,8 +1034,8 @@ async fn handle_conn(mut stream: TcpStream, shared: Arc<Shared>) {
     }
 }
 
-/// What `GET /models` lists.
-pub const MODELS: &[&str] = &["mock-reasoner", "mock-model"];
+/// What `GET /models` lists: ids, and the context window reported for one of them.
+pub const MODELS: &[(&str, Option<u64>)] = &[("mock-reasoner", None), ("mock-model", Some(65_536))];
 
 async fn handle_request(
     stream: &mut TcpStream,
@@ -1046,7 +1046,10 @@ async fn handle_request(
     if req.method == "GET" && (route == "/v1/models" || route == "/models") {
         let body = serde_json::json!({"object": "list", "data": MODELS
             .iter()
-            .map(|id| serde_json::json!({"id": id, "object": "model"}))
+            .map(|(id, window)| match window {
+                Some(w) => serde_json::json!({"id": id, "object": "model", "context_length": w}),
+                None => serde_json::json!({"id": id, "object": "model"}),
+            })
             .collect::<Vec<_>>()});
         write_json_response(stream, 200, &body.to_string(), &[]).await?;
         return Ok(Flow::KeepAlive);

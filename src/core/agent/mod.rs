@@ -23,6 +23,7 @@ pub use host::elapsed_seconds;
 pub use profiles::{EXPLORE, GENERAL_PURPOSE};
 pub use resume::{resume_chat, INTERRUPTED_CALL_RESULT};
 
+use crate::core::context::window::{estimate_prompt_tokens, ContextUse};
 use crate::core::context::ChatContext;
 use crate::core::engine::Runtime;
 use crate::core::events::Event;
@@ -129,6 +130,8 @@ pub struct TurnOutcome {
     pub final_text: Option<String>,
     pub error: Option<String>,
     pub usage: Usage,
+    /// The last request's prompt against the model's window; none before any model call.
+    pub context: Option<ContextUse>,
 }
 
 /// Runs a new turn: persists the user message, then loops model ↔ tools.
@@ -175,6 +178,7 @@ fn failed_before_start(rt: &Runtime, chat_id: &str, turn: i64, e: anyhow::Error)
         final_text: None,
         error: Some(message),
         usage: Usage::default(),
+        context: None,
     }
 }
 
@@ -365,7 +369,16 @@ impl LoopState {
 async fn drive(rt: &Arc<Runtime>, mut state: LoopState, token: &CancellationToken) -> TurnOutcome {
     let mut usage = Usage::default();
     let mut final_text = None;
-    let result = steps(rt, &mut state, token, &mut usage, &mut final_text).await;
+    let mut context = None;
+    let result = steps(
+        rt,
+        &mut state,
+        token,
+        &mut usage,
+        &mut final_text,
+        &mut context,
+    )
+    .await;
     let (status, error) = match result {
         Ok(status) => (status, None),
         Err(e) => (TurnStatus::Failed, Some(format!("{e:#}"))),
@@ -398,6 +411,7 @@ async fn drive(rt: &Arc<Runtime>, mut state: LoopState, token: &CancellationToke
         final_text,
         error,
         usage,
+        context,
     }
 }
 
@@ -407,6 +421,7 @@ async fn steps(
     token: &CancellationToken,
     usage: &mut Usage,
     final_text: &mut Option<String>,
+    context: &mut Option<ContextUse>,
 ) -> Result<TurnStatus> {
     let is_subagent = is_subagent_chat(&state.chat);
     let profile = chat_profile(rt, &state.chat);
@@ -460,6 +475,7 @@ async fn steps(
         };
         state.step += 1;
         usage.add(&reply.usage);
+        *context = Some(reply.context);
         if !reply.response.content.is_empty() {
             *final_text = Some(reply.response.content.clone());
         }
@@ -524,6 +540,7 @@ struct Reply {
     message_id: String,
     response: AssembledResponse,
     usage: Usage,
+    context: ContextUse,
 }
 
 enum StepResult {
@@ -540,6 +557,14 @@ async fn model_step(
     token: &CancellationToken,
 ) -> Result<StepResult> {
     let chat = &state.chat;
+    let window = rt.context.window_of(&rt.config, &rt.llm, &chat.model).await;
+    // Estimated on the history before its images are inlined: base64 bytes say nothing of
+    // an image's tokens, and the provider's count corrects the rest.
+    let estimate = estimate_prompt_tokens(&state.history, specs);
+    let expected = ContextUse {
+        used: rt.context.corrected(&chat.id, estimate),
+        window,
+    };
     let request = ChatRequest {
         model: chat.model.clone(),
         messages: hydrate_images(&state.history, rt.config.max_image_bytes)?,
@@ -569,6 +594,7 @@ async fn model_step(
         call_id: call_id.clone(),
         model: chat.model.clone(),
         step: state.step + 1,
+        context: expected,
     });
     let started = Instant::now();
     let mut text = String::new();
@@ -627,6 +653,14 @@ async fn model_step(
     match result {
         Ok(response) => {
             let usage = response.usage.clone().unwrap_or_default();
+            rt.context.observe(&chat.id, estimate, usage.prompt_tokens);
+            let context = ContextUse {
+                used: match usage.prompt_tokens {
+                    0 => expected.used,
+                    counted => counted,
+                },
+                window,
+            };
             let mut parts = text_parts(&response.reasoning, &response.content);
             parts.extend(response.tool_calls.iter().map(MessagePart::tool_call));
             rt.store.finish_reply(&ReplyEnd {
@@ -645,6 +679,7 @@ async fn model_step(
                 usage: usage.clone(),
                 finish_reason: response.finish_reason.clone(),
                 latency_ms,
+                context,
             });
             if response.finish_reason.as_deref() == Some("length") {
                 rt.emit(Event::Notice {
@@ -660,6 +695,7 @@ async fn model_step(
                 message_id: message.id,
                 response,
                 usage,
+                context,
             })))
         }
         Err(e) => {

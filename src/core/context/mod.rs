@@ -8,6 +8,7 @@
 pub mod front_matter;
 pub mod instructions;
 pub mod skills;
+pub mod window;
 
 #[cfg(test)]
 mod tests {

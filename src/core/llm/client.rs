@@ -67,6 +67,14 @@ impl fmt::Debug for ClientConfig {
     }
 }
 
+/// One model a server lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelInfo {
+    pub id: String,
+    /// Its context window in tokens, when the server reports one.
+    pub context_window: Option<u64>,
+}
+
 /// A chat-completions client. Cloning is cheap and shares the connection pool.
 #[derive(Clone, Debug)]
 pub struct LlmClient {
@@ -233,9 +241,15 @@ impl LlmClient {
         }
     }
 
-    /// The models the server offers (`GET {base_url}/models`, OpenAI's list shape), sorted.
-    /// One try within the idle timeout: it answers a question the user just asked.
-    pub async fn list_models(&self) -> Result<Vec<String>, LlmError> {
+    /// The models the server offers (`GET {base_url}/models`, OpenAI's list shape), sorted by
+    /// id, with the context window of those it reports one for. One try within the idle
+    /// timeout: it answers a question the user just asked.
+    pub async fn list_models(&self) -> Result<Vec<ModelInfo>, LlmError> {
+        self.list_models_within(self.config.idle_timeout).await
+    }
+
+    /// [`Self::list_models`] giving up after `timeout`.
+    pub async fn list_models_within(&self, timeout: Duration) -> Result<Vec<ModelInfo>, LlmError> {
         #[derive(serde::Deserialize)]
         struct ModelList {
             data: Vec<ModelEntry>,
@@ -243,13 +257,17 @@ impl LlmClient {
         #[derive(serde::Deserialize)]
         struct ModelEntry {
             id: String,
+            // Servers name the figure differently: OpenRouter and LM Studio `context_length`,
+            // others `context_window`, vLLM `max_model_len`.
+            #[serde(alias = "context_window", alias = "max_model_len")]
+            context_length: Option<u64>,
         }
         let url = format!("{}/models", self.config.base_url.trim_end_matches('/'));
         let mut builder = self
             .http
             .get(&url)
             .header(reqwest::header::ACCEPT, "application/json")
-            .timeout(self.config.idle_timeout);
+            .timeout(timeout);
         if let Some(key) = self.key() {
             builder = builder.bearer_auth(key);
         }
@@ -267,10 +285,17 @@ impl LlmClient {
                     format!("unexpected /models answer: {e}"),
                 )
             })?;
-            let mut ids: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
-            ids.sort();
-            ids.dedup();
-            Ok(ids)
+            let mut models: Vec<ModelInfo> = list
+                .data
+                .into_iter()
+                .map(|m| ModelInfo {
+                    id: m.id,
+                    context_window: m.context_length.filter(|w| *w > 0),
+                })
+                .collect();
+            models.sort_by(|a, b| a.id.cmp(&b.id));
+            models.dedup_by(|a, b| a.id == b.id);
+            Ok(models)
         };
         result.await.map_err(|e: LlmError| e.redact(self.key()))
     }

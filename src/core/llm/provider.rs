@@ -79,6 +79,24 @@ pub fn presets() -> &'static [ProviderPreset] {
     &PRESETS
 }
 
+/// Context windows (tokens) of the hosted models the presets name, for when neither the
+/// config nor the server says. Local presets are absent: their servers load any model.
+static KNOWN_WINDOWS: [(&str, u64); 5] = [
+    ("deepseek-chat", 128_000),
+    ("deepseek-reasoner", 128_000),
+    ("deepseek/deepseek-chat", 128_000),
+    ("gpt-4o-mini", 128_000),
+    ("qwen2.5-coder", 32_768),
+];
+
+/// The context window boocode knows for `model`, ignoring case.
+pub fn known_context_window(model: &str) -> Option<u64> {
+    KNOWN_WINDOWS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(model))
+        .map(|(_, window)| *window)
+}
+
 /// The variable that holds a key for any provider.
 pub const GENERIC_KEY_ENV: &str = "BOOCODE_API_KEY";
 
@@ -138,6 +156,20 @@ mod tests {
         );
         assert!(preset("nope").is_none());
         assert_eq!(presets().len(), 7);
+    }
+
+    #[test]
+    fn deepseek_models_have_a_128k_window_and_local_placeholders_none() {
+        assert_eq!(known_context_window("deepseek-chat"), Some(128_000));
+        assert_eq!(known_context_window("DeepSeek-Reasoner"), Some(128_000));
+        for p in presets().iter().filter(|p| p.needs_key) {
+            assert!(
+                known_context_window(p.default_model).is_some(),
+                "{}",
+                p.name
+            );
+        }
+        assert_eq!(known_context_window("default"), None);
     }
 
     #[test]
