@@ -260,6 +260,8 @@ fn exec_prints_the_answer_on_stdout_and_progress_on_stderr() {
     // Reasoning is shown before the call it led to.
     assert!(out.stderr.find("thinking:").unwrap() < out.stderr.find("→ read_file").unwrap());
     footer_ids(&out.stderr);
+    // A window used less than half is not worth a mention.
+    assert!(!out.stderr.contains("· context"), "{}", out.stderr);
 
     // The key went to the server, and only there.
     let recorded = p.server.recorded();
@@ -311,12 +313,94 @@ fn exec_json_prints_one_event_per_line_and_a_result() {
     assert_eq!(last["final_text"], "The readme says teh.");
     assert_eq!(last["error"], Value::Null);
     assert_eq!(last["usage"]["cache_hit_tokens"], 1600);
+    assert_eq!(last["context"]["used"], 1200);
     assert_eq!(of_type("result").len(), 1);
     // The trace id is the stored row's id.
     let chat_id = last["chat_id"].as_str().unwrap();
     let traces = p.traces(chat_id);
     assert_eq!(traces.len(), 1);
     assert_eq!(traces[0].id, started[0]["trace_id"].as_str().unwrap());
+}
+
+/// Two model calls whose usage says the prompt is larger than the estimate from its JSON.
+fn counted_prompt_script() -> Vec<Step> {
+    vec![
+        Reply::tool_calls(vec![CallSpec::new(
+            "read_file",
+            r#"{"file_path":"README.md"}"#,
+        )
+        .id("call_read")])
+        .usage(UsageSpec::new(3_000, 50))
+        .into(),
+        Reply::text("Done.")
+            .usage(UsageSpec::new(5_000, 30))
+            .when(Match::has_tool_result_for("call_read")),
+    ]
+}
+
+/// A project whose config gives mock-model a small window (the server reports a larger one).
+fn small_window_project() -> Project {
+    let p = Project::new(counted_prompt_script());
+    std::fs::create_dir_all(p.root().join(".boocode")).unwrap();
+    std::fs::write(
+        p.root().join(".boocode/config.toml"),
+        "[models.mock-model]\ncontext_window = 8000\n",
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn exec_reports_context_use_corrected_by_the_providers_count() {
+    let p = small_window_project();
+    let out = p.run(&["exec", "--json", "--model", "mock-model", "read the readme"]);
+    out.ok();
+    let events: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let context_of = |t: &str| -> Vec<(u64, u64)> {
+        events
+            .iter()
+            .filter(|e| e["type"] == t)
+            .map(|e| {
+                let c = &e["context"];
+                (c["used"].as_u64().unwrap(), c["window"].as_u64().unwrap())
+            })
+            .collect()
+    };
+    let started = context_of("model_call_started");
+    let finished = context_of("model_call_finished");
+    assert_eq!(finished, [(3_000, 8_000), (5_000, 8_000)]);
+    // The first estimate is the request's own size, under the 3,000 the provider counted. The
+    // second, a slightly longer request, is scaled by that count: at least 3,000.
+    assert!(started[0].0 < 3_000, "{started:?}");
+    assert!((3_000..4_500).contains(&started[1].0), "{started:?}");
+    let result = events.last().unwrap();
+    assert_eq!(
+        result["context"],
+        serde_json::json!({"used": 5_000, "window": 8_000})
+    );
+
+    let human = small_window_project();
+    let out = human.run(&["exec", "--model", "mock-model", "read the readme"]);
+    out.ok();
+    assert!(
+        out.stderr.contains(" · context 5k / 8k (62 %)]"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_model_without_a_known_window_takes_the_one_the_server_reports() {
+    // The mock server's /models gives mock-model a 65,536-token window.
+    let p = Project::new(vec![Reply::text("hi").usage(UsageSpec::new(100, 5)).into()]);
+    let out = p.run(&["exec", "--json", "--model", "mock-model", "hello"]);
+    out.ok();
+    let result: Value = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(result["context"]["window"], 65_536, "{}", out.stdout);
 }
 
 #[test]

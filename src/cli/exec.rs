@@ -201,6 +201,7 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
                 "final_text": outcome.final_text,
                 "error": outcome.error,
                 "usage": outcome.usage,
+                "context": outcome.context,
             })
             );
         } else {
@@ -215,8 +216,13 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
                 }
                 None => {}
             }
+            // The window only needs a mention once it is half used.
+            let context = match outcome.context {
+                Some(c) if c.percent() > 50 => format!(" · context {c} ({} %)", c.percent()),
+                _ => String::new(),
+            };
             errln!(
-                "[session {} · chat {} · {} prompt ({} cached) / {} completion tokens]",
+                "[session {} · chat {} · {} prompt ({} cached) / {} completion tokens{context}]",
                 short_id(&store, IdTable::Sessions, &chat.session_id),
                 short_id(&store, IdTable::Chats, &outcome.chat_id),
                 tokens(outcome.usage.prompt_tokens),

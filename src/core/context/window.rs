@@ -27,7 +27,7 @@ const BYTES_PER_TOKEN: u64 = 4;
 /// A correction is kept within these bounds so one odd usage report cannot make the figure
 /// absurd.
 const MIN_RATIO: f64 = 0.25;
-const MAX_RATIO: f64 = 4.0;
+const MAX_RATIO: f64 = 8.0;
 
 /// Tokens in use against the model's window, as shown to the user (`38k / 128k`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -39,6 +39,19 @@ pub struct ContextUse {
 impl ContextUse {
     pub fn percent(&self) -> u64 {
         (self.used.saturating_mul(100)) / self.window.max(1)
+    }
+}
+
+/// `38k / 128k`.
+impl std::fmt::Display for ContextUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn kilo(n: u64) -> String {
+            match n {
+                0..1000 => n.to_string(),
+                _ => format!("{}k", (n + 500) / 1000),
+            }
+        }
+        write!(f, "{} / {}", kilo(self.used), kilo(self.window))
     }
 }
 
@@ -160,6 +173,21 @@ mod tests {
     }
 
     #[test]
+    fn use_reads_in_thousands_with_a_percentage() {
+        let use_ = ContextUse {
+            used: 38_400,
+            window: 128_000,
+        };
+        assert_eq!(use_.to_string(), "38k / 128k");
+        assert_eq!(use_.percent(), 30);
+        let small = ContextUse {
+            used: 812,
+            window: 32_768,
+        };
+        assert_eq!(small.to_string(), "812 / 33k");
+    }
+
+    #[test]
     fn the_estimate_counts_system_prompt_messages_and_tools() {
         let system = vec![ChatMessage::system("x".repeat(4000))];
         let base = estimate_prompt_tokens(&system, &[]);
@@ -190,7 +218,7 @@ mod tests {
         assert_eq!(book.corrected("a", 100), 150);
         // An absurd report is bounded.
         book.observe("a", 10, 1_000_000);
-        assert_eq!(book.corrected("a", 100), 400);
+        assert_eq!(book.corrected("a", 100), 800);
     }
 
     #[tokio::test]

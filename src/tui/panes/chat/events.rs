@@ -138,8 +138,9 @@ impl ChatPane {
                 self.items
                     .extend(items::report_items(heading, body, self.turn));
             }
-            Event::ModelCallStarted { model, .. } => {
+            Event::ModelCallStarted { model, context, .. } => {
                 self.model = model.clone();
+                self.context = Some(*context);
                 self.status = Status::Streaming;
             }
             Event::TextDelta { text, .. } => {
@@ -196,8 +197,9 @@ impl ChatPane {
                     reason,
                 )));
             }
-            Event::ModelCallFinished { usage, .. } => {
+            Event::ModelCallFinished { usage, context, .. } => {
                 self.tokens += usage.prompt_tokens + usage.completion_tokens;
+                self.context = Some(*context);
             }
             Event::MessageFinished { content, .. } => match self.last_streaming() {
                 Some(i) => self.items[i].finish_stream(content, width, &self.theme),

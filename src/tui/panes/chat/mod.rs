@@ -47,6 +47,7 @@ use ratatui::widgets::Clear;
 use ratatui::Frame;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::core::context::window::ContextUse;
 use crate::core::context::{self, skills::SkillCatalog};
 use crate::core::engine::Engine;
 use crate::core::events::{retry_notice, Command, Event};
@@ -109,6 +110,8 @@ pub struct ChatPane {
     model: String,
     status: Status,
     tokens: u64,
+    /// The last model request's prompt against the window; unknown until a model call.
+    context: Option<ContextUse>,
     turn: i64,
     items: Vec<Item>,
     /// Lowest `seq` loaded; pages below it load on demand.
@@ -184,6 +187,7 @@ impl ChatPane {
             model: chat.model.clone(),
             status: Status::Idle,
             tokens,
+            context: None,
             turn,
             items: transcript_items(engine, chat_id, &messages, None),
             first_created_at: messages.first().map(|m| m.created_at.clone()),
@@ -560,6 +564,9 @@ impl Pane for ChatPane {
         };
         if self.tokens > 0 {
             s.push_str(&format!(" · {} tok", fmt_tokens(self.tokens)));
+        }
+        if let Some(context) = self.context {
+            s.push_str(&format!(" · {context}"));
         }
         s
     }

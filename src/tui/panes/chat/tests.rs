@@ -1288,3 +1288,47 @@ fn model_without_a_name_lists_the_choices_and_approval_errors_are_errors() {
     let screen = draw(&mut p, &e, &theme(), 80, 14, 0);
     assert!(screen.contains("✗ /approval: "), "{screen}");
 }
+
+#[test]
+fn the_title_shows_context_use_from_each_model_call() {
+    let e = env();
+    let mut p = new_pane(&e);
+    let title = |p: &ChatPane| p.title(&ctx(&e, &theme(), 0));
+    assert!(!title(&p).contains(" / "), "{}", title(&p));
+    let window = 128_000;
+    ev(
+        &mut p,
+        &e,
+        Event::ModelCallStarted {
+            chat_id: e.chat_id.clone(),
+            call_id: "c1".into(),
+            model: "mock-model".into(),
+            step: 1,
+            context: ContextUse {
+                used: 36_200,
+                window,
+            },
+        },
+    );
+    assert!(title(&p).ends_with(" · 36k / 128k"), "{}", title(&p));
+    ev(
+        &mut p,
+        &e,
+        Event::ModelCallFinished {
+            chat_id: e.chat_id.clone(),
+            call_id: "c1".into(),
+            usage: Usage {
+                prompt_tokens: 38_000,
+                completion_tokens: 400,
+                ..Usage::default()
+            },
+            finish_reason: Some("stop".into()),
+            latency_ms: 10,
+            context: ContextUse {
+                used: 38_000,
+                window,
+            },
+        },
+    );
+    assert!(title(&p).ends_with(" · 38k / 128k"), "{}", title(&p));
+}
