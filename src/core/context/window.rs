@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::core::config::Config;
 use crate::core::llm::client::LlmClient;
@@ -30,7 +30,7 @@ const MIN_RATIO: f64 = 0.25;
 const MAX_RATIO: f64 = 8.0;
 
 /// Tokens in use against the model's window, as shown to the user (`38k / 128k`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContextUse {
     pub used: u64,
     pub window: u64,
