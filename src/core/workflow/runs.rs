@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, oneshot, AcquireError, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -274,6 +274,10 @@ struct Shared {
     place: AgentPlace,
     cancel: CancellationToken,
     slots: Arc<Semaphore>,
+    /// Tells when the call issued last has taken its place in the slots' queue: the next call
+    /// waits for it, so calls get their slots in the order the script issued them (the
+    /// semaphore is first come, first served, but spawned tasks start in any order).
+    last_queued: Mutex<Option<oneshot::Receiver<()>>>,
     spent: AtomicU64,
     budget: Option<u64>,
 }
@@ -360,6 +364,7 @@ async fn drive(
         },
         cancel: cancel.child_token(),
         slots: Arc::new(Semaphore::new(run.concurrency.max(1) as usize)),
+        last_queued: Mutex::new(None),
         spent: AtomicU64::new(run.tokens_spent),
         budget: run.budget_total,
     });
@@ -687,8 +692,11 @@ fn issue_agent(
     let done_tx = done_tx.clone();
     let agent_id = row.id.clone();
     let label = spec.label.clone();
+    let (queued, queued_rx) = oneshot::channel();
+    let after = lock(&shared.last_queued).replace(queued_rx);
     tasks.spawn(async move {
-        let outcome = run_queued(&shared, &agent_id, label, phase, &spec).await;
+        let turn = QueueTurn { after, queued };
+        let outcome = run_queued(&shared, &agent_id, label, phase, &spec, turn).await;
         let _ = done_tx.send(AgentDone {
             call_id,
             agent_id,
@@ -698,6 +706,32 @@ fn issue_agent(
     None
 }
 
+/// A call's place in the line for slots: after the call issued before it.
+struct QueueTurn {
+    after: Option<oneshot::Receiver<()>>,
+    queued: oneshot::Sender<()>,
+}
+
+impl QueueTurn {
+    /// Waits until the call issued before has joined the semaphore's queue, joins it, lets the
+    /// next call go, then waits for a slot.
+    async fn take_slot(self, slots: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, AcquireError> {
+        if let Some(previous) = self.after {
+            // Its sender is dropped if that call ended early, which lets this one in too.
+            let _ = previous.await;
+        }
+        let acquire = slots.clone().acquire_owned();
+        tokio::pin!(acquire);
+        // The first poll puts this call in the queue, behind those issued before it.
+        let first = futures::poll!(&mut acquire);
+        let _ = self.queued.send(());
+        match first {
+            std::task::Poll::Ready(p) => p,
+            std::task::Poll::Pending => acquire.await,
+        }
+    }
+}
+
 /// Waits for a slot, then runs the agent.
 async fn run_queued(
     shared: &Arc<Shared>,
@@ -705,6 +739,7 @@ async fn run_queued(
     label: Option<String>,
     phase: Option<String>,
     spec: &AgentSpec,
+    turn: QueueTurn,
 ) -> AgentOutcome {
     let cancelled = || AgentOutcome {
         value: Err("cancelled".into()),
@@ -713,7 +748,7 @@ async fn run_queued(
         cancelled: true,
     };
     let permit = tokio::select! {
-        p = shared.slots.clone().acquire_owned() => match p {
+        p = turn.take_slot(&shared.slots) => match p {
             Ok(p) => p,
             Err(_) => return cancelled(),
         },
@@ -840,5 +875,41 @@ fn resolve_workflow(
             origin: None,
             error: Some(e),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tasks waiting for a slot may start in any order; they still get slots in issue order.
+    #[tokio::test]
+    async fn slots_go_in_issue_order_whatever_order_the_waiters_start_in() {
+        let slots = Arc::new(Semaphore::new(1));
+        let held = slots.clone().acquire_owned().await.unwrap();
+        let mut last = None;
+        let mut turns = Vec::new();
+        for _ in 0..5 {
+            let (queued, rx) = oneshot::channel();
+            turns.push(QueueTurn {
+                after: last.replace(rx),
+                queued,
+            });
+        }
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut waiters = JoinSet::new();
+        // Started last-issued first.
+        for (issued, turn) in turns.into_iter().enumerate().rev() {
+            let (slots, order) = (slots.clone(), order.clone());
+            waiters.spawn(async move {
+                let permit = turn.take_slot(&slots).await.unwrap();
+                lock(&order).push(issued);
+                drop(permit);
+            });
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        while waiters.join_next().await.is_some() {}
+        assert_eq!(*lock(&order), vec![0, 1, 2, 3, 4]);
     }
 }
