@@ -11,8 +11,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::agent::{self, TurnRequest, TurnStatus};
-use crate::core::engine::{lock, Runtime};
 use crate::core::events::Event;
+use crate::core::runtime::{lock, Runtime};
 use crate::core::store::{NewChat, Task};
 
 /// Worker bookkeeping shared by the engine.

@@ -13,6 +13,7 @@ pub mod logging;
 pub mod private_fs;
 pub mod process;
 pub mod queries;
+pub mod runtime;
 pub mod shutdown;
 pub mod store;
 pub mod workflow;

@@ -8,8 +8,8 @@ use futures::FutureExt;
 use super::profiles;
 use super::tools::{AgentHost, FileChange, SubagentRequest, TaskInfo};
 use crate::core::background;
-use crate::core::engine::Runtime;
 use crate::core::events::Event;
+use crate::core::runtime::Runtime;
 use crate::core::store::{Chat, NewTask, Task};
 
 pub(crate) struct ChatHost {

@@ -25,7 +25,6 @@ pub use resume::{resume_chat, INTERRUPTED_CALL_RESULT};
 
 use crate::core::context::window::{estimate_prompt_tokens, ContextUse};
 use crate::core::context::ChatContext;
-use crate::core::engine::Runtime;
 use crate::core::events::Event;
 use crate::core::llm::images;
 use crate::core::llm::stream::{AssembledResponse, LlmEvent};
@@ -33,6 +32,7 @@ use crate::core::llm::types::{
     ChatMessage, ChatRequest, ContentPart, ImageUrl, StreamOptions, Thinking, ToolCall, Usage,
     UserContent,
 };
+use crate::core::runtime::Runtime;
 use crate::core::store::{
     AgentSnapshot, Chat, MessagePart, NewAttachment, PartKind, ReplyEnd, ToolResult,
     TraceCompletion, TraceRow,

@@ -7,9 +7,9 @@ use anyhow::{anyhow, Result};
 
 use super::tools::ApprovalMode;
 use super::{drive, failed_before_start, is_read_only, LoopState, TurnOutcome};
-use crate::core::engine::Runtime;
 use crate::core::events::Event;
 use crate::core::llm::types::ChatMessage;
+use crate::core::runtime::Runtime;
 use crate::core::store::ToolResult;
 
 /// Continues a chat from its last snapshot: runs the tool calls it had pending, then goes on

@@ -12,8 +12,8 @@ use super::protocol::AgentSpec;
 use crate::core::agent::tools::structured_output::{self, StructuredOutput, StructuredState};
 use crate::core::agent::tools::ApprovalMode;
 use crate::core::agent::{self, profiles, TurnRequest, TurnStatus};
-use crate::core::engine::Runtime;
 use crate::core::events::Event;
+use crate::core::runtime::Runtime;
 use crate::core::store::NewChat;
 use crate::core::worktree::Worktree;
 

@@ -7,8 +7,8 @@
 
 use serde_json::Value;
 
-use crate::core::engine::Runtime;
 use crate::core::events::Event;
+use crate::core::runtime::Runtime;
 
 /// The longest body stored; a longer result is cut (the full one stays on the run).
 const MAX_BODY_CHARS: usize = 20_000;

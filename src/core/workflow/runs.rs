@@ -25,8 +25,8 @@ use super::discovery::{self, WorkflowEntry};
 use super::protocol::{AgentSpec, FromWorker, ToWorker, WorkerLimits};
 use super::report;
 use super::worker::{WorkerCommand, WorkerProcess};
-use crate::core::engine::{lock, Runtime};
 use crate::core::events::Event;
+use crate::core::runtime::{lock, Runtime};
 use crate::core::store::{
     NewWorkflowRun, WorkflowAgentRow, WorkflowBatch, WorkflowEventRow, WorkflowRun,
 };
