@@ -8,25 +8,13 @@ fn fixture() -> (Store, Session, Chat) {
 }
 
 fn trace(session: &Session, chat: &Chat, n: usize) -> TraceRow {
+    let call = ToolCall::new("unused", "read_file", "{}");
     TraceRow {
         id: format!("trace-{n:06}"),
         session_id: session.id.clone(),
-        chat_id: chat.id.clone(),
-        message_id: None,
-        turn_number: 1,
         tool_call_id: None,
-        tool_name: "read_file".into(),
-        tool_input: "{}".into(),
-        tool_output: None,
-        diff: None,
         started_at: format!("2026-01-01T00:00:{:02}.000Z", n % 60),
-        finished_at: None,
-        latency_ms: None,
-        tokens_used: 0,
-        cache_tokens: 0,
-        reasoning_tokens: 0,
-        error: None,
-        outcome: None,
+        ..TraceRow::started(chat, 1, &call, "{}".into())
     }
 }
 

@@ -995,7 +995,7 @@ fn stored_tool_turn(e: &Env) {
 /// The same turn, the write's result being `write_output`.
 fn stored_tool_turn_with(e: &Env, write_output: &str) {
     use crate::core::llm::types::ToolCall;
-    use crate::core::store::{now, MessagePart, ReplyEnd, ToolResult, TraceCompletion};
+    use crate::core::store::{MessagePart, ReplyEnd, ToolResult, TraceCompletion};
     let store = e.engine.store();
     store
         .insert_user_message(&e.chat_id, 1, "update the file", &[])
@@ -1022,28 +1022,13 @@ fn stored_tool_turn_with(e: &Env, write_output: &str) {
             latency_ms: 5,
         })
         .unwrap();
-    let session_id = e.engine.chat(&e.chat_id).unwrap().session_id;
+    let chat = e.engine.chat(&e.chat_id).unwrap();
     for c in &calls {
         store
             .begin_trace(&crate::core::store::TraceRow {
                 id: format!("trace-{}", c.id),
-                session_id: session_id.clone(),
-                chat_id: e.chat_id.clone(),
                 message_id: Some(a.id.clone()),
-                turn_number: 1,
-                tool_call_id: Some(c.id.clone()),
-                tool_name: c.function.name.clone(),
-                tool_input: c.function.arguments.clone(),
-                tool_output: None,
-                diff: None,
-                started_at: now(),
-                finished_at: None,
-                latency_ms: None,
-                tokens_used: 0,
-                cache_tokens: 0,
-                reasoning_tokens: 0,
-                error: None,
-                outcome: None,
+                ..crate::core::store::TraceRow::started(&chat, 1, c, c.function.arguments.clone())
             })
             .unwrap();
     }
