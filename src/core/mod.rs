@@ -12,6 +12,7 @@ pub mod llm;
 pub mod logging;
 pub mod private_fs;
 pub mod process;
+pub mod pty;
 pub mod queries;
 pub mod runtime;
 pub mod shutdown;

@@ -1,0 +1,5 @@
+//! Terminal sessions: a child process on a pseudo-terminal and the screen model that turns its
+//! output into cells. The screen engine sits behind [`screen::ScreenEngine`] so the pane, the
+//! replay tool and the tests never depend on which crate does the parsing.
+
+pub mod screen;
