@@ -235,7 +235,7 @@ fn run_headless(global: &GlobalArgs, json: bool, work: Work) -> i32 {
 }
 
 /// Human progress on stderr: tool calls with timings, a reasoning summary, retries.
-struct Progress {
+pub(super) struct Progress {
     store: Store,
     main_chat: String,
     reasoning: HashMap<String, String>,
@@ -243,7 +243,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(store: Store, main_chat: String) -> Self {
+    pub(super) fn new(store: Store, main_chat: String) -> Self {
         Progress {
             store,
             main_chat,
@@ -275,7 +275,7 @@ impl Progress {
         }
     }
 
-    fn show(&mut self, event: &Event) {
+    pub(super) fn show(&mut self, event: &Event) {
         match event {
             Event::ReasoningDelta { chat_id, text } => {
                 self.reasoning

@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch.
 
+mod agents;
 mod exec;
 mod format;
 mod output;
@@ -92,6 +93,14 @@ enum Commands {
         #[arg(long)]
         json: bool,
     },
+    /// List the external agents (presets and `[agents.NAME]`) and whether each can run here.
+    Agents {
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// External agents: `agent run NAME TASK`.
+    Agent(agents::AgentArgs),
     /// Print a chat's tool traces and per-turn usage.
     Traces(traces::TracesArgs),
     /// Workflows: list, show, run, runs, resume, cancel.
@@ -189,6 +198,8 @@ pub fn run() -> i32 {
         Some(Commands::Resume(args)) => return exec::run_resume(&cli.global, args),
         Some(Commands::Sessions { json }) => sessions::run(&cli.global, json),
         Some(Commands::Skills { json }) => skills::run(&cli.global, json),
+        Some(Commands::Agents { json }) => agents::list(&cli.global, json),
+        Some(Commands::Agent(args)) => return agents::run(&cli.global, args),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
         Some(Commands::Workflow(args)) => return workflow::run(&cli.global, args),
         Some(Commands::WorkflowWorker) => {

@@ -11,6 +11,7 @@ use anyhow::{anyhow, Context, Result};
 use serde::Deserialize;
 
 use crate::core::agent::tools::ApprovalMode;
+use crate::core::agents::registry::{self, AgentFile};
 use crate::core::llm::provider::{self, ProviderPreset};
 use crate::core::workflow::protocol::WorkerLimits;
 
@@ -52,6 +53,8 @@ pub struct ConfigFile {
     pub ui: Option<toml::Table>,
     /// What boocode should know of a model (`[models.NAME]`), by the name sent to the server.
     pub models: Option<BTreeMap<String, ModelFile>>,
+    /// External agents (`[agents.NAME]`) beside the presets.
+    pub agents: Option<BTreeMap<String, AgentFile>>,
 }
 
 /// `[models.NAME]`.
@@ -94,6 +97,9 @@ impl ConfigFile {
         // A later layer describes its models without forgetting the ones an earlier one did.
         if let Some(models) = other.models {
             self.models.get_or_insert_default().extend(models);
+        }
+        if let Some(agents) = other.agents {
+            self.agents.get_or_insert_default().extend(agents);
         }
     }
 
@@ -208,6 +214,8 @@ pub struct Config {
     pub ui: toml::Table,
     /// Context windows set in `[models.NAME] context_window`.
     pub model_windows: BTreeMap<String, u64>,
+    /// `[agents.NAME]` of the user's and the project's config files.
+    pub agents: BTreeMap<String, AgentFile>,
     pub home: PathBuf,
     /// The user's home directory (`~/.boocode/workflows`, `~/.claude/agents`, …).
     pub user_home: Option<PathBuf>,
@@ -312,6 +320,17 @@ impl Config {
                     "{}: api_key_command is read only from the user config file (a project must not make boocode run commands)",
                     project_file.display()
                 ));
+            }
+            // An agent is a command boocode runs: a project may add agents of its own, but not
+            // change what a name the user already knows (a preset, their own agent) starts.
+            for name in c.agents.iter().flat_map(|a| a.keys()) {
+                let users = file.agents.as_ref().is_some_and(|a| a.contains_key(name));
+                if registry::is_preset(name) || users {
+                    return Err(anyhow!(
+                        "{}: [agents.{name}] would change what the agent '{name}' runs; only your own config.toml may do that",
+                        project_file.display()
+                    ));
+                }
             }
             project_picks_endpoint = c.base_url.is_some() || c.provider.is_some();
             projects_own_key = c.api_key.clone();
@@ -465,6 +484,7 @@ impl Config {
                 .into_iter()
                 .filter_map(|(name, m)| Some((name, m.context_window?)))
                 .collect(),
+            agents: file.agents.unwrap_or_default(),
             home: env.home()?,
             user_home: env.get("HOME").map(PathBuf::from).or_else(dirs::home_dir),
             user_config_dir: env

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use crate::core::agent::tools::skill::SkillTool;
 use crate::core::agent::tools::{builtin_tools, ApprovalMode, Tool, ToolRegistry};
 use crate::core::agent::{self, TurnOutcome, TurnRequest};
+use crate::core::agents;
 use crate::core::background;
 use crate::core::config::Config;
 use crate::core::events::{Command, Event};
@@ -185,6 +186,17 @@ impl Engine {
                 attachments,
             } => {
                 let approval = rt.config.approval;
+                if matches!(rt.store.chat_agent(&chat_id), Ok(Some(_))) {
+                    let request = agents::ExternalTurnRequest {
+                        chat_id,
+                        text,
+                        approval,
+                        cwd: None,
+                        options: Default::default(),
+                    };
+                    tokio::spawn(async move { agents::run_external_turn(&rt, request).await });
+                    return;
+                }
                 let mut request = TurnRequest::new(&chat_id, &text, approval);
                 request.attachments = attachments;
                 tokio::spawn(async move { agent::run_turn(&rt, request).await });
@@ -264,6 +276,9 @@ impl Engine {
                         message: format!("{e:#}"),
                     });
                 }
+            }
+            Command::AnswerPermission { request_id, answer } => {
+                rt.agents.permissions.answer(&request_id, answer);
             }
             Command::ListModels { chat_id } => {
                 tokio::spawn(async move {
@@ -355,6 +370,8 @@ impl Engine {
 
     pub fn shutdown(&self) {
         self.rt.shutdown.cancel();
+        // Each agent's thread holds the runtime: ending them lets it go.
+        self.rt.agents.disconnect_all();
     }
 }
 

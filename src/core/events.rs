@@ -65,6 +65,36 @@ pub enum Command {
     ListModels {
         chat_id: String,
     },
+    /// Answer an external agent's permission request (`Event::PermissionRequested`).
+    AnswerPermission {
+        request_id: String,
+        answer: PermissionAnswer,
+    },
+}
+
+/// A person's answer to an external agent asking permission for a tool call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionAnswer {
+    AllowOnce,
+    /// Allow this kind of call for the rest of the chat.
+    AllowAlways,
+    Reject,
+}
+
+/// One entry of an external agent's plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanItem {
+    pub content: String,
+    /// `pending`, `in_progress`, `completed`.
+    pub status: String,
+}
+
+/// A slash command an external agent offers in its chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCommand {
+    pub name: String,
+    pub description: String,
 }
 
 /// Something that happened in the core. Serialised as one JSON object per line by
@@ -191,6 +221,39 @@ pub enum Event {
         chat_id: String,
         models: Vec<String>,
         error: Option<String>,
+    },
+    /// An external agent asks before running a tool call; answered by
+    /// `Command::AnswerPermission` (or by the approval mode when no person is there).
+    PermissionRequested {
+        chat_id: String,
+        request_id: String,
+        /// What the agent wants to do (the tool call's title).
+        title: String,
+    },
+    /// A permission request was answered (by a person, the approval mode, or an earlier
+    /// "allow always").
+    PermissionAnswered {
+        chat_id: String,
+        request_id: String,
+        answer: PermissionAnswer,
+    },
+    /// An external agent's plan, whole, each time it changes.
+    AgentPlan {
+        chat_id: String,
+        entries: Vec<PlanItem>,
+    },
+    /// What a chat bound to an external agent runs: the agent, its model and mode as the agent
+    /// reported them (the composer line and the pane title show them).
+    AgentSession {
+        chat_id: String,
+        agent: String,
+        model: Option<String>,
+        mode: Option<String>,
+    },
+    /// The slash commands an external agent offers now (the composer completes them).
+    AgentCommands {
+        chat_id: String,
+        commands: Vec<AgentCommand>,
     },
     WorkflowRunStarted {
         run_id: String,

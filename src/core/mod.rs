@@ -2,6 +2,7 @@
 //! Nothing in here may import a front end.
 
 pub mod agent;
+pub mod agents;
 pub mod background;
 pub mod config;
 pub mod context;

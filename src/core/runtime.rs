@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::agent::tools::changes::apply_change;
 use crate::core::agent::tools::{FileChange, ToolRegistry};
+use crate::core::agents::AgentHub;
 use crate::core::background;
 use crate::core::config::Config;
 use crate::core::context::window::ContextBook;
@@ -52,6 +53,8 @@ pub struct Runtime {
     pub shutdown: CancellationToken,
     /// Context windows and the per-chat correction of prompt estimates.
     pub context: ContextBook,
+    /// External agents: their connections by chat, their questions waiting for a person.
+    pub agents: AgentHub,
 }
 
 /// What an engine starts a runtime with; turns, confirmations and slots start empty.
@@ -75,6 +78,7 @@ impl Runtime {
             workflows: workflow::runs::RunSlots::new(),
             shutdown: CancellationToken::new(),
             context: ContextBook::default(),
+            agents: AgentHub::default(),
             confirmations: Mutex::new(HashMap::new()),
             turns: Mutex::new(HashMap::new()),
             store: parts.store,

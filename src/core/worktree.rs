@@ -12,6 +12,8 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::core::agent::tools::changes::build_change;
 use crate::core::agent::tools::FileChange;
+use crate::core::events::Event;
+use crate::core::runtime::Runtime;
 
 /// A worktree made for one agent.
 #[derive(Debug)]
@@ -126,6 +128,47 @@ impl Worktree {
         }
         git(&self.repo_root, &["worktree", "prune"]).ok();
         result.map(|_| ())
+    }
+}
+
+/// Keeps a worktree's changes as pending changes of the agent's chat, then removes it.
+pub async fn collect_as_pending(rt: &Runtime, chat_id: &str, wt: Worktree) {
+    let changes = tokio::task::spawn_blocking(move || {
+        let changes = wt.changes();
+        if let Err(e) = wt.remove() {
+            tracing::warn!("removing worktree {} failed: {e:#}", wt.path.display());
+        }
+        changes
+    })
+    .await;
+    let changes = match changes {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            tracing::warn!("reading the worktree's changes failed: {e:#}");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!("worktree task failed: {e}");
+            return;
+        }
+    };
+    for change in changes {
+        match rt.store.insert_pending_change(
+            chat_id,
+            &change.path.to_string_lossy(),
+            &change.display_path,
+            change.before.as_deref(),
+            change.after.as_deref(),
+            &change.diff,
+        ) {
+            Ok(id) => rt.emit(Event::ChangePending {
+                chat_id: chat_id.to_string(),
+                change_id: id,
+                path: change.display_path,
+                diff: change.diff,
+            }),
+            Err(e) => tracing::error!("storing a worktree change failed: {e:#}"),
+        }
     }
 }
 

@@ -162,7 +162,12 @@ pub async fn run_turn(rt: &Arc<Runtime>, request: TurnRequest) -> TurnOutcome {
     outcome
 }
 
-fn failed_before_start(rt: &Runtime, chat_id: &str, turn: i64, e: anyhow::Error) -> TurnOutcome {
+pub(crate) fn failed_before_start(
+    rt: &Runtime,
+    chat_id: &str,
+    turn: i64,
+    e: anyhow::Error,
+) -> TurnOutcome {
     let message = format!("{e:#}");
     rt.emit(Event::TurnFinished {
         chat_id: chat_id.to_string(),

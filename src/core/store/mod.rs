@@ -10,6 +10,7 @@
 //! rows name the process that owns them (`owners`), so a reader shows an ended process's work
 //! as interrupted and any process may repair it.
 
+mod agents;
 mod chats;
 mod models;
 mod owners;
@@ -40,6 +41,7 @@ const STATEMENT_CACHE_CAPACITY: usize = 128;
 /// a lock held longer than this is not a transient one.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+pub use agents::{ChatAgent, ExternalTask};
 pub use chats::{MessageRef, ToolResult};
 pub use models::*;
 pub use tasks::NewTask;

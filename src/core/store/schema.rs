@@ -247,4 +247,18 @@ ALTER TABLE tasks ADD COLUMN owner TEXT;
 ALTER TABLE workflow_runs ADD COLUMN owner TEXT;
 ALTER TABLE workflow_agents ADD COLUMN owner TEXT;
 "#,
+    // 6: external agents. A chat bound to one (and the agent's own session id, to continue it
+    // after a restart, its mode and model); a task's execution path and tokens.
+    r#"
+CREATE TABLE chat_agents (
+    chat_id           TEXT PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+    agent             TEXT NOT NULL,
+    agent_session_id  TEXT,
+    mode              TEXT,
+    model             TEXT,
+    updated_at        TEXT NOT NULL
+);
+ALTER TABLE tasks ADD COLUMN execution_path TEXT;
+ALTER TABLE tasks ADD COLUMN tokens INTEGER;
+"#,
 ];

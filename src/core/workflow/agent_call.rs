@@ -12,7 +12,6 @@ use super::protocol::AgentSpec;
 use crate::core::agent::tools::structured_output::{self, StructuredOutput, StructuredState};
 use crate::core::agent::tools::ApprovalMode;
 use crate::core::agent::{self, profiles, TurnRequest, TurnStatus};
-use crate::core::events::Event;
 use crate::core::runtime::Runtime;
 use crate::core::store::NewChat;
 use crate::core::worktree::Worktree;
@@ -226,7 +225,7 @@ async fn attempt_once(
         }
     };
     if let Some(wt) = worktree {
-        collect_worktree(rt, &chat.id, wt).await;
+        crate::core::worktree::collect_as_pending(rt, &chat.id, wt).await;
     }
     AgentOutcome {
         value,
@@ -244,46 +243,5 @@ async fn cleanup_worktree(worktree: Option<Worktree>) {
             }
         })
         .await;
-    }
-}
-
-/// Keeps a worktree's changes as pending changes of the agent's chat, then removes it.
-async fn collect_worktree(rt: &Arc<Runtime>, chat_id: &str, wt: Worktree) {
-    let changes = tokio::task::spawn_blocking(move || {
-        let changes = wt.changes();
-        if let Err(e) = wt.remove() {
-            tracing::warn!("removing worktree {} failed: {e:#}", wt.path.display());
-        }
-        changes
-    })
-    .await;
-    let changes = match changes {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            tracing::warn!("reading the worktree's changes failed: {e:#}");
-            return;
-        }
-        Err(e) => {
-            tracing::warn!("worktree task failed: {e}");
-            return;
-        }
-    };
-    for change in changes {
-        match rt.store.insert_pending_change(
-            chat_id,
-            &change.path.to_string_lossy(),
-            &change.display_path,
-            change.before.as_deref(),
-            change.after.as_deref(),
-            &change.diff,
-        ) {
-            Ok(id) => rt.emit(Event::ChangePending {
-                chat_id: chat_id.to_string(),
-                change_id: id,
-                path: change.display_path,
-                diff: change.diff,
-            }),
-            Err(e) => tracing::error!("storing a worktree change failed: {e:#}"),
-        }
     }
 }

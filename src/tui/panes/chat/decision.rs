@@ -12,17 +12,21 @@
 use ratatui::style::Modifier;
 
 use super::*;
+use crate::core::events::PermissionAnswer;
 
 /// The chord that says yes (apply a change, run a command).
 pub const YES_KEY: &str = "Ctrl-Y";
 /// The chord that says no (reject or revert a change, refuse a command).
 pub const NO_KEY: &str = "Ctrl-N";
+/// The chord that allows an external agent's kind of call for the rest of the chat.
+pub const ALWAYS_KEY: &str = "Ctrl-A";
 /// The chord that resumes an interrupted turn.
 pub const RESUME_KEY: &str = "Ctrl-R";
 /// The decision keys, for the help overlay.
-pub const HELP_LINES: [&str; 2] = [
+pub const HELP_LINES: [&str; 3] = [
     "In a chat: Ctrl-Y yes, Ctrl-N no (a change, a command),",
     "Ctrl-R resume; a change can be undone until the next turn.",
+    "An external agent's question: Ctrl-Y once, Ctrl-A always, Ctrl-N reject.",
 ];
 
 fn is_open(item: &Item) -> bool {
@@ -32,6 +36,7 @@ fn is_open(item: &Item) -> bool {
             state: ChangeState::Pending,
             ..
         } | Kind::Confirm { answer: None, .. }
+            | Kind::Permission { answer: None, .. }
     )
 }
 
@@ -75,6 +80,11 @@ impl ChatPane {
         }
         let outcome = match key.code {
             KeyCode::Char('r') => self.resume()?,
+            // Only a permission question takes "always"; otherwise Ctrl-A stays the composer's.
+            KeyCode::Char('a') => {
+                let i = self.decision_target()?;
+                self.answer_permission(i, PermissionAnswer::AllowAlways)?
+            }
             KeyCode::Char(c @ ('y' | 'n')) => {
                 let i = self.decision_target()?;
                 self.decide(i, c == 'y')?
@@ -119,6 +129,14 @@ impl ChatPane {
                     allow: yes,
                 }
             }
+            Kind::Permission { answer: None, .. } => {
+                let answer = if yes {
+                    PermissionAnswer::AllowOnce
+                } else {
+                    PermissionAnswer::Reject
+                };
+                return self.answer_permission(i, answer);
+            }
             Kind::Interrupted { resumed: false } if yes => return self.resume(),
             _ => return None,
         };
@@ -143,6 +161,11 @@ impl ChatPane {
                     ("✗", format!("rejected {path}"), format!("{YES_KEY} apply"))
                 }
             },
+            Kind::Permission { title, .. } => (
+                "?",
+                format!("allow {title}?"),
+                format!("{YES_KEY} once · {ALWAYS_KEY} always · {NO_KEY} reject"),
+            ),
             Kind::Confirm { command, .. } => (
                 "?",
                 format!("run {command}?"),

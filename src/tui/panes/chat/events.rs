@@ -314,6 +314,7 @@ impl ChatPane {
             }
             Event::TurnFinished { status, error, .. } => {
                 self.settle_streams(width);
+                self.settle_permissions();
                 self.status = Status::Idle;
                 // A question the turn did not wait for is answered no (the command never ran).
                 for it in &mut self.items {
@@ -358,7 +359,7 @@ impl ChatPane {
                     (true, None) => "the server lists no models".into(),
                 }));
             }
-            _ => return false,
+            other => return self.fold_agent(other),
         }
         true
     }

@@ -86,8 +86,13 @@ impl ChatPane {
         KeyOutcome::Consumed
     }
 
-    pub(super) fn popup_items(&self) -> Vec<&'static (&'static str, &'static str, &'static str)> {
+    /// boocode's slash commands, then the bound agent's, that complete what is typed.
+    pub(super) fn popup_items(&self) -> Vec<(String, String, String)> {
         slash::completions(self.composer.text())
+            .into_iter()
+            .map(|(n, a, d)| (n.to_string(), a.to_string(), d.to_string()))
+            .chain(self.agent_completions())
+            .collect()
     }
 
     pub(super) fn complete(&mut self) {
@@ -193,6 +198,9 @@ impl ChatPane {
         if shown.trim().is_empty() && self.attachments.is_empty() {
             return KeyOutcome::Consumed;
         }
+        if self.is_agent_command(&shown) {
+            return self.send();
+        }
         match slash::parse(&shown) {
             Err(e) => {
                 self.push(Kind::Error(e));
@@ -208,7 +216,8 @@ impl ChatPane {
     }
 
     pub(super) fn send(&mut self) -> KeyOutcome {
-        if let Some(msg) = self.missing_key.clone() {
+        // An external agent brings its own model access: no provider key is needed.
+        if let Some(msg) = self.missing_key.clone().filter(|_| self.agent.is_none()) {
             self.push(Kind::Error(msg));
             self.top = None;
             return KeyOutcome::Consumed;
@@ -278,6 +287,7 @@ impl ChatPane {
                 })]);
             }
             Slash::New => return KeyOutcome::Actions(vec![AppAction::NewChat]),
+            Slash::Agent(name) => return self.bind_agent(&name),
             Slash::Resume => return KeyOutcome::Actions(vec![AppAction::PickSession]),
             Slash::Help => return KeyOutcome::Actions(vec![AppAction::Help]),
             Slash::Skills => {

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
 use crate::core::agent::tools::changes::pending_change_id;
+use crate::core::events::{PermissionAnswer, PlanItem};
 use crate::core::store::{PartKind, StoredMessage, ToolOutcome};
 use crate::tui::diff::render_diff;
 use crate::tui::markdown::{self, wrap_plain, wrap_spans, MarkdownStream};
@@ -91,6 +92,14 @@ pub enum Kind {
         command: String,
         answer: Option<bool>,
     },
+    /// An external agent asks before a tool call.
+    Permission {
+        request_id: String,
+        title: String,
+        answer: Option<PermissionAnswer>,
+    },
+    /// An external agent's plan, as a checklist.
+    Plan(Vec<PlanItem>),
     Error(String),
     Notice(String),
     Interrupted {
@@ -205,6 +214,7 @@ impl Item {
                 | Kind::Tool(_)
                 | Kind::Change { .. }
                 | Kind::Confirm { .. }
+                | Kind::Permission { .. }
                 | Kind::Interrupted { .. }
         )
     }
@@ -380,6 +390,42 @@ impl Item {
                     &[],
                     &[Span::raw("  ")],
                 ));
+            }
+            Kind::Permission { title, answer, .. } => {
+                let (mark, style, hint) = match answer {
+                    None => ("?", theme.warning, "  waiting for your answer"),
+                    Some(PermissionAnswer::AllowOnce) => ("✓", theme.success, "  allowed once"),
+                    Some(PermissionAnswer::AllowAlways) => {
+                        ("✓", theme.success, "  allowed for this chat")
+                    }
+                    Some(PermissionAnswer::Reject) => ("✗", theme.error, "  rejected"),
+                };
+                out.extend(wrap_spans(
+                    &[
+                        Span::styled(format!("{mark} allow "), style),
+                        Span::styled(title.clone(), theme.code),
+                        Span::styled(hint, theme.dim),
+                    ],
+                    width,
+                    &[],
+                    &[Span::raw("  ")],
+                ));
+            }
+            Kind::Plan(entries) => {
+                out.push(Line::from(Span::styled("plan", theme.dim)));
+                for e in entries {
+                    let (mark, style) = match e.status.as_str() {
+                        "completed" => ("[x] ", theme.success),
+                        "in_progress" => ("[~] ", theme.warning),
+                        _ => ("[ ] ", theme.dim),
+                    };
+                    out.extend(wrap_spans(
+                        &[Span::styled(e.content.clone(), theme.text)],
+                        width,
+                        &[Span::raw("  "), Span::styled(mark, style)],
+                        &[Span::raw("      ")],
+                    ));
+                }
             }
             Kind::Error(message) => out.extend(wrap_spans(
                 &[Span::styled(message.clone(), theme.error)],

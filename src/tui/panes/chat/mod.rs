@@ -26,6 +26,7 @@
 //! needs a core change. `/workflow NAME [ARGS]` starts a run (JSON args go as data, plain text as
 //! a string) and shows it in the orchestrator pane; its result comes back to this chat.
 
+mod agent;
 pub mod composer;
 mod copy;
 pub mod decision;
@@ -141,6 +142,8 @@ pub struct ChatPane {
     tick: u64,
     /// The text this pane sent and already shows; its `UserMessage` event is not shown again.
     echoed: Option<String>,
+    /// The external agent the chat is bound to, if any.
+    agent: Option<agent::AgentLine>,
 }
 
 /// Items for a stretch of stored transcript, its tool calls joined with how they ended. The
@@ -209,6 +212,7 @@ impl ChatPane {
             missing_key: engine.rt.config.missing_key_error(),
             tick: ctx.tick,
             echoed: None,
+            agent: agent::load(engine, chat_id),
         };
         pane.reindex();
         for c in engine.pending_changes(Some(chat_id))? {
@@ -557,10 +561,14 @@ impl Pane for ChatPane {
         } else {
             self.title.as_str()
         };
-        let mut s = if title == self.model {
+        let backend = match &self.agent {
+            Some(a) => a.text(),
+            None => self.model.clone(),
+        };
+        let mut s = if title == backend {
             format!("{title} · {}", self.status_text())
         } else {
-            format!("{title} · {} · {}", self.model, self.status_text())
+            format!("{title} · {backend} · {}", self.status_text())
         };
         if self.tokens > 0 {
             s.push_str(&format!(" · {} tok", fmt_tokens(self.tokens)));
@@ -667,7 +675,12 @@ impl Pane for ChatPane {
                 ""
             };
             let below = truncate(below, width.saturating_sub(4));
-            let hint = truncate(self.hint(), width.saturating_sub(4 + below.width()));
+            // A chat on an external agent says which, with its model and mode.
+            let hint = match &self.agent {
+                Some(a) => format!("{} · {}", a.text(), self.hint()),
+                None => self.hint().to_string(),
+            };
+            let hint = truncate(&hint, width.saturating_sub(4 + below.width()));
             let fill = width.saturating_sub(below.width() + hint.width() + 3);
             let line = Line::from(vec![
                 Span::styled(below, theme.accent),
@@ -842,7 +855,12 @@ impl Pane for ChatPane {
             | Event::ModelList { chat_id, .. }
             | Event::ContextLoaded { chat_id, .. }
             | Event::TurnFinished { chat_id, .. }
-            | Event::WorkflowReported { chat_id, .. } => *chat_id == self.chat_id,
+            | Event::WorkflowReported { chat_id, .. }
+            | Event::PermissionRequested { chat_id, .. }
+            | Event::PermissionAnswered { chat_id, .. }
+            | Event::AgentPlan { chat_id, .. }
+            | Event::AgentSession { chat_id, .. }
+            | Event::AgentCommands { chat_id, .. } => *chat_id == self.chat_id,
             // Carries no chat id: it is ours if we show the change.
             Event::ChangeResolved { .. } => true,
             _ => false,

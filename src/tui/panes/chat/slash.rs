@@ -19,6 +19,8 @@ pub enum Slash {
         args: String,
     },
     Skills,
+    /// `/agent NAME`: run the chat on an external agent.
+    Agent(String),
     Help,
 }
 
@@ -37,6 +39,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("approval", "MODE", "read-only, review or auto"),
     ("workflow", "NAME [ARGS]", "run a workflow"),
     ("skills", "", "list the agent's skills"),
+    ("agent", "NAME", "run this chat on an external agent"),
     ("help", "", "keys and commands"),
 ];
 
@@ -86,6 +89,7 @@ pub fn parse(input: &str) -> Result<Option<Slash>, String> {
             Slash::Workflow { name, args }
         }
         "skills" => Slash::Skills,
+        "agent" => Slash::Agent(need("an agent name (`boocode agents` lists them)")?),
         "help" => Slash::Help,
         other => return Err(format!("unknown command /{other} — /help lists them")),
     };

@@ -1,0 +1,365 @@
+//! `boocode agents`: the external agents and whether each can run here; `boocode agent run`:
+//! one task on an external agent, headless.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use boocode::core::agent::TurnStatus;
+use boocode::core::agents::acp::SessionOptions;
+use boocode::core::agents::registry::{self, Protocol};
+use boocode::core::agents::{self, ExternalTurnRequest};
+use boocode::core::engine::{Engine, EngineOptions};
+use boocode::core::events::Event;
+use boocode::core::store::ExternalTask;
+use boocode::core::worktree::{self, Worktree};
+
+use super::exec::Progress;
+use super::format::clip;
+use super::output::{errln, outln};
+use super::{read_stdin_prompt, usage_error, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+
+/// Longest output summary a task keeps.
+const SUMMARY_CHARS: usize = 2000;
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    #[command(subcommand)]
+    command: AgentCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum AgentCommand {
+    /// Run one task on an external agent: its work streams to stderr, its final message to
+    /// stdout.
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The agent (`boocode agents` lists them).
+    name: String,
+    /// The agent's session mode, when it offers modes.
+    #[arg(long, value_name = "ID")]
+    mode: Option<String>,
+    /// Run in the project itself instead of a git worktree of it.
+    #[arg(long)]
+    no_worktree: bool,
+    /// One JSON event per line on stdout.
+    #[arg(long)]
+    json: bool,
+    /// The task; read from stdin when absent.
+    task: Vec<String>,
+}
+
+/// `boocode agents [--json]`.
+pub fn list(global: &GlobalArgs, json: bool) -> Result<()> {
+    let (_, config) = global.load_config().map_err(usage_error)?;
+    let all = registry::agents(&config.agents).map_err(usage_error)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let found = runtime.block_on(futures::future::join_all(
+        all.iter().map(registry::availability),
+    ));
+    if json {
+        let rows: Vec<_> = all
+            .iter()
+            .zip(&found)
+            .map(|(a, found)| {
+                json!({
+                    "name": a.name,
+                    "protocol": a.protocol,
+                    "command": a.command,
+                    "args": a.args,
+                    // Values may be secrets: only the names are shown.
+                    "env": a.env.keys().collect::<Vec<_>>(),
+                    "provider": a.provider,
+                    "host": a.host,
+                    "origin": a.origin,
+                    "available": found.available,
+                    "detail": found.detail,
+                })
+            })
+            .collect();
+        outln!("{}", serde_json::to_string_pretty(&rows)?)?;
+        return Ok(());
+    }
+    for (a, found) in all.iter().zip(&found) {
+        let mark = if found.available { "✓" } else { "✗" };
+        outln!(
+            "{mark} {:<12} {:<5} {}  ({})",
+            a.name,
+            a.protocol.as_str(),
+            a.command_line(),
+            found.detail
+        )?;
+    }
+    Ok(())
+}
+
+pub fn run(global: &GlobalArgs, args: AgentArgs) -> i32 {
+    match args.command {
+        AgentCommand::Run(run) => run_task(global, run),
+    }
+}
+
+fn run_task(global: &GlobalArgs, args: RunArgs) -> i32 {
+    let task = if args.task.is_empty() {
+        match read_stdin_prompt() {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                errln!("boocode agent run: no task given (pass it as an argument or on stdin)");
+                return EXIT_USAGE;
+            }
+            Err(e) => {
+                errln!("boocode agent run: reading the task from stdin: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    } else {
+        args.task.join(" ")
+    };
+    // An external agent brings its own model access: no provider key is needed here.
+    let (root, config) = match global.load_config() {
+        Ok(v) => v,
+        Err(e) => {
+            errln!("boocode: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    let spec = match registry::find(&config.agents, &args.name) {
+        Ok(s) => s,
+        Err(e) => {
+            errln!("boocode: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    if spec.protocol != Protocol::Acp {
+        errln!(
+            "boocode: agent '{}' speaks {}; `agent run` runs ACP agents in this build",
+            spec.name,
+            spec.protocol.as_str()
+        );
+        return EXIT_USAGE;
+    }
+    if let Err(e) = boocode::core::logging::init(&config.home) {
+        errln!("boocode: {e:#}");
+        return EXIT_FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            errln!("boocode: starting the runtime: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let approval = config.approval;
+    runtime.block_on(async move {
+        let (engine, events, _) = match Engine::start(EngineOptions {
+            config,
+            project_root: root.clone(),
+            interactive: false,
+        }) {
+            Ok(v) => v,
+            Err(e) => {
+                errln!("boocode: {e:#}");
+                return EXIT_FAILURE;
+            }
+        };
+        // `--model` names the agent's model here, not the native loop's.
+        let model = global.model.clone();
+        let code = run_on_engine(
+            &engine, events, &root, &spec.name, &task, &args, model, approval,
+        )
+        .await;
+        engine.rt.agents.disconnect_all();
+        engine.shutdown();
+        code
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_on_engine(
+    engine: &Engine,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    root: &std::path::Path,
+    agent: &str,
+    task: &str,
+    args: &RunArgs,
+    model: Option<String>,
+    approval: boocode::core::agent::tools::ApprovalMode,
+) -> i32 {
+    let rt = engine.rt.clone();
+    let worktree = if args.no_worktree {
+        if !args.json {
+            errln!(
+                "boocode: warning: --no-worktree: {agent} works in {} itself",
+                root.display()
+            );
+        }
+        None
+    } else {
+        let project = root.to_path_buf();
+        match tokio::task::spawn_blocking(move || Worktree::create(&project)).await {
+            Ok(Ok(wt)) => Some(wt),
+            Ok(Err(e)) => {
+                errln!("boocode: {e:#} (--no-worktree runs the agent in the project itself)");
+                return EXIT_FAILURE;
+            }
+            Err(e) => {
+                errln!("boocode: creating the worktree: {e}");
+                return EXIT_FAILURE;
+            }
+        }
+    };
+    let cwd: Option<PathBuf> = worktree.as_ref().map(|w| w.project_dir.clone());
+    let prepared = (|| -> Result<_> {
+        let session = engine.open_session(None, false)?;
+        let chat = engine.new_titled_chat(&session, "main", None, "")?;
+        rt.store.bind_chat_agent(&chat.id, agent)?;
+        let task_row = rt.store.start_external_task(&ExternalTask {
+            session_id: &session.id,
+            chat_id: &chat.id,
+            input: task,
+            agent,
+            model: model.as_deref().unwrap_or(""),
+            execution_path: "acp",
+        })?;
+        Ok((chat, task_row))
+    })();
+    let (chat, task_row) = match prepared {
+        Ok(v) => v,
+        Err(e) => {
+            errln!("boocode: {e:#}");
+            return EXIT_FAILURE;
+        }
+    };
+    let json = args.json;
+    let store = rt.store.clone();
+    let main_chat = chat.id.clone();
+    let stdout_closed = CancellationToken::new();
+    let printer_closed = stdout_closed.clone();
+    let last_event_task = task_row.id.clone();
+    let printer = tokio::spawn(async move {
+        let mut progress = Progress::new(store, main_chat);
+        while let Some(event) = events.recv().await {
+            let last =
+                matches!(&event, Event::TaskUpdated { task_id, .. } if *task_id == last_event_task);
+            if json {
+                if outln!("{}", serde_json::to_value(&event).unwrap_or_default()).is_err() {
+                    printer_closed.cancel();
+                    return;
+                }
+            } else {
+                progress.show(&event);
+            }
+            if last {
+                return;
+            }
+        }
+    });
+    let cancel_rt = rt.clone();
+    let cancel_chat = chat.id.clone();
+    let interrupt = tokio::spawn(async move {
+        tokio::select! {
+            _ = super::stop_requested() => {}
+            _ = stdout_closed.cancelled() => {}
+        }
+        cancel_rt.cancel_turn(&cancel_chat);
+    });
+
+    let outcome = agents::run_external_turn(
+        &rt,
+        ExternalTurnRequest {
+            chat_id: chat.id.clone(),
+            text: task.to_string(),
+            approval,
+            cwd,
+            options: SessionOptions {
+                model,
+                mode: args.mode.clone(),
+                resume_session: None,
+            },
+        },
+    )
+    .await;
+    interrupt.abort();
+    rt.agents.disconnect(&chat.id);
+    if let Some(wt) = worktree {
+        worktree::collect_as_pending(&rt, &chat.id, wt).await;
+    }
+    let changes = rt
+        .store
+        .list_pending_changes(Some(&chat.id))
+        .unwrap_or_default();
+    let status = match outcome.status {
+        TurnStatus::Completed => "completed",
+        TurnStatus::Cancelled => "cancelled",
+        _ => "failed",
+    };
+    let summary = outcome
+        .final_text
+        .as_deref()
+        .map(|t| clip(t, SUMMARY_CHARS));
+    let recorded = rt
+        .store
+        .finish_task(
+            &task_row.id,
+            status,
+            summary.as_deref(),
+            outcome.error.as_deref(),
+        )
+        .and_then(|_| {
+            rt.store
+                .add_task_tokens(&task_row.id, outcome.usage.total())
+        });
+    if let Err(e) = recorded {
+        errln!("boocode: recording the task: {e:#}");
+    }
+    rt.emit(Event::TaskUpdated {
+        task_id: task_row.id.clone(),
+        status: status.to_string(),
+        label: Some(agent.to_string()),
+        chat_id: Some(chat.id.clone()),
+    });
+    let code = if outcome.status == TurnStatus::Completed {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    };
+    // The printer ends at the task's own update, the last event of the run.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), printer).await;
+    if json {
+        let _ = outln!(
+            "{}",
+            json!({
+                "type": "result",
+                "agent": agent,
+                "task_id": task_row.id,
+                "session_id": chat.session_id,
+                "chat_id": chat.id,
+                "status": status,
+                "final_text": outcome.final_text,
+                "error": outcome.error,
+                "usage": outcome.usage,
+                "changes": changes.iter().map(|c| json!({"id": c.id, "path": c.display_path})).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        if let Some(text) = &outcome.final_text {
+            let _ = outln!("{text}");
+        }
+        if let Some(error) = &outcome.error {
+            errln!("boocode: {agent}: {error}");
+        }
+    }
+    code
+}

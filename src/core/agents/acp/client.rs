@@ -1,0 +1,219 @@
+//! boocode's side of the protocol: what an agent may ask of it. Permission requests go to the
+//! person (or, headless, to the approval mode); files are read and written only inside the
+//! agent's working directory, under the native tools' path guard.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use agent_client_protocol as acp;
+use tokio_util::sync::CancellationToken;
+
+use crate::core::agent::tools::path_guard;
+use crate::core::agent::tools::ApprovalMode;
+use crate::core::events::{Event, PermissionAnswer};
+use crate::core::runtime::Runtime;
+
+pub struct AcpClient {
+    pub rt: Arc<Runtime>,
+    pub chat_id: String,
+    pub cwd: PathBuf,
+    pub approval: ApprovalMode,
+    /// The running turn's token: a cancelled turn answers open questions `cancelled`.
+    pub turn: RefCell<Option<CancellationToken>>,
+    /// Kinds of tool call the person allowed for the rest of the chat.
+    always_allowed: RefCell<HashSet<String>>,
+}
+
+impl AcpClient {
+    pub fn new(rt: Arc<Runtime>, chat_id: String, cwd: PathBuf, approval: ApprovalMode) -> Self {
+        AcpClient {
+            rt,
+            chat_id,
+            cwd,
+            approval,
+            turn: RefCell::new(None),
+            always_allowed: RefCell::new(HashSet::new()),
+        }
+    }
+
+    /// The answer when no person is asked: headless, the approval mode decides.
+    fn unattended_answer(&self) -> PermissionAnswer {
+        match self.approval {
+            ApprovalMode::Auto => PermissionAnswer::AllowOnce,
+            ApprovalMode::ReadOnly | ApprovalMode::Review => PermissionAnswer::Reject,
+        }
+    }
+
+    async fn decide(&self, key: &str, title: &str) -> Option<(String, PermissionAnswer)> {
+        let request_id = crate::core::store::new_id();
+        if self.always_allowed.borrow().contains(key) {
+            return Some((request_id, PermissionAnswer::AllowOnce));
+        }
+        if !self.rt.interactive {
+            return Some((request_id, self.unattended_answer()));
+        }
+        let answer = self.rt.agents.permissions.ask(&request_id);
+        self.rt.emit(Event::PermissionRequested {
+            chat_id: self.chat_id.clone(),
+            request_id: request_id.clone(),
+            title: title.to_string(),
+        });
+        let token = self.turn.borrow().clone().unwrap_or_default();
+        let decided = tokio::select! {
+            a = answer => a.ok(),
+            _ = token.cancelled() => None,
+        };
+        self.rt.agents.permissions.forget(&request_id);
+        if decided == Some(PermissionAnswer::AllowAlways) {
+            self.always_allowed.borrow_mut().insert(key.to_string());
+        }
+        decided.map(|a| (request_id, a))
+    }
+}
+
+/// The option of `options` that carries `answer`, by kind: an "always" answer takes the
+/// agent's own "always" option when it has one (so the agent remembers too), else "once".
+fn pick_option(
+    options: &[acp::PermissionOption],
+    answer: PermissionAnswer,
+) -> Option<acp::PermissionOptionId> {
+    use acp::PermissionOptionKind as K;
+    let preference: &[K] = match answer {
+        PermissionAnswer::AllowOnce => &[K::AllowOnce, K::AllowAlways],
+        PermissionAnswer::AllowAlways => &[K::AllowAlways, K::AllowOnce],
+        PermissionAnswer::Reject => &[K::RejectOnce, K::RejectAlways],
+    };
+    preference.iter().find_map(|kind| {
+        options
+            .iter()
+            .find(|o| o.kind == *kind)
+            .map(|o| o.option_id.clone())
+    })
+}
+
+fn invalid(message: impl Into<String>) -> acp::Error {
+    acp::Error::invalid_params().data(serde_json::Value::String(message.into()))
+}
+
+#[async_trait::async_trait(?Send)]
+impl acp::Client for AcpClient {
+    async fn request_permission(
+        &self,
+        args: acp::RequestPermissionRequest,
+    ) -> acp::Result<acp::RequestPermissionResponse> {
+        let fields = &args.tool_call.fields;
+        let title = fields
+            .title
+            .clone()
+            .unwrap_or_else(|| args.tool_call.tool_call_id.to_string());
+        let key = match fields.kind {
+            Some(kind) => format!("{kind:?}"),
+            None => title.clone(),
+        };
+        let outcome = match self.decide(&key, &title).await {
+            Some((request_id, answer)) => {
+                self.rt.emit(Event::PermissionAnswered {
+                    chat_id: self.chat_id.clone(),
+                    request_id,
+                    answer,
+                });
+                match pick_option(&args.options, answer) {
+                    Some(id) => acp::RequestPermissionOutcome::Selected(
+                        acp::SelectedPermissionOutcome::new(id),
+                    ),
+                    None => acp::RequestPermissionOutcome::Cancelled,
+                }
+            }
+            None => acp::RequestPermissionOutcome::Cancelled,
+        };
+        Ok(acp::RequestPermissionResponse::new(outcome))
+    }
+
+    async fn session_notification(&self, _args: acp::SessionNotification) -> acp::Result<()> {
+        // Updates are read off the wire in order (see wire.rs) and never reach this handler.
+        Ok(())
+    }
+
+    async fn read_text_file(
+        &self,
+        args: acp::ReadTextFileRequest,
+    ) -> acp::Result<acp::ReadTextFileResponse> {
+        let path = path_guard::resolve(&self.cwd, &[], &args.path.to_string_lossy())
+            .map_err(|e| invalid(e.to_string()))?;
+        let text = tokio::fs::read_to_string(&path)
+            .await
+            .map_err(|e| invalid(format!("{}: {e}", args.path.display())))?;
+        let first = args.line.map_or(0, |l| l.saturating_sub(1) as usize);
+        let text = match (args.line, args.limit) {
+            (None, None) => text,
+            (_, limit) => text
+                .split_inclusive('\n')
+                .skip(first)
+                .take(limit.map_or(usize::MAX, |l| l as usize))
+                .collect(),
+        };
+        Ok(acp::ReadTextFileResponse::new(text))
+    }
+
+    async fn write_text_file(
+        &self,
+        args: acp::WriteTextFileRequest,
+    ) -> acp::Result<acp::WriteTextFileResponse> {
+        if self.approval == ApprovalMode::ReadOnly {
+            return Err(invalid(
+                "writing files is refused: boocode runs this agent read-only",
+            ));
+        }
+        let path = path_guard::resolve(&self.cwd, &[], &args.path.to_string_lossy())
+            .map_err(|e| invalid(e.to_string()))?;
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| invalid(format!("{}: {e}", parent.display())))?;
+        }
+        tokio::fs::write(&path, args.content)
+            .await
+            .map_err(|e| invalid(format!("{}: {e}", args.path.display())))?;
+        Ok(acp::WriteTextFileResponse::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn option(id: &str, kind: acp::PermissionOptionKind) -> acp::PermissionOption {
+        acp::PermissionOption::new(id.to_string(), id.to_string(), kind)
+    }
+
+    #[test]
+    fn answers_map_to_the_agents_options_by_kind() {
+        use acp::PermissionOptionKind as K;
+        let all = [
+            option("once", K::AllowOnce),
+            option("always", K::AllowAlways),
+            option("no", K::RejectOnce),
+        ];
+        let id = |o: Option<acp::PermissionOptionId>| o.map(|i| i.to_string());
+        assert_eq!(
+            id(pick_option(&all, PermissionAnswer::AllowOnce)),
+            Some("once".into())
+        );
+        assert_eq!(
+            id(pick_option(&all, PermissionAnswer::AllowAlways)),
+            Some("always".into())
+        );
+        assert_eq!(
+            id(pick_option(&all, PermissionAnswer::Reject)),
+            Some("no".into())
+        );
+        let once_only = [option("once", K::AllowOnce)];
+        assert_eq!(
+            id(pick_option(&once_only, PermissionAnswer::AllowAlways)),
+            Some("once".into())
+        );
+        assert_eq!(id(pick_option(&once_only, PermissionAnswer::Reject)), None);
+    }
+}

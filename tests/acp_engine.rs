@@ -1,0 +1,167 @@
+//! A chat bound to an external agent, driven through the engine as the workspace drives it:
+//! messages go to the agent, its permission questions wait for a person's answer, and a chat
+//! whose agent ended continues the same agent session (`session/load`).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use boocode::core::agent::tools::ApprovalMode;
+use boocode::core::agents::{self, registry};
+use boocode::core::engine::{Engine, EngineOptions};
+use boocode::core::events::{Command, Event, PermissionAnswer};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use support::harness::config_for;
+
+fn scripted_agent() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let agent = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples/acp_agent");
+    assert!(
+        agent.exists(),
+        "{} is missing: `cargo test` builds it; alone, run `cargo build --example acp_agent`",
+        agent.display()
+    );
+    agent
+}
+
+/// Events up to the chat's `TurnFinished`; `on` may answer what it sees.
+async fn until_turn_ends(
+    events: &mut UnboundedReceiver<Event>,
+    mut on: impl FnMut(&Event),
+) -> Vec<Event> {
+    let mut seen = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("no event within 10 s")
+            .expect("events ended");
+        on(&event);
+        let end = matches!(event, Event::TurnFinished { .. });
+        seen.push(event);
+        if end {
+            return seen;
+        }
+    }
+}
+
+fn reply_text(events: &[Event]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TextDelta { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bound_chat_asks_the_person_and_continues_its_agent_session() {
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut config = config_for(
+        project.path(),
+        home.path(),
+        "http://127.0.0.1:9",
+        ApprovalMode::Review,
+    );
+    config.agents.insert(
+        "scripted".into(),
+        registry::AgentFile {
+            protocol: Some(registry::Protocol::Acp),
+            command: Some(scripted_agent().to_string_lossy().into_owned()),
+            ..Default::default()
+        },
+    );
+    let (engine, mut events, _) = Engine::start(EngineOptions {
+        config,
+        project_root: project.path().to_path_buf(),
+        interactive: true,
+    })
+    .unwrap();
+    let session = engine.open_session(None, false).unwrap();
+    let chat = engine.main_chat(&session).unwrap();
+    agents::bind_chat(&engine.rt, &chat.id, "scripted").unwrap();
+    assert!(matches!(
+        events.recv().await,
+        Some(Event::AgentSession { ref agent, .. }) if agent == "scripted"
+    ));
+
+    // The question waits for the person; "always" is remembered for the chat.
+    engine.submit(Command::SendMessage {
+        chat_id: chat.id.clone(),
+        text: "[[permission]] one".into(),
+        attachments: Vec::new(),
+    });
+    let answering = engine.clone();
+    let first = until_turn_ends(&mut events, |e| {
+        if let Event::PermissionRequested {
+            request_id, title, ..
+        } = e
+        {
+            assert_eq!(title, "Run rm -rf build");
+            answering.submit(Command::AnswerPermission {
+                request_id: request_id.clone(),
+                answer: PermissionAnswer::AllowAlways,
+            });
+        }
+    })
+    .await;
+    assert!(
+        reply_text(&first).contains("permission: allow-always"),
+        "{first:?}"
+    );
+    let session_id = engine
+        .store()
+        .chat_agent(&chat.id)
+        .unwrap()
+        .unwrap()
+        .agent_session_id
+        .unwrap();
+
+    engine.submit(Command::SendMessage {
+        chat_id: chat.id.clone(),
+        text: "[[permission]] two".into(),
+        attachments: Vec::new(),
+    });
+    let second = until_turn_ends(&mut events, |_| {}).await;
+    assert!(
+        !second
+            .iter()
+            .any(|e| matches!(e, Event::PermissionRequested { .. })),
+        "asked again: {second:?}"
+    );
+    assert!(
+        reply_text(&second).contains("permission: allow-once"),
+        "{second:?}"
+    );
+
+    // The agent ends (as after a restart); the next turn starts it again on the same session.
+    engine.rt.agents.disconnect(&chat.id);
+    engine.submit(Command::SendMessage {
+        chat_id: chat.id.clone(),
+        text: "three".into(),
+        attachments: Vec::new(),
+    });
+    let third = until_turn_ends(&mut events, |_| {}).await;
+    assert!(reply_text(&third).contains("You said: three"), "{third:?}");
+    let bound = engine.store().chat_agent(&chat.id).unwrap().unwrap();
+    assert_eq!(bound.agent_session_id.as_deref(), Some(session_id.as_str()));
+
+    // Three turns in one chat, each with its user message and reply.
+    let messages = engine.store().load_messages(&chat.id).unwrap();
+    assert_eq!(messages.iter().filter(|m| m.role == "user").count(), 3);
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| m.role == "assistant" && m.status == "complete")
+            .count(),
+        3
+    );
+    engine.shutdown();
+}
