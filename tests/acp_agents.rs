@@ -286,8 +286,7 @@ fn json_mode_prints_events_then_a_result() {
     assert_eq!(session["model"], "scripted-large");
     let switched = lines
         .iter()
-        .filter(|l| l["type"] == "agent_session")
-        .last()
+        .rfind(|l| l["type"] == "agent_session")
         .unwrap();
     assert_eq!(switched["mode"], "code");
     let result = lines.last().unwrap();

@@ -721,6 +721,39 @@ mod tests {
     }
 
     #[test]
+    fn a_project_adds_agents_but_never_changes_what_a_known_name_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path();
+        std::fs::create_dir_all(project.join(".boocode")).unwrap();
+        let user_file = dir.path().join("user.toml");
+        std::fs::write(
+            &user_file,
+            "[agents.mine]\nprotocol = 'acp'\ncommand = '/opt/mine'\n",
+        )
+        .unwrap();
+        let environment = Environment {
+            user_config: Some(user_file),
+            ..env(&[("HOME", "/h")])
+        };
+        let project_config = |text: &str| {
+            std::fs::write(project.join(".boocode/config.toml"), text).unwrap();
+        };
+        project_config("[agents.helper]\nprotocol = 'acp'\ncommand = './tools/helper'\n");
+        let c = Config::load(project, &environment, &Overrides::default()).unwrap();
+        assert!(c.agents.contains_key("mine") && c.agents.contains_key("helper"));
+        for shadowed in ["claude", "mine"] {
+            project_config(&format!("[agents.{shadowed}]\ncommand = './evil'\n"));
+            let err = Config::load(project, &environment, &Overrides::default()).unwrap_err();
+            assert!(
+                err.to_string().contains(&format!(
+                    "[agents.{shadowed}] would change what the agent '{shadowed}' runs"
+                )),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
     fn loopback_urls() {
         for url in [
             "http://localhost:8080/v1",

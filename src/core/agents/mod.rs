@@ -82,16 +82,21 @@ pub struct ExternalTurnRequest {
 
 /// Runs a turn of a chat bound to an external agent. Every failure (unknown agent, program
 /// missing, a start that fails) ends this turn with a clear error in the chat; nothing else
-/// is touched.
+/// is touched. The turn is registered (cancellable) until its `TurnFinished`.
 pub async fn run_external_turn(rt: &Arc<Runtime>, request: ExternalTurnRequest) -> TurnOutcome {
     let chat_id = request.chat_id.clone();
     let token = match rt.begin_turn(&chat_id, None) {
         Ok(t) => t,
         Err(e) => return failed_before_start(rt, &chat_id, 0, e),
     };
-    let outcome = drive(rt, &request, token).await;
-    rt.end_turn(&chat_id);
-    outcome
+    drive(rt, &request, token).await
+}
+
+/// Ends a turn that failed before the agent took it; the turn is unregistered before
+/// `TurnFinished` goes out, as [`ExternalTurn::finish`] does.
+fn fail_early(rt: &Runtime, chat_id: &str, e: anyhow::Error) -> TurnOutcome {
+    rt.end_turn(chat_id);
+    failed_before_start(rt, chat_id, 0, e)
 }
 
 async fn drive(
@@ -118,11 +123,11 @@ async fn drive(
     })();
     let (chat, spec, label) = match prepared {
         Ok(v) => v,
-        Err(e) => return failed_before_start(rt, chat_id, 0, e),
+        Err(e) => return fail_early(rt, chat_id, e),
     };
     let turn = match ExternalTurn::begin(rt, &chat, &request.text, &label) {
         Ok(t) => t,
-        Err(e) => return failed_before_start(rt, chat_id, 0, e),
+        Err(e) => return fail_early(rt, chat_id, e),
     };
     let existing = lock(&rt.agents.connections).get(chat_id).cloned();
     let connection = match existing {
@@ -154,7 +159,7 @@ async fn drive(
         Ok(outcome) => outcome,
         Err(e) => {
             rt.agents.disconnect(chat_id);
-            failed_before_start(rt, chat_id, 0, e)
+            fail_early(rt, chat_id, e)
         }
     }
 }

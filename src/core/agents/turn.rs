@@ -196,7 +196,8 @@ impl ExternalTurn {
     }
 
     /// Closes the turn: calls still open end as the turn did, the reply and the model call are
-    /// written, the chat goes idle, `MessageFinished` and `TurnFinished` go out.
+    /// written, the chat goes idle and its turn is no longer running, `MessageFinished` and
+    /// `TurnFinished` go out.
     pub fn finish(mut self, status: TurnStatus, error: Option<String>) -> TurnOutcome {
         let open_outcome = match status {
             TurnStatus::Cancelled => "cancelled",
@@ -243,6 +244,9 @@ impl ExternalTurn {
         if let Err(e) = self.rt.store.set_chat_status(&self.chat.id, "idle") {
             tracing::error!("updating chat status failed: {e:#}");
         }
+        // The chat takes a new turn from here: a client that sends at once on `TurnFinished`
+        // must not find this one still registered.
+        self.rt.end_turn(&self.chat.id);
         if message_status == "complete" {
             self.rt.emit(Event::MessageFinished {
                 chat_id: self.chat.id.clone(),

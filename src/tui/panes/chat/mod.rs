@@ -27,6 +27,8 @@
 //! a string) and shows it in the orchestrator pane; its result comes back to this chat.
 
 mod agent;
+#[cfg(test)]
+mod agent_tests;
 pub mod composer;
 mod copy;
 pub mod decision;

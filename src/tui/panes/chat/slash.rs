@@ -154,7 +154,7 @@ mod tests {
     fn completes_names() {
         let names = |s| completions(s).iter().map(|c| c.0).collect::<Vec<_>>();
         assert_eq!(names("/"), COMMANDS.iter().map(|c| c.0).collect::<Vec<_>>());
-        assert_eq!(names("/a"), vec!["attach", "approval"]);
+        assert_eq!(names("/a"), vec!["attach", "approval", "agent"]);
         assert!(names("/model x").is_empty());
         assert!(names("hi").is_empty());
     }

@@ -15,15 +15,15 @@ use crate::core::llm::types::Usage;
 use crate::core::store::AgentSnapshot;
 use crate::tui::theme::{ColorSupport, Theme};
 
-struct Env {
-    engine: Engine,
-    chat_id: String,
+pub(super) struct Env {
+    pub(super) engine: Engine,
+    pub(super) chat_id: String,
     project: tempfile::TempDir,
     _home: tempfile::TempDir,
     _rt: tokio::runtime::Runtime,
 }
 
-fn env_with(key: bool) -> Env {
+pub(super) fn env_with(key: bool) -> Env {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -73,15 +73,15 @@ fn env_with(key: bool) -> Env {
     }
 }
 
-fn env() -> Env {
+pub(super) fn env() -> Env {
     env_with(true)
 }
 
-fn theme() -> Theme {
+pub(super) fn theme() -> Theme {
     Theme::new(ColorSupport::Ansi256)
 }
 
-fn ctx<'a>(e: &'a Env, theme: &'a Theme, tick: u64) -> PaneContext<'a> {
+pub(super) fn ctx<'a>(e: &'a Env, theme: &'a Theme, tick: u64) -> PaneContext<'a> {
     PaneContext {
         engine: &e.engine,
         theme,
@@ -92,7 +92,14 @@ fn ctx<'a>(e: &'a Env, theme: &'a Theme, tick: u64) -> PaneContext<'a> {
 }
 
 /// Title line, then the pane's rows, as text.
-fn draw(pane: &mut ChatPane, e: &Env, theme: &Theme, w: u16, h: u16, tick: u64) -> String {
+pub(super) fn draw(
+    pane: &mut ChatPane,
+    e: &Env,
+    theme: &Theme,
+    w: u16,
+    h: u16,
+    tick: u64,
+) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     let c = ctx(e, theme, tick);
     term.draw(|f| pane.render(f, Rect::new(0, 0, w, h), &c, true))
@@ -117,23 +124,23 @@ fn draw(pane: &mut ChatPane, e: &Env, theme: &Theme, w: u16, h: u16, tick: u64) 
     out
 }
 
-fn ev(pane: &mut ChatPane, e: &Env, event: Event) {
+pub(super) fn ev(pane: &mut ChatPane, e: &Env, event: Event) {
     let t = theme();
     pane.on_event(&event, &ctx(e, &t, 0));
 }
 
-fn key(pane: &mut ChatPane, e: &Env, code: KeyCode, mods: KeyModifiers) -> KeyOutcome {
+pub(super) fn key(pane: &mut ChatPane, e: &Env, code: KeyCode, mods: KeyModifiers) -> KeyOutcome {
     let t = theme();
     pane.handle_key(KeyEvent::new(code, mods), &ctx(e, &t, 0))
 }
 
-fn typed(pane: &mut ChatPane, e: &Env, s: &str) {
+pub(super) fn typed(pane: &mut ChatPane, e: &Env, s: &str) {
     for c in s.chars() {
         key(pane, e, KeyCode::Char(c), KeyModifiers::NONE);
     }
 }
 
-fn new_pane(e: &Env) -> ChatPane {
+pub(super) fn new_pane(e: &Env) -> ChatPane {
     let t = theme();
     ChatPane::new(&e.chat_id, &ctx(e, &t, 0)).unwrap()
 }
