@@ -23,10 +23,9 @@ pub const ALWAYS_KEY: &str = "Ctrl-A";
 /// The chord that resumes an interrupted turn.
 pub const RESUME_KEY: &str = "Ctrl-R";
 /// The decision keys, for the help overlay.
-pub const HELP_LINES: [&str; 3] = [
-    "In a chat: Ctrl-Y yes, Ctrl-N no (a change, a command),",
+pub const HELP_LINES: [&str; 2] = [
+    "In a chat: Ctrl-Y yes, Ctrl-N no, Ctrl-A always (an agent asks),",
     "Ctrl-R resume; a change can be undone until the next turn.",
-    "An external agent's question: Ctrl-Y once, Ctrl-A always, Ctrl-N reject.",
 ];
 
 fn is_open(item: &Item) -> bool {
