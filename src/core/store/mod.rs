@@ -16,6 +16,7 @@ mod owners;
 mod schema;
 mod tasks;
 mod traces;
+mod trust;
 mod workflows;
 mod workspace;
 
@@ -44,6 +45,7 @@ pub use chats::{MessageRef, ToolResult};
 pub use models::*;
 pub use tasks::NewTask;
 pub use traces::{ReplyEnd, TraceCompletion};
+pub use trust::ApprovalRow;
 pub use workflows::{
     NewWorkflowRun, WorkflowAgentRow, WorkflowBatch, WorkflowEventRow, WorkflowRun,
 };

@@ -247,4 +247,18 @@ ALTER TABLE tasks ADD COLUMN owner TEXT;
 ALTER TABLE workflow_runs ADD COLUMN owner TEXT;
 ALTER TABLE workflow_agents ADD COLUMN owner TEXT;
 "#,
+    // 6: what a person decided about things a repository asks boocode to run (its MCP servers,
+    // its hooks), per project root. The fingerprint is of the definition that was decided, so
+    // a changed definition is asked about again.
+    r#"
+CREATE TABLE project_approvals (
+    project_root  TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    fingerprint   TEXT NOT NULL,
+    decision      TEXT NOT NULL CHECK (decision IN ('approved','denied')),
+    decided_at    TEXT NOT NULL,
+    PRIMARY KEY (project_root, kind, name)
+);
+"#,
 ];
