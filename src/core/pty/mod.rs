@@ -4,4 +4,12 @@
 
 pub mod alacritty;
 pub mod capture;
+mod cell_text;
+pub mod keys;
+pub mod mouse;
+pub mod paste;
 pub mod screen;
+pub mod search;
+pub mod selection;
+#[cfg(test)]
+mod test_screen;
