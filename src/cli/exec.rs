@@ -361,6 +361,9 @@ impl Progress {
                     errln!("{who}  ⚑ {line}");
                 }
             }
+            Event::ContextCompacted {
+                chat_id, notice, ..
+            } => errln!("{}{notice}", self.who(chat_id)),
             // Sub-agents and workflow agents take in the same files; saying so once is enough.
             Event::ContextLoaded {
                 chat_id,

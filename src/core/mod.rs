@@ -18,5 +18,6 @@ pub mod queries;
 pub mod runtime;
 pub mod shutdown;
 pub mod store;
+pub mod trust;
 pub mod workflow;
 pub mod worktree;
