@@ -172,7 +172,7 @@ fn long_prompt(n: usize) -> String {
 
 #[tokio::test]
 async fn a_summary_stands_in_for_old_turns_and_the_next_one_folds_it_in() {
-    let turns = 8;
+    let turns = 12;
     let mut script = vec![summariser()];
     script.extend((1..=turns).map(|n| {
         Reply::text(format!("noted {n}"))
@@ -208,9 +208,9 @@ async fn a_summary_stands_in_for_old_turns_and_the_next_one_folds_it_in() {
             .any(|m| m["content"].as_str() == Some(long_prompt(1).as_str())),
         "turn 1 is no longer sent"
     );
-    assert_eq!(
-        messages(last).last().unwrap()["content"],
-        long_prompt(turns).as_str(),
+    let task = messages(last).last().unwrap()["content"].as_str().unwrap();
+    assert!(
+        task.ends_with(&long_prompt(turns)),
         "the task at hand is sent verbatim"
     );
     // The transcript has everything, the covered turns marked as compacted.
@@ -342,10 +342,7 @@ async fn compacted_by_hand() -> Harness {
         unreachable!()
     };
     assert_eq!(trigger, "manual");
-    assert_eq!(
-        summarized, 3,
-        "turns 1 and 2 (user + answer), and turn 3's answer"
-    );
+    assert_eq!(summarized, 4, "turns 1 and 2, each a prompt and an answer");
     assert!(summary.unwrap().starts_with("Summary of"));
     h
 }
