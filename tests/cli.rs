@@ -1063,8 +1063,9 @@ fn exec_and_skills_say_which_instructions_and_skills_are_in_use() {
         .contains("missing `---` front matter"));
 }
 
-/// One turn that reads a 24 KB file three times, with a summariser for the compaction it
-/// needs in a 16k window.
+/// One turn that reads an 8 KB file three times, with a summariser for the compaction it
+/// needs in an 8k window. (Small, so that `--json` output fits in the pipe the test reads
+/// only after the binary exits.)
 fn three_reads_script() -> Vec<Step> {
     let read = |id: &str| {
         Reply::tool_calls(vec![CallSpec::new(
@@ -1088,17 +1089,13 @@ fn three_reads_script() -> Vec<Step> {
 
 fn compacting_project() -> Project {
     let p = Project::new(three_reads_script());
-    p.server.set_context_limit(Some(16_000));
+    p.server.set_context_limit(Some(8_000));
     let line = "0123456789 lorem ipsum dolor sit amet, consectetur adipiscing elit\n";
-    write(
-        p.dir.path(),
-        "big.txt",
-        &line.repeat(24 * 1024 / line.len()),
-    );
+    write(p.dir.path(), "big.txt", &line.repeat(8 * 1024 / line.len()));
     write(
         p.dir.path(),
         ".boocode/config.toml",
-        "[models.mock-model]\ncontext_window = 16000\n",
+        "[models.mock-model]\ncontext_window = 8000\n",
     );
     p
 }
