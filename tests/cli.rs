@@ -1062,3 +1062,77 @@ fn exec_and_skills_say_which_instructions_and_skills_are_in_use() {
         .unwrap()
         .contains("missing `---` front matter"));
 }
+
+/// One turn that reads an 8 KB file three times, with a summariser for the compaction it
+/// needs in an 8k window. (Small, so that `--json` output fits in the pipe the test reads
+/// only after the binary exits.)
+fn three_reads_script() -> Vec<Step> {
+    let read = |id: &str| {
+        Reply::tool_calls(vec![CallSpec::new(
+            "read_file",
+            r#"{"file_path":"big.txt"}"#,
+        )
+        .id(id)])
+    };
+    vec![
+        Reply::summary()
+            .when(Match::last_user_contains(
+                boocode::core::context::compaction::SUMMARY_PROMPT_HEAD,
+            ))
+            .repeat(),
+        Reply::text("Read three times.").when(Match::has_tool_result_for("r3")),
+        read("r3").when(Match::has_tool_result_for("r2")),
+        read("r2").when(Match::has_tool_result_for("r1")),
+        read("r1").into(),
+    ]
+}
+
+fn compacting_project() -> Project {
+    let p = Project::new(three_reads_script());
+    p.server.set_context_limit(Some(8_000));
+    let line = "0123456789 lorem ipsum dolor sit amet, consectetur adipiscing elit\n";
+    write(p.dir.path(), "big.txt", &line.repeat(8 * 1024 / line.len()));
+    write(
+        p.dir.path(),
+        ".boocode/config.toml",
+        "[models.mock-model]\ncontext_window = 8000\n",
+    );
+    p
+}
+
+#[test]
+fn exec_says_when_it_compacts_the_context() {
+    let p = compacting_project();
+    let out = p.run(&["exec", "--model", "mock-model", "read big.txt thrice"]);
+    out.ok();
+    assert_eq!(out.stdout.trim(), "Read three times.");
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("context compacted: "))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(line.ends_with(" tokens"), "{line}");
+
+    let p = compacting_project();
+    let out = p.run(&[
+        "exec",
+        "--json",
+        "--model",
+        "mock-model",
+        "read big.txt thrice",
+    ]);
+    out.ok();
+    let compacted: Vec<Value> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["type"] == "context_compacted")
+        .collect();
+    assert!(!compacted.is_empty(), "{}", out.stdout);
+    assert_eq!(compacted[0]["trigger"], "auto");
+    assert!(compacted[0]["before"].as_u64() > compacted[0]["after"].as_u64());
+    assert!(compacted[0]["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("Summary of"));
+}

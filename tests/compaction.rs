@@ -172,12 +172,10 @@ fn long_prompt(n: usize) -> String {
 
 #[tokio::test]
 async fn a_summary_stands_in_for_old_turns_and_the_next_one_folds_it_in() {
-    let turns = 8;
+    let turns = 12;
     let mut script = vec![summariser()];
     script.extend((1..=turns).map(|n| {
-        Reply::text(format!("noted {n}"))
-            .when(Match::last_user_contains(format!("task-{n}:")))
-            .into()
+        Reply::text(format!("noted {n}")).when(Match::last_user_contains(format!("task-{n}:")))
     }));
     let mut h = harness(script, 16_000).await;
     h.server.set_context_limit(Some(16_000));
@@ -208,9 +206,9 @@ async fn a_summary_stands_in_for_old_turns_and_the_next_one_folds_it_in() {
             .any(|m| m["content"].as_str() == Some(long_prompt(1).as_str())),
         "turn 1 is no longer sent"
     );
-    assert_eq!(
-        messages(last).last().unwrap()["content"],
-        long_prompt(turns).as_str(),
+    let task = messages(last).last().unwrap()["content"].as_str().unwrap();
+    assert!(
+        task.ends_with(&long_prompt(turns)),
         "the task at hand is sent verbatim"
     );
     // The transcript has everything, the covered turns marked as compacted.
@@ -306,9 +304,7 @@ async fn an_overflow_that_compacting_cannot_fix_fails_the_turn_clearly() {
 async fn compacted_by_hand() -> Harness {
     let mut script = vec![summariser()];
     script.extend((1..=3).map(|n| {
-        Reply::text(format!("answer {n}"))
-            .when(Match::last_user_contains(format!("task-{n}:")))
-            .into()
+        Reply::text(format!("answer {n}")).when(Match::last_user_contains(format!("task-{n}:")))
     }));
     let mut h = harness(script, 65_536).await;
     for n in 1..=3 {
@@ -342,10 +338,7 @@ async fn compacted_by_hand() -> Harness {
         unreachable!()
     };
     assert_eq!(trigger, "manual");
-    assert_eq!(
-        summarized, 3,
-        "turns 1 and 2 (user + answer), and turn 3's answer"
-    );
+    assert_eq!(summarized, 4, "turns 1 and 2, each a prompt and an answer");
     assert!(summary.unwrap().starts_with("Summary of"));
     h
 }
@@ -410,8 +403,7 @@ async fn a_background_task_compacts_inside_its_long_turn() {
             r#"{"input":"bg-reader: read it"}"#,
         )
         .id("spawn")])
-        .when(Match::last_user_contains("spawn it"))
-        .into(),
+        .when(Match::last_user_contains("spawn it")),
         Reply::text("spawned").when(Match::has_tool_result_for("spawn")),
         Reply::text("all read").when(Match::has_tool_result_for(format!("bg_{reads}"))),
     ];
@@ -423,7 +415,6 @@ async fn a_background_task_compacts_inside_its_long_turn() {
         )
         .id(format!("bg_{}", n + 1))])
         .when(Match::has_tool_result_for(format!("bg_{n}")))
-        .into()
     }));
     script.push(
         Reply::tool_calls(vec![CallSpec::new(
@@ -431,8 +422,7 @@ async fn a_background_task_compacts_inside_its_long_turn() {
             format!(r#"{{"file_path":"{BIG_FILE}"}}"#),
         )
         .id("bg_1")])
-        .when(Match::last_user_contains("bg-reader"))
-        .into(),
+        .when(Match::last_user_contains("bg-reader")),
     );
     let mut h = harness(script, 32_000).await;
     h.server.set_context_limit(Some(32_000));

@@ -1222,7 +1222,8 @@ fn summary_of(body: &Value, max_chars: usize) -> String {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let asks: Vec<String> = messages
+    // The last message is the request for the summary, not something to summarise.
+    let asks: Vec<String> = messages[..messages.len().saturating_sub(1)]
         .iter()
         .filter(|m| role(m) == "user")
         .map(|m| {
