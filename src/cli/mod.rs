@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch.
 
+mod changes;
 mod exec;
 mod format;
 mod output;
@@ -94,6 +95,8 @@ enum Commands {
     },
     /// Print a chat's tool traces and per-turn usage.
     Traces(traces::TracesArgs),
+    /// Pending changes of the project with their collisions; `apply` / `reject` them.
+    Changes(changes::ChangesArgs),
     /// Workflows: list, show, run, runs, resume, cancel.
     Workflow(workflow::WorkflowArgs),
     /// Internal: runs one workflow script, speaking JSON lines on stdin/stdout.
@@ -190,6 +193,7 @@ pub fn run() -> i32 {
         Some(Commands::Sessions { json }) => sessions::run(&cli.global, json),
         Some(Commands::Skills { json }) => skills::run(&cli.global, json),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
+        Some(Commands::Changes(args)) => changes::run(&cli.global, args),
         Some(Commands::Workflow(args)) => return workflow::run(&cli.global, args),
         Some(Commands::WorkflowWorker) => {
             return boocode::core::workflow::script_host::run_worker(
