@@ -22,6 +22,12 @@ use crate::tui::diff::render_diff;
 use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
 use crate::tui::theme::Theme;
 
+/// The pane's keys, in the help overlay.
+pub const HELP_LINES: [&str; 2] = [
+    "In the changes pane: Ctrl-Y apply, Ctrl-N reject, A / R all",
+    "(only Ctrl-Y confirms), PgUp/PgDn scroll the diff.",
+];
+
 pub struct ChangesPane {
     changes: Vec<ChangeView>,
     selected: usize,
