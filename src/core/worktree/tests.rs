@@ -4,7 +4,8 @@ use std::process::Command;
 use super::*;
 use crate::core::changes;
 
-fn sh(dir: &Path, args: &[&str]) {
+/// Runs git in `dir`; its standard output.
+fn sh(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -13,6 +14,7 @@ fn sh(dir: &Path, args: &[&str]) {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A repository with one commit; the project is its `proj/` subdirectory.
@@ -110,13 +112,8 @@ fn a_worktree_is_a_recorded_branch_under_the_data_home() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o700);
-    let branches = Command::new("git")
-        .arg("-C")
-        .arg(&f.repo)
-        .args(["branch", "--list", "boocode/*"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&branches.stdout).contains(&wt.branch));
+    let branches = || sh(&f.repo, &["branch", "--list", "boocode/*"]);
+    assert!(branches().contains(&wt.branch));
     // A later process finds it again by its chat.
     let again = AgentWorktree::reopen(&f.store, &chat).unwrap().unwrap();
     assert_eq!(again.id, wt.id);
@@ -130,13 +127,7 @@ fn a_worktree_is_a_recorded_branch_under_the_data_home() {
         "nothing waits: removed at once"
     );
     assert!(!wt.path.exists());
-    let branches = Command::new("git")
-        .arg("-C")
-        .arg(&f.repo)
-        .args(["branch", "--list", "boocode/*"])
-        .output()
-        .unwrap();
-    assert!(branches.stdout.is_empty(), "the branch goes with it");
+    assert!(branches().is_empty(), "the branch goes with it");
     assert!(AgentWorktree::reopen(&f.store, &chat).unwrap().is_none());
 }
 
@@ -373,12 +364,6 @@ fn orphans_are_removed_at_start_but_not_while_changes_wait() {
     );
     assert!(!idle.path.exists());
     assert!(waiting.path.exists(), "its change still waits for review");
-    let listed = Command::new("git")
-        .arg("-C")
-        .arg(&f.repo)
-        .args(["worktree", "list", "--porcelain"])
-        .output()
-        .unwrap();
-    let listed = String::from_utf8_lossy(&listed.stdout);
+    let listed = sh(&f.repo, &["worktree", "list", "--porcelain"]);
     assert!(!listed.contains(&*idle.path.to_string_lossy()), "{listed}");
 }
