@@ -1135,4 +1135,105 @@ fn exec_says_when_it_compacts_the_context() {
         .as_str()
         .unwrap()
         .starts_with("Summary of"));
+#[test]
+fn changes_lists_collisions_and_applies_or_rejects_by_prefix() {
+    let p = Project::new(edit_readme_script());
+    p.run(&["exec", "--approval", "review", "fix the typo"])
+        .ok();
+    // Another source changes the same line of README.md.
+    let store = p.store();
+    let project = store.ensure_project(&p.root().to_string_lossy()).unwrap();
+    let session = store.create_session(&project.id, "other").unwrap();
+    let other = store
+        .create_chat(&boocode::core::store::NewChat {
+            session_id: &session.id,
+            parent_chat_id: None,
+            kind: "main",
+            title: "",
+            model: "m",
+            agent: "codex",
+        })
+        .unwrap();
+    let readme = p.root().join("README.md");
+    let before = std::fs::read_to_string(&readme).unwrap();
+    let after = before.replace("teh", "THE");
+    let diff = "--- a/README.md\n+++ b/README.md\n@@ -1,3 +1,3 @@\n # Demo\n \n-This is teh demo project.\n+This is THE demo project.\n";
+    let theirs = store
+        .insert_pending_change(
+            &other.id,
+            &readme.to_string_lossy(),
+            "README.md",
+            Some(&before),
+            Some(&after),
+            diff,
+        )
+        .unwrap();
+    let mine = store.list_pending_changes(None).unwrap()[0].id.clone();
+    assert_ne!(mine, theirs);
+
+    let listed = p.run(&["changes", "--json"]);
+    listed.ok();
+    let rows: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["id"], mine.as_str());
+    assert_eq!(rows[0]["path"], "README.md");
+    assert_eq!(rows[0]["agent"], "general-purpose");
+    assert_eq!(
+        (
+            rows[0]["lines_added"].as_u64(),
+            rows[0]["lines_removed"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        rows[0]["collisions"],
+        serde_json::json!([{"change_id": theirs, "agent": "codex", "severity": "same_line"}])
+    );
+    assert_eq!(rows[1]["collisions"][0]["change_id"], mine.as_str());
+    let human = p.run(&["changes"]);
+    human.ok();
+    assert!(
+        human.stdout.contains("collides (same_line) with"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("2 pending changes, 1 collision"),
+        "{}",
+        human.stdout
+    );
+
+    // Ids by unique prefix; the second one finds its file changed by the first and refuses.
+    let short = rows[0]["short_id"].as_str().unwrap();
+    p.run(&["changes", "apply", short]).ok();
+    assert_eq!(
+        std::fs::read_to_string(&readme).unwrap(),
+        "# Demo\n\nThis is the demo project.\n"
+    );
+    let refused = p.run(&["changes", "apply", &theirs[..12]]);
+    assert_eq!(refused.code, 1, "{refused:#?}");
+    assert!(
+        refused
+            .stderr
+            .contains("README.md was modified in the main checkout"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&readme).unwrap(),
+        "# Demo\n\nThis is the demo project.\n"
+    );
+
+    let rejected = p.run(&["changes", "reject", "--all", "--json"]);
+    rejected.ok();
+    let line: Value = serde_json::from_str(rejected.stdout.trim()).unwrap();
+    assert_eq!(line["status"], "rejected");
+    assert_eq!(line["id"], theirs.as_str());
+    assert_eq!(p.run(&["changes"]).stdout, "no pending changes\n");
+    assert_eq!(
+        p.run(&["changes", "apply"]).code,
+        2,
+        "ids or --all are required"
+    );
 }

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch.
 
 mod debug;
+mod changes;
 mod exec;
 mod format;
 mod hooks;
@@ -98,6 +99,8 @@ enum Commands {
     Hooks(hooks::HooksArgs),
     /// Print a chat's tool traces and per-turn usage.
     Traces(traces::TracesArgs),
+    /// Pending changes of the project with their collisions; `apply` / `reject` them.
+    Changes(changes::ChangesArgs),
     /// Workflows: list, show, run, runs, resume, cancel.
     Workflow(workflow::WorkflowArgs),
     /// Tools for checking boocode against other programs (vt-replay).
@@ -198,6 +201,7 @@ pub fn run() -> i32 {
         Some(Commands::Skills { json }) => skills::run(&cli.global, json),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
         Some(Commands::Hooks(args)) => hooks::run(&cli.global, &args),
+        Some(Commands::Changes(args)) => changes::run(&cli.global, args),
         Some(Commands::Workflow(args)) => return workflow::run(&cli.global, args),
         Some(Commands::Debug(args)) => debug::run(args),
         Some(Commands::WorkflowWorker) => {

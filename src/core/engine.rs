@@ -21,6 +21,7 @@ use crate::core::store::{Chat, NewChat, RecoveryReport, Session, Store, Workflow
 use crate::core::workflow::{
     self, RunDetails, RunOptions, RunOutcome, WorkerCommand, WorkflowEntry,
 };
+use crate::core::worktree;
 
 /// Handle to the engine; cheap to clone.
 #[derive(Clone)]
@@ -91,6 +92,14 @@ impl Engine {
         }));
         hooks::announce(&rt);
         tokio::spawn(background::run_workers(rt.clone()));
+        let tidy = rt.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) =
+                worktree::cleanup_orphans(&tidy.store, &tidy.project_id, worktree::ORPHAN_AGE)
+            {
+                tracing::warn!("cleaning up orphan worktrees failed: {e:#}");
+            }
+        });
         Ok((Engine { rt }, rx, recovery))
     }
 

@@ -161,6 +161,13 @@ pub enum Event {
         change_id: String,
         applied: bool,
     },
+    /// A worktree's changes were captured after a turn: the changes from it that wait now
+    /// (earlier ones of the same files were replaced; ones no longer changed dropped).
+    ChangesCaptured {
+        chat_id: String,
+        worktree_id: String,
+        waiting: usize,
+    },
     /// Review mode: a command waits for a yes or no.
     CommandConfirmationRequested {
         chat_id: String,

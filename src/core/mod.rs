@@ -3,6 +3,8 @@
 
 pub mod agent;
 pub mod background;
+pub mod changes;
+pub mod collisions;
 pub mod config;
 pub mod context;
 pub mod engine;

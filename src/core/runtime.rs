@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::core::agent::tools::changes::apply_change;
-use crate::core::agent::tools::{FileChange, ToolRegistry};
+use crate::core::agent::tools::ToolRegistry;
 use crate::core::background;
+use crate::core::changes;
 use crate::core::config::Config;
 use crate::core::context::window::ContextBook;
 use crate::core::events::Event;
@@ -169,36 +169,9 @@ impl Runtime {
         }
     }
 
-    /// Applies or rejects a change (review mode). A decided change may be decided the other
-    /// way: applying a rejected one writes it, rejecting an applied one puts the file back —
-    /// each only while the file is still as the earlier decision left it, so a user's own edit
-    /// in between is never overwritten.
+    /// Applies or rejects a change and says so (see [`changes::decide`]).
     pub fn resolve_change(&self, change_id: &str, apply: bool) -> Result<()> {
-        let change = self.store.get_pending_change(change_id)?;
-        let wanted = if apply { "applied" } else { "rejected" };
-        if change.status == wanted {
-            anyhow::bail!("change {} is already {}", change.id, change.status);
-        }
-        let file_change = FileChange {
-            path: PathBuf::from(&change.path),
-            display_path: change.display_path.clone(),
-            before: change.before.clone(),
-            after: change.after.clone(),
-            diff: change.diff.clone(),
-        };
-        if apply {
-            apply_change(&file_change)
-                .with_context(|| format!("applying change to {}", change.display_path))?;
-        } else if change.status == "applied" {
-            apply_change(&file_change.reversed())
-                .with_context(|| format!("reverting change to {}", change.display_path))?;
-        }
-        if !self
-            .store
-            .resolve_pending_change(&change.id, &change.status, wanted)?
-        {
-            anyhow::bail!("change {} was decided meanwhile", change.id);
-        }
+        let change = changes::decide(&self.store, change_id, apply)?;
         self.emit(Event::ChangeResolved {
             change_id: change.id,
             applied: apply,

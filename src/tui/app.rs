@@ -36,6 +36,7 @@ use crate::tui::help;
 use crate::tui::keymap::{Action, Dispatch, Keymap};
 use crate::tui::layout::{Direction, Layout, PaneId, Placement, SplitDir};
 use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
+use crate::tui::panes::changes::{collisions_label, is_change_event, project_collisions};
 use crate::tui::panes::{fit, make_pane, one_line, truncate};
 use crate::tui::pickers::{framed, overlay_box, Choice, Picker, PickerKey};
 use crate::tui::quit::{self, QuitQuestion};
@@ -80,6 +81,8 @@ pub struct App {
     /// The background task whose end the notice reports: retrying it withdraws the notice.
     notice_task: Option<String>,
     running_tasks: usize,
+    /// Colliding pairs among the project's pending changes (refreshed on change events).
+    collisions: usize,
     /// The session's name on the status line (`None` while untitled), kept here so drawing a
     /// frame never queries.
     session_title: Option<String>,
@@ -205,6 +208,7 @@ impl App {
             notice: None,
             notice_task: None,
             running_tasks: 0,
+            collisions: 0,
             session_title: None,
             tick: 0,
             quit: false,
@@ -213,6 +217,7 @@ impl App {
         };
         app.rebuild_panes();
         app.count_tasks();
+        app.collisions = project_collisions(&app.engine);
         app.refresh_session_title();
         app
     }
@@ -591,6 +596,7 @@ impl App {
             Action::Orchestrator => self.show_tool_pane(PaneSpec::Orchestrator { run_id: None }),
             Action::Trace => self.show_tool_pane(PaneSpec::Trace { chat_id: None }),
             Action::Background => self.show_tool_pane(PaneSpec::Background),
+            Action::Changes => self.show_tool_pane(PaneSpec::Changes),
             Action::Timeline => self.show_tool_pane(PaneSpec::Timeline { chat_id: None }),
             Action::Sessions => self.open_sessions(),
             Action::Chats => self.open_chat_picker(),
@@ -889,6 +895,10 @@ impl App {
         for pane in self.panes.values_mut() {
             dirty |= pane.on_event(event, &ctx);
         }
+        if is_change_event(event) {
+            self.collisions = project_collisions(&self.engine);
+            dirty = true;
+        }
         match event {
             Event::TaskUpdated {
                 task_id,
@@ -985,6 +995,9 @@ impl App {
         }
         if self.running_tasks > 0 {
             right.push_str(&format!(" ⚙ {} running", self.running_tasks));
+        }
+        if self.collisions > 0 {
+            right.push_str(&collisions_label(self.collisions));
         }
         // What the agent may do without asking; the prefix keys and notices come first.
         if !self.prefix_pending && self.notice.is_none() {

@@ -45,6 +45,7 @@ pub enum Action {
     Trace,
     Orchestrator,
     Background,
+    Changes,
     Timeline,
     Sessions,
     Chats,
@@ -56,7 +57,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 29] = [
         Action::SplitRight,
         Action::SplitDown,
         Action::FocusLeft,
@@ -77,6 +78,7 @@ impl Action {
         Action::Trace,
         Action::Orchestrator,
         Action::Background,
+        Action::Changes,
         Action::Timeline,
         Action::Sessions,
         Action::Chats,
@@ -170,6 +172,12 @@ impl Action {
             Action::Trace => ("trace", "Trace pane (tool calls of the chat)", &["r"], &[]),
             Action::Orchestrator => ("orchestrator", "Orchestrator pane (workflows)", &["o"], &[]),
             Action::Background => ("background", "Background agents pane", &["g"], &[]),
+            Action::Changes => (
+                "changes",
+                "Changes pane (pending changes of all chats, collisions)",
+                &["d"],
+                &[],
+            ),
             Action::Timeline => ("timeline", "Timeline pane (turns of the chat)", &["y"], &[]),
             Action::Sessions => ("sessions", "Switch session", &["s"], &[]),
             Action::Chats => ("chats", "Open any chat, closed ones too", &["w"], &[]),
@@ -440,7 +448,7 @@ impl Keymap {
 
     /// The keys that may follow the prefix, most used first, for the status line.
     pub fn prefix_hint(&self) -> String {
-        const ORDER: [Action; 24] = [
+        const ORDER: [Action; 25] = [
             Action::Help,
             Action::SplitRight,
             Action::SplitDown,
@@ -450,6 +458,7 @@ impl Keymap {
             Action::Zoom,
             Action::Trace,
             Action::Background,
+            Action::Changes,
             Action::Timeline,
             Action::Sessions,
             Action::Chats,
@@ -534,6 +543,7 @@ fn short_label(action: Action) -> &'static str {
         Action::Trace => "trace",
         Action::Orchestrator => "orch",
         Action::Background => "bg",
+        Action::Changes => "changes",
         Action::Timeline => "timeline",
         Action::Sessions => "sessions",
         Action::Chats => "chats",

@@ -34,6 +34,8 @@ pub enum PaneSpec {
     Orchestrator {
         run_id: Option<String>,
     },
+    /// Pending changes of the project across chats.
+    Changes,
 }
 
 /// Something a pane asks the workspace to do.

@@ -10,6 +10,7 @@
 //! rows name the process that owns them (`owners`), so a reader shows an ended process's work
 //! as interrupted and any process may repair it.
 
+mod changes;
 mod chats;
 mod compactions;
 mod models;
@@ -20,6 +21,7 @@ mod traces;
 mod trust;
 mod workflows;
 mod workspace;
+mod worktrees;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,6 +44,7 @@ const STATEMENT_CACHE_CAPACITY: usize = 128;
 /// a lock held longer than this is not a transient one.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+pub use changes::{CapturedRow, ChangeSource};
 pub use chats::{MessageRef, ToolResult};
 pub use compactions::{CompactionRow, MessageAnchor, NewCompaction};
 pub use models::*;

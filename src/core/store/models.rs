@@ -330,15 +330,70 @@ pub struct Task {
     pub finished_at: Option<String>,
 }
 
+/// A change to one file of the main checkout, waiting for a person (or decided).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingChange {
     pub id: String,
     pub chat_id: String,
+    /// The agent that made it: the worktree's agent, else the chat's.
+    pub source_agent: String,
+    /// The worktree it was captured from; `None` for a native review-mode edit.
+    pub worktree_id: Option<String>,
+    #[serde(flatten)]
+    pub content: ChangeContent,
+    /// `pending`, `applied` or `rejected`.
+    pub status: String,
+    pub created_at: String,
+}
+
+/// What a change does to the main checkout.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ChangeContent {
+    /// `edit`, `create`, `delete` or `rename`.
+    pub kind: String,
+    /// The file in the main checkout (for a rename, the new name).
     pub path: String,
     pub display_path: String,
+    /// A rename's old name in the main checkout.
+    pub old_path: Option<String>,
+    pub old_display_path: Option<String>,
+    /// Text before and after; `None` where the file is absent, and for binary files.
     pub before: Option<String>,
     pub after: Option<String>,
     pub diff: String,
+    /// A binary file: not diffed; applying copies the bytes from `after_source`.
+    pub binary: bool,
+    /// SHA-256 (hex) of the base file the change was made against; `None` when the base had
+    /// no such file, and for native edits (their `before` is the whole base).
+    pub base_hash: Option<String>,
+    /// SHA-256 (hex) of the new content; `None` for a deletion.
+    pub after_hash: Option<String>,
+    /// Where a binary file's new bytes are (the file in its worktree).
+    pub after_source: Option<String>,
+}
+
+/// An agent's git worktree, as recorded (see `core::worktree`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorktreeRow {
+    pub id: String,
+    pub project_id: String,
+    pub chat_id: Option<String>,
+    pub task_id: Option<String>,
+    pub agent: String,
+    /// `boocode/<agent>/<short id>`.
+    pub branch: String,
+    /// The worktree's top level.
+    pub path: String,
+    /// The main checkout's top level.
+    pub repo_root: String,
+    /// The project root inside the worktree (the project may be a subdirectory of the repo).
+    pub project_dir: String,
+    /// The project root in the main checkout.
+    pub project_root: String,
+    /// The commit it started from; changes are captured against it.
+    pub base_commit: String,
+    /// `active` (its chat or task works in it), `released` (the work ended; kept while
+    /// changes from it wait), `removed`.
     pub status: String,
     pub created_at: String,
 }

@@ -266,6 +266,40 @@ CREATE TABLE project_approvals (
     // covers (seq below `covers_before_seq`, except the user message of the turn the cut fell
     // in, whose text is still sent). Covered messages stay; they are no longer sent.
     COMPACTIONS_MIGRATION,
+    // 8: agent worktrees (core/worktree) and what pending changes captured from them carry:
+    // the source agent, the worktree, renames, binary files and the hashes applying checks.
+    r#"
+CREATE TABLE worktrees (
+    id            TEXT PRIMARY KEY,
+    project_id    TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    chat_id       TEXT REFERENCES chats(id) ON DELETE SET NULL,
+    task_id       TEXT REFERENCES tasks(id) ON DELETE SET NULL,
+    agent         TEXT NOT NULL,
+    branch        TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    repo_root     TEXT NOT NULL,
+    project_dir   TEXT NOT NULL,
+    project_root  TEXT NOT NULL,
+    base_commit   TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('active','released','removed')),
+    owner         TEXT,
+    created_at    TEXT NOT NULL,
+    released_at   TEXT,
+    removed_at    TEXT
+);
+CREATE INDEX worktrees_by_chat ON worktrees(chat_id, status);
+CREATE INDEX worktrees_by_status ON worktrees(status, created_at);
+ALTER TABLE pending_changes ADD COLUMN source_agent TEXT;
+ALTER TABLE pending_changes ADD COLUMN worktree_id TEXT REFERENCES worktrees(id) ON DELETE SET NULL;
+ALTER TABLE pending_changes ADD COLUMN kind TEXT;
+ALTER TABLE pending_changes ADD COLUMN old_path TEXT;
+ALTER TABLE pending_changes ADD COLUMN old_display_path TEXT;
+ALTER TABLE pending_changes ADD COLUMN binary INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pending_changes ADD COLUMN base_hash TEXT;
+ALTER TABLE pending_changes ADD COLUMN after_hash TEXT;
+ALTER TABLE pending_changes ADD COLUMN after_source TEXT;
+CREATE INDEX pending_changes_by_status ON pending_changes(status, worktree_id);
+"#,
 ];
 
 /// Migration 7 on its own, so it can be renumbered without touching the ones around it.

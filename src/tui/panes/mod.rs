@@ -1,6 +1,7 @@
 //! The pane kinds and the one factory that makes them from a [`PaneSpec`].
 
 pub mod background;
+pub mod changes;
 pub mod chat;
 pub mod orchestrator;
 pub mod timeline;
@@ -17,6 +18,7 @@ pub fn make_pane(spec: PaneSpec, ctx: &PaneContext<'_>) -> anyhow::Result<Box<dy
         PaneSpec::Chat { chat_id } => Box::new(chat::ChatPane::new(&chat_id, ctx)?),
         PaneSpec::Trace { chat_id } => Box::new(trace::TracePane::new(chat_id, ctx)),
         PaneSpec::Background => Box::new(background::BackgroundPane::new(ctx)),
+        PaneSpec::Changes => Box::new(changes::ChangesPane::new(ctx)),
         PaneSpec::Timeline { chat_id } => Box::new(timeline::TimelinePane::new(chat_id, ctx)),
         PaneSpec::Orchestrator { run_id } => {
             Box::new(orchestrator::OrchestratorPane::new(run_id, ctx))

@@ -215,7 +215,11 @@ impl ChatPane {
         };
         pane.reindex();
         for c in engine.pending_changes(Some(chat_id))? {
-            pane.push(Kind::pending_change(c.id, c.display_path, c.diff));
+            pane.push(Kind::pending_change(
+                c.id,
+                c.content.display_path,
+                c.content.diff,
+            ));
         }
         pane.link_changes();
         pane.mark_decided_changes();
