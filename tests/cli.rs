@@ -1135,6 +1135,8 @@ fn exec_says_when_it_compacts_the_context() {
         .as_str()
         .unwrap()
         .starts_with("Summary of"));
+}
+
 #[test]
 fn changes_lists_collisions_and_applies_or_rejects_by_prefix() {
     let p = Project::new(edit_readme_script());
