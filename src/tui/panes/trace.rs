@@ -613,9 +613,7 @@ impl Pane for TracePane {
         };
         self.chat.refresh(event, ctx);
         match event {
-            Event::ToolStarted { chat_id, .. } if *chat_id == chat => {
-                self.grow(ctx)
-            }
+            Event::ToolStarted { chat_id, .. } if *chat_id == chat => self.grow(ctx),
             // A hook's row is written when it starts and shown once it ends, so the next
             // rows after the window's end include it.
             Event::HookFinished {
