@@ -592,7 +592,7 @@ fn structured_end(state: &LoopState) -> Result<Option<TurnStatus>> {
 }
 
 /// Sub-agent and workflow chats are one level deep: they cannot start sub-agents.
-fn is_subagent_chat(chat: &Chat) -> bool {
+pub(crate) fn is_subagent_chat(chat: &Chat) -> bool {
     chat.kind == "subagent" || chat.kind == "workflow"
 }
 
