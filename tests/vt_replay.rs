@@ -211,7 +211,8 @@ fn parse_capture(text: &str, cols: u16, rows: u16) -> Capture {
                     };
                     match c.width().unwrap_or(0) {
                         0 => {
-                            if let Some(last) = row.iter_mut().rev().find(|cell| !cell.text.is_empty())
+                            if let Some(last) =
+                                row.iter_mut().rev().find(|cell| !cell.text.is_empty())
                             {
                                 last.text.push(c);
                             }
@@ -256,7 +257,11 @@ fn parse_capture(text: &str, cols: u16, rows: u16) -> Capture {
 }
 
 fn plain_row(row: &[CapturedCell]) -> String {
-    row.iter().map(|c| c.text.as_str()).collect::<String>().trim_end().to_string()
+    row.iter()
+        .map(|c| c.text.as_str())
+        .collect::<String>()
+        .trim_end()
+        .to_string()
 }
 
 /// The first difference between tmux's screen and ours, described for a person.

@@ -7,6 +7,8 @@ use serde_json::json;
 
 use boocode::core::hooks::settings::Scope;
 use boocode::core::hooks::{Hooks, ProjectApproval};
+use boocode::core::store::Store;
+use boocode::core::trust::ProjectTrust;
 
 use super::{usage_error, GlobalArgs};
 
@@ -24,26 +26,48 @@ enum HooksCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the project's hooks (.claude/settings.json, .claude/settings.local.json,
+    /// .boocode/settings.json) as they are now; a later change to them asks again.
+    Approve,
+    /// Keep the project's hooks from running.
+    Deny,
 }
 
 pub fn run(global: &GlobalArgs, args: &HooksArgs) -> Result<()> {
     match &args.command {
         HooksCommand::List { json } => list(global, *json),
+        HooksCommand::Approve => decide(global, true),
+        HooksCommand::Deny => decide(global, false),
     }
 }
 
-fn load(global: &GlobalArgs) -> Result<Hooks> {
+/// The hooks as an engine here would load them, and the project's approval store.
+fn load(global: &GlobalArgs) -> Result<(Hooks, ProjectTrust)> {
     let (root, config) = global.load_config().map_err(usage_error)?;
-    Ok(Hooks::load(
+    let hooks = Hooks::load(
         &root,
         config.user_home.as_deref(),
         config.user_config_dir.as_deref(),
-    ))
+    );
+    let store = Store::open(&config.database_path())?;
+    Ok((hooks, ProjectTrust::new(store)))
+}
+
+fn decide(global: &GlobalArgs, allow: bool) -> Result<()> {
+    let (hooks, trust) = load(global)?;
+    let count = hooks.decide(&trust, allow).map_err(usage_error)?;
+    if allow {
+        println!("approved: this project's {count} hook(s) run from now on, until they change");
+    } else {
+        println!("denied: this project's {count} hook(s) do not run (`boocode hooks approve` to run them)");
+    }
+    Ok(())
 }
 
 fn list(global: &GlobalArgs, as_json: bool) -> Result<()> {
-    let hooks = load(global)?;
-    let runs = |scope: Scope| scope == Scope::User || hooks.project_approval == ProjectApproval::Approved;
+    let (hooks, trust) = load(global)?;
+    let approval = hooks.project_approval(&trust);
+    let runs = |scope: Scope| scope == Scope::User || approval == ProjectApproval::Approved;
     if as_json {
         let definitions: Vec<_> = hooks
             .definitions()
@@ -62,7 +86,7 @@ fn list(global: &GlobalArgs, as_json: bool) -> Result<()> {
             .collect();
         let doc = json!({
             "hooks": definitions,
-            "project_approval": hooks.project_approval,
+            "project_approval": approval,
             "problems": hooks.problems,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -78,7 +102,11 @@ fn list(global: &GlobalArgs, as_json: bool) -> Result<()> {
             .filter(|m| !m.is_empty())
             .map(|m| format!(" [{m}]"))
             .unwrap_or_default();
-        let state = if runs(d.scope) { "" } else { " (not run: needs approval)" };
+        let state = if runs(d.scope) {
+            ""
+        } else {
+            " (not run: needs approval)"
+        };
         println!(
             "{}{matcher}: {} (timeout {} s) — {}{state}",
             d.event.as_str(),
@@ -87,7 +115,7 @@ fn list(global: &GlobalArgs, as_json: bool) -> Result<()> {
             d.source.display()
         );
     }
-    for note in hooks.startup_notes() {
+    for note in hooks.notes(approval) {
         println!("{note}");
     }
     Ok(())

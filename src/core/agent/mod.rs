@@ -158,7 +158,6 @@ pub async fn run_turn(rt: &Arc<Runtime>, request: TurnRequest) -> TurnOutcome {
                 reasoning_effort: request.reasoning_effort.clone(),
                 root: request.root.clone(),
                 structured: request.structured.clone(),
-                stop_continuations: 0,
             };
             drive(rt, state, &token).await
         }
@@ -344,8 +343,6 @@ struct LoopState {
     reasoning_effort: Option<String>,
     root: Option<PathBuf>,
     structured: Option<Arc<StructuredOutput>>,
-    /// How often Stop hooks sent the agent back to work in this turn.
-    stop_continuations: u32,
 }
 
 impl LoopState {
@@ -457,6 +454,8 @@ async fn steps(
     };
     // A request the provider found too long is sent again once, after compacting.
     let mut overflow_retried = false;
+    // How often Stop hooks sent the agent back to work in this turn.
+    let mut stop_continuations = 0;
     loop {
         // Only a resumed turn starts with calls pending.
         if !state.pending.is_empty() {
@@ -512,7 +511,8 @@ async fn steps(
         let calls = reply.response.tool_calls.clone();
         state.history.push(reply.response.to_assistant_message());
         if calls.is_empty() {
-            if stop_hooks_continue(rt, state, &ctx, &reply.response.content).await {
+            let last_message = &reply.response.content;
+            if stop_hooks_continue(rt, state, &ctx, last_message, &mut stop_continuations).await {
                 continue;
             }
             return Ok(TurnStatus::Completed);
@@ -545,6 +545,7 @@ async fn stop_hooks_continue(
     state: &mut LoopState,
     ctx: &ToolContext,
     last_message: &str,
+    continuations: &mut u32,
 ) -> bool {
     let scope = HookScope::of_turn(
         &state.chat,
@@ -553,17 +554,10 @@ async fn stop_hooks_continue(
         state.approval,
         &ctx.cancel,
     );
-    let reason = points::turn_stopping(
-        rt,
-        &scope,
-        &state.chat,
-        last_message,
-        state.stop_continuations,
-    )
-    .await;
+    let reason = points::turn_stopping(rt, &scope, &state.chat, last_message, *continuations).await;
     match reason {
         Some(reason) => {
-            state.stop_continuations += 1;
+            *continuations += 1;
             state.history.push(ChatMessage::user(reason));
             true
         }
@@ -598,7 +592,7 @@ fn structured_end(state: &LoopState) -> Result<Option<TurnStatus>> {
 }
 
 /// Sub-agent and workflow chats are one level deep: they cannot start sub-agents.
-fn is_subagent_chat(chat: &Chat) -> bool {
+pub(crate) fn is_subagent_chat(chat: &Chat) -> bool {
     chat.kind == "subagent" || chat.kind == "workflow"
 }
 

@@ -50,7 +50,6 @@ pub async fn resume_chat(
             reasoning_effort: None,
             root: None,
             structured: None,
-            stop_continuations: 0,
         })
     })();
     let outcome = match prepared {

@@ -19,7 +19,7 @@ pub mod points;
 pub mod runner;
 pub mod settings;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +31,7 @@ use crate::core::agent::clip;
 use crate::core::events::Event;
 use crate::core::runtime::Runtime;
 use crate::core::store::{Chat, TraceCompletion, TraceRow};
+use crate::core::trust::{fingerprint, ProjectTrust, TrustKind, TrustStatus};
 use output::Verdict;
 use settings::{HookDefinition, Scope};
 
@@ -78,6 +79,10 @@ impl HookEvent {
     }
 }
 
+/// The name a project's hooks are approved under in the trust store: they are one decision,
+/// bound to the fingerprint of all of them, so any change to any of them asks again.
+pub const TRUST_NAME: &str = "project-hooks";
+
 /// Whether the project's own hooks may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -90,25 +95,20 @@ pub enum ProjectApproval {
     NeedsApproval,
 }
 
-/// The hooks of one engine: every definition found, and whether the project's may run.
+/// The hooks of one engine: every definition found. Whether the project's may run is asked of
+/// the trust store each time they would, so a decision taken meanwhile (`boocode hooks
+/// approve` in another terminal) applies at once.
 #[derive(Debug, Clone)]
 pub struct Hooks {
+    project_root: PathBuf,
     definitions: Vec<HookDefinition>,
     /// One line per settings file or entry that could not be used.
     pub problems: Vec<String>,
-    pub project_approval: ProjectApproval,
+    /// SHA-256 of the project's definitions; `None` when it has none.
+    project_fingerprint: Option<String>,
 }
 
 impl Hooks {
-    /// No hooks at all.
-    pub fn none() -> Hooks {
-        Hooks {
-            definitions: Vec::new(),
-            problems: Vec::new(),
-            project_approval: ProjectApproval::NoneDefined,
-        }
-    }
-
     /// Reads the settings files of `project_root` and of the user.
     pub fn load(
         project_root: &Path,
@@ -117,15 +117,26 @@ impl Hooks {
     ) -> Hooks {
         let (definitions, problems) =
             settings::load(&settings::sources(project_root, user_home, user_config_dir));
-        let project_approval = if definitions.iter().any(|d| d.scope == Scope::Project) {
-            ProjectApproval::NeedsApproval
-        } else {
-            ProjectApproval::NoneDefined
-        };
+        let project: Vec<Value> = definitions
+            .iter()
+            .filter(|d| d.scope == Scope::Project)
+            .map(|d| {
+                json!({
+                    "source": d.source,
+                    "event": d.event.as_str(),
+                    "matcher": d.matcher_text,
+                    "command": d.command,
+                    "timeout_secs": d.timeout.as_secs_f64(),
+                })
+            })
+            .collect();
+        let project_fingerprint =
+            (!project.is_empty()).then(|| fingerprint(&Value::Array(project)));
         Hooks {
+            project_root: project_root.to_path_buf(),
             definitions,
             problems,
-            project_approval,
+            project_fingerprint,
         }
     }
 
@@ -133,20 +144,58 @@ impl Hooks {
         &self.definitions
     }
 
-    /// What a person should know when the engine starts: unusable settings, and project hooks
-    /// that will not run until approved.
-    pub fn startup_notes(&self) -> Vec<String> {
+    /// Whether the project's hooks may run now.
+    pub fn project_approval(&self, trust: &ProjectTrust) -> ProjectApproval {
+        let Some(print) = &self.project_fingerprint else {
+            return ProjectApproval::NoneDefined;
+        };
+        match trust.status(&self.project_root, TrustKind::Hooks, TRUST_NAME, print) {
+            Ok(TrustStatus::Approved) => ProjectApproval::Approved,
+            Ok(TrustStatus::Denied) => ProjectApproval::Denied,
+            Ok(TrustStatus::Unknown) => ProjectApproval::NeedsApproval,
+            Err(e) => {
+                tracing::error!("reading the approval of the project's hooks failed: {e:#}");
+                ProjectApproval::NeedsApproval
+            }
+        }
+    }
+
+    /// Records a person's decision about the project's hooks as they are now; returns how many
+    /// there are. Only ever called on a person's explicit act (`boocode hooks approve|deny`).
+    pub fn decide(&self, trust: &ProjectTrust, allow: bool) -> anyhow::Result<usize> {
+        let Some(print) = &self.project_fingerprint else {
+            anyhow::bail!(
+                "{} defines no hooks (.claude/settings.json, .claude/settings.local.json, .boocode/settings.json)",
+                self.project_root.display()
+            );
+        };
+        trust.decide(
+            &self.project_root,
+            TrustKind::Hooks,
+            TRUST_NAME,
+            print,
+            allow,
+        )?;
+        Ok(self.project_count())
+    }
+
+    fn project_count(&self) -> usize {
+        self.definitions
+            .iter()
+            .filter(|d| d.scope == Scope::Project)
+            .count()
+    }
+
+    /// What a person should know: unusable settings, and project hooks that do not run until
+    /// approved.
+    pub fn notes(&self, approval: ProjectApproval) -> Vec<String> {
         let mut notes: Vec<String> = self
             .problems
             .iter()
             .map(|p| format!("hooks: {p}"))
             .collect();
-        let count = self
-            .definitions
-            .iter()
-            .filter(|d| d.scope == Scope::Project)
-            .count();
-        match self.project_approval {
+        let count = self.project_count();
+        match approval {
             ProjectApproval::NeedsApproval => notes.push(format!(
                 "this project defines {count} hook(s) that are not run until you approve them: `boocode hooks list` shows them, `boocode hooks approve` runs them from now on, `boocode hooks deny` keeps them off"
             )),
@@ -161,11 +210,15 @@ impl Hooks {
     /// The hooks to run for `event` on `subject` (tool name, notification type, agent type):
     /// matching, allowed to run, and each distinct command once (Claude Code runs identical
     /// commands once).
-    fn matching(&self, event: HookEvent, subject: Option<&str>) -> Vec<&HookDefinition> {
+    fn matching(
+        &self,
+        event: HookEvent,
+        subject: Option<&str>,
+        project_approved: bool,
+    ) -> Vec<&HookDefinition> {
         let mut picked: Vec<&HookDefinition> = Vec::new();
         for def in &self.definitions {
-            let allowed =
-                def.scope == Scope::User || self.project_approval == ProjectApproval::Approved;
+            let allowed = def.scope == Scope::User || project_approved;
             let matches =
                 !event.uses_matcher() || subject.is_none_or(|subject| def.matcher.matches(subject));
             if def.event == event
@@ -205,7 +258,12 @@ pub(crate) async fn fire(
     subject: Option<&str>,
     mut input: Value,
 ) -> Vec<Verdict> {
-    let hooks = rt.hooks.matching(event, subject);
+    if !rt.hooks.has(event) {
+        return Vec::new();
+    }
+    let trust = ProjectTrust::new(rt.store.clone());
+    let project_approved = rt.hooks.project_approval(&trust) == ProjectApproval::Approved;
+    let hooks = rt.hooks.matching(event, subject, project_approved);
     if hooks.is_empty() {
         return Vec::new();
     }
@@ -309,7 +367,10 @@ fn duration_ms(d: Duration) -> u64 {
 
 /// Tells the client (and the log) what it should know about the engine's hooks.
 pub(crate) fn announce(rt: &Arc<Runtime>) {
-    for note in rt.hooks.startup_notes() {
+    let approval = rt
+        .hooks
+        .project_approval(&ProjectTrust::new(rt.store.clone()));
+    for note in rt.hooks.notes(approval) {
         tracing::warn!("{note}");
         rt.emit(Event::Notice { message: note });
     }

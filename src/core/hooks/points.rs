@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::matcher::claude_tool_name;
 use super::output::{Permission, Verdict};
 use super::{fire, HookEvent, HookScope};
+use crate::core::agent::is_subagent_chat;
 use crate::core::agent::tools::{ApprovalMode, Tool, ToolContext, ToolError, ToolOutput};
 use crate::core::events::Event;
 use crate::core::runtime::Runtime;
@@ -90,8 +91,7 @@ pub fn decide_before_tool(verdicts: &[Verdict], approval: ApprovalMode) -> Befor
     };
     let input = decided()
         .filter_map(|v| v.updated_input.clone())
-        .filter(Value::is_object)
-        .next_back();
+        .rfind(Value::is_object);
     BeforeTool::Run { approval, input }
 }
 
@@ -183,11 +183,15 @@ fn feedback(verdicts: &[Verdict]) -> String {
 
 /// `UserPromptSubmit`: `Err(reason)` when a hook blocks the prompt (it is then not sent, nor
 /// stored); otherwise the context hooks add to it (their plain stdout or `additionalContext`).
+/// As in Claude Code, only a person's prompts count: a sub-agent's task is not submitted.
 pub async fn prompt_submitted(
     rt: &Runtime,
     scope: &HookScope<'_>,
     prompt: &str,
 ) -> Result<Option<String>, String> {
+    if scope.chat.is_none_or(is_subagent_chat) {
+        return Ok(None);
+    }
     let verdicts = fire(
         rt,
         scope,
@@ -221,8 +225,7 @@ pub async fn turn_stopping(
     last_message: &str,
     continuations: u32,
 ) -> Option<String> {
-    let subagent = chat.kind == "subagent" || chat.kind == "workflow";
-    let (event, subject, mut input) = if subagent {
+    let (event, subject, mut input) = if is_subagent_chat(chat) {
         (
             HookEvent::SubagentStop,
             Some(chat.agent.as_str()),

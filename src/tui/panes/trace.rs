@@ -613,9 +613,7 @@ impl Pane for TracePane {
         };
         self.chat.refresh(event, ctx);
         match event {
-            Event::ToolStarted { chat_id, .. } if *chat_id == chat => {
-                self.grow(ctx)
-            }
+            Event::ToolStarted { chat_id, .. } if *chat_id == chat => self.grow(ctx),
             // A hook's row is written when it starts and shown once it ends, so the next
             // rows after the window's end include it.
             Event::HookFinished {
@@ -861,5 +859,31 @@ mod tests {
             input: serde_json::json!({}),
         };
         assert!(!pane.on_event(&other, &ctx));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_finished_hook_shows_as_a_row_of_its_chat() {
+        let t = TestEngine::new();
+        let ctx = ctx_for(&t, Some(&t.chat.id));
+        let mut pane = TracePane::new(None, &ctx);
+        let hook = TraceRow::hook(&t.chat, 1, "PreToolUse", r#"{"command":"guard.sh"}"#.into());
+        t.engine
+            .store()
+            .insert_traces(std::slice::from_ref(&hook))
+            .unwrap();
+        let finished = |chat_id: &str| Event::HookFinished {
+            chat_id: Some(chat_id.into()),
+            trace_id: Some(hook.id.clone()),
+            event: "PreToolUse".into(),
+            command: "guard.sh".into(),
+            outcome: "blocked".into(),
+            latency_ms: 3,
+            message: Some("no".into()),
+            system_message: None,
+        };
+        assert!(!pane.on_event(&finished("someone-else"), &ctx));
+        assert!(pane.on_event(&finished(&t.chat.id), &ctx));
+        assert_eq!(pane.total, 1);
+        assert_eq!(pane.window[0].tool_name, "hook:PreToolUse");
     }
 }
