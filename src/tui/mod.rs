@@ -15,6 +15,7 @@ pub mod highlight;
 pub mod keymap;
 pub mod layout;
 pub mod markdown;
+pub mod palette;
 pub mod pane;
 pub mod panes;
 pub mod pickers;

@@ -2,4 +2,7 @@
 //! output into cells. The screen engine sits behind [`screen::ScreenEngine`] so the pane, the
 //! replay tool and the tests never depend on which crate does the parsing.
 
+#[cfg(test)]
+pub mod recording;
 pub mod screen;
+pub mod session;
