@@ -3,6 +3,7 @@
 mod debug;
 mod exec;
 mod format;
+mod hooks;
 mod output;
 mod sessions;
 mod skills;
@@ -93,6 +94,8 @@ enum Commands {
         #[arg(long)]
         json: bool,
     },
+    /// Hooks (Claude Code's format): list them; approve or deny the project's own.
+    Hooks(hooks::HooksArgs),
     /// Print a chat's tool traces and per-turn usage.
     Traces(traces::TracesArgs),
     /// Workflows: list, show, run, runs, resume, cancel.
@@ -194,6 +197,7 @@ pub fn run() -> i32 {
         Some(Commands::Sessions { json }) => sessions::run(&cli.global, json),
         Some(Commands::Skills { json }) => skills::run(&cli.global, json),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
+        Some(Commands::Hooks(args)) => hooks::run(&cli.global, &args),
         Some(Commands::Workflow(args)) => return workflow::run(&cli.global, args),
         Some(Commands::Debug(args)) => debug::run(args),
         Some(Commands::WorkflowWorker) => {

@@ -13,6 +13,7 @@ use crate::core::agent::{self, TurnOutcome, TurnRequest};
 use crate::core::background;
 use crate::core::config::Config;
 use crate::core::events::{Command, Event};
+use crate::core::hooks::{self, Hooks};
 use crate::core::instance::InstanceLock;
 use crate::core::llm::client::{ClientConfig, LlmClient};
 use crate::core::runtime::{Runtime, RuntimeParts};
@@ -69,6 +70,11 @@ impl Engine {
                 .chain([Arc::new(skill_tool) as Arc<dyn Tool>])
                 .collect(),
         );
+        let hooks = Hooks::load(
+            &project_root,
+            config.user_home.as_deref(),
+            config.user_config_dir.as_deref(),
+        );
         let (tx, rx) = mpsc::unbounded_channel();
         let rt = Arc::new(Runtime::new(RuntimeParts {
             store,
@@ -81,7 +87,9 @@ impl Engine {
             project_id,
             instance,
             events: tx,
+            hooks,
         }));
+        hooks::announce(&rt);
         tokio::spawn(background::run_workers(rt.clone()));
         Ok((Engine { rt }, rx, recovery))
     }

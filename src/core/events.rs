@@ -221,6 +221,22 @@ pub enum Event {
         models: Vec<String>,
         error: Option<String>,
     },
+    /// A hook ran (`outcome`: `success`, `blocked`, `stopped`, `error`, `timeout`,
+    /// `cancelled`). Its trace row, when it ran for a chat, is `trace_id`.
+    HookFinished {
+        chat_id: Option<String>,
+        trace_id: Option<String>,
+        /// `PreToolUse`, `PostToolUse`, `UserPromptSubmit`, `Stop`, `SubagentStop`,
+        /// `Notification`.
+        event: String,
+        command: String,
+        outcome: String,
+        latency_ms: u64,
+        /// Why it failed, or the reason it gave for a block or a decision.
+        message: Option<String>,
+        /// Its `systemMessage`, for the user.
+        system_message: Option<String>,
+    },
     WorkflowRunStarted {
         run_id: String,
         workflow: String,

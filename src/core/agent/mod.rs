@@ -28,6 +28,7 @@ pub use resume::{resume_chat, INTERRUPTED_CALL_RESULT};
 use crate::core::context::window::{estimate_prompt_tokens, ContextUse};
 use crate::core::context::ChatContext;
 use crate::core::events::Event;
+use crate::core::hooks::{points, HookScope};
 use crate::core::llm::error::LlmErrorKind;
 use crate::core::llm::images;
 use crate::core::llm::stream::{AssembledResponse, LlmEvent};
@@ -145,7 +146,7 @@ pub async fn run_turn(rt: &Arc<Runtime>, request: TurnRequest) -> TurnOutcome {
         Ok(t) => t,
         Err(e) => return failed_before_start(rt, &chat_id, 0, e),
     };
-    let outcome = match start_turn(rt, &request).await {
+    let outcome = match start_turn(rt, &request, &token).await {
         Ok((chat, turn, history)) => {
             let state = LoopState {
                 chat,
@@ -157,6 +158,7 @@ pub async fn run_turn(rt: &Arc<Runtime>, request: TurnRequest) -> TurnOutcome {
                 reasoning_effort: request.reasoning_effort.clone(),
                 root: request.root.clone(),
                 structured: request.structured.clone(),
+                stop_continuations: 0,
             };
             drive(rt, state, &token).await
         }
@@ -190,6 +192,7 @@ fn failed_before_start(rt: &Runtime, chat_id: &str, turn: i64, e: anyhow::Error)
 async fn start_turn(
     rt: &Arc<Runtime>,
     request: &TurnRequest,
+    token: &CancellationToken,
 ) -> Result<(Chat, i64, Vec<ChatMessage>)> {
     let chat = rt.store.get_chat(&request.chat_id)?;
     // Attachments are checked before anything is stored or sent.
@@ -266,6 +269,14 @@ async fn start_turn(
         .map(|(heading, body)| report::model_text(heading, body))
         .collect();
     let turn = rt.store.last_turn(&chat.id)? + 1;
+    let cwd = request.root.as_ref().unwrap_or(&rt.project_root);
+    let hook_context = points::prompt_submitted(
+        rt,
+        &HookScope::of_turn(&chat, turn, cwd, request.approval, token),
+        &request.text,
+    )
+    .await
+    .map_err(|reason| anyhow!("a UserPromptSubmit hook blocked the prompt: {reason}"))?;
     rt.store
         .insert_user_message(&chat.id, turn, &request.text, &attachments)?;
     rt.emit(Event::UserMessage {
@@ -280,6 +291,7 @@ async fn start_turn(
     let text = reports
         .into_iter()
         .chain(std::iter::once(request.text.clone()))
+        .chain(hook_context)
         .collect::<Vec<_>>()
         .join("\n\n");
     history.push(if attachments.is_empty() {
@@ -332,6 +344,8 @@ struct LoopState {
     reasoning_effort: Option<String>,
     root: Option<PathBuf>,
     structured: Option<Arc<StructuredOutput>>,
+    /// How often Stop hooks sent the agent back to work in this turn.
+    stop_continuations: u32,
 }
 
 impl LoopState {
@@ -498,6 +512,9 @@ async fn steps(
         let calls = reply.response.tool_calls.clone();
         state.history.push(reply.response.to_assistant_message());
         if calls.is_empty() {
+            if stop_hooks_continue(rt, state, &ctx, &reply.response.content).await {
+                continue;
+            }
             return Ok(TurnStatus::Completed);
         }
         state.pending = calls.clone();
@@ -518,6 +535,39 @@ async fn steps(
         if let Some(status) = structured_end(state)? {
             return Ok(status);
         }
+    }
+}
+
+/// Asks the Stop (or SubagentStop) hooks whether the turn may end; when one sends the agent
+/// back to work, its reason becomes the next user message of this turn.
+async fn stop_hooks_continue(
+    rt: &Runtime,
+    state: &mut LoopState,
+    ctx: &ToolContext,
+    last_message: &str,
+) -> bool {
+    let scope = HookScope::of_turn(
+        &state.chat,
+        state.turn,
+        &ctx.project_root,
+        state.approval,
+        &ctx.cancel,
+    );
+    let reason = points::turn_stopping(
+        rt,
+        &scope,
+        &state.chat,
+        last_message,
+        state.stop_continuations,
+    )
+    .await;
+    match reason {
+        Some(reason) => {
+            state.stop_continuations += 1;
+            state.history.push(ChatMessage::user(reason));
+            true
+        }
+        None => false,
     }
 }
 
@@ -943,7 +993,18 @@ async fn execute_call(
             tool: name.to_string(),
             message,
         }),
-        (Some(tool), Ok(args)) => tool.run(args, ctx).await,
+        (Some(tool), Ok(args)) => {
+            points::guarded_tool_call(
+                rt,
+                &state.chat,
+                state.turn,
+                &call.id,
+                tool.as_ref(),
+                args,
+                ctx,
+            )
+            .await
+        }
     };
     let latency_ms = started.elapsed().as_millis() as u64;
     let (content, outcome, error, diff) = match &result {
@@ -1009,7 +1070,7 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-fn clip(s: &str, max: usize) -> String {
+pub(crate) fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {

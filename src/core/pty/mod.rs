@@ -4,7 +4,15 @@
 
 pub mod alacritty;
 pub mod capture;
+mod cell_text;
+pub mod keys;
+pub mod mouse;
+pub mod paste;
 #[cfg(test)]
 pub mod recording;
 pub mod screen;
+pub mod search;
+pub mod selection;
 pub mod session;
+#[cfg(test)]
+mod test_screen;

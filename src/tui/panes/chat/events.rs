@@ -351,6 +351,15 @@ impl ChatPane {
             } => {
                 self.push(Kind::Notice(context::describe(instructions, skills)));
             }
+            Event::HookFinished { .. } => {
+                let lines = hooks::report_lines(event);
+                if lines.is_empty() {
+                    return false;
+                }
+                for line in lines {
+                    self.push(Kind::Notice(line));
+                }
+            }
             Event::ContextCompacted {
                 notice,
                 summary,

@@ -51,6 +51,7 @@ use crate::core::context::window::ContextUse;
 use crate::core::context::{self, skills::SkillCatalog};
 use crate::core::engine::Engine;
 use crate::core::events::{retry_notice, Command, Event};
+use crate::core::hooks;
 use crate::core::llm::images;
 use crate::core::store::StoredMessage;
 use crate::tui::markdown::MarkdownStream;
@@ -846,6 +847,7 @@ impl Pane for ChatPane {
             | Event::ContextCompacted { chat_id, .. }
             | Event::TurnFinished { chat_id, .. }
             | Event::WorkflowReported { chat_id, .. } => *chat_id == self.chat_id,
+            Event::HookFinished { chat_id, .. } => chat_id.as_deref() == Some(&self.chat_id),
             // Carries no chat id: it is ours if we show the change.
             Event::ChangeResolved { .. } => true,
             _ => false,
