@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use ratatui::style::{Color, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use syntect::highlighting::{
     HighlightIterator, HighlightState, Highlighter, Theme as SynTheme, ThemeSet,
@@ -151,6 +151,7 @@ fn highlight_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ratatui::style::Color;
 
     #[test]
     fn rust_gets_colours_and_no_color_none() {

@@ -8,7 +8,9 @@
 
 pub mod app;
 pub mod clipboard;
+pub mod cursor_style;
 pub mod diff;
+pub mod frames;
 pub mod fuzzy;
 mod help;
 pub mod highlight;
@@ -169,6 +171,7 @@ fn restore_terminal() {
         out,
         DisableBracketedPaste,
         LeaveAlternateScreen,
+        crossterm::cursor::SetCursorStyle::DefaultUserShape,
         crossterm::cursor::Show
     );
     let _ = out.flush();
