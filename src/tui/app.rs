@@ -428,11 +428,11 @@ impl App {
             self.notify("unlocked: the prefix works again");
             return true;
         }
-        self.to_focused(|pane, ctx| pane.handle_key(key, ctx))
+        self.give_focused(|pane, ctx| pane.handle_key(key, ctx))
     }
 
     /// Hands something to the focused pane and does what it asks; true when a redraw is due.
-    fn to_focused(
+    fn give_focused(
         &mut self,
         give: impl FnOnce(&mut dyn Pane, &PaneContext<'_>) -> KeyOutcome,
     ) -> bool {
@@ -478,7 +478,7 @@ impl App {
             Some(Overlay::Help { .. } | Overlay::Quit(_)) => return false,
             None => {}
         }
-        self.to_focused(|pane, ctx| pane.handle_paste(text, ctx))
+        self.give_focused(|pane, ctx| pane.handle_paste(text, ctx))
     }
 
     fn handle_mouse(&mut self, m: MouseEvent) -> bool {
