@@ -50,6 +50,8 @@ pub struct ConfigFile {
     pub instructions_max_bytes: Option<usize>,
     /// Sections read by the workspace (keys, theme); kept as raw TOML here.
     pub ui: Option<toml::Table>,
+    /// Terminal panes (`[terminal]`).
+    pub terminal: Option<TerminalFile>,
     /// What boocode should know of a model (`[models.NAME]`), by the name sent to the server.
     pub models: Option<BTreeMap<String, ModelFile>>,
     /// How a chat's context is kept within the model's window (`[context]`).
@@ -106,6 +108,7 @@ impl ConfigFile {
             workflow_limits,
             instructions_max_bytes,
             ui,
+            terminal,
             context
         );
         // A later layer describes its models without forgetting the ones an earlier one did.
@@ -182,6 +185,19 @@ impl WorkflowLimitsFile {
     }
 }
 
+/// `[terminal]`: terminal panes.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalFile {
+    /// Lines of history kept above each terminal pane's screen (default 10,000).
+    pub scrollback_lines: Option<usize>,
+}
+
+/// Lines of history a terminal pane keeps unless `[terminal] scrollback_lines` says otherwise.
+pub const DEFAULT_SCROLLBACK_LINES: usize = 10_000;
+/// More history than this is refused: each 120-column line costs several kilobytes.
+pub const MAX_SCROLLBACK_LINES: usize = 1_000_000;
+
 /// Values given on the command line (the last layer).
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -225,6 +241,8 @@ pub struct Config {
     /// `[context] compact_at`: the share of the window that triggers compaction.
     pub compact_at: f64,
     pub ui: toml::Table,
+    /// Lines of history above each terminal pane's screen.
+    pub terminal_scrollback_lines: usize,
     /// Context windows set in `[models.NAME] context_window`.
     pub model_windows: BTreeMap<String, u64>,
     pub home: PathBuf,
@@ -491,6 +509,11 @@ impl Config {
                 .unwrap_or(crate::core::context::instructions::DEFAULT_MAX_BYTES),
             compact_at,
             ui: file.ui.unwrap_or_default(),
+            terminal_scrollback_lines: file
+                .terminal
+                .and_then(|t| t.scrollback_lines)
+                .unwrap_or(DEFAULT_SCROLLBACK_LINES)
+                .min(MAX_SCROLLBACK_LINES),
             model_windows: file
                 .models
                 .unwrap_or_default()
@@ -788,6 +811,23 @@ mod tests {
         assert_eq!(c.workflow_model(Some("other-model")), "other-model");
         assert!((2..=16).contains(&c.workflow_concurrency));
         assert_eq!(c.user_home, Some(PathBuf::from("/h")));
+    }
+
+    #[test]
+    fn terminal_scrollback_comes_from_its_table() {
+        let lines = |text: &str| {
+            let file = ConfigFile::parse(text).unwrap();
+            Config::resolve(file, &env(&[("HOME", "/h")]), &Overrides::default())
+                .unwrap()
+                .terminal_scrollback_lines
+        };
+        assert_eq!(lines(""), DEFAULT_SCROLLBACK_LINES);
+        assert_eq!(lines("[terminal]\nscrollback_lines = 500\n"), 500);
+        assert_eq!(
+            lines("[terminal]\nscrollback_lines = 99999999\n"),
+            MAX_SCROLLBACK_LINES
+        );
+        assert!(ConfigFile::parse("[terminal]\nscrollback = 5\n").is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! ```toml
 //! [ui]
 //! prefix = "C-a"              # default C-b
+//! unlock = "F12"              # ends a terminal pane's locked mode (default C-g)
 //! [ui.keys]                   # keys pressed after the prefix
 //! split_right = "|"
 //! close = ["x", "X"]
@@ -51,6 +52,7 @@ pub enum Action {
     Chats,
     ScrollMode,
     Search,
+    Lock,
     Help,
     Palette,
     Quit,
@@ -84,6 +86,7 @@ impl Action {
         Action::Chats,
         Action::ScrollMode,
         Action::Search,
+        Action::Lock,
         Action::Help,
         Action::Palette,
         Action::Quit,
@@ -183,6 +186,12 @@ impl Action {
             Action::Chats => ("chats", "Open any chat, closed ones too", &["w"], &[]),
             Action::ScrollMode => ("scroll_mode", "Scroll / copy mode in the pane", &["["], &[]),
             Action::Search => ("search", "Search in the pane", &["/"], &[]),
+            Action::Lock => (
+                "lock",
+                "Lock a terminal pane: all keys to it till unlocked",
+                &["C-g"],
+                &[],
+            ),
             Action::Help => ("help", "Show the key bindings", &["?"], &[]),
             Action::Palette => ("palette", "Command palette", &[":"], &[]),
             Action::Quit => ("quit", "Quit (the layout is saved)", &["q"], &[]),
@@ -330,6 +339,8 @@ pub enum Dispatch {
 #[derive(Debug, Clone)]
 pub struct Keymap {
     pub prefix: Key,
+    /// Ends a terminal pane's locked mode (which passes every other key, the prefix too).
+    pub unlock: Key,
     prefix_table: Vec<(Key, Action)>,
     root_table: Vec<(Key, Action)>,
 }
@@ -346,11 +357,13 @@ impl Default for Keymap {
             prefix_table.extend(parse_all(prefix_keys).into_iter().map(|k| (k, action)));
             root_table.extend(parse_all(root_keys).into_iter().map(|k| (k, action)));
         }
+        let ctrl = |c| Key {
+            code: KeyCode::Char(c),
+            mods: KeyModifiers::CONTROL,
+        };
         Keymap {
-            prefix: Key::parse("C-b").unwrap_or(Key {
-                code: KeyCode::Char('b'),
-                mods: KeyModifiers::CONTROL,
-            }),
+            prefix: ctrl('b'),
+            unlock: ctrl('g'),
             prefix_table,
             root_table,
         }
@@ -372,6 +385,15 @@ impl Keymap {
                 Some(Ok(key)) => map.prefix = key,
                 Some(Err(e)) => warnings.push(format!("ui.prefix: {e}")),
                 None => warnings.push("ui.prefix: expected a key string".into()),
+            }
+        }
+        if let Some(u) = ui.get("unlock") {
+            match u.as_str().map(Key::parse) {
+                Some(Ok(key)) if key != map.prefix => map.unlock = key,
+                Some(Ok(_)) => warnings
+                    .push("ui.unlock: the prefix cannot unlock (a locked pane gets it)".into()),
+                Some(Err(e)) => warnings.push(format!("ui.unlock: {e}")),
+                None => warnings.push("ui.unlock: expected a key string".into()),
             }
         }
         if let Some(table) = keys {
@@ -442,6 +464,11 @@ impl Keymap {
             format!("{} {}", self.prefix, self.prefix),
             "send_prefix",
             "Send a literal prefix key to the pane",
+        ));
+        rows.push((
+            self.unlock.to_string(),
+            "unlock",
+            "Unlock a locked terminal pane",
         ));
         rows
     }
@@ -549,6 +576,7 @@ fn short_label(action: Action) -> &'static str {
         Action::Chats => "chats",
         Action::ScrollMode => "scroll",
         Action::Search => "search",
+        Action::Lock => "lock",
         Action::Help => "help",
         Action::Palette => "palette",
         Action::Quit => "quit",
@@ -754,7 +782,8 @@ mod tests {
         let focus = rows.iter().find(|r| r.1 == "focus_left").unwrap();
         assert_eq!(focus.0, "C-b Left, C-b h, M-Left");
         assert!(rows.iter().any(|r| r.0 == "C-b C-b"));
-        assert_eq!(rows.len(), Action::ALL.len() + 1);
+        assert!(rows.iter().any(|r| r.0 == "C-g" && r.1 == "unlock"));
+        assert_eq!(rows.len(), Action::ALL.len() + 2);
         assert!(
             map.prefix_hint().contains("| split|"),
             "{}",

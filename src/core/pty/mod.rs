@@ -8,8 +8,11 @@ mod cell_text;
 pub mod keys;
 pub mod mouse;
 pub mod paste;
+#[cfg(test)]
+pub mod recording;
 pub mod screen;
 pub mod search;
 pub mod selection;
+pub mod session;
 #[cfg(test)]
 mod test_screen;

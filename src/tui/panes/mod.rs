@@ -4,6 +4,7 @@ pub mod background;
 pub mod changes;
 pub mod chat;
 pub mod orchestrator;
+pub mod terminal;
 pub mod timeline;
 pub mod trace;
 
@@ -23,6 +24,23 @@ pub fn make_pane(spec: PaneSpec, ctx: &PaneContext<'_>) -> anyhow::Result<Box<dy
         PaneSpec::Orchestrator { run_id } => {
             Box::new(orchestrator::OrchestratorPane::new(run_id, ctx))
         }
+        PaneSpec::Terminal {
+            argv,
+            cwd,
+            cols,
+            rows,
+        } => Box::new(terminal::TerminalPane::new(
+            crate::core::pty::session::SessionSpec {
+                argv,
+                cwd,
+                size: crate::core::pty::screen::GridSize {
+                    cols: cols.max(1),
+                    rows: rows.max(1),
+                },
+                truecolor: crate::tui::theme::outer_truecolor(|k| std::env::var(k).ok()),
+            },
+            ctx,
+        )),
     })
 }
 

@@ -88,6 +88,7 @@ fn ctx<'a>(e: &'a Env, theme: &'a Theme, tick: u64) -> PaneContext<'a> {
         session_id: "",
         focused_chat: None,
         tick,
+        wake: crate::tui::test_support::wake(),
     }
 }
 
