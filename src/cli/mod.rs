@@ -2,6 +2,7 @@
 
 mod exec;
 mod format;
+mod mcp;
 mod output;
 mod sessions;
 mod skills;
@@ -92,6 +93,8 @@ enum Commands {
         #[arg(long)]
         json: bool,
     },
+    /// MCP servers: list them with their status and tools; approve or deny project servers.
+    Mcp(mcp::McpArgs),
     /// Print a chat's tool traces and per-turn usage.
     Traces(traces::TracesArgs),
     /// Workflows: list, show, run, runs, resume, cancel.
@@ -190,6 +193,7 @@ pub fn run() -> i32 {
         Some(Commands::Sessions { json }) => sessions::run(&cli.global, json),
         Some(Commands::Skills { json }) => skills::run(&cli.global, json),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
+        Some(Commands::Mcp(args)) => mcp::run(&cli.global, args),
         Some(Commands::Workflow(args)) => return workflow::run(&cli.global, args),
         Some(Commands::WorkflowWorker) => {
             return boocode::core::workflow::script_host::run_worker(

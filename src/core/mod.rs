@@ -10,6 +10,7 @@ pub mod events;
 pub mod instance;
 pub mod llm;
 pub mod logging;
+pub mod mcp;
 pub mod private_fs;
 pub mod process;
 pub mod pty;

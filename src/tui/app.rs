@@ -212,6 +212,9 @@ impl App {
             clipboard: Vec::new(),
         };
         app.rebuild_panes();
+        if let Some(chat_id) = &app.last_chat {
+            app.engine.ask_mcp_approval(chat_id);
+        }
         app.count_tasks();
         app.refresh_session_title();
         app

@@ -34,7 +34,21 @@ impl Harness {
     }
 
     pub async fn with_config(script: Vec<Step>, approval: ApprovalMode, config: &str) -> Harness {
+        Harness::with_files(script, approval, config, &[]).await
+    }
+
+    /// Like [`Harness::with_config`], with more project files (path, content) written before
+    /// the engine starts.
+    pub async fn with_files(
+        script: Vec<Step>,
+        approval: ApprovalMode,
+        config: &str,
+        files: &[(&str, &str)],
+    ) -> Harness {
         let project = tempfile::tempdir().unwrap();
+        for (path, content) in files {
+            write(project.path(), path, content);
+        }
         let home = tempfile::tempdir().unwrap();
         write(
             project.path(),

@@ -425,6 +425,8 @@ async fn steps(
 ) -> Result<TurnStatus> {
     let is_subagent = is_subagent_chat(&state.chat);
     let profile = chat_profile(rt, &state.chat);
+    // MCP servers still starting: their tools belong in this turn's first request.
+    rt.tools.ready().await;
     let mut specs: Vec<_> = rt
         .tools
         .specs()
