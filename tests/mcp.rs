@@ -8,12 +8,13 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use boocode::core::agent::tools::ApprovalMode;
-use boocode::core::events::Event;
+use boocode::core::engine::{Engine, EngineOptions};
+use boocode::core::events::{Command as EngineCommand, Event};
 use boocode::core::mcp::ServerStatus;
 use boocode::core::store::TraceRow;
 use serde_json::Value;
 
-use support::harness::{Harness, FAST_RETRIES};
+use support::harness::{config_for, write, Harness, FAST_RETRIES};
 use support::mock_server::{CallSpec, MockServer, Reply, Step};
 
 /// The test server binary; `cargo test` builds examples, and a run of this file alone builds
@@ -211,6 +212,79 @@ async fn read_only_mode_refuses_mcp_tools_of_untrusted_servers() {
             .contains("read_only_trusted"),
         "{rows:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_mode_asks_before_each_call_and_no_answer_is_no() {
+    let script = vec![
+        call("mcp__test__echo", r#"{"text":"x"}"#, "c1"),
+        Reply::text("done").into(),
+    ];
+    // The harness's engine has no person to answer, like `exec`: the question is answered no.
+    let h = Harness::with_config(script, ApprovalMode::Review, &config_server("")).await;
+    h.engine.mcp.decide(Some("test"), true).unwrap();
+    h.turn("go").await;
+    let rows = traces(&h);
+    assert_eq!(rows[0].outcome.as_deref(), Some("denied"), "{rows:?}");
+    assert!(
+        rows[0].error.as_deref().unwrap().contains("did not allow"),
+        "{rows:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workspace_asks_on_the_chats_decision_line_and_starts_what_was_approved() {
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write(project.path(), ".mcp.json", &mcp_json(&[]));
+    let model = MockServer::start(Vec::<Step>::new()).await;
+    let config = config_for(
+        project.path(),
+        home.path(),
+        &model.base_url(),
+        ApprovalMode::Auto,
+    );
+    let (engine, mut events, _) = Engine::start(EngineOptions {
+        config,
+        project_root: project.path().to_path_buf(),
+        interactive: true,
+    })
+    .unwrap();
+    let chat = engine
+        .main_chat(&engine.open_session(None, false).unwrap())
+        .unwrap();
+    engine.ask_mcp_approval(&chat.id);
+    let request_id = loop {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), events.recv())
+            .await
+            .expect("a question within 10 s")
+            .unwrap();
+        if let Event::CommandConfirmationRequested {
+            request_id,
+            command,
+            chat_id,
+        } = event
+        {
+            assert_eq!(chat_id, chat.id);
+            assert!(command.contains("MCP servers test"), "{command}");
+            break request_id;
+        }
+    };
+    assert_eq!(engine.mcp.reports()[0].status, ServerStatus::NeedsApproval);
+    engine.submit(EngineCommand::ConfirmCommand {
+        request_id,
+        allow: true,
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while engine.mcp.reports()[0].status != ServerStatus::Running {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            engine.mcp.reports()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(engine.mcp.reports()[0].tools.len(), 3);
 }
 
 /// The binary with a clean environment in a throw-away project and home.
