@@ -81,12 +81,9 @@ async fn project_servers_run_only_once_a_person_approved_them() {
         Reply::text("done").into(),
     ];
     let json = mcp_json(&[]);
-    let mut h = Harness::with_files(
-        script,
-        ApprovalMode::Auto,
-        FAST_RETRIES,
-        &[(".mcp.json", &json)],
-    )
+    let mut h = Harness::with_setup(script, ApprovalMode::Auto, FAST_RETRIES, |project, _| {
+        write(project, ".mcp.json", &json)
+    })
     .await;
     let notices = notices(&mut h);
     assert!(

@@ -1,7 +1,9 @@
 //! Argument parsing and dispatch.
 
+mod debug;
 mod exec;
 mod format;
+mod hooks;
 mod mcp;
 mod output;
 mod sessions;
@@ -95,10 +97,15 @@ enum Commands {
     },
     /// MCP servers: list them with their status and tools; approve or deny project servers.
     Mcp(mcp::McpArgs),
+    /// Hooks (Claude Code's format): list them; approve or deny the project's own.
+    Hooks(hooks::HooksArgs),
     /// Print a chat's tool traces and per-turn usage.
     Traces(traces::TracesArgs),
     /// Workflows: list, show, run, runs, resume, cancel.
     Workflow(workflow::WorkflowArgs),
+    /// Tools for checking boocode against other programs (vt-replay).
+    #[command(hide = true)]
+    Debug(debug::DebugArgs),
     /// Internal: runs one workflow script, speaking JSON lines on stdin/stdout.
     #[command(name = "__workflow-worker", hide = true)]
     WorkflowWorker,
@@ -194,7 +201,9 @@ pub fn run() -> i32 {
         Some(Commands::Skills { json }) => skills::run(&cli.global, json),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
         Some(Commands::Mcp(args)) => mcp::run(&cli.global, args),
+        Some(Commands::Hooks(args)) => hooks::run(&cli.global, &args),
         Some(Commands::Workflow(args)) => return workflow::run(&cli.global, args),
+        Some(Commands::Debug(args)) => debug::run(args),
         Some(Commands::WorkflowWorker) => {
             return boocode::core::workflow::script_host::run_worker(
                 std::io::BufReader::new(std::io::stdin()),

@@ -13,6 +13,7 @@ use crate::core::agent::{self, TurnOutcome, TurnRequest};
 use crate::core::background;
 use crate::core::config::Config;
 use crate::core::events::{Command, Event};
+use crate::core::hooks::{self, Hooks};
 use crate::core::instance::InstanceLock;
 use crate::core::llm::client::{ClientConfig, LlmClient};
 use crate::core::mcp::McpManager;
@@ -85,6 +86,11 @@ impl Engine {
                 .collect(),
         )
         .with_dynamic(mcp.clone());
+        let hooks = Hooks::load(
+            &project_root,
+            config.user_home.as_deref(),
+            config.user_config_dir.as_deref(),
+        );
         let rt = Arc::new(Runtime::new(RuntimeParts {
             store,
             config,
@@ -96,7 +102,9 @@ impl Engine {
             project_id,
             instance,
             events: tx,
+            hooks,
         }));
+        hooks::announce(&rt);
         tokio::spawn(background::run_workers(rt.clone()));
         mcp.start_in_background();
         Ok((Engine { rt, mcp }, rx, recovery))
@@ -307,6 +315,15 @@ impl Engine {
                         message: format!("{e:#}"),
                     });
                 }
+            }
+            Command::CompactChat { chat_id, focus } => {
+                tokio::spawn(async move {
+                    if let Err(e) = agent::compact_chat(&rt, &chat_id, focus).await {
+                        rt.emit(Event::Notice {
+                            message: format!("/compact: {e:#}"),
+                        });
+                    }
+                });
             }
             Command::ListModels { chat_id } => {
                 tokio::spawn(async move {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod context;
 pub mod engine;
 pub mod events;
+pub mod hooks;
 pub mod instance;
 pub mod llm;
 pub mod logging;

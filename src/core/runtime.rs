@@ -17,6 +17,7 @@ use crate::core::background;
 use crate::core::config::Config;
 use crate::core::context::window::ContextBook;
 use crate::core::events::Event;
+use crate::core::hooks::Hooks;
 use crate::core::instance::InstanceLock;
 use crate::core::llm::client::LlmClient;
 use crate::core::store::Store;
@@ -52,6 +53,8 @@ pub struct Runtime {
     pub shutdown: CancellationToken,
     /// Context windows and the per-chat correction of prompt estimates.
     pub context: ContextBook,
+    /// The hooks this engine runs (read when it started).
+    pub hooks: Hooks,
 }
 
 /// What an engine starts a runtime with; turns, confirmations and slots start empty.
@@ -66,6 +69,7 @@ pub(crate) struct RuntimeParts {
     pub project_id: String,
     pub instance: InstanceLock,
     pub events: mpsc::UnboundedSender<Event>,
+    pub hooks: Hooks,
 }
 
 impl Runtime {
@@ -87,6 +91,7 @@ impl Runtime {
             project_id: parts.project_id,
             _instance: parts.instance,
             events: parts.events,
+            hooks: parts.hooks,
         }
     }
 

@@ -34,21 +34,18 @@ impl Harness {
     }
 
     pub async fn with_config(script: Vec<Step>, approval: ApprovalMode, config: &str) -> Harness {
-        Harness::with_files(script, approval, config, &[]).await
+        Harness::with_setup(script, approval, config, |_, _| {}).await
     }
 
-    /// Like [`Harness::with_config`], with more project files (path, content) written before
-    /// the engine starts.
-    pub async fn with_files(
+    /// Like [`Harness::with_config`], with `setup(project, home)` run before the engine starts
+    /// (the home is also the user's `HOME`).
+    pub async fn with_setup(
         script: Vec<Step>,
         approval: ApprovalMode,
         config: &str,
-        files: &[(&str, &str)],
+        setup: impl FnOnce(&Path, &Path),
     ) -> Harness {
         let project = tempfile::tempdir().unwrap();
-        for (path, content) in files {
-            write(project.path(), path, content);
-        }
         let home = tempfile::tempdir().unwrap();
         write(
             project.path(),
@@ -61,6 +58,7 @@ impl Harness {
             "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n",
         );
         write(project.path(), ".boocode/config.toml", config);
+        setup(project.path(), home.path());
         let server = MockServer::start(script).await;
         let engine_config = config_for(project.path(), home.path(), &server.base_url(), approval);
         let (engine, events, _) = Engine::start(EngineOptions {

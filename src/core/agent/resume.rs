@@ -50,6 +50,7 @@ pub async fn resume_chat(
             reasoning_effort: None,
             root: None,
             structured: None,
+            stop_continuations: 0,
         })
     })();
     let outcome = match prepared {

@@ -130,7 +130,8 @@ pub struct StoredMessage {
     pub id: String,
     pub chat_id: String,
     pub seq: i64,
-    /// `user`, `assistant`, `tool`.
+    /// `user`, `assistant`, `tool`, `workflow` (a run's report), `compaction` (a context
+    /// compaction's notice and summary).
     pub role: String,
     /// `complete`, `streaming`, `interrupted`, `cancelled`, `failed`.
     pub status: String,
@@ -138,6 +139,9 @@ pub struct StoredMessage {
     pub model: Option<String>,
     pub error: Option<String>,
     pub created_at: String,
+    /// A compaction's summary stands in for this message: it is kept, no longer sent.
+    #[serde(default)]
+    pub compacted: bool,
     pub parts: Vec<MessagePart>,
 }
 
@@ -189,14 +193,42 @@ impl TraceRow {
     /// The row of a tool call of `chat`'s turn `turn_number` that starts now: a new ordered id,
     /// `tool_input` as given, not finished, no usage share yet.
     pub fn started(chat: &Chat, turn_number: i64, call: &ToolCall, tool_input: String) -> Self {
+        Self::opened(
+            chat,
+            turn_number,
+            Some(call.id.clone()),
+            call.function.name.clone(),
+            tool_input,
+        )
+    }
+
+    /// The row of a hook of `event` that starts now in `chat`'s turn `turn_number`: named
+    /// `hook:EVENT`, with no tool call of its own (so nothing takes it for one on resume).
+    pub fn hook(chat: &Chat, turn_number: i64, event: &str, tool_input: String) -> Self {
+        Self::opened(
+            chat,
+            turn_number,
+            None,
+            format!("{HOOK_TRACE_PREFIX}{event}"),
+            tool_input,
+        )
+    }
+
+    fn opened(
+        chat: &Chat,
+        turn_number: i64,
+        tool_call_id: Option<String>,
+        tool_name: String,
+        tool_input: String,
+    ) -> Self {
         TraceRow {
             id: super::new_ordered_id(),
             session_id: chat.session_id.clone(),
             chat_id: chat.id.clone(),
             message_id: None,
             turn_number,
-            tool_call_id: Some(call.id.clone()),
-            tool_name: call.function.name.clone(),
+            tool_call_id,
+            tool_name,
             tool_input,
             tool_output: None,
             diff: None,
@@ -211,6 +243,9 @@ impl TraceRow {
         }
     }
 }
+
+/// How the `tool_name` of a hook's trace row starts (`hook:PreToolUse`).
+pub const HOOK_TRACE_PREFIX: &str = "hook:";
 
 /// How one tool call ended, as the transcript shows it next to the call.
 #[derive(Debug, Clone, PartialEq, Eq)]

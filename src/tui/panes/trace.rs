@@ -147,6 +147,19 @@ impl TracePane {
         self.follow = self.window.len() >= self.total;
     }
 
+    /// A new row of the chat was written: counted, and shown when the window is at its end.
+    fn grow(&mut self, ctx: &PaneContext<'_>) -> bool {
+        let was_tail = self.at_tail();
+        self.total += 1;
+        if was_tail {
+            self.extend_after(ctx);
+            if self.follow {
+                self.selected = self.window.len().saturating_sub(1);
+            }
+        }
+        true
+    }
+
     fn at_tail(&self) -> bool {
         self.start + self.window.len() >= self.total
     }
@@ -600,17 +613,14 @@ impl Pane for TracePane {
         };
         self.chat.refresh(event, ctx);
         match event {
-            Event::ToolStarted { chat_id, .. } if *chat_id == chat => {
-                let was_tail = self.at_tail();
-                self.total += 1;
-                if was_tail {
-                    self.extend_after(ctx);
-                    if self.follow {
-                        self.selected = self.window.len().saturating_sub(1);
-                    }
-                }
-                true
-            }
+            Event::ToolStarted { chat_id, .. } if *chat_id == chat => self.grow(ctx),
+            // A hook's row is written when it starts and shown once it ends, so the next
+            // rows after the window's end include it.
+            Event::HookFinished {
+                chat_id: Some(chat_id),
+                trace_id: Some(_),
+                ..
+            } if *chat_id == chat => self.grow(ctx),
             Event::ToolFinished {
                 chat_id, trace_id, ..
             } if *chat_id == chat => {

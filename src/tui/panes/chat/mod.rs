@@ -51,6 +51,7 @@ use crate::core::context::window::ContextUse;
 use crate::core::context::{self, skills::SkillCatalog};
 use crate::core::engine::Engine;
 use crate::core::events::{retry_notice, Command, Event};
+use crate::core::hooks;
 use crate::core::llm::images;
 use crate::core::store::StoredMessage;
 use crate::tui::markdown::MarkdownStream;
@@ -58,7 +59,9 @@ use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
 use crate::tui::theme::Theme;
 
 use composer::Composer;
-use items::{file_name, line_text, truncate, ChangeState, Item, Kind, ToolItem, ToolState};
+use items::{
+    file_name, line_text, summary_item, truncate, ChangeState, Item, Kind, ToolItem, ToolState,
+};
 use slash::Slash;
 
 /// Messages loaded per page.
@@ -841,8 +844,10 @@ impl Pane for ChatPane {
             | Event::CommandConfirmationRequested { chat_id, .. }
             | Event::ModelList { chat_id, .. }
             | Event::ContextLoaded { chat_id, .. }
+            | Event::ContextCompacted { chat_id, .. }
             | Event::TurnFinished { chat_id, .. }
             | Event::WorkflowReported { chat_id, .. } => *chat_id == self.chat_id,
+            Event::HookFinished { chat_id, .. } => chat_id.as_deref() == Some(&self.chat_id),
             // Carries no chat id: it is ours if we show the change.
             Event::ChangeResolved { .. } => true,
             _ => false,
