@@ -5,6 +5,7 @@ mod changes;
 mod exec;
 mod format;
 mod hooks;
+mod mcp;
 mod output;
 mod sessions;
 mod skills;
@@ -95,6 +96,8 @@ enum Commands {
         #[arg(long)]
         json: bool,
     },
+    /// MCP servers: list them with their status and tools; approve or deny project servers.
+    Mcp(mcp::McpArgs),
     /// Hooks (Claude Code's format): list them; approve or deny the project's own.
     Hooks(hooks::HooksArgs),
     /// Print a chat's tool traces and per-turn usage.
@@ -200,6 +203,7 @@ pub fn run() -> i32 {
         Some(Commands::Sessions { json }) => sessions::run(&cli.global, json),
         Some(Commands::Skills { json }) => skills::run(&cli.global, json),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
+        Some(Commands::Mcp(args)) => mcp::run(&cli.global, args),
         Some(Commands::Hooks(args)) => hooks::run(&cli.global, &args),
         Some(Commands::Changes(args)) => changes::run(&cli.global, args),
         Some(Commands::Workflow(args)) => return workflow::run(&cli.global, args),

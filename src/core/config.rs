@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::core::agent::tools::ApprovalMode;
 use crate::core::llm::provider::{self, ProviderPreset};
+use crate::core::mcp::config::McpServerFile;
 use crate::core::workflow::protocol::WorkerLimits;
 
 /// One config file. Every field is optional so that layers merge.
@@ -54,6 +55,9 @@ pub struct ConfigFile {
     pub terminal: Option<TerminalFile>,
     /// What boocode should know of a model (`[models.NAME]`), by the name sent to the server.
     pub models: Option<BTreeMap<String, ModelFile>>,
+    /// MCP servers (`[mcp_servers.NAME]`). Not merged across layers: the user's are trusted,
+    /// the project's need approval, so each layer's are kept apart by [`Config::load`].
+    pub mcp_servers: Option<BTreeMap<String, McpServerFile>>,
     /// How a chat's context is kept within the model's window (`[context]`).
     pub context: Option<ContextFile>,
 }
@@ -245,6 +249,10 @@ pub struct Config {
     pub terminal_scrollback_lines: usize,
     /// Context windows set in `[models.NAME] context_window`.
     pub model_windows: BTreeMap<String, u64>,
+    /// `[mcp_servers.NAME]` of the user's config file (trusted).
+    pub mcp_servers: BTreeMap<String, McpServerFile>,
+    /// `[mcp_servers.NAME]` of the project's config file (run only once approved).
+    pub project_mcp_servers: BTreeMap<String, McpServerFile>,
     pub home: PathBuf,
     /// The user's home directory (`~/.boocode/workflows`, `~/.claude/agents`, …).
     pub user_home: Option<PathBuf>,
@@ -334,8 +342,10 @@ impl Config {
 
     pub fn load(project_root: &Path, env: &Environment, flags: &Overrides) -> Result<Config> {
         let mut file = ConfigFile::default();
+        let mut user_mcp_servers = None;
         if let Some(user) = &env.user_config {
-            if let Some(c) = ConfigFile::load(user)? {
+            if let Some(mut c) = ConfigFile::load(user)? {
+                user_mcp_servers = c.mcp_servers.take();
                 file.merge(c);
             }
         }
@@ -343,7 +353,9 @@ impl Config {
         let project_file = project_root.join(".boocode/config.toml");
         let mut project_picks_endpoint = false;
         let mut projects_own_key = None;
-        if let Some(c) = ConfigFile::load(&project_file)? {
+        let mut project_mcp_servers = None;
+        if let Some(mut c) = ConfigFile::load(&project_file)? {
+            project_mcp_servers = c.mcp_servers.take();
             if c.api_key_command.is_some() {
                 return Err(anyhow!(
                     "{}: api_key_command is read only from the user config file (a project must not make boocode run commands)",
@@ -355,6 +367,8 @@ impl Config {
             file.merge(c);
         }
         let mut config = Config::resolve(file, env, flags)?;
+        config.mcp_servers = user_mcp_servers.unwrap_or_default();
+        config.project_mcp_servers = project_mcp_servers.unwrap_or_default();
         if project_picks_endpoint {
             let users_endpoint = Config::resolve(users_own_layers, env, flags)
                 .ok()
@@ -520,6 +534,8 @@ impl Config {
                 .into_iter()
                 .filter_map(|(name, m)| Some((name, m.context_window?)))
                 .collect(),
+            mcp_servers: BTreeMap::new(),
+            project_mcp_servers: BTreeMap::new(),
             home: env.home()?,
             user_home: env.get("HOME").map(PathBuf::from).or_else(dirs::home_dir),
             user_config_dir: env
@@ -669,6 +685,33 @@ mod tests {
         assert_eq!(c.context_window("other"), None);
         let err = ConfigFile::parse("[models.big]\ncontext_windw = 1\n").unwrap_err();
         assert!(err.contains("context_windw"), "{err}");
+    }
+
+    #[test]
+    fn mcp_servers_of_the_user_and_the_project_are_kept_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("user.toml");
+        std::fs::write(
+            &user,
+            "[mcp_servers.mine]\ncommand = 'srv'\nread_only_trusted = true\n",
+        )
+        .unwrap();
+        let project = dir.path().join("project");
+        std::fs::create_dir_all(project.join(".boocode")).unwrap();
+        std::fs::write(
+            project.join(".boocode/config.toml"),
+            "[mcp_servers.theirs]\ncommand = 'other'\n",
+        )
+        .unwrap();
+        let mut e = env(&[("HOME", "/h")]);
+        e.user_config = Some(user);
+        let c = Config::load(&project, &e, &Overrides::default()).unwrap();
+        assert_eq!(c.mcp_servers.keys().collect::<Vec<_>>(), vec!["mine"]);
+        assert_eq!(c.mcp_servers["mine"].read_only_trusted, Some(true));
+        assert_eq!(
+            c.project_mcp_servers.keys().collect::<Vec<_>>(),
+            vec!["theirs"]
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod hooks;
 pub mod instance;
 pub mod llm;
 pub mod logging;
+pub mod mcp;
 pub mod private_fs;
 pub mod process;
 pub mod pty;

@@ -224,6 +224,9 @@ impl App {
             wake: Arc::new(Notify::new()),
         };
         app.rebuild_panes();
+        if let Some(chat_id) = &app.last_chat {
+            app.engine.ask_mcp_approval(chat_id);
+        }
         app.count_tasks();
         app.collisions = project_collisions(&app.engine);
         app.refresh_session_title();

@@ -438,6 +438,8 @@ async fn steps(
     final_text: &mut Option<String>,
     context: &mut Option<ContextUse>,
 ) -> Result<TurnStatus> {
+    // MCP servers still starting: their tools belong in this turn's first request.
+    rt.tools.ready().await;
     let specs = tool_specs(rt, &state.chat, state.structured.as_deref());
     let ctx = ToolContext {
         project_root: state
