@@ -104,12 +104,14 @@ fn bench(c: &mut Criterion) {
             .expect("finish");
     }
     let theme = Theme::new(ColorSupport::TrueColor);
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let ctx = PaneContext {
         engine: &engine,
         theme: &theme,
         session_id: &session.id,
         focused_chat: None,
         tick: 0,
+        wake: &wake,
     };
     let mut group = c.benchmark_group("chat_pane");
     group.measurement_time(Duration::from_secs(5));
@@ -185,12 +187,14 @@ fn bench_trace(c: &mut Criterion) {
         store.insert_traces(&rows).expect("insert traces");
     }
     let theme = Theme::new(ColorSupport::TrueColor);
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let ctx = PaneContext {
         engine: &engine,
         theme: &theme,
         session_id: &session.id,
         focused_chat: None,
         tick: 0,
+        wake: &wake,
     };
     let chat_id = Some(chat.id.clone());
     let mut group = c.benchmark_group("trace_pane");

@@ -244,9 +244,9 @@ fn agent_run_streams_the_work_records_the_task_and_its_changes() {
 
     let changes = store.list_pending_changes(Some(&chat_id)).unwrap();
     assert_eq!(changes.len(), 1);
-    assert_eq!(changes[0].display_path, "notes.txt");
+    assert_eq!(changes[0].content.display_path, "notes.txt");
     assert_eq!(
-        changes[0].after.as_deref(),
+        changes[0].content.after.as_deref(),
         Some("edited by the scripted agent\n")
     );
 }

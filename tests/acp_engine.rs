@@ -30,6 +30,26 @@ fn scripted_agent() -> PathBuf {
     agent
 }
 
+/// Makes `dir` a git repository with one commit: a bound chat's agent works in a worktree.
+fn git_project(dir: &Path) {
+    std::fs::write(dir.join("README"), "project\n").unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", "init"],
+    ] {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+}
+
 /// Events up to the chat's `TurnFinished`; `on` may answer what it sees.
 async fn until_turn_ends(
     events: &mut UnboundedReceiver<Event>,
@@ -63,6 +83,7 @@ fn reply_text(events: &[Event]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bound_chat_asks_the_person_and_continues_its_agent_session() {
     let project = tempfile::tempdir().unwrap();
+    git_project(project.path());
     let home = tempfile::tempdir().unwrap();
     let mut config = config_for(
         project.path(),

@@ -1062,3 +1062,180 @@ fn exec_and_skills_say_which_instructions_and_skills_are_in_use() {
         .unwrap()
         .contains("missing `---` front matter"));
 }
+
+/// One turn that reads an 8 KB file three times, with a summariser for the compaction it
+/// needs in an 8k window. (Small, so that `--json` output fits in the pipe the test reads
+/// only after the binary exits.)
+fn three_reads_script() -> Vec<Step> {
+    let read = |id: &str| {
+        Reply::tool_calls(vec![CallSpec::new(
+            "read_file",
+            r#"{"file_path":"big.txt"}"#,
+        )
+        .id(id)])
+    };
+    vec![
+        Reply::summary()
+            .when(Match::last_user_contains(
+                boocode::core::context::compaction::SUMMARY_PROMPT_HEAD,
+            ))
+            .repeat(),
+        Reply::text("Read three times.").when(Match::has_tool_result_for("r3")),
+        read("r3").when(Match::has_tool_result_for("r2")),
+        read("r2").when(Match::has_tool_result_for("r1")),
+        read("r1").into(),
+    ]
+}
+
+fn compacting_project() -> Project {
+    let p = Project::new(three_reads_script());
+    p.server.set_context_limit(Some(8_000));
+    let line = "0123456789 lorem ipsum dolor sit amet, consectetur adipiscing elit\n";
+    write(p.dir.path(), "big.txt", &line.repeat(8 * 1024 / line.len()));
+    write(
+        p.dir.path(),
+        ".boocode/config.toml",
+        "[models.mock-model]\ncontext_window = 8000\n",
+    );
+    p
+}
+
+#[test]
+fn exec_says_when_it_compacts_the_context() {
+    let p = compacting_project();
+    let out = p.run(&["exec", "--model", "mock-model", "read big.txt thrice"]);
+    out.ok();
+    assert_eq!(out.stdout.trim(), "Read three times.");
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("context compacted: "))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(line.ends_with(" tokens"), "{line}");
+
+    let p = compacting_project();
+    let out = p.run(&[
+        "exec",
+        "--json",
+        "--model",
+        "mock-model",
+        "read big.txt thrice",
+    ]);
+    out.ok();
+    let compacted: Vec<Value> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["type"] == "context_compacted")
+        .collect();
+    assert!(!compacted.is_empty(), "{}", out.stdout);
+    assert_eq!(compacted[0]["trigger"], "auto");
+    assert!(compacted[0]["before"].as_u64() > compacted[0]["after"].as_u64());
+    assert!(compacted[0]["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("Summary of"));
+}
+
+#[test]
+fn changes_lists_collisions_and_applies_or_rejects_by_prefix() {
+    let p = Project::new(edit_readme_script());
+    p.run(&["exec", "--approval", "review", "fix the typo"])
+        .ok();
+    // Another source changes the same line of README.md.
+    let store = p.store();
+    let project = store.ensure_project(&p.root().to_string_lossy()).unwrap();
+    let session = store.create_session(&project.id, "other").unwrap();
+    let other = store
+        .create_chat(&boocode::core::store::NewChat {
+            session_id: &session.id,
+            parent_chat_id: None,
+            kind: "main",
+            title: "",
+            model: "m",
+            agent: "codex",
+        })
+        .unwrap();
+    let readme = p.root().join("README.md");
+    let before = std::fs::read_to_string(&readme).unwrap();
+    let after = before.replace("teh", "THE");
+    let diff = "--- a/README.md\n+++ b/README.md\n@@ -1,3 +1,3 @@\n # Demo\n \n-This is teh demo project.\n+This is THE demo project.\n";
+    let theirs = store
+        .insert_pending_change(
+            &other.id,
+            &readme.to_string_lossy(),
+            "README.md",
+            Some(&before),
+            Some(&after),
+            diff,
+        )
+        .unwrap();
+    let mine = store.list_pending_changes(None).unwrap()[0].id.clone();
+    assert_ne!(mine, theirs);
+
+    let listed = p.run(&["changes", "--json"]);
+    listed.ok();
+    let rows: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["id"], mine.as_str());
+    assert_eq!(rows[0]["path"], "README.md");
+    assert_eq!(rows[0]["agent"], "general-purpose");
+    assert_eq!(
+        (
+            rows[0]["lines_added"].as_u64(),
+            rows[0]["lines_removed"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        rows[0]["collisions"],
+        serde_json::json!([{"change_id": theirs, "agent": "codex", "severity": "same_line"}])
+    );
+    assert_eq!(rows[1]["collisions"][0]["change_id"], mine.as_str());
+    let human = p.run(&["changes"]);
+    human.ok();
+    assert!(
+        human.stdout.contains("collides (same_line) with"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("2 pending changes, 1 collision"),
+        "{}",
+        human.stdout
+    );
+
+    // Ids by unique prefix; the second one finds its file changed by the first and refuses.
+    let short = rows[0]["short_id"].as_str().unwrap();
+    p.run(&["changes", "apply", short]).ok();
+    assert_eq!(
+        std::fs::read_to_string(&readme).unwrap(),
+        "# Demo\n\nThis is the demo project.\n"
+    );
+    let refused = p.run(&["changes", "apply", &theirs[..12]]);
+    assert_eq!(refused.code, 1, "{refused:#?}");
+    assert!(
+        refused
+            .stderr
+            .contains("README.md was modified in the main checkout"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&readme).unwrap(),
+        "# Demo\n\nThis is the demo project.\n"
+    );
+
+    let rejected = p.run(&["changes", "reject", "--all", "--json"]);
+    rejected.ok();
+    let line: Value = serde_json::from_str(rejected.stdout.trim()).unwrap();
+    assert_eq!(line["status"], "rejected");
+    assert_eq!(line["id"], theirs.as_str());
+    assert_eq!(p.run(&["changes"]).stdout, "no pending changes\n");
+    assert_eq!(
+        p.run(&["changes", "apply"]).code,
+        2,
+        "ids or --all are required"
+    );
+}

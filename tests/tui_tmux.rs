@@ -305,3 +305,102 @@ fn typing_never_decides_and_quitting_mid_turn_asks_first() {
     assert!(!screen.contains("recovered after a crash"), "{screen}");
     assert!(!screen.contains("interrupted"), "{screen}");
 }
+
+/// A terminal pane end to end: a command, vim writing a file, a search of the scrollback, a
+/// line copied (and a program's own OSC 52) reaching tmux's buffer, the program's exit and
+/// `r`, then a restart of the workspace that runs the pane's command again.
+#[test]
+fn a_terminal_pane_runs_programs_and_comes_back_after_a_restart() {
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let server = MockServer::start_blocking(Vec::<Reply>::new());
+    let tmux = Tmux::start(project.path(), home.path(), &server.base_url());
+    let wait = |what: &str, want: &str| {
+        let want = want.to_string();
+        tmux.wait_for(what, Duration::from_secs(20), move |s| s.contains(&want))
+    };
+    wait("the workspace", "C-b ? help");
+    tmux.send(&["C-b", "t"]);
+    wait("the terminal pane", "terminal ·");
+
+    tmux.type_text("echo e2e-$((40+2))");
+    tmux.send(&["Enter"]);
+    wait("the command's output", "e2e-42");
+
+    if Command::new("vim").arg("--version").output().is_ok() {
+        tmux.type_text("vim -Nu NONE note.txt");
+        tmux.send(&["Enter"]);
+        wait("vim", "note.txt");
+        tmux.type_text("ihello from vim");
+        tmux.send(&["Escape"]);
+        tmux.type_text(":wq");
+        tmux.send(&["Enter"]);
+        let start = Instant::now();
+        let note = project.path().join("note.txt");
+        while std::fs::read_to_string(&note).unwrap_or_default() != "hello from vim\n" {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "vim did not write the file; screen:\n{}",
+                tmux.screen()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    } else {
+        eprintln!("vim is not installed: its part of the terminal test is skipped");
+    }
+
+    // Search the scrollback, then copy the line found.
+    tmux.type_text("seq 1 300");
+    tmux.send(&["Enter"]);
+    wait("seq's output", "300");
+    tmux.send(&["C-b", "/"]);
+    tmux.type_text("^137$");
+    tmux.send(&["Enter"]);
+    wait("the match", "match 1/1");
+    tmux.send(&["V", "y"]);
+    let buffer_has = |want: &str| {
+        let start = Instant::now();
+        loop {
+            let buffer = tmux.tmux(&["show-buffer"]);
+            if buffer.contains(want) {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{want:?} not in the tmux buffer {buffer:?}; screen:\n{}",
+                tmux.screen()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    buffer_has("137");
+    // A program's own OSC 52 reaches the outer terminal's clipboard too.
+    tmux.type_text("printf '\\033]52;c;%s\\007' $(printf osc52-canary | base64)");
+    tmux.send(&["Enter"]);
+    buffer_has("osc52-canary");
+
+    // The program ends: its status and the keys; r runs it again.
+    tmux.type_text("exit 0");
+    tmux.send(&["Enter"]);
+    wait(
+        "the exit status",
+        "exited with code 0 · r run again · x close",
+    );
+    tmux.send(&["r"]);
+    wait("the program again", "restarted:");
+    tmux.type_text("echo again-$((1+1))");
+    tmux.send(&["Enter"]);
+    wait("the restarted shell", "again-2");
+
+    tmux.send(&["C-b", "q"]);
+    assert!(
+        tmux.exited_within(Duration::from_secs(10)),
+        "Ctrl-b q did not quit"
+    );
+    tmux.launch(project.path(), home.path(), &server.base_url());
+    let screen = wait("the restored terminal pane", "restarted:");
+    assert!(screen.contains("terminal ·"), "{screen}");
+    tmux.type_text("echo restored-$((2+3))");
+    tmux.send(&["Enter"]);
+    wait("the restored shell", "restored-5");
+}

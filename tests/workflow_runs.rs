@@ -520,10 +520,19 @@ async fn an_isolated_agent_works_in_a_worktree_and_its_changes_come_back_for_rev
     assert!(!root.join("notes/new.txt").exists());
     let changes = h.store().list_pending_changes(None).unwrap();
     assert_eq!(changes.len(), 1, "{changes:?}");
-    assert_eq!(changes[0].display_path, "notes/new.txt");
-    assert_eq!(changes[0].after.as_deref(), Some("from the worktree\n"));
-    assert!(changes[0].path.starts_with(&*root.to_string_lossy()));
-    // The system prompt told the agent where it works, and the worktree is gone.
+    assert_eq!(changes[0].content.display_path, "notes/new.txt");
+    assert_eq!(
+        changes[0].content.after.as_deref(),
+        Some("from the worktree\n")
+    );
+    assert!(changes[0]
+        .content
+        .path
+        .starts_with(&*root.to_string_lossy()));
+    assert_eq!(changes[0].content.kind, "create");
+    assert!(changes[0].worktree_id.is_some());
+    // The system prompt told the agent where it works; the worktree stays while its change
+    // waits, and goes with the decision.
     let system = h.server.requests()[0]["messages"][0]["content"]
         .as_str()
         .unwrap()
@@ -532,13 +541,17 @@ async fn an_isolated_agent_works_in_a_worktree_and_its_changes_come_back_for_rev
     let at = system.find(marker).expect("worktree note") + marker.len();
     let wt_path: String = system[at..].split(';').next().unwrap().to_string();
     assert!(
-        !std::path::Path::new(&wt_path).exists(),
-        "{wt_path} left behind"
+        std::path::Path::new(&wt_path).exists(),
+        "{wt_path} removed too early"
     );
     h.engine.rt.resolve_change(&changes[0].id, true).unwrap();
     assert_eq!(
         std::fs::read_to_string(root.join("notes/new.txt")).unwrap(),
         "from the worktree\n"
+    );
+    assert!(
+        !std::path::Path::new(&wt_path).exists(),
+        "{wt_path} left behind"
     );
 }
 

@@ -15,7 +15,8 @@ use boocode::core::agents::{self, ExternalTurnRequest};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
 use boocode::core::store::ExternalTask;
-use boocode::core::worktree::{self, Worktree};
+use boocode::core::worktree::checkout::{self, Isolation, IN_PLACE_WARNING};
+use boocode::core::worktree::WorktreeSource;
 
 use super::exec::Progress;
 use super::format::clip;
@@ -198,29 +199,6 @@ async fn run_on_engine(
     approval: boocode::core::agent::tools::ApprovalMode,
 ) -> i32 {
     let rt = engine.rt.clone();
-    let worktree = if args.no_worktree {
-        if !args.json {
-            errln!(
-                "boocode: warning: --no-worktree: {agent} works in {} itself",
-                root.display()
-            );
-        }
-        None
-    } else {
-        let project = root.to_path_buf();
-        match tokio::task::spawn_blocking(move || Worktree::create(&project)).await {
-            Ok(Ok(wt)) => Some(wt),
-            Ok(Err(e)) => {
-                errln!("boocode: {e:#} (--no-worktree runs the agent in the project itself)");
-                return EXIT_FAILURE;
-            }
-            Err(e) => {
-                errln!("boocode: creating the worktree: {e}");
-                return EXIT_FAILURE;
-            }
-        }
-    };
-    let cwd: Option<PathBuf> = worktree.as_ref().map(|w| w.project_dir.clone());
     let prepared = (|| -> Result<_> {
         let session = engine.open_session(None, false)?;
         let chat = engine.new_titled_chat(&session, "main", None, "")?;
@@ -241,6 +219,36 @@ async fn run_on_engine(
             errln!("boocode: {e:#}");
             return EXIT_FAILURE;
         }
+    };
+    let isolation = if args.no_worktree {
+        if !args.json {
+            errln!(
+                "boocode: warning: --no-worktree: {agent} works in {} itself ({IN_PLACE_WARNING})",
+                root.display()
+            );
+        }
+        Isolation::InPlace
+    } else {
+        Isolation::Worktree
+    };
+    let source = WorktreeSource {
+        agent: agent.to_string(),
+        chat_id: chat.id.clone(),
+        task_id: Some(task_row.id.clone()),
+    };
+    let place = match checkout::open(&rt, source, isolation).await {
+        Ok(place) => place,
+        Err(e) => {
+            errln!("boocode: {e:#} (--no-worktree runs the agent in the project itself)");
+            let _ = rt
+                .store
+                .finish_task(&task_row.id, "failed", None, Some(&format!("{e:#}")));
+            return EXIT_FAILURE;
+        }
+    };
+    let cwd: Option<PathBuf> = match isolation {
+        Isolation::Worktree => Some(place.dir().to_path_buf()),
+        Isolation::InPlace => None,
     };
     let json = args.json;
     let store = rt.store.clone();
@@ -293,8 +301,11 @@ async fn run_on_engine(
     .await;
     interrupt.abort();
     rt.agents.disconnect(&chat.id);
-    if let Some(wt) = worktree {
-        worktree::collect_as_pending(&rt, &chat.id, wt).await;
+    if let Err(e) = checkout::capture(&rt, &place).await {
+        errln!("boocode: reading the worktree's changes: {e:#}");
+    }
+    if let Err(e) = checkout::release(&rt, &place).await {
+        errln!("boocode: releasing the worktree: {e:#}");
     }
     let changes = rt
         .store
@@ -350,7 +361,7 @@ async fn run_on_engine(
                 "final_text": outcome.final_text,
                 "error": outcome.error,
                 "usage": outcome.usage,
-                "changes": changes.iter().map(|c| json!({"id": c.id, "path": c.display_path})).collect::<Vec<_>>(),
+                "changes": changes.iter().map(|c| json!({"id": c.id, "path": c.content.display_path})).collect::<Vec<_>>(),
             })
         );
     } else {

@@ -12,6 +12,7 @@ use boocode::core::agent::{TurnRequest, TurnStatus};
 use boocode::core::context;
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::{retry_notice, Event};
+use boocode::core::hooks;
 use boocode::core::store::{IdTable, Store};
 
 use super::format::{clip, key_argument, short_id, tokens};
@@ -354,6 +355,15 @@ impl Progress {
                 errln!("· background task {name}: {status}");
             }
             Event::Notice { message } => errln!("boocode: {message}"),
+            Event::HookFinished { chat_id, .. } => {
+                let who = chat_id.as_deref().map(|c| self.who(c)).unwrap_or_default();
+                for line in hooks::report_lines(event) {
+                    errln!("{who}  ⚑ {line}");
+                }
+            }
+            Event::ContextCompacted {
+                chat_id, notice, ..
+            } => errln!("{}{notice}", self.who(chat_id)),
             // Sub-agents and workflow agents take in the same files; saying so once is enough.
             Event::ContextLoaded {
                 chat_id,

@@ -1,8 +1,12 @@
 //! Argument parsing and dispatch.
 
 mod agents;
+mod changes;
+mod debug;
 mod exec;
 mod format;
+mod hooks;
+mod mcp;
 mod output;
 mod sessions;
 mod skills;
@@ -101,10 +105,19 @@ enum Commands {
     },
     /// External agents: `agent run NAME TASK`.
     Agent(agents::AgentArgs),
+    /// MCP servers: list them with their status and tools; approve or deny project servers.
+    Mcp(mcp::McpArgs),
+    /// Hooks (Claude Code's format): list them; approve or deny the project's own.
+    Hooks(hooks::HooksArgs),
     /// Print a chat's tool traces and per-turn usage.
     Traces(traces::TracesArgs),
+    /// Pending changes of the project with their collisions; `apply` / `reject` them.
+    Changes(changes::ChangesArgs),
     /// Workflows: list, show, run, runs, resume, cancel.
     Workflow(workflow::WorkflowArgs),
+    /// Tools for checking boocode against other programs (vt-replay).
+    #[command(hide = true)]
+    Debug(debug::DebugArgs),
     /// Internal: runs one workflow script, speaking JSON lines on stdin/stdout.
     #[command(name = "__workflow-worker", hide = true)]
     WorkflowWorker,
@@ -201,7 +214,11 @@ pub fn run() -> i32 {
         Some(Commands::Agents { json }) => agents::list(&cli.global, json),
         Some(Commands::Agent(args)) => return agents::run(&cli.global, args),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
+        Some(Commands::Mcp(args)) => mcp::run(&cli.global, args),
+        Some(Commands::Hooks(args)) => hooks::run(&cli.global, &args),
+        Some(Commands::Changes(args)) => changes::run(&cli.global, args),
         Some(Commands::Workflow(args)) => return workflow::run(&cli.global, args),
+        Some(Commands::Debug(args)) => debug::run(args),
         Some(Commands::WorkflowWorker) => {
             return boocode::core::workflow::script_host::run_worker(
                 std::io::BufReader::new(std::io::stdin()),

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::agent::{self, TurnRequest, TurnStatus};
 use crate::core::events::Event;
+use crate::core::hooks::points::{self, Notification};
 use crate::core::runtime::{lock, Runtime};
 use crate::core::store::{NewChat, Task};
 
@@ -102,6 +103,16 @@ async fn run_task(rt: Arc<Runtime>, task: Task) {
     }
     if let Ok(task) = rt.store.get_task(&task.id) {
         rt.emit(task_event(&task));
+        points::notify(
+            &rt,
+            task.parent_chat_id.as_deref().or(task.chat_id.as_deref()),
+            Notification::BackgroundTask,
+            format!(
+                "background task {} {}",
+                task_label(task.label.as_deref(), &task.input),
+                task.status
+            ),
+        );
     }
     rt.tasks.changed.notify_waiters();
     rt.tasks.wake.notify_one();

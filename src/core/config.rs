@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::core::agent::tools::ApprovalMode;
 use crate::core::agents::registry::{self, AgentFile};
 use crate::core::llm::provider::{self, ProviderPreset};
+use crate::core::mcp::config::McpServerFile;
 use crate::core::workflow::protocol::WorkerLimits;
 
 /// One config file. Every field is optional so that layers merge.
@@ -51,11 +52,32 @@ pub struct ConfigFile {
     pub instructions_max_bytes: Option<usize>,
     /// Sections read by the workspace (keys, theme); kept as raw TOML here.
     pub ui: Option<toml::Table>,
+    /// Terminal panes (`[terminal]`).
+    pub terminal: Option<TerminalFile>,
     /// What boocode should know of a model (`[models.NAME]`), by the name sent to the server.
     pub models: Option<BTreeMap<String, ModelFile>>,
     /// External agents (`[agents.NAME]`) beside the presets.
     pub agents: Option<BTreeMap<String, AgentFile>>,
+    /// MCP servers (`[mcp_servers.NAME]`). Not merged across layers: the user's are trusted,
+    /// the project's need approval, so each layer's are kept apart by [`Config::load`].
+    pub mcp_servers: Option<BTreeMap<String, McpServerFile>>,
+    /// How a chat's context is kept within the model's window (`[context]`).
+    pub context: Option<ContextFile>,
 }
+
+/// `[context]`.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextFile {
+    /// The share of the context window a request may fill before the chat is compacted.
+    pub compact_at: Option<f64>,
+}
+
+/// Compaction starts when the next request would fill this much of the window.
+pub const DEFAULT_COMPACT_AT: f64 = 0.8;
+/// The range `[context] compact_at` may take: below it a chat would compact all the time,
+/// above it the reply has no room left.
+const COMPACT_AT_RANGE: std::ops::RangeInclusive<f64> = 0.2..=0.95;
 
 /// `[models.NAME]`.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -92,7 +114,9 @@ impl ConfigFile {
             workflow_concurrency,
             workflow_limits,
             instructions_max_bytes,
-            ui
+            ui,
+            terminal,
+            context
         );
         // A later layer describes its models without forgetting the ones an earlier one did.
         if let Some(models) = other.models {
@@ -171,6 +195,19 @@ impl WorkflowLimitsFile {
     }
 }
 
+/// `[terminal]`: terminal panes.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalFile {
+    /// Lines of history kept above each terminal pane's screen (default 10,000).
+    pub scrollback_lines: Option<usize>,
+}
+
+/// Lines of history a terminal pane keeps unless `[terminal] scrollback_lines` says otherwise.
+pub const DEFAULT_SCROLLBACK_LINES: usize = 10_000;
+/// More history than this is refused: each 120-column line costs several kilobytes.
+pub const MAX_SCROLLBACK_LINES: usize = 1_000_000;
+
 /// Values given on the command line (the last layer).
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -211,11 +248,19 @@ pub struct Config {
     pub workflow_concurrency: usize,
     pub workflow_limits: WorkerLimits,
     pub instructions_max_bytes: usize,
+    /// `[context] compact_at`: the share of the window that triggers compaction.
+    pub compact_at: f64,
     pub ui: toml::Table,
+    /// Lines of history above each terminal pane's screen.
+    pub terminal_scrollback_lines: usize,
     /// Context windows set in `[models.NAME] context_window`.
     pub model_windows: BTreeMap<String, u64>,
     /// `[agents.NAME]` of the user's and the project's config files.
     pub agents: BTreeMap<String, AgentFile>,
+    /// `[mcp_servers.NAME]` of the user's config file (trusted).
+    pub mcp_servers: BTreeMap<String, McpServerFile>,
+    /// `[mcp_servers.NAME]` of the project's config file (run only once approved).
+    pub project_mcp_servers: BTreeMap<String, McpServerFile>,
     pub home: PathBuf,
     /// The user's home directory (`~/.boocode/workflows`, `~/.claude/agents`, …).
     pub user_home: Option<PathBuf>,
@@ -305,8 +350,10 @@ impl Config {
 
     pub fn load(project_root: &Path, env: &Environment, flags: &Overrides) -> Result<Config> {
         let mut file = ConfigFile::default();
+        let mut user_mcp_servers = None;
         if let Some(user) = &env.user_config {
-            if let Some(c) = ConfigFile::load(user)? {
+            if let Some(mut c) = ConfigFile::load(user)? {
+                user_mcp_servers = c.mcp_servers.take();
                 file.merge(c);
             }
         }
@@ -314,7 +361,9 @@ impl Config {
         let project_file = project_root.join(".boocode/config.toml");
         let mut project_picks_endpoint = false;
         let mut projects_own_key = None;
-        if let Some(c) = ConfigFile::load(&project_file)? {
+        let mut project_mcp_servers = None;
+        if let Some(mut c) = ConfigFile::load(&project_file)? {
+            project_mcp_servers = c.mcp_servers.take();
             if c.api_key_command.is_some() {
                 return Err(anyhow!(
                     "{}: api_key_command is read only from the user config file (a project must not make boocode run commands)",
@@ -337,6 +386,8 @@ impl Config {
             file.merge(c);
         }
         let mut config = Config::resolve(file, env, flags)?;
+        config.mcp_servers = user_mcp_servers.unwrap_or_default();
+        config.project_mcp_servers = project_mcp_servers.unwrap_or_default();
         if project_picks_endpoint {
             let users_endpoint = Config::resolve(users_own_layers, env, flags)
                 .ok()
@@ -439,6 +490,18 @@ impl Config {
                 .unwrap_or(DEFAULT_BACKGROUND_MAX_CONCURRENT),
         }
         .max(1);
+        let compact_at = file
+            .context
+            .as_ref()
+            .and_then(|c| c.compact_at)
+            .unwrap_or(DEFAULT_COMPACT_AT);
+        if !COMPACT_AT_RANGE.contains(&compact_at) {
+            return Err(anyhow!(
+                "[context] compact_at must be between {} and {} (a share of the context window), got {compact_at}",
+                COMPACT_AT_RANGE.start(),
+                COMPACT_AT_RANGE.end()
+            ));
+        }
 
         Ok(Config {
             provider: provider_name,
@@ -477,7 +540,13 @@ impl Config {
             instructions_max_bytes: file
                 .instructions_max_bytes
                 .unwrap_or(crate::core::context::instructions::DEFAULT_MAX_BYTES),
+            compact_at,
             ui: file.ui.unwrap_or_default(),
+            terminal_scrollback_lines: file
+                .terminal
+                .and_then(|t| t.scrollback_lines)
+                .unwrap_or(DEFAULT_SCROLLBACK_LINES)
+                .min(MAX_SCROLLBACK_LINES),
             model_windows: file
                 .models
                 .unwrap_or_default()
@@ -485,6 +554,8 @@ impl Config {
                 .filter_map(|(name, m)| Some((name, m.context_window?)))
                 .collect(),
             agents: file.agents.unwrap_or_default(),
+            mcp_servers: BTreeMap::new(),
+            project_mcp_servers: BTreeMap::new(),
             home: env.home()?,
             user_home: env.get("HOME").map(PathBuf::from).or_else(dirs::home_dir),
             user_config_dir: env
@@ -637,6 +708,58 @@ mod tests {
     }
 
     #[test]
+    fn mcp_servers_of_the_user_and_the_project_are_kept_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("user.toml");
+        std::fs::write(
+            &user,
+            "[mcp_servers.mine]\ncommand = 'srv'\nread_only_trusted = true\n",
+        )
+        .unwrap();
+        let project = dir.path().join("project");
+        std::fs::create_dir_all(project.join(".boocode")).unwrap();
+        std::fs::write(
+            project.join(".boocode/config.toml"),
+            "[mcp_servers.theirs]\ncommand = 'other'\n",
+        )
+        .unwrap();
+        let mut e = env(&[("HOME", "/h")]);
+        e.user_config = Some(user);
+        let c = Config::load(&project, &e, &Overrides::default()).unwrap();
+        assert_eq!(c.mcp_servers.keys().collect::<Vec<_>>(), vec!["mine"]);
+        assert_eq!(c.mcp_servers["mine"].read_only_trusted, Some(true));
+        assert_eq!(
+            c.project_mcp_servers.keys().collect::<Vec<_>>(),
+            vec!["theirs"]
+        );
+    }
+
+    #[test]
+    fn compact_at_defaults_to_80_percent_and_is_validated() {
+        let resolve = |text: &str| {
+            Config::resolve(
+                ConfigFile::parse(text).unwrap(),
+                &env(&[("HOME", "/h")]),
+                &Overrides::default(),
+            )
+        };
+        assert_eq!(resolve("").unwrap().compact_at, DEFAULT_COMPACT_AT);
+        assert_eq!(
+            resolve("[context]\ncompact_at = 0.6\n").unwrap().compact_at,
+            0.6
+        );
+        for bad in ["1.5", "0.0", "0.99"] {
+            let err = resolve(&format!("[context]\ncompact_at = {bad}\n")).unwrap_err();
+            assert!(
+                err.to_string().contains("compact_at must be between"),
+                "{err}"
+            );
+        }
+        let err = ConfigFile::parse("[context]\ncompact = 0.5\n").unwrap_err();
+        assert!(err.contains("compact"), "{err}");
+    }
+
+    #[test]
     fn the_stream_line_cap_defaults_to_16_mib_and_is_configurable() {
         let c = Config::resolve(
             ConfigFile::default(),
@@ -784,6 +907,23 @@ mod tests {
         assert_eq!(c.workflow_model(Some("other-model")), "other-model");
         assert!((2..=16).contains(&c.workflow_concurrency));
         assert_eq!(c.user_home, Some(PathBuf::from("/h")));
+    }
+
+    #[test]
+    fn terminal_scrollback_comes_from_its_table() {
+        let lines = |text: &str| {
+            let file = ConfigFile::parse(text).unwrap();
+            Config::resolve(file, &env(&[("HOME", "/h")]), &Overrides::default())
+                .unwrap()
+                .terminal_scrollback_lines
+        };
+        assert_eq!(lines(""), DEFAULT_SCROLLBACK_LINES);
+        assert_eq!(lines("[terminal]\nscrollback_lines = 500\n"), 500);
+        assert_eq!(
+            lines("[terminal]\nscrollback_lines = 99999999\n"),
+            MAX_SCROLLBACK_LINES
+        );
+        assert!(ConfigFile::parse("[terminal]\nscrollback = 5\n").is_err());
     }
 
     #[test]

@@ -14,18 +14,24 @@ use crate::core::agents;
 use crate::core::background;
 use crate::core::config::Config;
 use crate::core::events::{Command, Event};
+use crate::core::hooks::{self, Hooks};
 use crate::core::instance::InstanceLock;
 use crate::core::llm::client::{ClientConfig, LlmClient};
+use crate::core::mcp::McpManager;
 use crate::core::runtime::{Runtime, RuntimeParts};
 use crate::core::store::{Chat, NewChat, RecoveryReport, Session, Store, WorkflowRun};
+use crate::core::trust::ProjectTrust;
 use crate::core::workflow::{
     self, RunDetails, RunOptions, RunOutcome, WorkerCommand, WorkflowEntry,
 };
+use crate::core::worktree;
 
 /// Handle to the engine; cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
     pub rt: Arc<Runtime>,
+    /// The project's MCP servers (their tools are in `rt.tools`).
+    pub mcp: Arc<McpManager>,
 }
 
 /// How to start an engine.
@@ -64,13 +70,29 @@ impl Engine {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let project_id = store.ensure_project(&project_root.to_string_lossy())?.id;
         let skill_tool = SkillTool::new(project_root.clone(), config.user_home.clone());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mcp = Arc::new(McpManager::new(
+            &config,
+            &project_root,
+            ProjectTrust::new(store.clone()),
+            Some(tx.clone()),
+        ));
+        for message in mcp.problems.iter().cloned().chain(mcp.approval_notices()) {
+            tracing::warn!("{message}");
+            let _ = tx.send(Event::Notice { message });
+        }
         let tools = ToolRegistry::new(
             builtin_tools()
                 .into_iter()
                 .chain([Arc::new(skill_tool) as Arc<dyn Tool>])
                 .collect(),
+        )
+        .with_dynamic(mcp.clone());
+        let hooks = Hooks::load(
+            &project_root,
+            config.user_home.as_deref(),
+            config.user_config_dir.as_deref(),
         );
-        let (tx, rx) = mpsc::unbounded_channel();
         let rt = Arc::new(Runtime::new(RuntimeParts {
             store,
             config,
@@ -82,13 +104,51 @@ impl Engine {
             project_id,
             instance,
             events: tx,
+            hooks,
         }));
+        hooks::announce(&rt);
         tokio::spawn(background::run_workers(rt.clone()));
-        Ok((Engine { rt }, rx, recovery))
+        let tidy = rt.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) =
+                worktree::cleanup_orphans(&tidy.store, &tidy.project_id, worktree::ORPHAN_AGE)
+            {
+                tracing::warn!("cleaning up orphan worktrees failed: {e:#}");
+            }
+        });
+        mcp.start_in_background();
+        Ok((Engine { rt, mcp }, rx, recovery))
     }
 
     pub fn store(&self) -> &Store {
         &self.rt.store
+    }
+
+    /// Asks the person, on the decision line of chat `chat_id` (Ctrl-Y / Ctrl-N, never typed
+    /// text), whether the project's MCP servers that wait for approval may run; the answer is
+    /// remembered for this project and approved servers start at once.
+    pub fn ask_mcp_approval(&self, chat_id: &str) {
+        let waiting = self.mcp.waiting_for_approval();
+        if waiting.is_empty() || !self.rt.interactive {
+            return;
+        }
+        let (rt, mcp, chat_id) = (self.rt.clone(), self.mcp.clone(), chat_id.to_string());
+        tokio::spawn(async move {
+            let names = waiting.join(", ");
+            let question = format!("the MCP servers {names} this project defines");
+            let allow = rt.confirm_command(&chat_id, question).await;
+            let message = match mcp.decide(None, allow) {
+                Ok(_) if allow => {
+                    mcp.start_in_background();
+                    format!("MCP servers {names} approved for this project")
+                }
+                Ok(_) => format!(
+                    "MCP servers {names} denied for this project (`boocode mcp approve NAME` to change that)"
+                ),
+                Err(e) => format!("recording the MCP approval failed: {e:#}"),
+            };
+            rt.emit(Event::Notice { message });
+        });
     }
 
     /// The session a client works in: the given one, the latest of the project
@@ -194,7 +254,7 @@ impl Engine {
                         cwd: None,
                         options: Default::default(),
                     };
-                    tokio::spawn(async move { agents::run_external_turn(&rt, request).await });
+                    tokio::spawn(async move { agents::run_chat_turn(&rt, request).await });
                     return;
                 }
                 let mut request = TurnRequest::new(&chat_id, &text, approval);
@@ -279,6 +339,15 @@ impl Engine {
             }
             Command::AnswerPermission { request_id, answer } => {
                 rt.agents.permissions.answer(&request_id, answer);
+            }
+            Command::CompactChat { chat_id, focus } => {
+                tokio::spawn(async move {
+                    if let Err(e) = agent::compact_chat(&rt, &chat_id, focus).await {
+                        rt.emit(Event::Notice {
+                            message: format!("/compact: {e:#}"),
+                        });
+                    }
+                });
             }
             Command::ListModels { chat_id } => {
                 tokio::spawn(async move {

@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 
+use crate::core::changes::{self, ChangeView};
 use crate::core::engine::Engine;
 use crate::core::store::{
     AgentSnapshot, Chat, PendingChange, Session, SessionSummary, StoredMessage, Task, ToolOutcome,
@@ -98,6 +99,11 @@ impl Engine {
 
     pub fn tasks(&self, session_id: Option<&str>) -> Result<Vec<Task>> {
         self.rt.store.list_tasks(session_id)
+    }
+
+    /// Every pending change of the project, with line counts and collisions.
+    pub fn project_changes(&self) -> Result<Vec<ChangeView>> {
+        changes::project_changes(&self.rt.store, &self.rt.project_id)
     }
 
     pub fn pending_changes(&self, chat_id: Option<&str>) -> Result<Vec<PendingChange>> {

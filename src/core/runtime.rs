@@ -7,17 +7,18 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::core::agent::tools::changes::apply_change;
-use crate::core::agent::tools::{FileChange, ToolRegistry};
+use crate::core::agent::tools::ToolRegistry;
 use crate::core::agents::AgentHub;
 use crate::core::background;
+use crate::core::changes;
 use crate::core::config::Config;
 use crate::core::context::window::ContextBook;
 use crate::core::events::Event;
+use crate::core::hooks::Hooks;
 use crate::core::instance::InstanceLock;
 use crate::core::llm::client::LlmClient;
 use crate::core::store::Store;
@@ -55,6 +56,8 @@ pub struct Runtime {
     pub context: ContextBook,
     /// External agents: their connections by chat, their questions waiting for a person.
     pub agents: AgentHub,
+    /// The hooks this engine runs (read when it started).
+    pub hooks: Hooks,
 }
 
 /// What an engine starts a runtime with; turns, confirmations and slots start empty.
@@ -69,6 +72,7 @@ pub(crate) struct RuntimeParts {
     pub project_id: String,
     pub instance: InstanceLock,
     pub events: mpsc::UnboundedSender<Event>,
+    pub hooks: Hooks,
 }
 
 impl Runtime {
@@ -91,6 +95,7 @@ impl Runtime {
             project_id: parts.project_id,
             _instance: parts.instance,
             events: parts.events,
+            hooks: parts.hooks,
         }
     }
 
@@ -168,36 +173,9 @@ impl Runtime {
         }
     }
 
-    /// Applies or rejects a change (review mode). A decided change may be decided the other
-    /// way: applying a rejected one writes it, rejecting an applied one puts the file back —
-    /// each only while the file is still as the earlier decision left it, so a user's own edit
-    /// in between is never overwritten.
+    /// Applies or rejects a change and says so (see [`changes::decide`]).
     pub fn resolve_change(&self, change_id: &str, apply: bool) -> Result<()> {
-        let change = self.store.get_pending_change(change_id)?;
-        let wanted = if apply { "applied" } else { "rejected" };
-        if change.status == wanted {
-            anyhow::bail!("change {} is already {}", change.id, change.status);
-        }
-        let file_change = FileChange {
-            path: PathBuf::from(&change.path),
-            display_path: change.display_path.clone(),
-            before: change.before.clone(),
-            after: change.after.clone(),
-            diff: change.diff.clone(),
-        };
-        if apply {
-            apply_change(&file_change)
-                .with_context(|| format!("applying change to {}", change.display_path))?;
-        } else if change.status == "applied" {
-            apply_change(&file_change.reversed())
-                .with_context(|| format!("reverting change to {}", change.display_path))?;
-        }
-        if !self
-            .store
-            .resolve_pending_change(&change.id, &change.status, wanted)?
-        {
-            anyhow::bail!("change {} was decided meanwhile", change.id);
-        }
+        let change = changes::decide(&self.store, change_id, apply)?;
         self.emit(Event::ChangeResolved {
             change_id: change.id,
             applied: apply,

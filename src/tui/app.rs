@@ -12,6 +12,7 @@
 //!   sleeps in `select!` and uses no CPU.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -26,16 +27,22 @@ use ratatui::widgets::Paragraph;
 use ratatui::{Frame, Terminal};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::Notify;
 use unicode_width::UnicodeWidthStr;
 
 use crate::core::engine::Engine;
 use crate::core::events::{Command, Event};
+use crate::core::pty::screen::CursorShape;
 use crate::core::workflow::RunOptions;
 use crate::tui::clipboard;
+use crate::tui::cursor_style::CursorStyle;
+use crate::tui::frames::{frame_interval, EventGate, FrameScheduler, MAX_EVENT_BATCH};
 use crate::tui::help;
-use crate::tui::keymap::{Action, Dispatch, Keymap};
+use crate::tui::keymap::{Action, Dispatch, Key, Keymap};
 use crate::tui::layout::{Direction, Layout, PaneId, Placement, SplitDir};
 use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
+use crate::tui::panes::changes::{collisions_label, is_change_event, project_collisions};
+use crate::tui::panes::terminal::TerminalPane;
 use crate::tui::panes::{fit, make_pane, one_line, truncate};
 use crate::tui::pickers::{framed, overlay_box, Choice, Picker, PickerKey};
 use crate::tui::quit::{self, QuitQuestion};
@@ -48,8 +55,6 @@ pub const MIN_HEIGHT: u16 = 5;
 const NOTICE_FOR: Duration = Duration::from_secs(6);
 /// Frame interval while something animates (spinners, running timers).
 const ANIMATION_INTERVAL: Duration = Duration::from_millis(100);
-
-pub const TERMINAL_NOT_AVAILABLE: &str = "terminal panes: not available yet";
 
 /// What is saved per project: the session shown and its pane layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +85,8 @@ pub struct App {
     /// The background task whose end the notice reports: retrying it withdraws the notice.
     notice_task: Option<String>,
     running_tasks: usize,
+    /// Colliding pairs among the project's pending changes (refreshed on change events).
+    collisions: usize,
     /// The session's name on the status line (`None` while untitled), kept here so drawing a
     /// frame never queries.
     session_title: Option<String>,
@@ -89,6 +96,8 @@ pub struct App {
     pub size: Rect,
     /// Text to put on the clipboard (OSC 52) after the next draw.
     clipboard: Vec<String>,
+    /// Panes that change on their own (terminals) notify it; the loop then polls them.
+    pub wake: Arc<Notify>,
 }
 
 macro_rules! ctx {
@@ -99,6 +108,7 @@ macro_rules! ctx {
             session_id: &$s.session_id,
             focused_chat: $s.last_chat.as_deref(),
             tick: $s.tick,
+            wake: &$s.wake,
         }
     };
 }
@@ -205,14 +215,20 @@ impl App {
             notice: None,
             notice_task: None,
             running_tasks: 0,
+            collisions: 0,
             session_title: None,
             tick: 0,
             quit: false,
             size: Rect::new(0, 0, 80, 24),
             clipboard: Vec::new(),
+            wake: Arc::new(Notify::new()),
         };
         app.rebuild_panes();
+        if let Some(chat_id) = &app.last_chat {
+            app.engine.ask_mcp_approval(chat_id);
+        }
         app.count_tasks();
+        app.collisions = project_collisions(&app.engine);
         app.refresh_session_title();
         app
     }
@@ -236,7 +252,8 @@ impl App {
             .collect();
         for (id, spec) in leaves {
             match make_pane(spec, &ctx!(self)) {
-                Ok(pane) => {
+                Ok(mut pane) => {
+                    pane.restored();
                     self.panes.insert(id, pane);
                 }
                 Err(e) => {
@@ -287,6 +304,11 @@ impl App {
             return true;
         }
         false
+    }
+
+    /// The cursor shape the focused pane asked for, if any.
+    pub fn cursor_shape(&self) -> Option<(CursorShape, bool)> {
+        self.panes.get(&self.layout.focus)?.cursor_shape()
     }
 
     pub fn is_animating(&self) -> bool {
@@ -370,6 +392,13 @@ impl App {
             self.overlay_key(key);
             return true;
         }
+        if self
+            .panes
+            .get(&self.layout.focus)
+            .is_some_and(|p| p.is_locked())
+        {
+            return self.locked_key(key);
+        }
         let was_pending = self.prefix_pending;
         match self.keymap.feed(&mut self.prefix_pending, key) {
             Dispatch::PrefixStarted | Dispatch::Cancelled => {}
@@ -397,6 +426,57 @@ impl App {
         true
     }
 
+    /// A locked pane gets every key, the prefix too, except the unlock key.
+    fn locked_key(&mut self, key: KeyEvent) -> bool {
+        let focus = self.layout.focus;
+        if Key::from_event(&key) == self.keymap.unlock {
+            if let Some(pane) = self.panes.get_mut(&focus) {
+                pane.set_locked(false, "");
+            }
+            self.notify("unlocked: the prefix works again");
+            return true;
+        }
+        self.give_focused(|pane, ctx| pane.handle_key(key, ctx))
+    }
+
+    /// Hands something to the focused pane and does what it asks; true when a redraw is due.
+    fn give_focused(
+        &mut self,
+        give: impl FnOnce(&mut dyn Pane, &PaneContext<'_>) -> KeyOutcome,
+    ) -> bool {
+        let focus = self.layout.focus;
+        let ctx = ctx!(self);
+        let outcome = match self.panes.get_mut(&focus) {
+            Some(p) => give(p.as_mut(), &ctx),
+            None => KeyOutcome::Ignored,
+        };
+        self.apply_outcome(outcome)
+    }
+
+    /// Does what a pane asked; true when the screen must be redrawn.
+    fn apply_outcome(&mut self, outcome: KeyOutcome) -> bool {
+        match outcome {
+            KeyOutcome::Ignored => false,
+            KeyOutcome::Consumed => true,
+            KeyOutcome::Actions(a) => {
+                self.apply(a);
+                true
+            }
+        }
+    }
+
+    /// Asks every pane what changed on its own (after [`App::wake`] fired); true when the
+    /// screen must be redrawn.
+    pub fn poll_panes(&mut self) -> bool {
+        let mut outcomes = Vec::new();
+        for pane in self.panes.values_mut() {
+            outcomes.push(pane.poll());
+        }
+        outcomes
+            .into_iter()
+            .fold(false, |dirty, outcome| self.apply_outcome(outcome) | dirty)
+    }
+
     fn handle_paste(&mut self, text: &str) -> bool {
         match &mut self.overlay {
             Some(Overlay::Picker(picker)) => {
@@ -406,20 +486,7 @@ impl App {
             Some(Overlay::Help { .. } | Overlay::Quit(_)) => return false,
             None => {}
         }
-        let focus = self.layout.focus;
-        let ctx = ctx!(self);
-        let outcome = match self.panes.get_mut(&focus) {
-            Some(p) => p.handle_paste(text, &ctx),
-            None => KeyOutcome::Ignored,
-        };
-        match outcome {
-            KeyOutcome::Ignored => false,
-            KeyOutcome::Consumed => true,
-            KeyOutcome::Actions(a) => {
-                self.apply(a);
-                true
-            }
-        }
+        self.give_focused(|pane, ctx| pane.handle_paste(text, ctx))
     }
 
     fn handle_mouse(&mut self, m: MouseEvent) -> bool {
@@ -445,14 +512,7 @@ impl App {
             Some(p) => p.handle_mouse(m, body, &ctx),
             None => KeyOutcome::Ignored,
         };
-        match outcome {
-            KeyOutcome::Ignored => dirty,
-            KeyOutcome::Consumed => true,
-            KeyOutcome::Actions(a) => {
-                self.apply(a);
-                true
-            }
-        }
+        self.apply_outcome(outcome) | dirty
     }
 
     fn overlay_key(&mut self, key: KeyEvent) {
@@ -587,10 +647,25 @@ impl App {
                 }
             }
             Action::NewChat => self.open_new_chat(None),
-            Action::Terminal => self.notify(TERMINAL_NOT_AVAILABLE),
+            Action::Terminal => self.open_pane(TerminalPane::shell_spec(&ctx!(self)), None),
+            Action::Lock => {
+                let unlock = self.keymap.unlock.to_string();
+                let locked = self
+                    .panes
+                    .get_mut(&self.layout.focus)
+                    .is_some_and(|p| p.set_locked(true, &unlock));
+                if locked {
+                    self.notify(format!(
+                        "locked: every key goes to the pane — {unlock} unlocks"
+                    ));
+                } else {
+                    self.notify("only terminal panes lock");
+                }
+            }
             Action::Orchestrator => self.show_tool_pane(PaneSpec::Orchestrator { run_id: None }),
             Action::Trace => self.show_tool_pane(PaneSpec::Trace { chat_id: None }),
             Action::Background => self.show_tool_pane(PaneSpec::Background),
+            Action::Changes => self.show_tool_pane(PaneSpec::Changes),
             Action::Timeline => self.show_tool_pane(PaneSpec::Timeline { chat_id: None }),
             Action::Sessions => self.open_sessions(),
             Action::Chats => self.open_chat_picker(),
@@ -645,6 +720,7 @@ impl App {
                     self.clipboard.push(text);
                 }
                 AppAction::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
+                AppAction::ClosePane => self.run_action(Action::Close),
                 AppAction::Quit => self.request_quit(),
             }
         }
@@ -665,10 +741,21 @@ impl App {
             return;
         };
         if self.layout.spec(id).is_some_and(|s| *s != spec)
-            && matches!(spec, PaneSpec::Orchestrator { .. })
+            && matches!(
+                spec,
+                PaneSpec::Orchestrator { .. } | PaneSpec::Terminal { .. }
+            )
         {
             self.layout.set_spec(id, spec);
             self.save_layout();
+        }
+    }
+
+    /// Records what every pane shows now (a terminal's size), for the layout saved on exit.
+    pub fn sync_all_specs(&mut self) {
+        let ids: Vec<PaneId> = self.panes.keys().copied().collect();
+        for id in ids {
+            self.sync_spec(id);
         }
     }
 
@@ -889,6 +976,10 @@ impl App {
         for pane in self.panes.values_mut() {
             dirty |= pane.on_event(event, &ctx);
         }
+        if is_change_event(event) {
+            self.collisions = project_collisions(&self.engine);
+            dirty = true;
+        }
         match event {
             Event::TaskUpdated {
                 task_id,
@@ -985,6 +1076,9 @@ impl App {
         }
         if self.running_tasks > 0 {
             right.push_str(&format!(" ⚙ {} running", self.running_tasks));
+        }
+        if self.collisions > 0 {
+            right.push_str(&collisions_label(self.collisions));
         }
         // What the agent may do without asking; the prefix keys and notices come first.
         if !self.prefix_pending && self.notice.is_none() {
@@ -1118,102 +1212,6 @@ pub(crate) fn clip(line: Line<'_>, width: usize) -> Line<'static> {
 // The loop
 // -------------------------------------------------------------------------------------------
 
-/// The frame interval: 60 fps, or 30 over SSH.
-pub fn frame_interval(ssh: bool) -> Duration {
-    if ssh {
-        Duration::from_micros(33_333)
-    } else {
-        Duration::from_micros(16_667)
-    }
-}
-
-/// Decides when to draw. `request` marks the screen dirty; `due` says whether to draw now.
-#[derive(Debug)]
-pub struct FrameScheduler {
-    interval: Duration,
-    last_draw: Option<Instant>,
-    /// A draw is owed at this time.
-    pending: Option<Instant>,
-}
-
-impl FrameScheduler {
-    pub fn new(interval: Duration) -> FrameScheduler {
-        FrameScheduler {
-            interval,
-            last_draw: None,
-            pending: None,
-        }
-    }
-
-    /// Something changed: draw at once if the last frame is old enough, else at the end of
-    /// the current interval.
-    pub fn request(&mut self, now: Instant) {
-        let earliest = self.last_draw.map_or(now, |t| t + self.interval);
-        let at = earliest.max(now);
-        self.pending = Some(self.pending.map_or(at, |p| p.min(at)));
-    }
-
-    /// Asks for a frame no sooner than `after` from the last one (animation ticks).
-    pub fn request_after(&mut self, now: Instant, after: Duration) {
-        let at = self.last_draw.map_or(now, |t| t + after).max(now);
-        self.pending = Some(self.pending.map_or(at, |p| p.min(at)));
-    }
-
-    /// When the next draw is owed; `None` when nothing is (the loop then sleeps).
-    pub fn deadline(&self) -> Option<Instant> {
-        self.pending
-    }
-
-    pub fn is_due(&self, now: Instant) -> bool {
-        self.pending.is_some_and(|p| p <= now)
-    }
-
-    pub fn drawn(&mut self, now: Instant) {
-        self.last_draw = Some(now);
-        self.pending = None;
-    }
-}
-
-/// Engine events folded per wake-up at most, so a flood cannot starve input and drawing.
-const MAX_EVENT_BATCH: usize = 1024;
-
-/// When the loop listens for engine events. After a batch is folded the next ones gather for
-/// one frame interval: a reply streams hundreds of deltas a second, and waking for each costs
-/// more than folding them (input has its own branch and is never held back).
-#[derive(Debug)]
-pub struct EventGate {
-    interval: Duration,
-    closed_until: Option<Instant>,
-}
-
-impl EventGate {
-    pub fn new(interval: Duration) -> EventGate {
-        EventGate {
-            interval,
-            closed_until: None,
-        }
-    }
-
-    pub fn is_open(&mut self, now: Instant) -> bool {
-        if self.closed_until.is_some_and(|t| t <= now) {
-            self.closed_until = None;
-        }
-        self.closed_until.is_none()
-    }
-
-    /// When the loop must wake to listen again; `None` while open (no timer when idle).
-    pub fn deadline(&self) -> Option<Instant> {
-        self.closed_until
-    }
-
-    /// A batch was folded; `drained` when the queue is empty (a backlog keeps the gate open).
-    pub fn folded(&mut self, now: Instant, drained: bool) {
-        if drained {
-            self.closed_until = Some(now + self.interval);
-        }
-    }
-}
-
 /// Runs the workspace until the user quits, the input ends, or `stop` fires (signals).
 pub async fn run_loop<B: ratatui::backend::Backend>(
     app: &mut App,
@@ -1231,15 +1229,18 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
     frames.request(Instant::now());
     let mut engine_open = true;
     let mut gate = EventGate::new(frame_interval(ssh));
+    let mut cursor_style = CursorStyle::default();
     loop {
         let now = Instant::now();
         if frames.is_due(now) {
+            app.poll_panes();
             if app.is_animating() {
                 app.tick = app.tick.wrapping_add(1);
             }
             terminal.draw(|f| app.render(f))?;
             frames.drawn(Instant::now());
             clipboard::copy(app.take_clipboard());
+            cursor_style.apply(app.cursor_shape(), &mut std::io::stdout());
         }
         if app.quit {
             break;
@@ -1258,7 +1259,15 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
                 None => std::future::pending().await,
             }
         };
+        // While a frame is owed the panes are read when it is drawn; listening again only
+        // after it keeps a flooding terminal to one wake-up per frame.
+        let pane_wake = app.wake.clone();
         tokio::select! {
+            _ = pane_wake.notified(), if frames.deadline().is_none() => {
+                if app.poll_panes() {
+                    frames.request(Instant::now());
+                }
+            }
             ev = input.next() => match ev {
                 Some(Ok(ev)) => {
                     if app.handle_terminal_event(ev) {
@@ -1301,6 +1310,7 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
             _ = &mut stop => break,
         }
     }
+    app.sync_all_specs();
     app.save_layout();
     Ok(())
 }
@@ -1347,8 +1357,8 @@ mod tests {
         app.handle_key(prefix());
         assert_eq!(app.mode(), "PREFIX");
         insta::assert_snapshot!("status_prefix", last_line(&screen(&mut app, 80, 24)));
-        app.handle_key(key('t'));
-        assert_eq!(app.notice(), Some(TERMINAL_NOT_AVAILABLE));
+        app.handle_key(key('!'));
+        assert!(app.notice().is_some_and(|n| n.contains("not bound")));
         insta::assert_snapshot!("status_notice_narrow", last_line(&screen(&mut app, 40, 10)));
         app.handle_key(prefix());
         app.handle_key(key('o'));
@@ -1723,46 +1733,5 @@ mod tests {
         let run = t.engine.store().get_workflow_run(&run_id).unwrap();
         assert_eq!(run.args, serde_json::json!({"who": "world"}));
         assert_eq!(run.session_id.as_deref(), Some(t.session.id.as_str()));
-    }
-
-    #[test]
-    fn engine_events_gather_for_a_frame_after_each_batch() {
-        let interval = frame_interval(false);
-        let mut gate = EventGate::new(interval);
-        let t0 = Instant::now();
-        assert!(gate.is_open(t0));
-        assert_eq!(gate.deadline(), None, "idle: no timer");
-        gate.folded(t0, true);
-        assert!(!gate.is_open(t0 + Duration::from_millis(5)));
-        assert_eq!(gate.deadline(), Some(t0 + interval));
-        assert!(gate.is_open(t0 + interval));
-        assert_eq!(gate.deadline(), None);
-        // A backlog beyond one batch is folded on the next turn of the loop.
-        gate.folded(t0, false);
-        assert!(gate.is_open(t0));
-    }
-
-    #[test]
-    fn frames_are_limited_and_idle_means_no_timer() {
-        let interval = frame_interval(false);
-        let mut f = FrameScheduler::new(interval);
-        let t0 = Instant::now();
-        assert_eq!(f.deadline(), None, "idle: no timer");
-        f.request(t0);
-        assert!(f.is_due(t0), "the first change draws at once");
-        f.drawn(t0);
-        assert_eq!(f.deadline(), None);
-        // A burst right after a frame waits for the interval, coalesced into one frame.
-        for i in 0..100 {
-            f.request(t0 + Duration::from_micros(i * 10));
-        }
-        assert_eq!(f.deadline(), Some(t0 + interval));
-        assert!(!f.is_due(t0 + Duration::from_millis(5)));
-        // A key long after the last frame echoes at once.
-        let later = t0 + Duration::from_secs(1);
-        f.drawn(t0);
-        f.request(later);
-        assert!(f.is_due(later));
-        assert_eq!(frame_interval(true), Duration::from_micros(33_333));
     }
 }

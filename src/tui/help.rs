@@ -35,8 +35,11 @@ pub(crate) fn draw(
         })
         .collect();
     lines.push(Line::raw(""));
-    for line in crate::tui::panes::chat::decision::HELP_LINES {
-        lines.push(Line::styled(line, t.dim));
+    for line in crate::tui::panes::chat::decision::HELP_LINES
+        .iter()
+        .chain(&crate::tui::panes::changes::HELP_LINES)
+    {
+        lines.push(Line::styled(*line, t.dim));
     }
     lines.push(Line::styled(
         "In list panes: j/k or arrows move, Enter opens or expands,",
@@ -110,7 +113,8 @@ mod tests {
     fn cut_short_it_says_that_it_scrolls_and_scrolls_to_the_end() {
         let total = Keymap::default().help_rows().len()
             + 3
-            + crate::tui::panes::chat::decision::HELP_LINES.len();
+            + crate::tui::panes::chat::decision::HELP_LINES.len()
+            + crate::tui::panes::changes::HELP_LINES.len();
         // 23 rows: a box of 22, 20 inside it, 19 of them for keys and one for the hint.
         let body = 19;
         let (top, _) = help_at(0);

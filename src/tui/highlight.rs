@@ -3,13 +3,14 @@
 
 use std::sync::OnceLock;
 
-use ratatui::style::{Color, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use syntect::highlighting::{
     HighlightIterator, HighlightState, Highlighter, Theme as SynTheme, ThemeSet,
 };
 use syntect::parsing::{ParseState, ScopeStack, SyntaxSet};
 
+use crate::tui::palette::map_color;
 use crate::tui::theme::{ColorSupport, Theme};
 
 fn syntaxes() -> &'static SyntaxSet {
@@ -147,48 +148,10 @@ fn highlight_line(
     Line::from(spans)
 }
 
-/// A colour for the terminal at hand.
-pub fn map_color(r: u8, g: u8, b: u8, support: ColorSupport) -> Color {
-    match support {
-        ColorSupport::TrueColor => Color::Rgb(r, g, b),
-        ColorSupport::Ansi256 => Color::Indexed(nearest_256(r, g, b)),
-        ColorSupport::None => Color::Reset,
-    }
-}
-
-/// The nearest xterm-256 entry: the 6x6x6 cube or the 24-step grey ramp, whichever is closer.
-pub fn nearest_256(r: u8, g: u8, b: u8) -> u8 {
-    const LEVELS: [i32; 6] = [0, 95, 135, 175, 215, 255];
-    let idx = |v: u8| -> usize {
-        let v = v as i32;
-        (0..6).min_by_key(|&i| (LEVELS[i] - v).abs()).unwrap_or(0)
-    };
-    let (ri, gi, bi) = (idx(r), idx(g), idx(b));
-    let dist = |a: (i32, i32, i32)| {
-        let (dr, dg, db) = (a.0 - r as i32, a.1 - g as i32, a.2 - b as i32);
-        dr * dr + dg * dg + db * db
-    };
-    let cube = (LEVELS[ri], LEVELS[gi], LEVELS[bi]);
-    let avg = (r as i32 + g as i32 + b as i32) / 3;
-    let gi_ramp = ((avg - 8).max(0) / 10).min(23);
-    let grey = 8 + gi_ramp * 10;
-    if dist((grey, grey, grey)) < dist(cube) {
-        (232 + gi_ramp) as u8
-    } else {
-        (16 + 36 * ri + 6 * gi + bi) as u8
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nearest_palette_entries() {
-        assert_eq!(nearest_256(255, 0, 0), 196);
-        assert_eq!(nearest_256(0, 0, 0), 16);
-        assert_eq!(nearest_256(128, 128, 128), 244);
-    }
+    use ratatui::style::Color;
 
     #[test]
     fn rust_gets_colours_and_no_color_none() {

@@ -6,6 +6,7 @@
 //! ```toml
 //! [ui]
 //! prefix = "C-a"              # default C-b
+//! unlock = "F12"              # ends a terminal pane's locked mode (default C-g)
 //! [ui.keys]                   # keys pressed after the prefix
 //! split_right = "|"
 //! close = ["x", "X"]
@@ -45,18 +46,20 @@ pub enum Action {
     Trace,
     Orchestrator,
     Background,
+    Changes,
     Timeline,
     Sessions,
     Chats,
     ScrollMode,
     Search,
+    Lock,
     Help,
     Palette,
     Quit,
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 30] = [
         Action::SplitRight,
         Action::SplitDown,
         Action::FocusLeft,
@@ -77,11 +80,13 @@ impl Action {
         Action::Trace,
         Action::Orchestrator,
         Action::Background,
+        Action::Changes,
         Action::Timeline,
         Action::Sessions,
         Action::Chats,
         Action::ScrollMode,
         Action::Search,
+        Action::Lock,
         Action::Help,
         Action::Palette,
         Action::Quit,
@@ -170,11 +175,23 @@ impl Action {
             Action::Trace => ("trace", "Trace pane (tool calls of the chat)", &["r"], &[]),
             Action::Orchestrator => ("orchestrator", "Orchestrator pane (workflows)", &["o"], &[]),
             Action::Background => ("background", "Background agents pane", &["g"], &[]),
+            Action::Changes => (
+                "changes",
+                "Changes pane (pending changes of all chats, collisions)",
+                &["d"],
+                &[],
+            ),
             Action::Timeline => ("timeline", "Timeline pane (turns of the chat)", &["y"], &[]),
             Action::Sessions => ("sessions", "Switch session", &["s"], &[]),
             Action::Chats => ("chats", "Open any chat, closed ones too", &["w"], &[]),
             Action::ScrollMode => ("scroll_mode", "Scroll / copy mode in the pane", &["["], &[]),
             Action::Search => ("search", "Search in the pane", &["/"], &[]),
+            Action::Lock => (
+                "lock",
+                "Lock a terminal pane: all keys to it till unlocked",
+                &["C-g"],
+                &[],
+            ),
             Action::Help => ("help", "Show the key bindings", &["?"], &[]),
             Action::Palette => ("palette", "Command palette", &[":"], &[]),
             Action::Quit => ("quit", "Quit (the layout is saved)", &["q"], &[]),
@@ -322,6 +339,8 @@ pub enum Dispatch {
 #[derive(Debug, Clone)]
 pub struct Keymap {
     pub prefix: Key,
+    /// Ends a terminal pane's locked mode (which passes every other key, the prefix too).
+    pub unlock: Key,
     prefix_table: Vec<(Key, Action)>,
     root_table: Vec<(Key, Action)>,
 }
@@ -338,11 +357,13 @@ impl Default for Keymap {
             prefix_table.extend(parse_all(prefix_keys).into_iter().map(|k| (k, action)));
             root_table.extend(parse_all(root_keys).into_iter().map(|k| (k, action)));
         }
+        let ctrl = |c| Key {
+            code: KeyCode::Char(c),
+            mods: KeyModifiers::CONTROL,
+        };
         Keymap {
-            prefix: Key::parse("C-b").unwrap_or(Key {
-                code: KeyCode::Char('b'),
-                mods: KeyModifiers::CONTROL,
-            }),
+            prefix: ctrl('b'),
+            unlock: ctrl('g'),
             prefix_table,
             root_table,
         }
@@ -364,6 +385,15 @@ impl Keymap {
                 Some(Ok(key)) => map.prefix = key,
                 Some(Err(e)) => warnings.push(format!("ui.prefix: {e}")),
                 None => warnings.push("ui.prefix: expected a key string".into()),
+            }
+        }
+        if let Some(u) = ui.get("unlock") {
+            match u.as_str().map(Key::parse) {
+                Some(Ok(key)) if key != map.prefix => map.unlock = key,
+                Some(Ok(_)) => warnings
+                    .push("ui.unlock: the prefix cannot unlock (a locked pane gets it)".into()),
+                Some(Err(e)) => warnings.push(format!("ui.unlock: {e}")),
+                None => warnings.push("ui.unlock: expected a key string".into()),
             }
         }
         if let Some(table) = keys {
@@ -435,12 +465,17 @@ impl Keymap {
             "send_prefix",
             "Send a literal prefix key to the pane",
         ));
+        rows.push((
+            self.unlock.to_string(),
+            "unlock",
+            "Unlock a locked terminal pane",
+        ));
         rows
     }
 
     /// The keys that may follow the prefix, most used first, for the status line.
     pub fn prefix_hint(&self) -> String {
-        const ORDER: [Action; 24] = [
+        const ORDER: [Action; 25] = [
             Action::Help,
             Action::SplitRight,
             Action::SplitDown,
@@ -450,6 +485,7 @@ impl Keymap {
             Action::Zoom,
             Action::Trace,
             Action::Background,
+            Action::Changes,
             Action::Timeline,
             Action::Sessions,
             Action::Chats,
@@ -534,11 +570,13 @@ fn short_label(action: Action) -> &'static str {
         Action::Trace => "trace",
         Action::Orchestrator => "orch",
         Action::Background => "bg",
+        Action::Changes => "changes",
         Action::Timeline => "timeline",
         Action::Sessions => "sessions",
         Action::Chats => "chats",
         Action::ScrollMode => "scroll",
         Action::Search => "search",
+        Action::Lock => "lock",
         Action::Help => "help",
         Action::Palette => "palette",
         Action::Quit => "quit",
@@ -744,7 +782,8 @@ mod tests {
         let focus = rows.iter().find(|r| r.1 == "focus_left").unwrap();
         assert_eq!(focus.0, "C-b Left, C-b h, M-Left");
         assert!(rows.iter().any(|r| r.0 == "C-b C-b"));
-        assert_eq!(rows.len(), Action::ALL.len() + 1);
+        assert!(rows.iter().any(|r| r.0 == "C-g" && r.1 == "unlock"));
+        assert_eq!(rows.len(), Action::ALL.len() + 2);
         assert!(
             map.prefix_hint().contains("| split|"),
             "{}",

@@ -8,13 +8,16 @@
 
 pub mod app;
 pub mod clipboard;
+pub mod cursor_style;
 pub mod diff;
+pub mod frames;
 pub mod fuzzy;
 mod help;
 pub mod highlight;
 pub mod keymap;
 pub mod layout;
 pub mod markdown;
+pub mod palette;
 pub mod pane;
 pub mod panes;
 pub mod pickers;
@@ -168,6 +171,7 @@ fn restore_terminal() {
         out,
         DisableBracketedPaste,
         LeaveAlternateScreen,
+        crossterm::cursor::SetCursorStyle::DefaultUserShape,
         crossterm::cursor::Show
     );
     let _ = out.flush();

@@ -8,10 +8,15 @@
 use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::layout::Rect;
 use ratatui::Frame;
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 
 use crate::core::engine::Engine;
 use crate::core::events::{Command, Event};
+use crate::core::pty::screen::CursorShape;
 use crate::tui::theme::Theme;
 
 /// What a pane shows; saved in the layout so a restart restores it.
@@ -33,6 +38,16 @@ pub enum PaneSpec {
     /// Workflows and runs; `Some` shows that run's live tree and log.
     Orchestrator {
         run_id: Option<String>,
+    },
+    /// Pending changes of the project across chats.
+    Changes,
+    /// A program on a terminal (`argv: None` runs the user's shell) in `cwd`, last sized
+    /// `cols` x `rows`. A restart runs it again: a process does not outlive the workspace.
+    Terminal {
+        argv: Option<Vec<String>>,
+        cwd: PathBuf,
+        cols: u16,
+        rows: u16,
     },
 }
 
@@ -71,6 +86,8 @@ pub enum AppAction {
     Copy(String),
     /// Show the help overlay.
     Help,
+    /// Close this pane (a terminal pane whose program ended, on `x`).
+    ClosePane,
     Quit,
 }
 
@@ -95,6 +112,9 @@ pub struct PaneContext<'a> {
     pub focused_chat: Option<&'a str>,
     /// Spinner frame counter, advanced only while something animates.
     pub tick: u64,
+    /// Notified by panes that change on their own (a terminal's program wrote): the workspace
+    /// then asks every pane to [`Pane::poll`]. A permit, so a flood costs one wake-up per look.
+    pub wake: &'a Arc<Notify>,
 }
 
 pub trait Pane {
@@ -154,4 +174,29 @@ pub trait Pane {
     fn scroll_to_turn(&mut self, _turn: i64) -> bool {
         false
     }
+
+    /// What changed on its own since the last call, after [`PaneContext::wake`] fired:
+    /// `Ignored` when nothing, `Consumed` to redraw, `Actions` to redraw and do these.
+    fn poll(&mut self) -> KeyOutcome {
+        KeyOutcome::Ignored
+    }
+
+    /// Locked mode: every key goes to the pane, the prefix too, until the workspace's unlock
+    /// key; `unlock` names that key for the pane to show. False when the pane has no such mode.
+    fn set_locked(&mut self, _locked: bool, _unlock: &str) -> bool {
+        false
+    }
+
+    fn is_locked(&self) -> bool {
+        false
+    }
+
+    /// The cursor shape and blinking the pane's content asked for while focused (a terminal's
+    /// program, DECSCUSR); `None` leaves the user's own.
+    fn cursor_shape(&self) -> Option<(CursorShape, bool)> {
+        None
+    }
+
+    /// The pane was made again from the saved layout when the workspace started.
+    fn restored(&mut self) {}
 }

@@ -124,7 +124,15 @@ pub fn ctx_for<'a>(t: &'a TestEngine, focused_chat: Option<&'a str>) -> PaneCont
         session_id: &t.session.id,
         focused_chat,
         tick: 0,
+        wake: wake(),
     }
+}
+
+/// The wake-up panes made by tests notify (nothing waits on it).
+pub fn wake() -> &'static std::sync::Arc<tokio::sync::Notify> {
+    static WAKE: std::sync::OnceLock<std::sync::Arc<tokio::sync::Notify>> =
+        std::sync::OnceLock::new();
+    WAKE.get_or_init(Default::default)
 }
 
 /// The buffer as text, one line per row, trailing spaces trimmed.

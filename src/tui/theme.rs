@@ -1,31 +1,60 @@
-//! Colours and styles. Truecolor when the terminal says so (`COLORTERM`), else the 256-colour
-//! palette; with `NO_COLOR` set, no colours at all — only bold, dim, reverse and underline.
+//! Colours and styles. Truecolor when the terminal says so (`COLORTERM`), the 16 ANSI colours
+//! when `TERM` names a terminal that has no more, else the 256-colour palette; with `NO_COLOR`
+//! set, no colours at all — only bold, dim, reverse and underline.
 
 use ratatui::style::{Color, Modifier, Style};
+
+use crate::tui::palette::map_color;
 
 /// How many colours the terminal can show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColorSupport {
     None,
+    Ansi16,
     Ansi256,
     TrueColor,
 }
 
+/// `TERM` values of terminals known to show only the 16 ANSI colours (or 8).
+const SIXTEEN_COLOUR_TERMS: [&str; 9] = [
+    "linux",
+    "vt100",
+    "vt102",
+    "vt220",
+    "ansi",
+    "cons25",
+    "xterm-color",
+    "xterm-16color",
+    "rxvt",
+];
+
 impl ColorSupport {
-    /// Reads `NO_COLOR` and `COLORTERM` from the given environment lookup.
+    /// Reads `NO_COLOR`, `COLORTERM` and `TERM` from the given environment lookup.
     pub fn detect(var: impl Fn(&str) -> Option<String>) -> ColorSupport {
         if var("NO_COLOR").is_some_and(|v| !v.is_empty()) {
             return ColorSupport::None;
         }
-        match var("COLORTERM").as_deref() {
-            Some("truecolor") | Some("24bit") => ColorSupport::TrueColor,
-            _ => ColorSupport::Ansi256,
+        if outer_truecolor(&var) {
+            ColorSupport::TrueColor
+        } else if var("TERM").is_some_and(|t| SIXTEEN_COLOUR_TERMS.contains(&t.as_str())) {
+            ColorSupport::Ansi16
+        } else {
+            ColorSupport::Ansi256
         }
     }
 
     pub fn from_env() -> ColorSupport {
         ColorSupport::detect(|k| std::env::var(k).ok())
     }
+}
+
+/// Whether the terminal boocode runs in announces 24-bit colour (`COLORTERM`), whatever
+/// `NO_COLOR` says: a terminal pane passes that on to its program.
+pub fn outer_truecolor(var: impl Fn(&str) -> Option<String>) -> bool {
+    matches!(
+        var("COLORTERM").as_deref(),
+        Some("truecolor") | Some("24bit")
+    )
 }
 
 /// The styles every pane draws with.
@@ -62,6 +91,7 @@ impl Theme {
         let c = |rgb: (u8, u8, u8), idx: u8| -> Option<Color> {
             match support {
                 ColorSupport::None => None,
+                ColorSupport::Ansi16 => Some(map_color(rgb.0, rgb.1, rgb.2, support)),
                 ColorSupport::Ansi256 => Some(Color::Indexed(idx)),
                 ColorSupport::TrueColor => Some(Color::Rgb(rgb.0, rgb.1, rgb.2)),
             }
@@ -168,6 +198,12 @@ mod tests {
         assert_eq!(truecolor, ColorSupport::TrueColor);
         let plain = ColorSupport::detect(|_| None);
         assert_eq!(plain, ColorSupport::Ansi256);
+        let console = ColorSupport::detect(|k| (k == "TERM").then(|| "linux".into()));
+        assert_eq!(console, ColorSupport::Ansi16);
+        assert!(matches!(
+            Theme::new(console).error.fg,
+            Some(c) if !matches!(c, Color::Indexed(_) | Color::Rgb(..))
+        ));
         assert!(matches!(
             Theme::new(plain).success.fg,
             Some(Color::Indexed(_))

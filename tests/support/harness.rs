@@ -34,6 +34,17 @@ impl Harness {
     }
 
     pub async fn with_config(script: Vec<Step>, approval: ApprovalMode, config: &str) -> Harness {
+        Harness::with_setup(script, approval, config, |_, _| {}).await
+    }
+
+    /// Like [`Harness::with_config`], with `setup(project, home)` run before the engine starts
+    /// (the home is also the user's `HOME`).
+    pub async fn with_setup(
+        script: Vec<Step>,
+        approval: ApprovalMode,
+        config: &str,
+        setup: impl FnOnce(&Path, &Path),
+    ) -> Harness {
         let project = tempfile::tempdir().unwrap();
         let home = tempfile::tempdir().unwrap();
         write(
@@ -47,6 +58,7 @@ impl Harness {
             "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n",
         );
         write(project.path(), ".boocode/config.toml", config);
+        setup(project.path(), home.path());
         let server = MockServer::start(script).await;
         let engine_config = config_for(project.path(), home.path(), &server.base_url(), approval);
         let (engine, events, _) = Engine::start(EngineOptions {

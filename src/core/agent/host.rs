@@ -9,6 +9,7 @@ use super::profiles;
 use super::tools::{AgentHost, FileChange, SubagentRequest, TaskInfo};
 use crate::core::background;
 use crate::core::events::Event;
+use crate::core::hooks::points::{self, Notification};
 use crate::core::runtime::Runtime;
 use crate::core::store::{Chat, NewTask, Task};
 
@@ -28,6 +29,15 @@ impl AgentHost for ChatHost {
                 change.after.as_deref(),
                 &change.diff,
             )?;
+            points::notify(
+                &self.rt,
+                Some(&self.chat.id),
+                Notification::PermissionPrompt,
+                format!(
+                    "a change to {} waits for your decision",
+                    change.display_path
+                ),
+            );
             self.rt.emit(Event::ChangePending {
                 chat_id: self.chat.id.clone(),
                 change_id: id.clone(),
@@ -45,6 +55,14 @@ impl AgentHost for ChatHost {
                 .chain(args)
                 .collect::<Vec<_>>()
                 .join(" ");
+            if self.rt.interactive {
+                points::notify(
+                    &self.rt,
+                    Some(&self.chat.id),
+                    Notification::PermissionPrompt,
+                    format!("boocode needs your permission to run {line}"),
+                );
+            }
             self.rt.confirm_command(&self.chat.id, line).await
         }
         .boxed()

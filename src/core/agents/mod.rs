@@ -16,8 +16,10 @@ use tokio::sync::oneshot;
 
 use crate::core::agent::tools::ApprovalMode;
 use crate::core::agent::{failed_before_start, TurnOutcome, TurnStatus};
-use crate::core::events::PermissionAnswer;
+use crate::core::events::{Event, PermissionAnswer};
 use crate::core::runtime::{lock, Runtime};
+use crate::core::worktree::checkout::{self, Isolation};
+use crate::core::worktree::WorktreeSource;
 
 use self::acp::{AcpConnection, SessionOptions};
 use self::registry::Protocol;
@@ -90,6 +92,46 @@ pub async fn run_external_turn(rt: &Arc<Runtime>, request: ExternalTurnRequest) 
         Err(e) => return failed_before_start(rt, &chat_id, 0, e),
     };
     drive(rt, &request, token).await
+}
+
+/// A workspace chat's turn on its agent: the agent works in the chat's own worktree (made on
+/// its first turn, taken over again on later turns and after a restart), and after each turn
+/// what it changed there becomes the chat's pending changes. The worktree stays with the chat
+/// (its agent session works there); an unused one goes with main's orphan cleanup.
+pub async fn run_chat_turn(rt: &Arc<Runtime>, mut request: ExternalTurnRequest) -> TurnOutcome {
+    let chat_id = request.chat_id.clone();
+    if rt.is_turn_running(&chat_id) {
+        // Refused as busy; the running turn captures its own changes.
+        return run_external_turn(rt, request).await;
+    }
+    let agent = match rt.store.chat_agent(&chat_id) {
+        Ok(Some(binding)) => binding.agent,
+        Ok(None) => {
+            let e = anyhow::anyhow!("chat {chat_id} is not bound to an external agent");
+            return failed_before_start(rt, &chat_id, 0, e);
+        }
+        Err(e) => return failed_before_start(rt, &chat_id, 0, e),
+    };
+    let source = WorktreeSource {
+        agent,
+        chat_id: chat_id.clone(),
+        task_id: None,
+    };
+    let place = match checkout::open(rt, source, Isolation::Worktree).await {
+        Ok(place) => place,
+        Err(e) => {
+            let e = e.context("the agent works in a git worktree of the project");
+            return failed_before_start(rt, &chat_id, 0, e);
+        }
+    };
+    request.cwd = Some(place.dir().to_path_buf());
+    let outcome = run_external_turn(rt, request).await;
+    if let Err(e) = checkout::capture(rt, &place).await {
+        rt.emit(Event::Notice {
+            message: format!("reading the agent's worktree changes failed: {e:#}"),
+        });
+    }
+    outcome
 }
 
 /// Ends a turn that failed before the agent took it; the turn is unregistered before

@@ -30,6 +30,35 @@ use crate::core::llm::provider;
 pub fn spawn(
     command: &mut tokio::process::Command,
 ) -> io::Result<(tokio::process::Child, ProcessGroup)> {
+    prepare(command.as_std_mut());
+    let child = command.spawn()?;
+    let pid = child.id().ok_or_else(|| {
+        io::Error::other("the process exited before its process group could be recorded")
+    })?;
+    Ok((child, ProcessGroup::of_leader(pid)))
+}
+
+/// [`spawn`] for a child waited on by a thread rather than a runtime (a terminal session's
+/// reader), with one more step between fork and exec, `after_setsid`, run after boocode's own:
+/// taking a controlling terminal needs the new session.
+pub fn spawn_std_with(
+    command: &mut std::process::Command,
+    after_setsid: impl FnMut() -> io::Result<()> + Send + Sync + 'static,
+) -> io::Result<(std::process::Child, ProcessGroup)> {
+    prepare(command);
+    // SAFETY: the caller's step runs between fork and exec, after `prepare`'s; callers give
+    // only async-signal-safe system calls.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(command, after_setsid);
+    }
+    let child = command.spawn()?;
+    let pid = child.id();
+    Ok((child, ProcessGroup::of_leader(pid)))
+}
+
+/// Withholds the provider keys and installs the pre-exec step every child gets: a session of
+/// its own, the memory-reading capabilities dropped, its group announced to the reaper.
+fn prepare(command: &mut std::process::Command) {
     for var in provider::key_variables() {
         command.env_remove(var);
     }
@@ -38,7 +67,7 @@ pub fn spawn(
     // calls (setsid, prctl, capget, capset, getpid, signal, write); it allocates nothing and
     // touches no locks.
     unsafe {
-        command.pre_exec(move || {
+        std::os::unix::process::CommandExt::pre_exec(command, move || {
             if libc::setsid() == -1 {
                 return Err(io::Error::last_os_error());
             }
@@ -49,16 +78,6 @@ pub fn spawn(
             Ok(())
         });
     }
-    let child = command.spawn()?;
-    let pid = child.id().ok_or_else(|| {
-        io::Error::other("the process exited before its process group could be recorded")
-    })?;
-    // `setsid` made the child the leader of a new group whose id is its pid.
-    let group = ProcessGroup {
-        pgid: pid as libc::pid_t,
-        armed: true,
-    };
-    Ok((child, group))
 }
 
 /// The process group of a child started by [`spawn`]: the child and everything it started
@@ -71,6 +90,14 @@ pub struct ProcessGroup {
 }
 
 impl ProcessGroup {
+    /// The group `setsid` made for the child `pid`: its id is the pid.
+    fn of_leader(pid: u32) -> ProcessGroup {
+        ProcessGroup {
+            pgid: pid as libc::pid_t,
+            armed: true,
+        }
+    }
+
     pub fn id(&self) -> libc::pid_t {
         self.pgid
     }

@@ -11,14 +11,18 @@
 //! as interrupted and any process may repair it.
 
 mod agents;
+mod changes;
 mod chats;
+mod compactions;
 mod models;
 mod owners;
 mod schema;
 mod tasks;
 mod traces;
+mod trust;
 mod workflows;
 mod workspace;
+mod worktrees;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,10 +46,13 @@ const STATEMENT_CACHE_CAPACITY: usize = 128;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub use agents::{ChatAgent, ExternalTask};
+pub use changes::{CapturedRow, ChangeSource};
 pub use chats::{MessageRef, ToolResult};
+pub use compactions::{CompactionRow, MessageAnchor, NewCompaction};
 pub use models::*;
 pub use tasks::NewTask;
-pub use traces::{ReplyEnd, TraceCompletion};
+pub use traces::{ModelCallEnd, ReplyEnd, TraceCompletion};
+pub use trust::ApprovalRow;
 pub use workflows::{
     NewWorkflowRun, WorkflowAgentRow, WorkflowBatch, WorkflowEventRow, WorkflowRun,
 };

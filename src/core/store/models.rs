@@ -130,7 +130,8 @@ pub struct StoredMessage {
     pub id: String,
     pub chat_id: String,
     pub seq: i64,
-    /// `user`, `assistant`, `tool`.
+    /// `user`, `assistant`, `tool`, `workflow` (a run's report), `compaction` (a context
+    /// compaction's notice and summary).
     pub role: String,
     /// `complete`, `streaming`, `interrupted`, `cancelled`, `failed`.
     pub status: String,
@@ -138,6 +139,9 @@ pub struct StoredMessage {
     pub model: Option<String>,
     pub error: Option<String>,
     pub created_at: String,
+    /// A compaction's summary stands in for this message: it is kept, no longer sent.
+    #[serde(default)]
+    pub compacted: bool,
     pub parts: Vec<MessagePart>,
 }
 
@@ -189,14 +193,42 @@ impl TraceRow {
     /// The row of a tool call of `chat`'s turn `turn_number` that starts now: a new ordered id,
     /// `tool_input` as given, not finished, no usage share yet.
     pub fn started(chat: &Chat, turn_number: i64, call: &ToolCall, tool_input: String) -> Self {
+        Self::opened(
+            chat,
+            turn_number,
+            Some(call.id.clone()),
+            call.function.name.clone(),
+            tool_input,
+        )
+    }
+
+    /// The row of a hook of `event` that starts now in `chat`'s turn `turn_number`: named
+    /// `hook:EVENT`, with no tool call of its own (so nothing takes it for one on resume).
+    pub fn hook(chat: &Chat, turn_number: i64, event: &str, tool_input: String) -> Self {
+        Self::opened(
+            chat,
+            turn_number,
+            None,
+            format!("{HOOK_TRACE_PREFIX}{event}"),
+            tool_input,
+        )
+    }
+
+    fn opened(
+        chat: &Chat,
+        turn_number: i64,
+        tool_call_id: Option<String>,
+        tool_name: String,
+        tool_input: String,
+    ) -> Self {
         TraceRow {
             id: super::new_ordered_id(),
             session_id: chat.session_id.clone(),
             chat_id: chat.id.clone(),
             message_id: None,
             turn_number,
-            tool_call_id: Some(call.id.clone()),
-            tool_name: call.function.name.clone(),
+            tool_call_id,
+            tool_name,
             tool_input,
             tool_output: None,
             diff: None,
@@ -211,6 +243,9 @@ impl TraceRow {
         }
     }
 }
+
+/// How the `tool_name` of a hook's trace row starts (`hook:PreToolUse`).
+pub const HOOK_TRACE_PREFIX: &str = "hook:";
 
 /// How one tool call ended, as the transcript shows it next to the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,15 +330,70 @@ pub struct Task {
     pub finished_at: Option<String>,
 }
 
+/// A change to one file of the main checkout, waiting for a person (or decided).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingChange {
     pub id: String,
     pub chat_id: String,
+    /// The agent that made it: the worktree's agent, else the chat's.
+    pub source_agent: String,
+    /// The worktree it was captured from; `None` for a native review-mode edit.
+    pub worktree_id: Option<String>,
+    #[serde(flatten)]
+    pub content: ChangeContent,
+    /// `pending`, `applied` or `rejected`.
+    pub status: String,
+    pub created_at: String,
+}
+
+/// What a change does to the main checkout.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ChangeContent {
+    /// `edit`, `create`, `delete` or `rename`.
+    pub kind: String,
+    /// The file in the main checkout (for a rename, the new name).
     pub path: String,
     pub display_path: String,
+    /// A rename's old name in the main checkout.
+    pub old_path: Option<String>,
+    pub old_display_path: Option<String>,
+    /// Text before and after; `None` where the file is absent, and for binary files.
     pub before: Option<String>,
     pub after: Option<String>,
     pub diff: String,
+    /// A binary file: not diffed; applying copies the bytes from `after_source`.
+    pub binary: bool,
+    /// SHA-256 (hex) of the base file the change was made against; `None` when the base had
+    /// no such file, and for native edits (their `before` is the whole base).
+    pub base_hash: Option<String>,
+    /// SHA-256 (hex) of the new content; `None` for a deletion.
+    pub after_hash: Option<String>,
+    /// Where a binary file's new bytes are (the file in its worktree).
+    pub after_source: Option<String>,
+}
+
+/// An agent's git worktree, as recorded (see `core::worktree`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorktreeRow {
+    pub id: String,
+    pub project_id: String,
+    pub chat_id: Option<String>,
+    pub task_id: Option<String>,
+    pub agent: String,
+    /// `boocode/<agent>/<short id>`.
+    pub branch: String,
+    /// The worktree's top level.
+    pub path: String,
+    /// The main checkout's top level.
+    pub repo_root: String,
+    /// The project root inside the worktree (the project may be a subdirectory of the repo).
+    pub project_dir: String,
+    /// The project root in the main checkout.
+    pub project_root: String,
+    /// The commit it started from; changes are captured against it.
+    pub base_commit: String,
+    /// `active` (its chat or task works in it), `released` (the work ended; kept while
+    /// changes from it wait), `removed`.
     pub status: String,
     pub created_at: String,
 }

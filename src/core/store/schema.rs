@@ -247,7 +247,60 @@ ALTER TABLE tasks ADD COLUMN owner TEXT;
 ALTER TABLE workflow_runs ADD COLUMN owner TEXT;
 ALTER TABLE workflow_agents ADD COLUMN owner TEXT;
 "#,
-    // 6: external agents. A chat bound to one (and the agent's own session id, to continue it
+    // 6: what a person decided about things a repository asks boocode to run (its MCP servers,
+    // its hooks), per project root. The fingerprint is of the definition that was decided, so
+    // a changed definition is asked about again.
+    r#"
+CREATE TABLE project_approvals (
+    project_root  TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    fingerprint   TEXT NOT NULL,
+    decision      TEXT NOT NULL CHECK (decision IN ('approved','denied')),
+    decided_at    TEXT NOT NULL,
+    PRIMARY KEY (project_root, kind, name)
+);
+"#,
+    // 7: context compactions. Each is a `compaction` message in the transcript (its notice
+    // and the summary the model wrote) plus this row: what it saved, and which messages it
+    // covers (seq below `covers_before_seq`, except the user message of the turn the cut fell
+    // in, whose text is still sent). Covered messages stay; they are no longer sent.
+    COMPACTIONS_MIGRATION,
+    // 8: agent worktrees (core/worktree) and what pending changes captured from them carry:
+    // the source agent, the worktree, renames, binary files and the hashes applying checks.
+    r#"
+CREATE TABLE worktrees (
+    id            TEXT PRIMARY KEY,
+    project_id    TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    chat_id       TEXT REFERENCES chats(id) ON DELETE SET NULL,
+    task_id       TEXT REFERENCES tasks(id) ON DELETE SET NULL,
+    agent         TEXT NOT NULL,
+    branch        TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    repo_root     TEXT NOT NULL,
+    project_dir   TEXT NOT NULL,
+    project_root  TEXT NOT NULL,
+    base_commit   TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('active','released','removed')),
+    owner         TEXT,
+    created_at    TEXT NOT NULL,
+    released_at   TEXT,
+    removed_at    TEXT
+);
+CREATE INDEX worktrees_by_chat ON worktrees(chat_id, status);
+CREATE INDEX worktrees_by_status ON worktrees(status, created_at);
+ALTER TABLE pending_changes ADD COLUMN source_agent TEXT;
+ALTER TABLE pending_changes ADD COLUMN worktree_id TEXT REFERENCES worktrees(id) ON DELETE SET NULL;
+ALTER TABLE pending_changes ADD COLUMN kind TEXT;
+ALTER TABLE pending_changes ADD COLUMN old_path TEXT;
+ALTER TABLE pending_changes ADD COLUMN old_display_path TEXT;
+ALTER TABLE pending_changes ADD COLUMN binary INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pending_changes ADD COLUMN base_hash TEXT;
+ALTER TABLE pending_changes ADD COLUMN after_hash TEXT;
+ALTER TABLE pending_changes ADD COLUMN after_source TEXT;
+CREATE INDEX pending_changes_by_status ON pending_changes(status, worktree_id);
+"#,
+    // 9: external agents. A chat bound to one (and the agent's own session id, to continue it
     // after a restart, its mode and model); a task's execution path and tokens.
     r#"
 CREATE TABLE chat_agents (
@@ -262,3 +315,19 @@ ALTER TABLE tasks ADD COLUMN execution_path TEXT;
 ALTER TABLE tasks ADD COLUMN tokens INTEGER;
 "#,
 ];
+
+/// Migration 7 on its own, so it can be renumbered without touching the ones around it.
+const COMPACTIONS_MIGRATION: &str = r#"
+CREATE TABLE compactions (
+    message_id         TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    chat_id            TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    trigger            TEXT NOT NULL CHECK (trigger IN ('auto','overflow','manual')),
+    focus              TEXT,
+    tokens_before      INTEGER NOT NULL,
+    tokens_after       INTEGER NOT NULL,
+    clipped            INTEGER NOT NULL DEFAULT 0,
+    covers_before_seq  INTEGER,
+    kept_user_seq      INTEGER
+);
+CREATE INDEX compactions_by_chat ON compactions(chat_id, covers_before_seq);
+"#;

@@ -1,4 +1,4 @@
-//! Background tasks, agent snapshots and pending changes.
+//! Background tasks and agent snapshots.
 
 use anyhow::{anyhow, Result};
 use rusqlite::{params, Row};
@@ -241,87 +241,6 @@ impl Store {
             pending_tool_calls: serde_json::from_str(&pending)?,
         }))
     }
-
-    pub fn insert_pending_change(
-        &self,
-        chat_id: &str,
-        path: &str,
-        display_path: &str,
-        before: Option<&str>,
-        after: Option<&str>,
-        diff: &str,
-    ) -> Result<String> {
-        let id = new_id();
-        self.with(|c| {
-            c.prepare_cached(
-                "INSERT INTO pending_changes (id, chat_id, path, display_path, before, after, diff,
-                     status, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
-            )?
-            .execute(params![
-                id,
-                chat_id,
-                path,
-                display_path,
-                before,
-                after,
-                diff,
-                now()
-            ])
-        })?;
-        Ok(id)
-    }
-
-    pub fn get_pending_change(&self, id: &str) -> Result<PendingChange> {
-        let id = self.resolve_prefix("pending_changes", id)?;
-        self.with(|c| {
-            c.prepare_cached(
-                "SELECT id, chat_id, path, display_path, before, after, diff, status, created_at
-                 FROM pending_changes WHERE id = ?1",
-            )?
-            .query_row([&id], change_from_row)
-        })
-    }
-
-    /// Changes of a chat (or of every chat) still waiting for the user, oldest first.
-    pub fn list_pending_changes(&self, chat_id: Option<&str>) -> Result<Vec<PendingChange>> {
-        self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT id, chat_id, path, display_path, before, after, diff, status, created_at
-                 FROM pending_changes WHERE status = 'pending' AND (?1 IS NULL OR chat_id = ?1)
-                 ORDER BY created_at, rowid",
-            )?;
-            let rows = stmt.query_map([chat_id], change_from_row)?;
-            rows.collect()
-        })
-    }
-
-    /// Moves a change from status `from` to `to` (`pending`, `applied`, `rejected`); false
-    /// when it was no longer `from`.
-    pub fn resolve_pending_change(&self, id: &str, from: &str, to: &str) -> Result<bool> {
-        let n = self.with(|c| {
-            c.prepare_cached(
-                "UPDATE pending_changes SET status = ?3, resolved_at = ?4
-                 WHERE id = ?1 AND status = ?2",
-            )?
-            .execute(params![id, from, to, now()])
-        })?;
-        Ok(n == 1)
-    }
-}
-
-fn change_from_row(r: &Row<'_>) -> rusqlite::Result<PendingChange> {
-    Ok(PendingChange {
-        id: r.get(0)?,
-        chat_id: r.get(1)?,
-        path: r.get(2)?,
-        display_path: r.get(3)?,
-        before: r.get(4)?,
-        after: r.get(5)?,
-        diff: r.get(6)?,
-        status: r.get(7)?,
-        created_at: r.get(8)?,
-    })
 }
 
 pub(super) fn snapshot_json(s: &AgentSnapshot) -> Result<(String, String)> {

@@ -82,33 +82,13 @@ fn messages_round_trip_with_parts_in_order() {
     let call_id = store.begin_model_call(&chat.id, 1, "m").unwrap();
     let a = store.begin_assistant_message(&chat.id, 1, "m").unwrap();
     let call = ToolCall::new("c1", "read_file", r#"{"file_path":"x"}"#);
-    store
-        .finish_reply(&ReplyEnd {
-            call_id: &call_id,
-            message_id: &a.id,
-            parts: &[
-                MessagePart::text(PartKind::Reasoning, "hmm"),
-                MessagePart::text(PartKind::Text, "let me look"),
-                MessagePart::tool_call(&call),
-            ],
-            status: "complete",
-            error: None,
-            usage: &Usage::default(),
-            finish_reason: Some("tool_calls"),
-            latency_ms: 3,
-        })
-        .unwrap();
-    let snapshot = AgentSnapshot {
-        chat_id: chat.id.clone(),
-        model: "m".into(),
-        agent: "general-purpose".into(),
-        mode: "auto".into(),
-        state: "awaiting_model".into(),
-        turn_number: 1,
-        step: 1,
-        history: vec![],
-        pending_tool_calls: vec![],
-    };
+    let parts = [
+        MessagePart::text(PartKind::Reasoning, "hmm"),
+        MessagePart::text(PartKind::Text, "let me look"),
+        MessagePart::tool_call(&call),
+    ];
+    finish_tool_call_reply(&store, &call_id, &a.id, &parts);
+    let snapshot = snapshot_of(&chat, 1, vec![]);
     store
         .record_tool_results(
             &chat.id,
@@ -634,4 +614,115 @@ fn tool_outcomes_cover_the_asked_stretch_only() {
         )
         .unwrap();
     assert_eq!(ids(older), ["call-1", "call-2", "call-3"]);
+}
+
+/// Closes a model call whose reply made tool calls.
+fn finish_tool_call_reply(store: &Store, call_id: &str, message_id: &str, parts: &[MessagePart]) {
+    store
+        .finish_reply(&ReplyEnd {
+            call_id,
+            message_id,
+            parts,
+            status: "complete",
+            error: None,
+            usage: &Usage::default(),
+            finish_reason: Some("tool_calls"),
+            latency_ms: 3,
+        })
+        .unwrap();
+}
+
+/// The snapshot of `chat` waiting for the model in `turn`.
+fn snapshot_of(chat: &Chat, turn: i64, history: Vec<ChatMessage>) -> AgentSnapshot {
+    AgentSnapshot {
+        chat_id: chat.id.clone(),
+        model: "m".into(),
+        agent: "general-purpose".into(),
+        mode: "auto".into(),
+        state: "awaiting_model".into(),
+        turn_number: turn,
+        step: 1,
+        history,
+        pending_tool_calls: vec![],
+    }
+}
+
+/// Turn `turn`: a user message, an assistant message calling `call_id`, its result.
+fn tool_turn(store: &Store, chat: &Chat, turn: i64, call_id: &str) {
+    store
+        .insert_user_message(&chat.id, turn, &format!("turn {turn}"), &[])
+        .unwrap();
+    let model_call = store.begin_model_call(&chat.id, turn, "m").unwrap();
+    let a = store.begin_assistant_message(&chat.id, turn, "m").unwrap();
+    let call = ToolCall::new(call_id, "read_file", "{}");
+    finish_tool_call_reply(store, &model_call, &a.id, &[MessagePart::tool_call(&call)]);
+    let snapshot = snapshot_of(chat, turn, vec![]);
+    let result = ToolResult {
+        tool_call_id: call_id,
+        tool_name: "read_file",
+        content: "output",
+    };
+    store
+        .record_tool_results(&chat.id, turn, &[result], &snapshot)
+        .unwrap();
+}
+
+#[test]
+fn a_compaction_marks_what_its_summary_covers_and_saves_its_snapshot_with_it() {
+    let (store, _s, chat) = fixture();
+    for (turn, call) in [(1, "c1"), (2, "c2"), (3, "c3")] {
+        tool_turn(&store, &chat, turn, call);
+    }
+    // Cut inside turn 2, before its call: turn 1 and nothing else is covered; turn 2's user
+    // message stays (its text is still sent).
+    let history = vec![ChatMessage::system("s"), ChatMessage::user("summary")];
+    let snapshot = snapshot_of(&chat, 3, history);
+    let new = NewCompaction {
+        chat_id: &chat.id,
+        turn_number: 3,
+        trigger: "auto",
+        focus: None,
+        notice: "context compacted: 9k → 2k tokens",
+        summary: Some("what happened"),
+        first_kept: Some(MessageAnchor::ToolCall("c2".into())),
+        kept_user: Some(MessageAnchor::UserOfTurn(2)),
+        tokens_before: 9_000,
+        tokens_after: 2_000,
+        clipped: 1,
+    };
+    let id = store.record_compaction(&new, &snapshot).unwrap();
+    assert_eq!(
+        store.load_snapshot(&chat.id).unwrap(),
+        Some(snapshot.clone())
+    );
+    let messages = store.load_messages(&chat.id).unwrap();
+    let covered: Vec<(i64, &str)> = messages
+        .iter()
+        .filter(|m| m.compacted)
+        .map(|m| (m.turn_number, m.role.as_str()))
+        .collect();
+    assert_eq!(covered, [(1, "user"), (1, "assistant"), (1, "tool")]);
+    let note = messages.last().unwrap();
+    assert_eq!(
+        (note.id.as_str(), note.role.as_str()),
+        (id.as_str(), "compaction")
+    );
+    assert_eq!(note.parts[1].content, "what happened");
+    // A later one covers up to turn 3's user message, turn 2's included this time.
+    let later = NewCompaction {
+        first_kept: Some(MessageAnchor::UserOfTurn(3)),
+        kept_user: Some(MessageAnchor::UserOfTurn(3)),
+        ..new
+    };
+    store.record_compaction(&later, &snapshot).unwrap();
+    let messages = store.load_messages(&chat.id).unwrap();
+    let covered = messages.iter().filter(|m| m.compacted).count();
+    assert_eq!(
+        covered, 6,
+        "turns 1 and 2, not the first compaction's message"
+    );
+    let rows = store.compactions(&chat.id).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].tokens_before, rows[0].clipped), (9_000, 1));
+    assert!(rows[0].covers_before_seq < rows[1].covers_before_seq);
 }

@@ -14,7 +14,8 @@ use crate::core::agent::tools::ApprovalMode;
 use crate::core::agent::{self, profiles, TurnRequest, TurnStatus};
 use crate::core::runtime::Runtime;
 use crate::core::store::NewChat;
-use crate::core::worktree::Worktree;
+use crate::core::worktree::checkout::{self, Checkout, Isolation};
+use crate::core::worktree::WorktreeSource;
 
 /// Retries beyond this are ignored.
 const MAX_RETRIES: u32 = 5;
@@ -127,21 +128,14 @@ async fn attempt_once(
         None => None,
     };
     let mut approval = rt.config.approval;
-    let worktree = match spec.isolation.as_deref() {
-        None | Some("") | Some("none") => None,
+    let isolated = match spec.isolation.as_deref() {
+        None | Some("") | Some("none") => false,
         Some("worktree") => {
-            let root = rt.project_root.clone();
-            match tokio::task::spawn_blocking(move || Worktree::create(&root)).await {
-                Ok(Ok(wt)) => {
-                    // The worktree is the sandbox for edits; they come back for review.
-                    if approval != ApprovalMode::ReadOnly {
-                        approval = ApprovalMode::Auto;
-                    }
-                    Some(wt)
-                }
-                Ok(Err(e)) => return fail(format!("{e:#}")),
-                Err(e) => return fail(format!("creating the worktree failed: {e}")),
+            // The worktree is the sandbox for edits; they come back for review.
+            if approval != ApprovalMode::ReadOnly {
+                approval = ApprovalMode::Auto;
             }
+            true
         }
         Some(other) => return fail(format!("unknown isolation '{other}' (expected 'worktree')")),
     };
@@ -161,12 +155,27 @@ async fn attempt_once(
         agent: &profile.name,
     }) {
         Ok(c) => c,
-        Err(e) => {
-            cleanup_worktree(worktree).await;
-            return fail(format!("creating the agent's chat failed: {e:#}"));
-        }
+        Err(e) => return fail(format!("creating the agent's chat failed: {e:#}")),
     };
     on_chat(&chat.id);
+    let worktree = if isolated {
+        let source = WorktreeSource {
+            agent: profile.name.clone(),
+            chat_id: chat.id.clone(),
+            task_id: None,
+        };
+        match checkout::open(rt, source, Isolation::Worktree).await {
+            Ok(place) => Some(place),
+            Err(e) => {
+                return AgentOutcome {
+                    chat_id: Some(chat.id),
+                    ..fail(format!("{e:#}"))
+                }
+            }
+        }
+    } else {
+        None
+    };
     let mut text = spec.prompt.clone();
     if structured.is_some() {
         text.push_str(&format!(
@@ -177,8 +186,8 @@ async fn attempt_once(
     let mut request = TurnRequest::new(&chat.id, &text, approval)
         .with_parent_cancel(token.clone())
         .with_effort(spec.effort.clone());
-    if let Some(wt) = &worktree {
-        request = request.with_root(wt.project_dir.clone());
+    if let Some(place) = &worktree {
+        request = request.with_root(place.dir().to_path_buf());
     }
     if let Some(so) = &structured {
         request = request.with_structured_output(so.clone());
@@ -189,7 +198,7 @@ async fn attempt_once(
         tokens += outcome.usage.total();
         match outcome.status {
             TurnStatus::Cancelled => {
-                cleanup_worktree(worktree).await;
+                finish_worktree(rt, worktree, false).await;
                 return AgentOutcome {
                     value: Err("cancelled".into()),
                     tokens,
@@ -224,9 +233,7 @@ async fn attempt_once(
             }
         }
     };
-    if let Some(wt) = worktree {
-        crate::core::worktree::collect_as_pending(rt, &chat.id, wt).await;
-    }
+    finish_worktree(rt, worktree, true).await;
     AgentOutcome {
         value,
         tokens,
@@ -235,13 +242,16 @@ async fn attempt_once(
     }
 }
 
-async fn cleanup_worktree(worktree: Option<Worktree>) {
-    if let Some(wt) = worktree {
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Err(e) = wt.remove() {
-                tracing::warn!("removing worktree {} failed: {e:#}", wt.path.display());
-            }
-        })
-        .await;
+/// The call is over: its worktree's changes (unless it was cancelled) wait for review as
+/// pending changes of its chat, and the worktree goes once none waits.
+async fn finish_worktree(rt: &Arc<Runtime>, worktree: Option<Checkout>, keep_changes: bool) {
+    let Some(place) = worktree else { return };
+    if keep_changes {
+        if let Err(e) = checkout::capture(rt, &place).await {
+            tracing::warn!("reading the worktree's changes failed: {e:#}");
+        }
+    }
+    if let Err(e) = checkout::release(rt, &place).await {
+        tracing::warn!("removing the worktree failed: {e:#}");
     }
 }

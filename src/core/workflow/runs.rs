@@ -26,6 +26,7 @@ use super::protocol::{AgentSpec, FromWorker, ToWorker, WorkerLimits};
 use super::report;
 use super::worker::{WorkerCommand, WorkerProcess};
 use crate::core::events::Event;
+use crate::core::hooks::points::{self, Notification};
 use crate::core::runtime::{lock, Runtime};
 use crate::core::store::{
     NewWorkflowRun, WorkflowAgentRow, WorkflowBatch, WorkflowEventRow, WorkflowRun,
@@ -425,6 +426,12 @@ async fn drive(
         );
         report::post(&rt, chat_id, &run.id, &report);
     }
+    points::notify(
+        &rt,
+        run.parent_chat_id.as_deref(),
+        Notification::WorkflowRun,
+        format!("workflow {} {status} (run {})", run.workflow, run.id),
+    );
     lock(&rt.workflows.running).remove(&run.id);
     RunOutcome {
         run_id: run.id,

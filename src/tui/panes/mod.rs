@@ -1,8 +1,10 @@
 //! The pane kinds and the one factory that makes them from a [`PaneSpec`].
 
 pub mod background;
+pub mod changes;
 pub mod chat;
 pub mod orchestrator;
+pub mod terminal;
 pub mod timeline;
 pub mod trace;
 
@@ -17,10 +19,28 @@ pub fn make_pane(spec: PaneSpec, ctx: &PaneContext<'_>) -> anyhow::Result<Box<dy
         PaneSpec::Chat { chat_id } => Box::new(chat::ChatPane::new(&chat_id, ctx)?),
         PaneSpec::Trace { chat_id } => Box::new(trace::TracePane::new(chat_id, ctx)),
         PaneSpec::Background => Box::new(background::BackgroundPane::new(ctx)),
+        PaneSpec::Changes => Box::new(changes::ChangesPane::new(ctx)),
         PaneSpec::Timeline { chat_id } => Box::new(timeline::TimelinePane::new(chat_id, ctx)),
         PaneSpec::Orchestrator { run_id } => {
             Box::new(orchestrator::OrchestratorPane::new(run_id, ctx))
         }
+        PaneSpec::Terminal {
+            argv,
+            cwd,
+            cols,
+            rows,
+        } => Box::new(terminal::TerminalPane::new(
+            crate::core::pty::session::SessionSpec {
+                argv,
+                cwd,
+                size: crate::core::pty::screen::GridSize {
+                    cols: cols.max(1),
+                    rows: rows.max(1),
+                },
+                truecolor: crate::tui::theme::outer_truecolor(|k| std::env::var(k).ok()),
+            },
+            ctx,
+        )),
     })
 }
 

@@ -147,6 +147,19 @@ impl TracePane {
         self.follow = self.window.len() >= self.total;
     }
 
+    /// A new row of the chat was written: counted, and shown when the window is at its end.
+    fn grow(&mut self, ctx: &PaneContext<'_>) -> bool {
+        let was_tail = self.at_tail();
+        self.total += 1;
+        if was_tail {
+            self.extend_after(ctx);
+            if self.follow {
+                self.selected = self.window.len().saturating_sub(1);
+            }
+        }
+        true
+    }
+
     fn at_tail(&self) -> bool {
         self.start + self.window.len() >= self.total
     }
@@ -600,17 +613,14 @@ impl Pane for TracePane {
         };
         self.chat.refresh(event, ctx);
         match event {
-            Event::ToolStarted { chat_id, .. } if *chat_id == chat => {
-                let was_tail = self.at_tail();
-                self.total += 1;
-                if was_tail {
-                    self.extend_after(ctx);
-                    if self.follow {
-                        self.selected = self.window.len().saturating_sub(1);
-                    }
-                }
-                true
-            }
+            Event::ToolStarted { chat_id, .. } if *chat_id == chat => self.grow(ctx),
+            // A hook's row is written when it starts and shown once it ends, so the next
+            // rows after the window's end include it.
+            Event::HookFinished {
+                chat_id: Some(chat_id),
+                trace_id: Some(_),
+                ..
+            } if *chat_id == chat => self.grow(ctx),
             Event::ToolFinished {
                 chat_id, trace_id, ..
             } if *chat_id == chat => {
@@ -849,5 +859,31 @@ mod tests {
             input: serde_json::json!({}),
         };
         assert!(!pane.on_event(&other, &ctx));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_finished_hook_shows_as_a_row_of_its_chat() {
+        let t = TestEngine::new();
+        let ctx = ctx_for(&t, Some(&t.chat.id));
+        let mut pane = TracePane::new(None, &ctx);
+        let hook = TraceRow::hook(&t.chat, 1, "PreToolUse", r#"{"command":"guard.sh"}"#.into());
+        t.engine
+            .store()
+            .insert_traces(std::slice::from_ref(&hook))
+            .unwrap();
+        let finished = |chat_id: &str| Event::HookFinished {
+            chat_id: Some(chat_id.into()),
+            trace_id: Some(hook.id.clone()),
+            event: "PreToolUse".into(),
+            command: "guard.sh".into(),
+            outcome: "blocked".into(),
+            latency_ms: 3,
+            message: Some("no".into()),
+            system_message: None,
+        };
+        assert!(!pane.on_event(&finished("someone-else"), &ctx));
+        assert!(pane.on_event(&finished(&t.chat.id), &ctx));
+        assert_eq!(pane.total, 1);
+        assert_eq!(pane.window[0].tool_name, "hook:PreToolUse");
     }
 }

@@ -16,7 +16,12 @@ pub fn build_change(
     before: Option<String>,
     after: Option<String>,
 ) -> FileChange {
-    let diff = unified_diff(&display_path, before.as_deref(), after.as_deref());
+    let diff = unified_diff(
+        &display_path,
+        &display_path,
+        before.as_deref(),
+        after.as_deref(),
+    );
     FileChange {
         path,
         display_path,
@@ -38,17 +43,29 @@ impl FileChange {
     }
 }
 
-fn unified_diff(display_path: &str, before: Option<&str>, after: Option<&str>) -> String {
+/// The unified diff from `before` (named `old_name`) to `after` (named `new_name`), with
+/// `a/` and `b/` headers; binary content is named, not diffed.
+pub fn unified_diff(
+    old_name: &str,
+    new_name: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> String {
     let old = before.unwrap_or("");
     let new = after.unwrap_or("");
     if old.contains('\0') || new.contains('\0') {
-        return format!("Binary files a/{display_path} and b/{display_path} differ\n");
+        return binary_diff(old_name, new_name);
     }
     TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{display_path}"), &format!("b/{display_path}"))
+        .header(&format!("a/{old_name}"), &format!("b/{new_name}"))
         .to_string()
+}
+
+/// What a diff of a binary file says instead of hunks.
+pub fn binary_diff(old_name: &str, new_name: &str) -> String {
+    format!("Binary files a/{old_name} and b/{new_name} differ\n")
 }
 
 /// Reads a file for a change's `before`. Non-UTF-8 bytes are replaced, which is also how
@@ -86,7 +103,9 @@ pub fn apply_change(change: &FileChange) -> io::Result<()> {
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `bytes` through a temporary file in the same directory and a rename (creating the
+/// directory), keeping an existing file's permissions.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path
         .parent()

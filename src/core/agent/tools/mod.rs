@@ -11,6 +11,7 @@ pub mod edit_file;
 pub mod glob;
 pub mod grep;
 pub mod list_dir;
+pub mod mcp;
 pub mod path_guard;
 pub mod read_file;
 pub mod run_command;
@@ -188,8 +189,8 @@ impl ToolError {
 
 /// One tool.
 pub trait Tool: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn description(&self) -> &'static str;
+    fn name(&self) -> &str;
+    fn description(&self) -> &str;
     /// JSON Schema of the arguments object.
     fn parameters(&self) -> Value;
     fn kind(&self) -> ToolKind;
@@ -243,18 +244,27 @@ pub fn builtin_tools() -> Vec<Arc<dyn Tool>> {
 
 /// Names of the built-in tools that only read (safe in any approval mode, and safe to run
 /// concurrently).
-pub fn read_only_tool_names() -> Vec<&'static str> {
+pub fn read_only_tool_names() -> Vec<String> {
     builtin_tools()
         .iter()
         .filter(|t| t.kind() == ToolKind::ReadOnly)
-        .map(|t| t.name())
+        .map(|t| t.name().to_string())
         .collect()
 }
 
-/// The tools one agent may call, looked up by name.
+/// Tools that come and go while the engine runs (those of MCP servers).
+pub trait DynamicTools: Send + Sync {
+    /// The tools offered now.
+    fn tools(&self) -> Vec<Arc<dyn Tool>>;
+    /// Resolves once the tools that are being set up are known (bounded by their own timeouts).
+    fn ready(&self) -> BoxFuture<'_, ()>;
+}
+
+/// The tools one agent may call, looked up by name: the fixed ones, then the dynamic ones.
 #[derive(Clone)]
 pub struct ToolRegistry {
     tools: Vec<Arc<dyn Tool>>,
+    dynamic: Option<Arc<dyn DynamicTools>>,
 }
 
 impl ToolRegistry {
@@ -268,7 +278,27 @@ impl ToolRegistry {
                 None => kept.push(tool),
             }
         }
-        ToolRegistry { tools: kept }
+        ToolRegistry {
+            tools: kept,
+            dynamic: None,
+        }
+    }
+
+    /// Adds a source of tools known only at run time; a fixed tool keeps its name.
+    pub fn with_dynamic(mut self, dynamic: Arc<dyn DynamicTools>) -> Self {
+        self.dynamic = Some(dynamic);
+        self
+    }
+
+    fn dynamic_tools(&self) -> Vec<Arc<dyn Tool>> {
+        self.dynamic.as_ref().map(|d| d.tools()).unwrap_or_default()
+    }
+
+    /// Waits for the dynamic tools being set up (see [`DynamicTools::ready`]).
+    pub async fn ready(&self) {
+        if let Some(dynamic) = &self.dynamic {
+            dynamic.ready().await;
+        }
     }
 
     pub fn builtin() -> Self {
@@ -276,15 +306,26 @@ impl ToolRegistry {
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<dyn Tool>> {
-        self.tools.iter().find(|t| t.name() == name).cloned()
+        self.tools
+            .iter()
+            .find(|t| t.name() == name)
+            .cloned()
+            .or_else(|| self.dynamic_tools().into_iter().find(|t| t.name() == name))
     }
 
-    pub fn names(&self) -> Vec<&'static str> {
-        self.tools.iter().map(|t| t.name()).collect()
+    pub fn names(&self) -> Vec<String> {
+        self.all().iter().map(|t| t.name().to_string()).collect()
     }
 
-    pub fn tools(&self) -> &[Arc<dyn Tool>] {
-        &self.tools
+    /// The fixed tools, then the dynamic ones whose names no fixed tool has.
+    fn all(&self) -> Vec<Arc<dyn Tool>> {
+        let mut all = self.tools.clone();
+        for tool in self.dynamic_tools() {
+            if !all.iter().any(|t| t.name() == tool.name()) {
+                all.push(tool);
+            }
+        }
+        all
     }
 
     pub fn specs(&self) -> Vec<ToolSpec> {
@@ -292,7 +333,7 @@ impl ToolRegistry {
     }
 
     pub fn specs_for(&self, filter: impl Fn(&dyn Tool) -> bool) -> Vec<ToolSpec> {
-        self.tools
+        self.all()
             .iter()
             .filter(|t| filter(t.as_ref()))
             .map(|t| t.spec())

@@ -54,6 +54,7 @@ use crate::core::context::window::ContextUse;
 use crate::core::context::{self, skills::SkillCatalog};
 use crate::core::engine::Engine;
 use crate::core::events::{retry_notice, Command, Event};
+use crate::core::hooks;
 use crate::core::llm::images;
 use crate::core::store::StoredMessage;
 use crate::tui::markdown::MarkdownStream;
@@ -61,7 +62,9 @@ use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
 use crate::tui::theme::Theme;
 
 use composer::Composer;
-use items::{file_name, line_text, truncate, ChangeState, Item, Kind, ToolItem, ToolState};
+use items::{
+    file_name, line_text, summary_item, truncate, ChangeState, Item, Kind, ToolItem, ToolState,
+};
 use slash::Slash;
 
 /// Messages loaded per page.
@@ -218,7 +221,11 @@ impl ChatPane {
         };
         pane.reindex();
         for c in engine.pending_changes(Some(chat_id))? {
-            pane.push(Kind::pending_change(c.id, c.display_path, c.diff));
+            pane.push(Kind::pending_change(
+                c.id,
+                c.content.display_path,
+                c.content.diff,
+            ));
         }
         pane.link_changes();
         pane.mark_decided_changes();
@@ -856,6 +863,7 @@ impl Pane for ChatPane {
             | Event::CommandConfirmationRequested { chat_id, .. }
             | Event::ModelList { chat_id, .. }
             | Event::ContextLoaded { chat_id, .. }
+            | Event::ContextCompacted { chat_id, .. }
             | Event::TurnFinished { chat_id, .. }
             | Event::WorkflowReported { chat_id, .. }
             | Event::PermissionRequested { chat_id, .. }
@@ -863,6 +871,7 @@ impl Pane for ChatPane {
             | Event::AgentPlan { chat_id, .. }
             | Event::AgentSession { chat_id, .. }
             | Event::AgentCommands { chat_id, .. } => *chat_id == self.chat_id,
+            Event::HookFinished { chat_id, .. } => chat_id.as_deref() == Some(&self.chat_id),
             // Carries no chat id: it is ours if we show the change.
             Event::ChangeResolved { .. } => true,
             _ => false,

@@ -21,6 +21,8 @@ pub enum Slash {
     Skills,
     /// `/agent NAME`: run the chat on an external agent.
     Agent(String),
+    /// Compact the context now, the summary minding the focus if one is given.
+    Compact(Option<String>),
     Help,
 }
 
@@ -40,6 +42,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("workflow", "NAME [ARGS]", "run a workflow"),
     ("skills", "", "list the agent's skills"),
     ("agent", "NAME", "run this chat on an external agent"),
+    (
+        "compact",
+        "[FOCUS]",
+        "summarise the older context now (FOCUS: what to keep)",
+    ),
     ("help", "", "keys and commands"),
 ];
 
@@ -90,6 +97,7 @@ pub fn parse(input: &str) -> Result<Option<Slash>, String> {
         }
         "skills" => Slash::Skills,
         "agent" => Slash::Agent(need("an agent name (`boocode agents` lists them)")?),
+        "compact" => Slash::Compact((!arg.is_empty()).then(|| arg.to_string())),
         "help" => Slash::Help,
         other => return Err(format!("unknown command /{other} — /help lists them")),
     };
@@ -120,6 +128,11 @@ mod tests {
         assert_eq!(parse("//etc/hosts"), Ok(None));
         assert_eq!(parse("/new"), Ok(Some(Slash::New)));
         assert_eq!(parse("/skills"), Ok(Some(Slash::Skills)));
+        assert_eq!(parse("/compact"), Ok(Some(Slash::Compact(None))));
+        assert_eq!(
+            parse("/compact  the failing test "),
+            Ok(Some(Slash::Compact(Some("the failing test".into()))))
+        );
         assert_eq!(
             parse("/model  deepseek-chat "),
             Ok(Some(Slash::Model("deepseek-chat".into())))

@@ -88,6 +88,7 @@ pub(super) fn ctx<'a>(e: &'a Env, theme: &'a Theme, tick: u64) -> PaneContext<'a
         session_id: "",
         focused_chat: None,
         tick,
+        wake: crate::tui::test_support::wake(),
     }
 }
 
@@ -1323,4 +1324,68 @@ fn the_title_shows_context_use_from_each_model_call() {
         },
     );
     assert!(title(&p).ends_with(" · 38k / 128k"), "{}", title(&p));
+}
+
+#[test]
+fn compacted_messages_show_dimmed_under_a_note_and_the_summary_expands() {
+    use crate::core::store::{MessageAnchor, NewCompaction};
+    let e = env();
+    let store = e.engine.store();
+    store
+        .insert_user_message(&e.chat_id, 1, "the first task", &[])
+        .unwrap();
+    store
+        .insert_user_message(&e.chat_id, 2, "the second task", &[])
+        .unwrap();
+    let snapshot = AgentSnapshot {
+        chat_id: e.chat_id.clone(),
+        model: "mock-model".into(),
+        agent: "general-purpose".into(),
+        mode: "auto".into(),
+        state: "idle".into(),
+        turn_number: 2,
+        step: 0,
+        history: vec![],
+        pending_tool_calls: vec![],
+    };
+    let compaction = NewCompaction {
+        chat_id: &e.chat_id,
+        turn_number: 2,
+        trigger: "manual",
+        focus: None,
+        notice: "context compacted: 9k → 2k tokens",
+        summary: Some("line one\nline two"),
+        first_kept: Some(MessageAnchor::UserOfTurn(2)),
+        kept_user: Some(MessageAnchor::UserOfTurn(2)),
+        tokens_before: 9_000,
+        tokens_after: 2_000,
+        clipped: 0,
+    };
+    store.record_compaction(&compaction, &snapshot).unwrap();
+    let mut p = new_pane(&e);
+    let compacted: Vec<bool> = p.items.iter().map(|i| i.compacted).collect();
+    assert_eq!(
+        compacted,
+        [false, true, false, false],
+        "note, turn 1, turn 2, summary"
+    );
+    let out = draw(&mut p, &e, &theme(), 100, 14, 0);
+    assert!(out.contains("compacted: the model no longer sees"), "{out}");
+    assert!(
+        out.contains("▸ context compacted: 9k → 2k tokens — summary (2 lines)"),
+        "{out}"
+    );
+    let summary = p.items.len() - 1;
+    assert!(p.items[summary].toggle());
+    let out = draw(&mut p, &e, &theme(), 100, 14, 0);
+    assert!(out.contains("line two"), "{out}");
+
+    typed(&mut p, &e, "/compact the parser");
+    assert_eq!(
+        key(&mut p, &e, KeyCode::Enter, KeyModifiers::NONE),
+        KeyOutcome::Actions(vec![AppAction::Engine(Command::CompactChat {
+            chat_id: e.chat_id.clone(),
+            focus: Some("the parser".into()),
+        })])
+    );
 }
