@@ -59,7 +59,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 30] = [
         Action::SplitRight,
         Action::SplitDown,
         Action::FocusLeft,

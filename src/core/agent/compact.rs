@@ -270,7 +270,6 @@ async fn compact_idle_chat(
         reasoning_effort: None,
         root: None,
         structured: None,
-        stop_continuations: 0,
     };
     let specs = tool_specs(rt, &state.chat, None);
     match compact(rt, &mut state, &specs, token, Trigger::Manual { focus }).await? {
