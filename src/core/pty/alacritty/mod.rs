@@ -247,3 +247,6 @@ impl ScreenEngine for AlacrittyScreen {
         std::mem::take(&mut self.signals)
     }
 }
+
+#[cfg(test)]
+mod tests;
