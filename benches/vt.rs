@@ -20,8 +20,23 @@ const SIZE: GridSize = GridSize {
 /// Lines of varied prose-like ASCII, each ending in CR LF: the screen scrolls all the time.
 fn scrolling_text() -> Vec<u8> {
     let words = [
-        "terminal", "pane", "scrollback", "engine", "cell", "cursor", "the", "a", "of", "bytes",
-        "reflow", "history", "compile", "warning:", "error[E0308]:", "-->", "src/main.rs:12:5",
+        "terminal",
+        "pane",
+        "scrollback",
+        "engine",
+        "cell",
+        "cursor",
+        "the",
+        "a",
+        "of",
+        "bytes",
+        "reflow",
+        "history",
+        "compile",
+        "warning:",
+        "error[E0308]:",
+        "-->",
+        "src/main.rs:12:5",
     ];
     let mut out = Vec::with_capacity(STREAM_BYTES);
     let mut n = 0usize;
@@ -48,7 +63,12 @@ fn colour_heavy() -> Vec<u8> {
         let sgr = match n % 4 {
             0 => format!("\x1b[{}m", 31 + n % 7),
             1 => format!("\x1b[1;38;5;{}m", n % 256),
-            2 => format!("\x1b[4;38;2;{};{};{}m", n % 256, (n * 3) % 256, (n * 7) % 256),
+            2 => format!(
+                "\x1b[4;38;2;{};{};{}m",
+                n % 256,
+                (n * 3) % 256,
+                (n * 7) % 256
+            ),
             _ => format!("\x1b[0;48;5;{}m", (n * 5) % 256),
         };
         out.extend_from_slice(sgr.as_bytes());
@@ -75,7 +95,11 @@ fn recorded_programs() -> Vec<u8> {
         })
         .collect();
     recordings.sort();
-    assert!(!recordings.is_empty(), "no 80x24 recordings in {}", dir.display());
+    assert!(
+        !recordings.is_empty(),
+        "no 80x24 recordings in {}",
+        dir.display()
+    );
     let mut out = Vec::with_capacity(STREAM_BYTES);
     while out.len() < STREAM_BYTES {
         for recording in &recordings {

@@ -198,7 +198,8 @@ fn parse_capture(text: &str, cols: u16, rows: u16) -> Capture {
                     };
                     match c.width().unwrap_or(0) {
                         0 => {
-                            if let Some(last) = row.iter_mut().rev().find(|cell| !cell.text.is_empty())
+                            if let Some(last) =
+                                row.iter_mut().rev().find(|cell| !cell.text.is_empty())
                             {
                                 last.text.push(c);
                             }
@@ -272,13 +273,19 @@ fn same_cursor(tmux: &str, ours: &str, cols: u16) -> bool {
         Some((x.parse().ok()?, y.parse().ok()?))
     };
     match (parse(tmux), parse(ours)) {
-        (Some((tx, ty)), Some((ox, oy))) => ty == oy && (tx == ox || (tx == cols && ox + 1 == cols)),
+        (Some((tx, ty)), Some((ox, oy))) => {
+            ty == oy && (tx == ox || (tx == cols && ox + 1 == cols))
+        }
         _ => false,
     }
 }
 
 fn plain_row(row: &[CapturedCell]) -> String {
-    row.iter().map(|c| c.text.as_str()).collect::<String>().trim_end().to_string()
+    row.iter()
+        .map(|c| c.text.as_str())
+        .collect::<String>()
+        .trim_end()
+        .to_string()
 }
 
 /// The first difference between tmux's screen and ours, described for a person.

@@ -113,7 +113,10 @@ mod tests {
     #[test]
     fn plain_capture_trims_rows_and_ends_with_the_cursor() {
         let screen = screen(b"ab  \r\n\x1b[31mc\x1b[0m\r\n\xe4\xb8\xad!");
-        assert_eq!(capture_screen(&screen, false), "ab\nc\n\u{4e2d}!\ncursor 3,2\n");
+        assert_eq!(
+            capture_screen(&screen, false),
+            "ab\nc\n\u{4e2d}!\ncursor 3,2\n"
+        );
     }
 
     #[test]

@@ -86,7 +86,10 @@ mod tests {
             color(TermColor::Named(NamedColor::BrightWhite)),
             Color::Indexed(15)
         );
-        assert_eq!(color(TermColor::Named(NamedColor::DimCyan)), Color::Indexed(6));
+        assert_eq!(
+            color(TermColor::Named(NamedColor::DimCyan)),
+            Color::Indexed(6)
+        );
         assert_eq!(
             color(TermColor::Named(NamedColor::Foreground)),
             Color::Default

@@ -2,12 +2,12 @@
 //! modes it does not know (47 and 1047), which tmux and xterm honour.
 
 use alacritty_terminal::term::Term;
+use alacritty_terminal::vte::ansi::cursor_icon::CursorIcon;
 use alacritty_terminal::vte::ansi::{
     Attr, CharsetIndex, ClearMode, CursorShape, CursorStyle, Handler, Hyperlink, KeyboardModes,
     KeyboardModesApplyBehavior, LineClearMode, Mode, ModifyOtherKeys, PrivateMode, Rgb,
     ScpCharPath, ScpUpdateMode, StandardCharset, TabulationClearMode,
 };
-use alacritty_terminal::vte::ansi::cursor_icon::CursorIcon;
 
 use super::events::EventSink;
 

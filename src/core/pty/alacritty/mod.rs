@@ -18,8 +18,7 @@ use alacritty_terminal::term::{self, Config, Osc52, Term, TermMode};
 use alacritty_terminal::vte::ansi::{self, Processor, Timeout};
 
 use super::screen::{
-    Cell, Cursor, CursorShape, GridSize, MouseTracking, ScreenEngine, ScreenSignal,
-    TerminalModes,
+    Cell, Cursor, CursorShape, GridSize, MouseTracking, ScreenEngine, ScreenSignal, TerminalModes,
 };
 use dispatch::Dispatch;
 use events::EventSink;
@@ -197,9 +196,9 @@ impl ScreenEngine for AlacrittyScreen {
         let shape = match style.shape {
             ansi::CursorShape::Underline => CursorShape::Underline,
             ansi::CursorShape::Beam => CursorShape::Bar,
-            ansi::CursorShape::Block | ansi::CursorShape::HollowBlock | ansi::CursorShape::Hidden => {
-                CursorShape::Block
-            }
+            ansi::CursorShape::Block
+            | ansi::CursorShape::HollowBlock
+            | ansi::CursorShape::Hidden => CursorShape::Block,
         };
         Cursor {
             col: point.column.0 as u16,

@@ -10,7 +10,9 @@ enum State {
     Escape,
     CsiStart,
     /// After `ESC [ >`; holds whether a non-zero parameter digit was seen.
-    Query { nonzero: bool },
+    Query {
+        nonzero: bool,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -84,7 +86,10 @@ mod tests {
 
     #[test]
     fn finds_a_query_split_across_feeds() {
-        assert_eq!(query_ends(&[b"text\x1b", b"[", b">", b"0q rest"]), vec![(3, 2)]);
+        assert_eq!(
+            query_ends(&[b"text\x1b", b"[", b">", b"0q rest"]),
+            vec![(3, 2)]
+        );
     }
 
     #[test]
