@@ -1,13 +1,15 @@
 //! Runnable scripted OpenAI-compatible server for trying boocode without a real provider.
 //!
 //! ```text
-//! cargo run --example mock_server -- [--port N] [--script FILE.json]
+//! cargo run --example mock_server -- [--port N] [--script FILE.json] [--context-limit TOKENS]
+//!     [--simulate-cache]
 //! ```
 //!
 //! Prints the base URL (`http://127.0.0.1:PORT/v1`) as the first line of stdout and serves until
 //! killed. Without `--script` it runs a built-in demo: any prompt gets a markdown answer, and a
 //! prompt containing "list files" gets a `list_dir` tool call followed, after the tool result,
-//! by a summary. See `examples/scripts/demo.json` and the docs of `tests/support/mock_server.rs`
+//! by a summary. `--context-limit` refuses longer prompts with OpenAI's context-length error;
+//! `--simulate-cache` reports prompt-cache hits like a provider. See `examples/scripts/demo.json` and the docs of `tests/support/mock_server.rs`
 //! for the script format.
 
 #[path = "../tests/support/mock_server.rs"]
@@ -48,7 +50,9 @@ fn demo_script() -> Vec<Step> {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: mock_server [--port N] [--script FILE.json]");
+    eprintln!(
+        "usage: mock_server [--port N] [--script FILE.json] [--context-limit TOKENS] [--simulate-cache]"
+    );
     std::process::exit(2)
 }
 
@@ -56,6 +60,8 @@ fn usage() -> ! {
 async fn main() {
     let mut port = 0u16;
     let mut script = None;
+    let mut context_limit = None;
+    let mut simulate_cache = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -66,6 +72,14 @@ async fn main() {
                     .unwrap_or_else(|| usage())
             }
             "--script" => script = Some(args.next().unwrap_or_else(|| usage())),
+            "--context-limit" => {
+                context_limit = Some(
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or_else(|| usage()),
+                )
+            }
+            "--simulate-cache" => simulate_cache = true,
             "-h" | "--help" => usage(),
             _ => usage(),
         }
@@ -84,6 +98,8 @@ async fn main() {
         None => demo_script(),
     };
     let server = MockServer::start_on(port, steps).await;
+    server.set_context_limit(context_limit);
+    server.simulate_prompt_cache(simulate_cache);
     println!("{}", server.base_url());
     std::io::stdout().flush().ok();
     eprintln!("mock_server: serving POST {}", server.completions_url());

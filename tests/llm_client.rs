@@ -141,6 +141,7 @@ fn request() -> ChatRequest {
         model: "test-model".into(),
         messages: vec![ChatMessage::user("hi")],
         tools: vec![],
+        tool_choice: None,
         stream: true,
         stream_options: StreamOptions {
             include_usage: true,

@@ -354,6 +354,9 @@ impl Progress {
                 errln!("· background task {name}: {status}");
             }
             Event::Notice { message } => errln!("boocode: {message}"),
+            Event::ContextCompacted {
+                chat_id, notice, ..
+            } => errln!("{}{notice}", self.who(chat_id)),
             // Sub-agents and workflow agents take in the same files; saying so once is enough.
             Event::ContextLoaded {
                 chat_id,

@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch.
 
+mod debug;
 mod exec;
 mod format;
 mod output;
@@ -96,6 +97,9 @@ enum Commands {
     Traces(traces::TracesArgs),
     /// Workflows: list, show, run, runs, resume, cancel.
     Workflow(workflow::WorkflowArgs),
+    /// Tools for checking boocode against other programs (vt-replay).
+    #[command(hide = true)]
+    Debug(debug::DebugArgs),
     /// Internal: runs one workflow script, speaking JSON lines on stdin/stdout.
     #[command(name = "__workflow-worker", hide = true)]
     WorkflowWorker,
@@ -191,6 +195,7 @@ pub fn run() -> i32 {
         Some(Commands::Skills { json }) => skills::run(&cli.global, json),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
         Some(Commands::Workflow(args)) => return workflow::run(&cli.global, args),
+        Some(Commands::Debug(args)) => debug::run(args),
         Some(Commands::WorkflowWorker) => {
             return boocode::core::workflow::script_host::run_worker(
                 std::io::BufReader::new(std::io::stdin()),

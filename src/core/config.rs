@@ -52,7 +52,23 @@ pub struct ConfigFile {
     pub ui: Option<toml::Table>,
     /// What boocode should know of a model (`[models.NAME]`), by the name sent to the server.
     pub models: Option<BTreeMap<String, ModelFile>>,
+    /// How a chat's context is kept within the model's window (`[context]`).
+    pub context: Option<ContextFile>,
 }
+
+/// `[context]`.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextFile {
+    /// The share of the context window a request may fill before the chat is compacted.
+    pub compact_at: Option<f64>,
+}
+
+/// Compaction starts when the next request would fill this much of the window.
+pub const DEFAULT_COMPACT_AT: f64 = 0.8;
+/// The range `[context] compact_at` may take: below it a chat would compact all the time,
+/// above it the reply has no room left.
+const COMPACT_AT_RANGE: std::ops::RangeInclusive<f64> = 0.2..=0.95;
 
 /// `[models.NAME]`.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -89,7 +105,8 @@ impl ConfigFile {
             workflow_concurrency,
             workflow_limits,
             instructions_max_bytes,
-            ui
+            ui,
+            context
         );
         // A later layer describes its models without forgetting the ones an earlier one did.
         if let Some(models) = other.models {
@@ -205,6 +222,8 @@ pub struct Config {
     pub workflow_concurrency: usize,
     pub workflow_limits: WorkerLimits,
     pub instructions_max_bytes: usize,
+    /// `[context] compact_at`: the share of the window that triggers compaction.
+    pub compact_at: f64,
     pub ui: toml::Table,
     /// Context windows set in `[models.NAME] context_window`.
     pub model_windows: BTreeMap<String, u64>,
@@ -420,6 +439,18 @@ impl Config {
                 .unwrap_or(DEFAULT_BACKGROUND_MAX_CONCURRENT),
         }
         .max(1);
+        let compact_at = file
+            .context
+            .as_ref()
+            .and_then(|c| c.compact_at)
+            .unwrap_or(DEFAULT_COMPACT_AT);
+        if !COMPACT_AT_RANGE.contains(&compact_at) {
+            return Err(anyhow!(
+                "[context] compact_at must be between {} and {} (a share of the context window), got {compact_at}",
+                COMPACT_AT_RANGE.start(),
+                COMPACT_AT_RANGE.end()
+            ));
+        }
 
         Ok(Config {
             provider: provider_name,
@@ -458,6 +489,7 @@ impl Config {
             instructions_max_bytes: file
                 .instructions_max_bytes
                 .unwrap_or(crate::core::context::instructions::DEFAULT_MAX_BYTES),
+            compact_at,
             ui: file.ui.unwrap_or_default(),
             model_windows: file
                 .models
@@ -614,6 +646,31 @@ mod tests {
         assert_eq!(c.context_window("other"), None);
         let err = ConfigFile::parse("[models.big]\ncontext_windw = 1\n").unwrap_err();
         assert!(err.contains("context_windw"), "{err}");
+    }
+
+    #[test]
+    fn compact_at_defaults_to_80_percent_and_is_validated() {
+        let resolve = |text: &str| {
+            Config::resolve(
+                ConfigFile::parse(text).unwrap(),
+                &env(&[("HOME", "/h")]),
+                &Overrides::default(),
+            )
+        };
+        assert_eq!(resolve("").unwrap().compact_at, DEFAULT_COMPACT_AT);
+        assert_eq!(
+            resolve("[context]\ncompact_at = 0.6\n").unwrap().compact_at,
+            0.6
+        );
+        for bad in ["1.5", "0.0", "0.99"] {
+            let err = resolve(&format!("[context]\ncompact_at = {bad}\n")).unwrap_err();
+            assert!(
+                err.to_string().contains("compact_at must be between"),
+                "{err}"
+            );
+        }
+        let err = ConfigFile::parse("[context]\ncompact = 0.5\n").unwrap_err();
+        assert!(err.contains("compact"), "{err}");
     }
 
     #[test]

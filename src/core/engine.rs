@@ -265,6 +265,15 @@ impl Engine {
                     });
                 }
             }
+            Command::CompactChat { chat_id, focus } => {
+                tokio::spawn(async move {
+                    if let Err(e) = agent::compact_chat(&rt, &chat_id, focus).await {
+                        rt.emit(Event::Notice {
+                            message: format!("/compact: {e:#}"),
+                        });
+                    }
+                });
+            }
             Command::ListModels { chat_id } => {
                 tokio::spawn(async move {
                     let (models, error) = match rt.llm.list_models().await {

@@ -60,6 +60,12 @@ pub enum Command {
     RetryWorkflowAgent {
         agent_id: String,
     },
+    /// Compact a chat's context now (`/compact [focus]`); the focus goes to the summary prompt.
+    /// Answered by `Event::ContextCompacted`, or a notice saying why nothing was done.
+    CompactChat {
+        chat_id: String,
+        focus: Option<String>,
+    },
     /// Ask the server which models it offers (`/model` with no name); answered by
     /// `Event::ModelList`.
     ListModels {
@@ -184,6 +190,29 @@ pub enum Event {
         chat_id: String,
         instructions: Vec<InstructionFile>,
         skills: Vec<String>,
+    },
+    /// A chat's history was compacted to fit the model's context window: old bulky tool
+    /// outputs clipped, and maybe the oldest messages replaced by a summary (stored as the
+    /// `compaction` message `message_id`, which the transcript shows).
+    ContextCompacted {
+        chat_id: String,
+        message_id: String,
+        /// `auto` (the next request would pass `[context] compact_at`), `overflow` (the
+        /// provider said the prompt was too long) or `manual` (`/compact`).
+        trigger: String,
+        /// Prompt tokens of the next request before and after.
+        before: u64,
+        after: u64,
+        /// Tool results clipped to a stub.
+        clipped: usize,
+        /// Messages the summary replaced (0: clipping was enough).
+        summarized: usize,
+        /// The summary the model wrote, when it wrote one.
+        summary: Option<String>,
+        /// Turns before this one are wholly covered by the summary.
+        covers_turns_before: Option<i64>,
+        /// `context compacted: 96k → 14k tokens`, as every client shows it.
+        notice: String,
     },
     /// The server's models, for the chat that asked (`Command::ListModels`); `error` says why
     /// there is no list (not every OpenAI-compatible server has `/models`).

@@ -17,5 +17,6 @@ pub mod queries;
 pub mod runtime;
 pub mod shutdown;
 pub mod store;
+pub mod trust;
 pub mod workflow;
 pub mod worktree;

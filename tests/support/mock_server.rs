@@ -35,7 +35,8 @@
 //!   {"kind": "midstream_error", "content": "a b", "error": {"message": "overloaded", "code": "server_overloaded"}},
 //!   {"kind": "truncated", "content": "partial", "calls": [{"name": "list_dir", "arguments": "{}"}]},
 //!   {"kind": "hold_before_done", "hold_ms": 30000, "then": {"kind": "text", "content": "done"}},
-//!   {"kind": "raw", "sse": "data: {...}\n\ndata: [DONE]\n\n"}
+//!   {"kind": "raw", "sse": "data: {...}\n\ndata: [DONE]\n\n"},
+//!   {"kind": "summary", "max_chars": 600, "when": {"last_user_contains": "Summarise the conversation so far"}, "repeat": true}
 //! ]
 //! ```
 //!
@@ -50,6 +51,12 @@
 //! (`prompt_tokens`, `completion_tokens`, `total_tokens`, `prompt_tokens_details.cached_tokens`,
 //! `completion_tokens_details.reasoning_tokens`, `prompt_cache_hit_tokens`,
 //! `prompt_cache_miss_tokens`), then `data: [DONE]`.
+//!
+//! Beyond the script: [`MockServer::set_context_limit`] answers `400`
+//! `context_length_exceeded` (OpenAI's and DeepSeek's body) to requests estimated past N
+//! tokens, and [`MockServer::simulate_prompt_cache`] reports cache hits as a provider would
+//! (the longest prefix shared with an earlier request). `examples/mock_server` has
+//! `--context-limit N` and `--simulate-cache` for them.
 //!
 //! In Rust, build replies with the constructors and builders, e.g.
 //! `Reply::text("hi").reasoning("hmm").when(Match::last_user_contains("x")).repeat()`.
@@ -223,9 +230,20 @@ pub enum Reply {
     HoldBeforeDone { hold_ms: u64, then: Box<Reply> },
     /// Sends this SSE text verbatim (split at event boundaries into HTTP chunks).
     Raw { sse: String },
+    /// A text answer summarising the request, as a model asked to compact a conversation
+    /// would: how many messages it saw, the user's requests and the tools called, at most
+    /// `max_chars` long (default 600). Deterministic for a given request.
+    Summary {
+        #[serde(default)]
+        max_chars: Option<usize>,
+    },
 }
 
 impl Reply {
+    /// See [`Reply::Summary`].
+    pub fn summary() -> Reply {
+        Reply::Summary { max_chars: None }
+    }
     pub fn text(content: impl Into<String>) -> Reply {
         Reply::Text {
             content: content.into(),
@@ -582,6 +600,11 @@ impl RecordedRequest {
 }
 
 struct Shared {
+    /// Requests whose estimated prompt is longer than this get OpenAI's context-length
+    /// error (0: no limit).
+    context_limit: std::sync::atomic::AtomicU64,
+    /// Earlier request bodies, newest last, when the prompt cache is simulated.
+    cache: Mutex<Option<VecDeque<Vec<u8>>>>,
     queue: Mutex<VecDeque<Step>>,
     log: Mutex<Vec<RecordedRequest>>,
     count: watch::Sender<usize>,
@@ -687,6 +710,8 @@ impl MockServer {
         let addr = listener.local_addr().expect("local_addr");
         let (stop, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
+            context_limit: std::sync::atomic::AtomicU64::new(0),
+            cache: Mutex::new(None),
             queue: Mutex::new(script.into_iter().map(Into::into).collect()),
             log: Mutex::new(Vec::new()),
             count: watch::channel(0).0,
@@ -713,6 +738,22 @@ impl MockServer {
     }
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Answers `400` with OpenAI's (and DeepSeek's) `context_length_exceeded` error to every
+    /// request whose estimated prompt (body bytes / 4) is longer than `tokens`; `None` lifts
+    /// the limit. A refused request takes no step of the script.
+    pub fn set_context_limit(&self, tokens: Option<u64>) {
+        self.shared
+            .context_limit
+            .store(tokens.unwrap_or(0), Ordering::SeqCst);
+    }
+
+    /// Simulates a provider's prompt cache: a reply without a scripted usage reports as
+    /// `prompt_cache_hit_tokens` the tokens (bytes / 4) of the longest common prefix of its
+    /// request body with one of the last [`CACHE_ENTRIES`] requests, and the rest as misses.
+    pub fn simulate_prompt_cache(&self, on: bool) {
+        *self.shared.cache.lock().unwrap() = on.then(VecDeque::new);
     }
 
     /// Appends a step to the script.
@@ -1074,6 +1115,18 @@ async fn handle_request(
     };
     let _in_flight = InFlight::new(shared);
     shared.count.send_replace(number);
+    let prompt_tokens = (req.body.len() as u64 / 4).max(1);
+    let limit = shared.context_limit.load(Ordering::SeqCst);
+    if limit > 0 && prompt_tokens > limit {
+        let err = serde_json::json!({"error": {
+            "message": format!("This model's maximum context length is {limit} tokens. However, your messages resulted in {prompt_tokens} tokens. Please reduce the length of the messages."),
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded"}});
+        write_json_response(stream, 400, &err.to_string(), &[]).await?;
+        return Ok(Flow::KeepAlive);
+    }
+    let cache_hit_tokens = cached_prefix_tokens(shared, &req.body).min(prompt_tokens);
 
     let reply = {
         let mut q = shared.queue.lock().unwrap();
@@ -1098,6 +1151,7 @@ async fn handle_request(
         write_json_response(stream, 500, &err.to_string(), &[]).await?;
         return Ok(Flow::KeepAlive);
     };
+    let reply = write_summaries(reply, &body);
 
     let ctx = Ctx {
         number,
@@ -1111,9 +1165,95 @@ async fn handle_request(
             .and_then(Value::as_str)
             .unwrap_or("mock-model")
             .to_string(),
-        prompt_tokens: (req.body.len() as u64 / 4).max(1),
+        prompt_tokens,
+        cache_hit_tokens,
     };
     serve(stream, &ctx, &reply, false).await
+}
+
+/// How many earlier requests the simulated prompt cache compares with.
+pub const CACHE_ENTRIES: usize = 64;
+
+/// Tokens of the longest prefix `body` shares with a remembered request (0 when the cache is
+/// not simulated); remembers `body`.
+fn cached_prefix_tokens(shared: &Shared, body: &[u8]) -> u64 {
+    let mut cache = shared.cache.lock().unwrap();
+    let Some(earlier) = cache.as_mut() else {
+        return 0;
+    };
+    let longest = earlier
+        .iter()
+        .map(|e| e.iter().zip(body).take_while(|(a, b)| a == b).count())
+        .max()
+        .unwrap_or(0);
+    if earlier.len() == CACHE_ENTRIES {
+        earlier.pop_front();
+    }
+    earlier.push_back(body.to_vec());
+    longest as u64 / 4
+}
+
+/// `reply` with every [`Reply::Summary`] in it written for `body`.
+fn write_summaries(reply: Reply, body: &Value) -> Reply {
+    match reply {
+        Reply::Summary { max_chars } => Reply::text(summary_of(body, max_chars.unwrap_or(600))),
+        Reply::Stall {
+            before_ms,
+            keepalive_every_ms,
+            then,
+        } => Reply::Stall {
+            before_ms,
+            keepalive_every_ms,
+            then: Box::new(write_summaries(*then, body)),
+        },
+        Reply::HoldBeforeDone { hold_ms, then } => Reply::HoldBeforeDone {
+            hold_ms,
+            then: Box::new(write_summaries(*then, body)),
+        },
+        other => other,
+    }
+}
+
+/// What [`Reply::Summary`] answers: the request's message count, its user requests and the
+/// tools it called, clipped to `max_chars`.
+fn summary_of(body: &Value, max_chars: usize) -> String {
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let asks: Vec<String> = messages
+        .iter()
+        .filter(|m| role(m) == "user")
+        .map(|m| {
+            message_text(m)
+                .lines()
+                .last()
+                .unwrap_or("")
+                .chars()
+                .take(60)
+                .collect()
+        })
+        .collect();
+    let mut tools: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m.get("tool_calls").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|c| c.pointer("/function/name").and_then(Value::as_str))
+        .collect();
+    tools.sort_unstable();
+    tools.dedup();
+    let text = format!(
+        "Summary of {} messages. The user asked: {}. Tools used: {}.",
+        messages.len(),
+        asks.join(" / "),
+        if tools.is_empty() {
+            "none".to_string()
+        } else {
+            tools.join(", ")
+        }
+    );
+    text.chars().take(max_chars).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1126,6 +1266,8 @@ struct Ctx {
     created: u64,
     model: String,
     prompt_tokens: u64,
+    /// What the simulated prompt cache served (0 when it is off).
+    cache_hit_tokens: u64,
 }
 
 impl Ctx {
@@ -1149,7 +1291,7 @@ impl Ctx {
             prompt_tokens: self.prompt_tokens,
             completion_tokens: generated.chars().count() as u64 / 4 + 1 + reasoning_tokens,
             reasoning_tokens,
-            cache_hit_tokens: 0,
+            cache_hit_tokens: self.cache_hit_tokens,
         }
     }
 }
@@ -1403,6 +1545,7 @@ fn actions(ctx: &Ctx, reply: &Reply) -> Vec<Action> {
             }
         }
         Reply::HttpError { .. } | Reply::Stall { .. } => unreachable!("handled in serve"),
+        Reply::Summary { .. } => unreachable!("written in handle_request"),
     }
     out
 }

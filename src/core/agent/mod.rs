@@ -6,6 +6,7 @@
 //! starts and when it ends, and an agent snapshot at every boundary so a killed process can
 //! resume the chat exactly.
 
+mod compact;
 mod host;
 pub mod profiles;
 mod resume;
@@ -15,10 +16,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+pub use compact::{compact_chat, compaction_notice};
 pub use host::elapsed_seconds;
 pub use profiles::{EXPLORE, GENERAL_PURPOSE};
 pub use resume::{resume_chat, INTERRUPTED_CALL_RESULT};
@@ -26,11 +28,12 @@ pub use resume::{resume_chat, INTERRUPTED_CALL_RESULT};
 use crate::core::context::window::{estimate_prompt_tokens, ContextUse};
 use crate::core::context::ChatContext;
 use crate::core::events::Event;
+use crate::core::llm::error::LlmErrorKind;
 use crate::core::llm::images;
 use crate::core::llm::stream::{AssembledResponse, LlmEvent};
 use crate::core::llm::types::{
-    ChatMessage, ChatRequest, ContentPart, ImageUrl, StreamOptions, Thinking, ToolCall, Usage,
-    UserContent,
+    ChatMessage, ChatRequest, ContentPart, ImageUrl, StreamOptions, Thinking, ToolCall, ToolSpec,
+    Usage, UserContent,
 };
 use crate::core::runtime::Runtime;
 use crate::core::store::{
@@ -38,6 +41,7 @@ use crate::core::store::{
     TraceCompletion, TraceRow,
 };
 use crate::core::workflow::report;
+use compact::Trigger;
 use tools::structured_output::{self, StructuredOutput, StructuredState};
 use tools::{ApprovalMode, Tool, ToolContext, ToolError, ToolKind, ToolOutput};
 
@@ -423,17 +427,7 @@ async fn steps(
     final_text: &mut Option<String>,
     context: &mut Option<ContextUse>,
 ) -> Result<TurnStatus> {
-    let is_subagent = is_subagent_chat(&state.chat);
-    let profile = chat_profile(rt, &state.chat);
-    let mut specs: Vec<_> = rt
-        .tools
-        .specs()
-        .into_iter()
-        .filter(|s| profile.allows(is_subagent, &s.function.name))
-        .collect();
-    if let Some(so) = &state.structured {
-        specs.push(so.spec());
-    }
+    let specs = tool_specs(rt, &state.chat, state.structured.as_deref());
     let ctx = ToolContext {
         project_root: state
             .root
@@ -447,6 +441,8 @@ async fn steps(
             chat: state.chat.clone(),
         }),
     };
+    // A request the provider found too long is sent again once, after compacting.
+    let mut overflow_retried = false;
     loop {
         // Only a resumed turn starts with calls pending.
         if !state.pending.is_empty() {
@@ -468,11 +464,31 @@ async fn steps(
             return Ok(TurnStatus::StepLimit);
         }
         rt.store.save_snapshot(&state.snapshot("awaiting_model"))?;
+        if let Some(done) = compact::compact(rt, state, &specs, token, Trigger::Auto).await? {
+            usage.add(&done.usage);
+        }
+        if token.is_cancelled() {
+            return Ok(TurnStatus::Cancelled);
+        }
         let reply = match model_step(rt, state, &specs, token).await? {
             StepResult::Reply(reply) => reply,
             StepResult::Cancelled => return Ok(TurnStatus::Cancelled),
+            StepResult::Overflow(message) if !overflow_retried => {
+                overflow_retried = true;
+                match compact::compact(rt, state, &specs, token, Trigger::Overflow).await? {
+                    Some(done) => usage.add(&done.usage),
+                    None if token.is_cancelled() => return Ok(TurnStatus::Cancelled),
+                    None => bail!("{message}; there was nothing left to compact"),
+                }
+                continue;
+            }
+            StepResult::Overflow(message) => bail!(
+                "{message}; it still did not fit after compacting the context: start a new chat, \
+                 or set the model's real window in [models.NAME] context_window"
+            ),
             StepResult::Failed(message) => return Err(anyhow!(message)),
         };
+        overflow_retried = false;
         state.step += 1;
         usage.add(&reply.usage);
         *context = Some(reply.context);
@@ -503,6 +519,23 @@ async fn steps(
             return Ok(status);
         }
     }
+}
+
+/// The tools a chat's requests offer: those its agent profile allows, plus this turn's
+/// `structured_output`.
+fn tool_specs(rt: &Runtime, chat: &Chat, structured: Option<&StructuredOutput>) -> Vec<ToolSpec> {
+    let is_subagent = is_subagent_chat(chat);
+    let profile = chat_profile(rt, chat);
+    let mut specs: Vec<_> = rt
+        .tools
+        .specs()
+        .into_iter()
+        .filter(|s| profile.allows(is_subagent, &s.function.name))
+        .collect();
+    if let Some(so) = structured {
+        specs.push(so.spec());
+    }
+    specs
 }
 
 /// Ends the turn once `structured_output` accepted an answer or gave up.
@@ -546,29 +579,23 @@ struct Reply {
 enum StepResult {
     Reply(Box<Reply>),
     Cancelled,
+    /// The prompt is longer than the model's context (the provider's words).
+    Overflow(String),
     Failed(String),
 }
 
-/// One model request: streams, persists and emits the reply.
-async fn model_step(
-    rt: &Arc<Runtime>,
+/// A request of the chat's model sending `messages` (images inlined) with `specs`.
+fn chat_request(
+    rt: &Runtime,
     state: &LoopState,
-    specs: &[crate::core::llm::types::ToolSpec],
-    token: &CancellationToken,
-) -> Result<StepResult> {
-    let chat = &state.chat;
-    let window = rt.context.window_of(&rt.config, &rt.llm, &chat.model).await;
-    // Estimated on the history before its images are inlined: base64 bytes say nothing of
-    // an image's tokens, and the provider's count corrects the rest.
-    let estimate = estimate_prompt_tokens(&state.history, specs);
-    let expected = ContextUse {
-        used: rt.context.corrected(&chat.id, estimate),
-        window,
-    };
-    let request = ChatRequest {
-        model: chat.model.clone(),
-        messages: hydrate_images(&state.history, rt.config.max_image_bytes)?,
+    messages: &[ChatMessage],
+    specs: &[ToolSpec],
+) -> Result<ChatRequest> {
+    Ok(ChatRequest {
+        model: state.chat.model.clone(),
+        messages: hydrate_images(messages, rt.config.max_image_bytes)?,
         tools: specs.to_vec(),
+        tool_choice: None,
         stream: true,
         stream_options: StreamOptions {
             include_usage: true,
@@ -582,7 +609,26 @@ async fn model_step(
         }),
         max_tokens: None,
         temperature: None,
+    })
+}
+
+/// One model request: streams, persists and emits the reply.
+async fn model_step(
+    rt: &Arc<Runtime>,
+    state: &LoopState,
+    specs: &[ToolSpec],
+    token: &CancellationToken,
+) -> Result<StepResult> {
+    let chat = &state.chat;
+    let window = rt.context.window_of(&rt.config, &rt.llm, &chat.model).await;
+    // Estimated on the history before its images are inlined: base64 bytes say nothing of
+    // an image's tokens, and the provider's count corrects the rest.
+    let estimate = estimate_prompt_tokens(&state.history, specs);
+    let expected = ContextUse {
+        used: rt.context.corrected(&chat.id, estimate),
+        window,
     };
+    let request = chat_request(rt, state, &state.history, specs)?;
     let call_id = rt
         .store
         .begin_model_call(&chat.id, state.turn, &chat.model)?;
@@ -699,7 +745,7 @@ async fn model_step(
             })))
         }
         Err(e) => {
-            let cancelled = e.kind == crate::core::llm::error::LlmErrorKind::Cancelled;
+            let cancelled = e.kind == LlmErrorKind::Cancelled;
             let message_text = e.to_string();
             let status = if cancelled { "cancelled" } else { "failed" };
             // What streamed before the failure is kept, marked with why it stopped.
@@ -713,10 +759,10 @@ async fn model_step(
                 finish_reason: None,
                 latency_ms,
             })?;
-            Ok(if cancelled {
-                StepResult::Cancelled
-            } else {
-                StepResult::Failed(message_text)
+            Ok(match e.kind {
+                LlmErrorKind::Cancelled => StepResult::Cancelled,
+                LlmErrorKind::ContextOverflow => StepResult::Overflow(message_text),
+                _ => StepResult::Failed(message_text),
             })
         }
     }

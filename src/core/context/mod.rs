@@ -5,6 +5,7 @@
 //! edit shows in the next chat, never halfway through one (which would also void the
 //! provider's prompt cache).
 
+pub mod compaction;
 pub mod front_matter;
 pub mod instructions;
 pub mod skills;

@@ -45,13 +45,26 @@ impl ContextUse {
 /// `38k / 128k`.
 impl std::fmt::Display for ContextUse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        fn kilo(n: u64) -> String {
-            match n {
-                0..1000 => n.to_string(),
-                _ => format!("{}k", (n + 500) / 1000),
-            }
-        }
         write!(f, "{} / {}", kilo(self.used), kilo(self.window))
+    }
+}
+
+/// A token count as people read it: `812`, `38k`.
+pub fn kilo(n: u64) -> String {
+    match n {
+        0..1000 => n.to_string(),
+        _ => format!("{}k", (n + 500) / 1000),
+    }
+}
+
+impl ContextBook {
+    /// The correction applied to this chat's estimates (see [`ContextBook::corrected`]).
+    pub fn ratio(&self, chat_id: &str) -> f64 {
+        self.ratios
+            .lock()
+            .ok()
+            .and_then(|r| r.get(chat_id).copied())
+            .unwrap_or(1.0)
     }
 }
 
@@ -100,13 +113,7 @@ pub struct ContextBook {
 impl ContextBook {
     /// `estimate` corrected by what the provider reported for this chat before.
     pub fn corrected(&self, chat_id: &str, estimate: u64) -> u64 {
-        let ratio = self
-            .ratios
-            .lock()
-            .ok()
-            .and_then(|r| r.get(chat_id).copied())
-            .unwrap_or(1.0);
-        (estimate as f64 * ratio).round() as u64
+        (estimate as f64 * self.ratio(chat_id)).round() as u64
     }
 
     /// Records the provider's count for a request whose uncorrected estimate was `estimate`.

@@ -462,6 +462,7 @@ mod tests {
             model: "m".into(),
             messages: vec![],
             tools: vec![],
+            tool_choice: None,
             stream: true,
             stream_options: super::super::types::StreamOptions {
                 include_usage: true,

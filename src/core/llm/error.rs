@@ -12,6 +12,10 @@ pub enum LlmErrorKind {
     InsufficientBalance,
     /// 400, 404, 422 and other 4xx: the request itself is wrong; retrying cannot help.
     InvalidRequest,
+    /// The prompt is longer than the model's context window (a 400 or 413 saying so, or an
+    /// `error` object in the stream saying so): the same request can never succeed, a shorter
+    /// one can.
+    ContextOverflow,
     /// 429.
     RateLimited,
     /// 500, 502, 504 and other 5xx.
@@ -79,8 +83,8 @@ impl LlmError {
         use LlmErrorKind::*;
         match self.kind {
             RateLimited | Server | Overloaded | Network | IdleTimeout | Incomplete => true,
-            Authentication | InsufficientBalance | InvalidRequest | Deadline | Stream
-            | Cancelled => false,
+            Authentication | InsufficientBalance | InvalidRequest | ContextOverflow | Deadline
+            | Stream | Cancelled => false,
         }
     }
 
@@ -94,6 +98,7 @@ impl LlmError {
             500..=599 => LlmErrorKind::Server,
             // 408 is the server giving up on a slow request; nothing is wrong with the request.
             408 => LlmErrorKind::Network,
+            400 | 413 if is_context_overflow(body) => LlmErrorKind::ContextOverflow,
             _ => LlmErrorKind::InvalidRequest,
         };
         Self::new(kind, Some(status), provider_message(body))
@@ -102,7 +107,11 @@ impl LlmError {
     /// The error for an `error` object that arrived inside a 200 stream.
     pub fn from_stream_error(error: &Value) -> Self {
         let message = message_of(error).unwrap_or_else(|| error.to_string());
-        Self::new(LlmErrorKind::Stream, None, message)
+        let kind = match is_context_overflow(&error.to_string()) {
+            true => LlmErrorKind::ContextOverflow,
+            false => LlmErrorKind::Stream,
+        };
+        Self::new(kind, None, message)
     }
 
     /// Replaces every occurrence of `secret` in the message, for providers that echo the key.
@@ -133,6 +142,28 @@ pub fn provider_message(body: &str) -> String {
     }
 }
 
+/// How providers say a prompt did not fit: OpenAI and DeepSeek ("maximum context length",
+/// code `context_length_exceeded`), Anthropic-style gateways ("prompt is too long"),
+/// OpenRouter, vLLM, llama.cpp ("exceeds the available context size"), Ollama and others.
+const OVERFLOW_PHRASES: &[&str] = &[
+    "context_length_exceeded",
+    "maximum context length",
+    "context length exceeded",
+    "prompt is too long",
+    "context window",
+    "exceeds the available context size",
+    "exceed_context_size",
+    "too many tokens",
+    "input is too long",
+    "reduce the length of the messages",
+];
+
+/// Whether an error body says the prompt is longer than the model's context.
+pub fn is_context_overflow(body: &str) -> bool {
+    let lower = body.to_ascii_lowercase();
+    OVERFLOW_PHRASES.iter().any(|p| lower.contains(p))
+}
+
 fn message_of(error: &Value) -> Option<String> {
     match error {
         Value::String(s) => Some(s.clone()),
@@ -161,6 +192,10 @@ impl fmt::Display for LlmError {
                 "the provider had a server error{status} — try again later"
             )?,
             Overloaded => write!(f, "the provider is overloaded — try again later")?,
+            ContextOverflow => write!(
+                f,
+                "the prompt is longer than the model's context window{status}"
+            )?,
             IdleTimeout => write!(f, "the provider stopped sending data")?,
             Deadline => write!(f, "the request took too long and was abandoned")?,
             Network => write!(f, "network error talking to the provider")?,
@@ -175,8 +210,8 @@ impl fmt::Display for LlmError {
             return Ok(());
         }
         match self.kind {
-            Authentication | InsufficientBalance | InvalidRequest | RateLimited | Server
-            | Overloaded => write!(f, " (provider: {})", self.message),
+            Authentication | InsufficientBalance | InvalidRequest | ContextOverflow
+            | RateLimited | Server | Overloaded => write!(f, " (provider: {})", self.message),
             _ => write!(f, ": {}", self.message),
         }
     }
@@ -261,6 +296,45 @@ mod tests {
         assert!(LlmError::from_status(503, E503)
             .to_string()
             .contains("Server overloaded due to high traffic"));
+    }
+
+    #[test]
+    fn context_overflow_is_recognised_in_each_providers_words() {
+        let bodies = [
+            (
+                400,
+                r#"{"error":{"message":"This model's maximum context length is 131072 tokens. However, you requested 140000 tokens (140000 in the messages, 0 in the completion). Please reduce the length of the messages or completion.","type":"invalid_request_error","param":null,"code":"invalid_request_error"}}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"Input tokens exceed the configured limit","type":"invalid_request_error","code":"context_length_exceeded"}}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}}"#,
+            ),
+            (413, "Request too large: too many tokens"),
+        ];
+        for (status, body) in bodies {
+            let e = LlmError::from_status(status, body);
+            assert_eq!(e.kind, LlmErrorKind::ContextOverflow, "{body}");
+            assert!(!e.retryable());
+            assert!(
+                e.to_string()
+                    .starts_with("the prompt is longer than the model's context window"),
+                "{e}"
+            );
+        }
+        let other = LlmError::from_status(400, r#"{"error":{"message":"Model Not Exist"}}"#);
+        assert_eq!(other.kind, LlmErrorKind::InvalidRequest);
+        let in_stream = LlmError::from_stream_error(&serde_json::json!({
+            "message": "maximum context length exceeded", "code": "context_length_exceeded"
+        }));
+        assert_eq!(in_stream.kind, LlmErrorKind::ContextOverflow);
     }
 
     #[test]

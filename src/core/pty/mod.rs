@@ -2,6 +2,8 @@
 //! output into cells. The screen engine sits behind [`screen::ScreenEngine`] so the pane, the
 //! replay tool and the tests never depend on which crate does the parsing.
 
+pub mod alacritty;
+pub mod capture;
 mod cell_text;
 pub mod keys;
 pub mod mouse;

@@ -532,7 +532,12 @@ impl Store {
                 "SELECT id, chat_id, seq, role,
                      CASE WHEN status = 'streaming' AND owner_gone(owner) THEN 'interrupted'
                           ELSE status END,
-                     turn_number, model, error, created_at
+                     turn_number, model, error, created_at,
+                     EXISTS (SELECT 1 FROM compactions k
+                             WHERE k.chat_id = messages.chat_id
+                               AND messages.seq < k.covers_before_seq
+                               AND messages.seq IS NOT k.kept_user_seq
+                               AND messages.role != 'compaction')
                  FROM messages WHERE chat_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
             )?;
             let mut messages = stmt
@@ -547,6 +552,7 @@ impl Store {
                         model: r.get(6)?,
                         error: r.get(7)?,
                         created_at: r.get(8)?,
+                        compacted: r.get(9)?,
                         parts: Vec::new(),
                     })
                 })?
@@ -590,18 +596,18 @@ impl Store {
 }
 
 /// When a row was written and by which process (see `owners`).
-struct Stamp<'a> {
+pub(super) struct Stamp<'a> {
     at: &'a str,
     owner: &'a str,
 }
 
 impl<'a> Stamp<'a> {
-    fn new(at: &'a str, owner: &'a str) -> Stamp<'a> {
+    pub(super) fn new(at: &'a str, owner: &'a str) -> Stamp<'a> {
         Stamp { at, owner }
     }
 }
 
-fn insert_message(
+pub(super) fn insert_message(
     tx: &Transaction<'_>,
     chat_id: &str,
     role: &str,
@@ -633,7 +639,7 @@ fn insert_message(
     Ok(MessageRef { id, seq })
 }
 
-fn write_parts(
+pub(super) fn write_parts(
     tx: &Transaction<'_>,
     message_id: &str,
     parts: &[MessagePart],
@@ -658,7 +664,7 @@ fn write_parts(
     Ok(())
 }
 
-fn touch_chat(tx: &Transaction<'_>, chat_id: &str, at: &str) -> rusqlite::Result<()> {
+pub(super) fn touch_chat(tx: &Transaction<'_>, chat_id: &str, at: &str) -> rusqlite::Result<()> {
     tx.prepare_cached("UPDATE chats SET updated_at = ?2 WHERE id = ?1")?
         .execute(params![chat_id, at])?;
     Ok(())

@@ -11,11 +11,13 @@
 //! as interrupted and any process may repair it.
 
 mod chats;
+mod compactions;
 mod models;
 mod owners;
 mod schema;
 mod tasks;
 mod traces;
+mod trust;
 mod workflows;
 mod workspace;
 
@@ -41,9 +43,11 @@ const STATEMENT_CACHE_CAPACITY: usize = 128;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub use chats::{MessageRef, ToolResult};
+pub use compactions::{CompactionRow, MessageAnchor, NewCompaction};
 pub use models::*;
 pub use tasks::NewTask;
-pub use traces::{ReplyEnd, TraceCompletion};
+pub use traces::{ModelCallEnd, ReplyEnd, TraceCompletion};
+pub use trust::ApprovalRow;
 pub use workflows::{
     NewWorkflowRun, WorkflowAgentRow, WorkflowBatch, WorkflowEventRow, WorkflowRun,
 };

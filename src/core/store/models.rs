@@ -130,7 +130,8 @@ pub struct StoredMessage {
     pub id: String,
     pub chat_id: String,
     pub seq: i64,
-    /// `user`, `assistant`, `tool`.
+    /// `user`, `assistant`, `tool`, `workflow` (a run's report), `compaction` (a context
+    /// compaction's notice and summary).
     pub role: String,
     /// `complete`, `streaming`, `interrupted`, `cancelled`, `failed`.
     pub status: String,
@@ -138,6 +139,9 @@ pub struct StoredMessage {
     pub model: Option<String>,
     pub error: Option<String>,
     pub created_at: String,
+    /// A compaction's summary stands in for this message: it is kept, no longer sent.
+    #[serde(default)]
+    pub compacted: bool,
     pub parts: Vec<MessagePart>,
 }
 

@@ -247,4 +247,39 @@ ALTER TABLE tasks ADD COLUMN owner TEXT;
 ALTER TABLE workflow_runs ADD COLUMN owner TEXT;
 ALTER TABLE workflow_agents ADD COLUMN owner TEXT;
 "#,
+    // 6: what a person decided about things a repository asks boocode to run (its MCP servers,
+    // its hooks), per project root. The fingerprint is of the definition that was decided, so
+    // a changed definition is asked about again.
+    r#"
+CREATE TABLE project_approvals (
+    project_root  TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    fingerprint   TEXT NOT NULL,
+    decision      TEXT NOT NULL CHECK (decision IN ('approved','denied')),
+    decided_at    TEXT NOT NULL,
+    PRIMARY KEY (project_root, kind, name)
+);
+"#,
+    // 7: context compactions. Each is a `compaction` message in the transcript (its notice
+    // and the summary the model wrote) plus this row: what it saved, and which messages it
+    // covers (seq below `covers_before_seq`, except the user message of the turn the cut fell
+    // in, whose text is still sent). Covered messages stay; they are no longer sent.
+    COMPACTIONS_MIGRATION,
 ];
+
+/// Migration 7 on its own, so it can be renumbered without touching the ones around it.
+const COMPACTIONS_MIGRATION: &str = r#"
+CREATE TABLE compactions (
+    message_id         TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    chat_id            TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    trigger            TEXT NOT NULL CHECK (trigger IN ('auto','overflow','manual')),
+    focus              TEXT,
+    tokens_before      INTEGER NOT NULL,
+    tokens_after       INTEGER NOT NULL,
+    clipped            INTEGER NOT NULL DEFAULT 0,
+    covers_before_seq  INTEGER,
+    kept_user_seq      INTEGER
+);
+CREATE INDEX compactions_by_chat ON compactions(chat_id, covers_before_seq);
+"#;

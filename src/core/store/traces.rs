@@ -68,6 +68,16 @@ pub struct ReplyEnd<'a> {
     pub latency_ms: u64,
 }
 
+/// How a model request without a message of its own ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelCallEnd<'a> {
+    pub call_id: &'a str,
+    pub error: Option<&'a str>,
+    pub usage: &'a Usage,
+    pub finish_reason: Option<&'a str>,
+    pub latency_ms: u64,
+}
+
 /// How a tool call ended, as written to its trace row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TraceCompletion<'a> {
@@ -98,28 +108,26 @@ impl Store {
         let at = now();
         self.tx(|tx| {
             super::chats::close_message(tx, end.message_id, end.parts, end.status, end.error, &at)?;
-            let u = end.usage;
-            tx.prepare_cached(
-                "UPDATE model_calls SET message_id = ?2, finished_at = ?3, latency_ms = ?4,
-                     prompt_tokens = ?5, completion_tokens = ?6, reasoning_tokens = ?7,
-                     cache_hit_tokens = ?8, cache_miss_tokens = ?9, finish_reason = ?10, error = ?11
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                end.call_id,
-                end.message_id,
-                at,
-                end.latency_ms as i64,
-                u.prompt_tokens as i64,
-                u.completion_tokens as i64,
-                u.reasoning_tokens as i64,
-                u.cache_hit_tokens as i64,
-                u.cache_miss_tokens as i64,
-                end.finish_reason,
-                end.error
-            ])?;
-            Ok(())
+            close_model_call(
+                tx,
+                &ModelCallEnd {
+                    call_id: end.call_id,
+                    error: end.error,
+                    usage: end.usage,
+                    finish_reason: end.finish_reason,
+                    latency_ms: end.latency_ms,
+                },
+                Some(end.message_id),
+                &at,
+            )
         })
+    }
+
+    /// Closes a model request that streamed no message of the chat (a compaction's summary:
+    /// its text is stored with the compaction).
+    pub fn finish_model_call(&self, end: &ModelCallEnd<'_>) -> Result<()> {
+        let at = now();
+        self.with(|c| close_model_call(c, end, None, &at))
     }
 
     /// Writes a trace row when a tool call starts (no `finished_at` until it ends).
@@ -344,4 +352,33 @@ impl Store {
             rows.collect()
         })
     }
+}
+
+fn close_model_call(
+    c: &rusqlite::Connection,
+    end: &ModelCallEnd<'_>,
+    message_id: Option<&str>,
+    at: &str,
+) -> rusqlite::Result<()> {
+    let u = end.usage;
+    c.prepare_cached(
+        "UPDATE model_calls SET message_id = ?2, finished_at = ?3, latency_ms = ?4,
+             prompt_tokens = ?5, completion_tokens = ?6, reasoning_tokens = ?7,
+             cache_hit_tokens = ?8, cache_miss_tokens = ?9, finish_reason = ?10, error = ?11
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        end.call_id,
+        message_id,
+        at,
+        end.latency_ms as i64,
+        u.prompt_tokens as i64,
+        u.completion_tokens as i64,
+        u.reasoning_tokens as i64,
+        u.cache_hit_tokens as i64,
+        u.cache_miss_tokens as i64,
+        end.finish_reason,
+        end.error
+    ])?;
+    Ok(())
 }

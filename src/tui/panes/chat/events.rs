@@ -351,6 +351,24 @@ impl ChatPane {
             } => {
                 self.push(Kind::Notice(context::describe(instructions, skills)));
             }
+            Event::ContextCompacted {
+                notice,
+                summary,
+                covers_turns_before,
+                ..
+            } => {
+                // Whole turns the summary covers dim at once; the store marks each message
+                // exactly when the transcript is loaded again.
+                if let Some(before) = *covers_turns_before {
+                    for it in self.items.iter_mut().filter(|it| it.turn < before) {
+                        it.compacted = true;
+                        it.invalidate();
+                    }
+                }
+                let text = summary.clone().unwrap_or_default();
+                self.items
+                    .push(summary_item(notice.clone(), text, self.turn));
+            }
             Event::ModelList { models, error, .. } => {
                 self.push(Kind::Notice(match (models.is_empty(), error) {
                     (false, _) => format!("models on the server: {}", models.join(", ")),

@@ -345,6 +345,21 @@ impl ChatPane {
                 };
                 self.push(Kind::Notice(text));
             }
+            Slash::Compact(focus) => {
+                if self.is_running() {
+                    self.push(Kind::Notice(
+                        "a turn is running — /compact when it ends (compaction also happens on \
+                         its own near the context limit)"
+                            .into(),
+                    ));
+                    return KeyOutcome::Consumed;
+                }
+                self.push(Kind::Notice("compacting the context…".into()));
+                return KeyOutcome::Actions(vec![AppAction::Engine(Command::CompactChat {
+                    chat_id: self.chat_id.clone(),
+                    focus,
+                })]);
+            }
             Slash::Workflow { name, args } => {
                 let args = match crate::core::workflow::args::args_from_text(&args) {
                     Ok(args) => args,

@@ -93,6 +93,13 @@ pub enum Kind {
     },
     Error(String),
     Notice(String),
+    /// A context compaction: its notice line, and the summary the model wrote (Enter shows
+    /// it).
+    Summary {
+        notice: String,
+        text: String,
+        expanded: bool,
+    },
     Interrupted {
         resumed: bool,
     },
@@ -118,6 +125,8 @@ pub struct Item {
     pub turn: i64,
     /// A blank line above (separates messages; tool lines stay compact).
     pub gap: bool,
+    /// A compaction's summary stands in for it: kept in the transcript, no longer sent.
+    pub compacted: bool,
     cache: Option<(usize, u64, Vec<Line<'static>>)>,
     /// A streaming reply's open line: how many of the cached lines show it, and whether it
     /// grew since (it is laid out again when drawn, not for every delta).
@@ -132,6 +141,7 @@ impl Item {
             kind,
             turn,
             gap,
+            compacted: false,
             cache: None,
             open_rows: 0,
             open_stale: false,
@@ -202,6 +212,7 @@ impl Item {
         matches!(
             self.kind,
             Kind::Reasoning { .. }
+                | Kind::Summary { .. }
                 | Kind::Tool(_)
                 | Kind::Change { .. }
                 | Kind::Confirm { .. }
@@ -216,7 +227,9 @@ impl Item {
     /// Expands or collapses; true when something changed.
     pub fn toggle(&mut self) -> bool {
         let changed = match &mut self.kind {
-            Kind::Reasoning { expanded, .. } | Kind::Change { expanded, .. } => {
+            Kind::Reasoning { expanded, .. }
+            | Kind::Summary { expanded, .. }
+            | Kind::Change { expanded, .. } => {
                 *expanded = !*expanded;
                 true
             }
@@ -251,6 +264,13 @@ impl Item {
                 lines.push(Line::default());
             }
             self.render_into(&mut lines, width, theme, tick);
+            if self.compacted {
+                for line in &mut lines {
+                    for span in &mut line.spans {
+                        span.style = theme.dim;
+                    }
+                }
+            }
             self.cache = Some((width, frame, lines));
             self.open_rows = 0;
             self.open_stale = true;
@@ -393,6 +413,30 @@ impl Item {
                 &[Span::styled("· ", theme.dim)],
                 &[Span::raw("  ")],
             )),
+            Kind::Summary {
+                notice,
+                text,
+                expanded,
+            } => {
+                let style = theme.accent;
+                let lines = text.lines().count();
+                let head = match (*expanded, lines) {
+                    (_, 0) => format!("⇡ {notice}"),
+                    (true, _) => format!("▾ {notice} — the summary that stands in for it:"),
+                    (false, n) => format!("▸ {notice} — summary ({n} lines)"),
+                };
+                out.extend(wrap_spans(&[Span::styled(head, style)], width, &[], &[]));
+                if *expanded {
+                    for l in text.lines() {
+                        out.extend(wrap_spans(
+                            &[Span::styled(l.to_string(), theme.dim)],
+                            width,
+                            &[Span::raw("  ")],
+                            &[Span::raw("  ")],
+                        ));
+                    }
+                }
+            }
             Kind::Interrupted { resumed } => {
                 let text = if *resumed {
                     "⟳ resuming the interrupted turn…"
@@ -629,9 +673,21 @@ pub fn items_from_messages(messages: &[StoredMessage], outcomes: &[ToolOutcome])
         |call_id: Option<&String>| call_id.and_then(|id| outcomes.get(id.as_str()).copied());
     let mut items: Vec<Item> = Vec::new();
     let mut calls: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut in_compacted = false;
     for m in messages {
         let turn = m.turn_number;
+        if m.compacted && !in_compacted {
+            items.push(Item::new(Kind::Notice(COMPACTED_NOTE.into()), turn));
+        }
+        in_compacted = m.compacted;
+        let first_item = items.len();
         match m.role.as_str() {
+            "compaction" => {
+                let mut texts = m.parts.iter().map(|p| p.content.as_str());
+                let notice = texts.next().unwrap_or_default().to_string();
+                let text: String = texts.collect();
+                items.push(summary_item(notice, text, turn));
+            }
             "user" => {
                 let attachments = m
                     .parts
@@ -762,8 +818,29 @@ pub fn items_from_messages(messages: &[StoredMessage], outcomes: &[ToolOutcome])
             }
             _ => {}
         }
+        for it in &mut items[first_item..] {
+            it.compacted = m.compacted;
+        }
     }
     items
+}
+
+/// Above a stretch of messages a summary stands in for.
+pub const COMPACTED_NOTE: &str =
+    "compacted: the model no longer sees the messages below; a summary stands in for them";
+
+/// A compaction's item: its notice, with the summary (if the model wrote one) to expand.
+pub fn summary_item(notice: String, text: String, turn: i64) -> Item {
+    let mut item = Item::new(
+        Kind::Summary {
+            notice,
+            text,
+            expanded: false,
+        },
+        turn,
+    );
+    item.gap = true;
+    item
 }
 
 /// A workflow run's report in the chat that started it: its heading as a notice, then the

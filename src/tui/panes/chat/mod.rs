@@ -58,7 +58,9 @@ use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
 use crate::tui::theme::Theme;
 
 use composer::Composer;
-use items::{file_name, line_text, truncate, ChangeState, Item, Kind, ToolItem, ToolState};
+use items::{
+    file_name, line_text, summary_item, truncate, ChangeState, Item, Kind, ToolItem, ToolState,
+};
 use slash::Slash;
 
 /// Messages loaded per page.
@@ -841,6 +843,7 @@ impl Pane for ChatPane {
             | Event::CommandConfirmationRequested { chat_id, .. }
             | Event::ModelList { chat_id, .. }
             | Event::ContextLoaded { chat_id, .. }
+            | Event::ContextCompacted { chat_id, .. }
             | Event::TurnFinished { chat_id, .. }
             | Event::WorkflowReported { chat_id, .. } => *chat_id == self.chat_id,
             // Carries no chat id: it is ours if we show the change.

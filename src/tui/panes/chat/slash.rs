@@ -19,6 +19,8 @@ pub enum Slash {
         args: String,
     },
     Skills,
+    /// Compact the context now, the summary minding the focus if one is given.
+    Compact(Option<String>),
     Help,
 }
 
@@ -37,6 +39,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("approval", "MODE", "read-only, review or auto"),
     ("workflow", "NAME [ARGS]", "run a workflow"),
     ("skills", "", "list the agent's skills"),
+    (
+        "compact",
+        "[FOCUS]",
+        "summarise the older context now (FOCUS: what to keep)",
+    ),
     ("help", "", "keys and commands"),
 ];
 
@@ -86,6 +93,7 @@ pub fn parse(input: &str) -> Result<Option<Slash>, String> {
             Slash::Workflow { name, args }
         }
         "skills" => Slash::Skills,
+        "compact" => Slash::Compact((!arg.is_empty()).then(|| arg.to_string())),
         "help" => Slash::Help,
         other => return Err(format!("unknown command /{other} — /help lists them")),
     };
@@ -116,6 +124,11 @@ mod tests {
         assert_eq!(parse("//etc/hosts"), Ok(None));
         assert_eq!(parse("/new"), Ok(Some(Slash::New)));
         assert_eq!(parse("/skills"), Ok(Some(Slash::Skills)));
+        assert_eq!(parse("/compact"), Ok(Some(Slash::Compact(None))));
+        assert_eq!(
+            parse("/compact  the failing test "),
+            Ok(Some(Slash::Compact(Some("the failing test".into()))))
+        );
         assert_eq!(
             parse("/model  deepseek-chat "),
             Ok(Some(Slash::Model("deepseek-chat".into())))

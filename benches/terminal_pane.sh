@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Terminal panes against tmux 3.3a, both measured in the same run on the same bytes.
+#
+# Each side draws into its own detached "outer" tmux of 120x40 (standing in for the user's
+# terminal; its own CPU is not counted on either side):
+#   boocode  the workspace with one zoomed terminal pane running bash;
+#   tmux     a tmux client attached to a second tmux server (status off) running bash.
+#
+#   1. throughput: CPU seconds per MB while `cat` of a generated file (plain and coloured
+#      lines) goes through the pane and is drawn: boocode's process vs the inner tmux server +
+#      its client; the ratio boocode / tmux (target <= 1.0).
+#   2. keystroke to screen: a character typed into the pane until it shows in the outer
+#      terminal's screen, median and p95 over SAMPLES keys, idle and while a second pane runs
+#      `yes` (target <= 1 frame: 16.7 ms at 60 fps).
+#   3. memory: resident memory growth after 10,000 lines of 120 columns fill the scrollback
+#      (boocode's process vs the inner tmux server with history-limit 10000).
+#
+#   bash benches/terminal_pane.sh               # builds the release binary first
+#   SKIP_BUILD=1 MB=50 SAMPLES=30 bash benches/terminal_pane.sh
+#
+# Honours CARGO_TARGET_DIR.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+MB=${MB:-32}
+SAMPLES=${SAMPLES:-25}
+TICKS=$(getconf CLK_TCK)
+OUTER_B=tpb-outer-boo-$$
+OUTER_T=tpb-outer-tmux-$$
+INNER_T=tpb-inner-$$
+
+if [[ -z ${SKIP_BUILD:-} ]]; then
+    cargo build --release --bin boocode
+fi
+BIN=$TARGET/release/boocode
+[[ -x $BIN ]] || { echo "missing $BIN" >&2; exit 1; }
+
+TMP=$(mktemp -d)
+cleanup() {
+    for s in "$OUTER_B" "$OUTER_T" "$INNER_T"; do tmux -L "$s" kill-server 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# The stream: MB megabytes of lines 20-119 columns long, every third one with SGR colours.
+python3 - "$TMP/stream.txt" "$MB" <<'EOF'
+import random, sys
+random.seed(7)
+path, mb = sys.argv[1], int(sys.argv[2])
+words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi".split()
+out, size, n = [], 0, 0
+while size < mb * 1_000_000:
+    line = ""
+    while len(line) < random.randint(20, 119):
+        line += random.choice(words) + " "
+    line = line[:119]
+    if n % 3 == 0:
+        line = f"\x1b[1;3{n % 8}m{line[:40]}\x1b[0m\x1b[38;5;{n % 256}m{line[40:]}\x1b[0m"
+    out.append(line)
+    size += len(line) + 1
+    n += 1
+open(path, "w").write("\n".join(out) + "\n")
+EOF
+BYTES=$(stat -c %s "$TMP/stream.txt")
+# The scrollback fill: 10,000 lines of exactly 120 columns.
+python3 -c 'import sys
+for i in range(10000): print((f"{i:05d} " + "x" * 120)[:120])' >"$TMP/fill.txt"
+
+ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+now() { date +%s.%N; }
+outer_screen() { tmux -L "$1" capture-pane -p -t main; }
+wait_for() { # SOCKET TEXT: until TEXT is on the outer screen (10 s at most)
+    for _ in $(seq 500); do
+        outer_screen "$1" | grep -qF -- "$2" && return 0
+        sleep 0.02
+    done
+    echo "never saw '$2' on $1:" >&2; outer_screen "$1" >&2; exit 1
+}
+# Sums the CPU ticks of the listed pids.
+sum_ticks() { local t=0; for p in "$@"; do t=$((t + $(ticks "$p"))); done; echo "$t"; }
+# Waits until the listed pids stop using CPU (the drawing is finished) for 0.5 s.
+settle() {
+    local prev cur
+    prev=$(sum_ticks "$@")
+    while sleep 0.5; do
+        cur=$(sum_ticks "$@")
+        [[ $cur == "$prev" ]] && return
+        prev=$cur
+    done
+}
+
+# --- boocode side -------------------------------------------------------------------------
+start_boocode() {
+    local home=$TMP/home project=$TMP/project
+    mkdir -p "$home" "$project"
+    tmux -L "$OUTER_B" -f /dev/null new-session -d -s main -x 120 -y 40 \
+        "cd '$project' && exec env HOME='$home' BOOCODE_HOME='$home/.boocode' TERM=xterm-256color \
+         SHELL=/bin/bash '$BIN' --api-key x --base-url http://127.0.0.1:9 2>'$TMP/boocode.err'"
+    BOO_PID=$(tmux -L "$OUTER_B" display -p -t main '#{pane_pid}')
+    sleep 1
+    tmux -L "$OUTER_B" send-keys -t main C-b t
+    sleep 0.5
+    tmux -L "$OUTER_B" send-keys -t main C-b z
+    sleep 0.5
+    tmux -L "$OUTER_B" send-keys -t main -l "PS1='$ '; clear"
+    tmux -L "$OUTER_B" send-keys -t main Enter
+    sleep 0.5
+}
+
+# --- tmux side ----------------------------------------------------------------------------
+start_tmux() {
+    printf 'set -g status off\nset -g history-limit 10000\n' >"$TMP/inner.conf"
+    tmux -L "$OUTER_T" -f /dev/null new-session -d -s main -x 120 -y 40 \
+        "TERM=xterm-256color exec tmux -L '$INNER_T' -f '$TMP/inner.conf' new-session -s in 'env PS1=\"\$ \" bash --norc'"
+    sleep 1
+    TMUX_CLIENT=$(tmux -L "$INNER_T" list-clients -F '#{client_pid}' | head -n1)
+    TMUX_SERVER=$(tmux -L "$INNER_T" display -p '#{pid}')
+}
+
+type_and_wait() { # OUTER_SOCKET COMMAND DONE_FILE PIDS...
+    local sock=$1 cmd=$2 done=$3
+    shift 3
+    rm -f "$done"
+    tmux -L "$sock" send-keys -t main -l "$cmd"
+    tmux -L "$sock" send-keys -t main Enter
+    for _ in $(seq 6000); do [[ -e $done ]] && break; sleep 0.05; done
+    [[ -e $done ]] || { echo "command did not finish: $cmd" >&2; exit 1; }
+    settle "$@"
+}
+
+throughput() { # OUTER_SOCKET PIDS...: CPU seconds for the stream
+    local sock=$1
+    shift
+    local a b
+    a=$(sum_ticks "$@")
+    type_and_wait "$sock" "cat $TMP/stream.txt; clear; touch $TMP/done-$sock" "$TMP/done-$sock" "$@"
+    b=$(sum_ticks "$@")
+    awk -v a="$a" -v b="$b" -v hz="$TICKS" 'BEGIN { printf "%.3f", (b - a) / hz }'
+}
+
+# Keystroke latency: type a fresh letter pair, poll the outer screen until it shows.
+latency() { # OUTER_SOCKET LABEL: prints "median p95" in ms
+    local sock=$1 samples=() i t0 t1 mark
+    for i in $(seq "$SAMPLES"); do
+        mark="k${i}q"
+        t0=$(now)
+        tmux -L "$sock" send-keys -t main -l "$mark"
+        for _ in $(seq 2000); do
+            outer_screen "$sock" | grep -qF -- "$mark" && break
+        done
+        t1=$(now)
+        samples+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')")
+        tmux -L "$sock" send-keys -t main C-u
+        sleep 0.05
+    done
+    printf '%s\n' "${samples[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%.1f %.1f", v[int((NR + 1) / 2)], v[int(NR * 0.95 + 0.5)] }'
+}
+
+# The cost of one capture-pane poll, to read the latencies against.
+poll_cost() {
+    local t0 t1
+    t0=$(now)
+    for _ in $(seq 50); do outer_screen "$OUTER_B" >/dev/null; done
+    t1=$(now)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 / 50 }'
+}
+
+start_boocode
+start_tmux
+BOO_SIZE=$(tmux -L "$OUTER_B" capture-pane -p -t main | head -n 3 | tail -n 1 | wc -c)
+
+echo "stream: $BYTES bytes; machine: $(nproc) cpus; $(uptime)"
+
+boo_cpu=$(throughput "$OUTER_B" "$BOO_PID")
+tmux_cpu=$(throughput "$OUTER_T" "$TMUX_SERVER" "$TMUX_CLIENT")
+boo_per_mb=$(awk -v c="$boo_cpu" -v b="$BYTES" 'BEGIN { printf "%.4f", c / (b / 1048576) }')
+tmux_per_mb=$(awk -v c="$tmux_cpu" -v b="$BYTES" 'BEGIN { printf "%.4f", c / (b / 1048576) }')
+ratio=$(awk -v a="$boo_per_mb" -v b="$tmux_per_mb" 'BEGIN { printf "%.2f", a / b }')
+
+boo_idle=$(latency "$OUTER_B")
+tmux_idle=$(latency "$OUTER_T")
+
+# Memory: fill 10,000 lines of scrollback.
+boo_rss0=$(rss_kb "$BOO_PID")
+type_and_wait "$OUTER_B" "cat $TMP/fill.txt; touch $TMP/fill-boo" "$TMP/fill-boo" "$BOO_PID"
+boo_rss1=$(rss_kb "$BOO_PID")
+tmux_rss0=$(rss_kb "$TMUX_SERVER")
+type_and_wait "$OUTER_T" "cat $TMP/fill.txt; touch $TMP/fill-tmux" "$TMP/fill-tmux" "$TMUX_SERVER" "$TMUX_CLIENT"
+tmux_rss1=$(rss_kb "$TMUX_SERVER")
+
+# Flooding neighbour: a second pane running `yes`, focus back on the first.
+tmux -L "$OUTER_B" send-keys -t main C-b z
+sleep 0.3
+tmux -L "$OUTER_B" send-keys -t main C-b t
+sleep 0.5
+tmux -L "$OUTER_B" send-keys -t main -l "yes"
+tmux -L "$OUTER_B" send-keys -t main Enter
+tmux -L "$OUTER_B" send-keys -t main M-Left
+sleep 0.3
+tmux -L "$OUTER_B" send-keys -t main M-Up
+sleep 0.5
+tmux -L "$INNER_T" split-window -t in 'yes'
+tmux -L "$INNER_T" select-pane -t in.0
+sleep 0.5
+boo_flood=$(latency "$OUTER_B")
+tmux_flood=$(latency "$OUTER_T")
+
+echo
+printf '%-34s %12s %12s %8s\n' "" boocode tmux ratio
+printf '%-34s %12s %12s %8s\n' "CPU s per MB drawn" "$boo_per_mb" "$tmux_per_mb" "$ratio"
+printf '%-34s %12s %12s\n' "CPU s total ($((BYTES / 1000000)) MB)" "$boo_cpu" "$tmux_cpu"
+printf '%-34s %12s %12s\n' "key to screen, idle (median p95 ms)" "${boo_idle// //}" "${tmux_idle// //}"
+printf '%-34s %12s %12s\n' "key to screen, neighbour floods" "${boo_flood// //}" "${tmux_flood// //}"
+printf '%-34s %12s %12s %8s\n' "RSS growth, 10k x 120 lines (KB)" "$((boo_rss1 - boo_rss0))" "$((tmux_rss1 - tmux_rss0))" \
+    "$(awk -v a="$((boo_rss1 - boo_rss0))" -v b="$((tmux_rss1 - tmux_rss0))" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
+echo "(one capture-pane poll of the outer screen costs $(poll_cost) ms: latencies include it; a frame at 60 fps is 16.7 ms; boocode screen width check: $BOO_SIZE)"
