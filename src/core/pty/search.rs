@@ -265,6 +265,8 @@ fn one_line(err: &regex::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::pty::alacritty::AlacrittyScreen;
+    use crate::core::pty::screen::GridSize;
     use crate::core::pty::test_screen::TestScreen;
 
     fn span(line: i32, start_col: u16, end_col: u16) -> MatchSpan {
@@ -283,7 +285,7 @@ mod tests {
             .collect()
     }
 
-    fn search(pattern: &str, screen: &TestScreen) -> SearchResults {
+    fn search(pattern: &str, screen: &dyn ScreenEngine) -> SearchResults {
         ScrollbackSearch::new(pattern)
             .expect("valid pattern")
             .find_all(screen)
@@ -488,5 +490,25 @@ mod tests {
         let message = err.to_string();
         assert_eq!(message, "invalid regex: unclosed group");
         assert!(!message.contains('\n'));
+    }
+
+    #[test]
+    fn searches_the_real_engine_across_history_wraps_and_wide_characters() {
+        let mut screen = AlacrittyScreen::new(GridSize { cols: 10, rows: 3 }, 100);
+        // "xxxxxxxneedle" wraps after ten columns; "日本needle" fills the row exactly.
+        screen.feed(
+            "alpha\r\nneedle one\r\nbeta\r\ngamma\r\nxxxxxxxneedle\r\n日本needle\r\nend".as_bytes(),
+        );
+        assert_eq!(screen.history_len(), 5);
+        let results = search("needle", &screen);
+        assert_eq!(
+            all_spans(&results),
+            vec![
+                vec![span(-4, 0, 6)],
+                vec![span(-1, 7, 10), span(0, 0, 3)],
+                vec![span(1, 4, 10)]
+            ]
+        );
+        assert_eq!(results.position(), "3/3");
     }
 }

@@ -154,6 +154,8 @@ impl Selection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::pty::alacritty::AlacrittyScreen;
+    use crate::core::pty::screen::GridSize;
     use crate::core::pty::test_screen::TestScreen;
 
     fn at(line: i32, col: u16) -> Point {
@@ -275,5 +277,19 @@ mod tests {
         assert!(!block.contains(1, 2));
         assert!(!block.contains(1, 6));
         assert_eq!(block.lines(), 0..=2);
+    }
+
+    #[test]
+    fn copies_from_the_real_engine_joining_its_wrapped_rows() {
+        let mut screen = AlacrittyScreen::new(GridSize { cols: 10, rows: 3 }, 100);
+        screen.feed("needle one\r\nbeta\r\nxxxxxxxneedle\r\n日本needle\r\nend".as_bytes());
+        // History: "needle one" (-3), "beta" (-2), "xxxxxxxnee" (-1, wrapped); screen: "dle",
+        // "日本needle", "end".
+        let lines = select(SelectionKind::Line, at(-1, 0), at(1, 0));
+        assert_eq!(lines.text(&screen), "xxxxxxxneedle\n日本needle");
+        let stream = select(SelectionKind::Char, at(-3, 7), at(-2, 1));
+        assert_eq!(stream.text(&screen), "one\nbe");
+        let block = select(SelectionKind::Block, at(-1, 2), at(1, 3));
+        assert_eq!(block.text(&screen), "xx\ne\n本");
     }
 }

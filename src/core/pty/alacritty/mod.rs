@@ -246,3 +246,6 @@ impl ScreenEngine for AlacrittyScreen {
         std::mem::take(&mut self.signals)
     }
 }
+
+#[cfg(test)]
+mod tests;
