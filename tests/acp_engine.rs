@@ -184,5 +184,28 @@ async fn a_bound_chat_asks_the_person_and_continues_its_agent_session() {
             .count(),
         3
     );
+
+    // The agent works in the chat's own worktree: its edit leaves the project untouched and,
+    // captured after the turn, waits as the chat's pending change.
+    engine.submit(Command::SendMessage {
+        chat_id: chat.id.clone(),
+        text: "[[edit:notes.txt]] four".into(),
+        attachments: Vec::new(),
+    });
+    until_turn_ends(&mut events, |_| {}).await;
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("no capture within 10 s")
+            .expect("events ended");
+        if matches!(event, Event::ChangesCaptured { waiting, .. } if waiting > 0) {
+            break;
+        }
+    }
+    assert!(!project.path().join("notes.txt").exists());
+    let changes = engine.store().list_pending_changes(Some(&chat.id)).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].content.display_path, "notes.txt");
+    assert_eq!(changes[0].source_agent, "scripted");
     engine.shutdown();
 }
