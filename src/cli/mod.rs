@@ -1,7 +1,7 @@
 //! Argument parsing and dispatch.
 
-mod debug;
 mod changes;
+mod debug;
 mod exec;
 mod format;
 mod hooks;
