@@ -325,7 +325,13 @@ fn a_terminal_pane_runs_programs_and_comes_back_after_a_restart() {
 
     tmux.type_text("echo e2e-$((40+2))");
     tmux.send(&["Enter"]);
-    wait("the command's output", "e2e-42");
+    let screen = wait("the command's output", "e2e-42");
+    // The shell's prompt, to know when the shell reads keys again after vim.
+    let prompt = screen
+        .lines()
+        .find_map(|l| l.split_once("echo e2e-"))
+        .map(|(head, _)| head.rsplit('│').next().unwrap_or(head).trim().to_string())
+        .unwrap();
 
     if Command::new("vim").arg("--version").output().is_ok() {
         tmux.type_text("vim -Nu NONE note.txt");
@@ -345,6 +351,14 @@ fn a_terminal_pane_runs_programs_and_comes_back_after_a_restart() {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+        // Keys typed while vim is still exiting would be read (and dropped) by vim.
+        tmux.wait_for("the shell after vim", Duration::from_secs(20), |s| {
+            let mut lines = s
+                .lines()
+                .skip_while(|l| !l.contains("vim -Nu NONE note.txt"));
+            lines.next();
+            lines.next().is_some_and(|l| l.contains(&prompt))
+        });
     } else {
         eprintln!("vim is not installed: its part of the terminal test is skipped");
     }
