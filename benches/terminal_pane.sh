@@ -170,7 +170,8 @@ poll_cost() {
 
 start_boocode
 start_tmux
-BOO_SIZE=$(tmux -L "$OUTER_B" capture-pane -p -t main | head -n 3 | tail -n 1 | wc -c)
+type_and_wait "$OUTER_B" "stty size > $TMP/size-boo; touch $TMP/sized-boo" "$TMP/sized-boo" "$BOO_PID"
+type_and_wait "$OUTER_T" "stty size > $TMP/size-tmux; touch $TMP/sized-tmux" "$TMP/sized-tmux" "$TMUX_SERVER" "$TMUX_CLIENT"
 
 echo "stream: $BYTES bytes; machine: $(nproc) cpus; $(uptime)"
 
@@ -191,20 +192,22 @@ tmux_rss0=$(rss_kb "$TMUX_SERVER")
 type_and_wait "$OUTER_T" "cat $TMP/fill.txt; touch $TMP/fill-tmux" "$TMP/fill-tmux" "$TMUX_SERVER" "$TMUX_CLIENT"
 tmux_rss1=$(rss_kb "$TMUX_SERVER")
 
-# Flooding neighbour: a second pane running `yes`, focus back on the first.
+# Flooding neighbour: the pane measured so far runs `yes`; a new pane (which takes the focus)
+# gets the keys.
 tmux -L "$OUTER_B" send-keys -t main C-b z
 sleep 0.3
-tmux -L "$OUTER_B" send-keys -t main C-b t
-sleep 0.5
 tmux -L "$OUTER_B" send-keys -t main -l "yes"
 tmux -L "$OUTER_B" send-keys -t main Enter
-tmux -L "$OUTER_B" send-keys -t main M-Left
 sleep 0.3
-tmux -L "$OUTER_B" send-keys -t main M-Up
-sleep 0.5
-tmux -L "$INNER_T" split-window -t in 'yes'
-tmux -L "$INNER_T" select-pane -t in.0
-sleep 0.5
+tmux -L "$OUTER_B" send-keys -t main C-b t
+sleep 1
+tmux -L "$OUTER_B" send-keys -t main -l "PS1='$ '; clear"
+tmux -L "$OUTER_B" send-keys -t main Enter
+tmux -L "$OUTER_T" send-keys -t main -l "yes"
+tmux -L "$OUTER_T" send-keys -t main Enter
+sleep 0.3
+tmux -L "$INNER_T" split-window -t in 'env PS1="$ " bash --norc'
+sleep 1
 boo_flood=$(latency "$OUTER_B")
 tmux_flood=$(latency "$OUTER_T")
 
@@ -216,4 +219,4 @@ printf '%-34s %12s %12s\n' "key to screen, idle (median p95 ms)" "${boo_idle// /
 printf '%-34s %12s %12s\n' "key to screen, neighbour floods" "${boo_flood// //}" "${tmux_flood// //}"
 printf '%-34s %12s %12s %8s\n' "RSS growth, 10k x 120 lines (KB)" "$((boo_rss1 - boo_rss0))" "$((tmux_rss1 - tmux_rss0))" \
     "$(awk -v a="$((boo_rss1 - boo_rss0))" -v b="$((tmux_rss1 - tmux_rss0))" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
-echo "(one capture-pane poll of the outer screen costs $(poll_cost) ms: latencies include it; a frame at 60 fps is 16.7 ms; boocode screen width check: $BOO_SIZE)"
+echo "(one capture-pane poll of the outer screen costs $(poll_cost) ms: latencies include it; a frame at 60 fps is 16.7 ms; pane sizes (rows cols): boocode $(cat "$TMP/size-boo"), tmux $(cat "$TMP/size-tmux"))"

@@ -160,12 +160,17 @@ struct TerminalGuard {
 }
 
 static MOUSE: AtomicBool = AtomicBool::new(false);
+/// Whether the outer terminal took the kitty keyboard flags (and must be given them back).
+static KEYBOARD_FLAGS: AtomicBool = AtomicBool::new(false);
 
 fn restore_terminal() {
     let _ = disable_raw_mode();
     let mut out = stdout();
     if MOUSE.load(Ordering::SeqCst) {
         let _ = execute!(out, DisableMouseCapture);
+    }
+    if KEYBOARD_FLAGS.swap(false, Ordering::SeqCst) {
+        let _ = execute!(out, crossterm::event::PopKeyboardEnhancementFlags);
     }
     let _ = execute!(
         out,
@@ -202,6 +207,20 @@ impl TerminalGuard {
             .context("entering the alternate screen")?;
         if mouse {
             execute!(out, EnableMouseCapture).context("enabling the mouse")?;
+        }
+        // Where the terminal can tell them apart (the kitty keyboard protocol), Shift-Enter,
+        // Ctrl-Enter and keypad keys reach terminal panes as such. Event types are not asked
+        // for: held keys would then come as repeats, which panes do not send on.
+        if crossterm::terminal::supports_keyboard_enhancement().unwrap_or(false)
+            && execute!(
+                out,
+                crossterm::event::PushKeyboardEnhancementFlags(
+                    crossterm::event::KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES
+                )
+            )
+            .is_ok()
+        {
+            KEYBOARD_FLAGS.store(true, Ordering::SeqCst);
         }
         Ok(TerminalGuard { active })
     }
