@@ -260,17 +260,7 @@ async fn compact_idle_chat(
         bail!("the chat has an interrupted turn: resume it before compacting");
     }
     let approval = snapshot.mode.parse().map_err(|e: String| anyhow!(e))?;
-    let mut state = LoopState {
-        chat,
-        turn: snapshot.turn_number,
-        step: snapshot.step,
-        history: snapshot.history,
-        pending: snapshot.pending_tool_calls,
-        approval,
-        reasoning_effort: None,
-        root: None,
-        structured: None,
-    };
+    let mut state = LoopState::from_snapshot(chat, snapshot, approval);
     let specs = tool_specs(rt, &state.chat, None);
     match compact(rt, &mut state, &specs, token, Trigger::Manual { focus }).await? {
         Some(_) => Ok(()),

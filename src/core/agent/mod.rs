@@ -361,6 +361,22 @@ impl LoopState {
 }
 
 impl LoopState {
+    /// The state a stored snapshot describes, for a turn picked up outside `run_turn`
+    /// (resuming it, compacting an idle chat).
+    fn from_snapshot(chat: Chat, snapshot: AgentSnapshot, approval: ApprovalMode) -> Self {
+        LoopState {
+            chat,
+            turn: snapshot.turn_number,
+            step: snapshot.step,
+            history: snapshot.history,
+            pending: snapshot.pending_tool_calls,
+            approval,
+            reasoning_effort: None,
+            root: None,
+            structured: None,
+        }
+    }
+
     /// The snapshot once some of a step's calls are answered.
     fn snapshot_between_calls(&self) -> AgentSnapshot {
         self.snapshot(if self.pending.is_empty() {

@@ -40,17 +40,7 @@ pub async fn resume_chat(
             chat_id: chat.id.clone(),
             turn: snapshot.turn_number,
         });
-        Ok(LoopState {
-            chat,
-            turn: snapshot.turn_number,
-            step: snapshot.step,
-            history: snapshot.history,
-            pending: snapshot.pending_tool_calls,
-            approval,
-            reasoning_effort: None,
-            root: None,
-            structured: None,
-        })
+        Ok(LoopState::from_snapshot(chat, snapshot, approval))
     })();
     let outcome = match prepared {
         Ok(state) => drive(rt, state, &token).await,
