@@ -21,7 +21,7 @@ use boocode::core::worktree::WorktreeSource;
 use super::exec::Progress;
 use super::format::clip;
 use super::output::{errln, outln};
-use super::{read_stdin_prompt, usage_error, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use super::{usage_error, words_or_stdin, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
 /// Longest output summary a task keeps.
 const SUMMARY_CHARS: usize = 2000;
@@ -109,20 +109,9 @@ pub fn run(global: &GlobalArgs, args: AgentArgs) -> i32 {
 }
 
 fn run_task(global: &GlobalArgs, args: RunArgs) -> i32 {
-    let task = if args.task.is_empty() {
-        match read_stdin_prompt() {
-            Ok(Some(t)) => t,
-            Ok(None) => {
-                errln!("boocode agent run: no task given (pass it as an argument or on stdin)");
-                return EXIT_USAGE;
-            }
-            Err(e) => {
-                errln!("boocode agent run: reading the task from stdin: {e}");
-                return EXIT_USAGE;
-            }
-        }
-    } else {
-        args.task.join(" ")
+    let task = match words_or_stdin(&args.task, "agent run", "task") {
+        Ok(t) => t,
+        Err(code) => return code,
     };
     // An external agent brings its own model access: no provider key is needed here.
     let (root, config) = match global.load_config() {

@@ -17,7 +17,7 @@ use boocode::core::store::{IdTable, Store};
 
 use super::format::{clip, key_argument, short_id, tokens};
 use super::output::{errln, outln};
-use super::{read_stdin_prompt, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use super::{words_or_stdin, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
@@ -62,20 +62,9 @@ enum Work {
 }
 
 pub fn run(global: &GlobalArgs, args: ExecArgs) -> i32 {
-    let prompt = if args.prompt.is_empty() {
-        match read_stdin_prompt() {
-            Ok(Some(p)) => p,
-            Ok(None) => {
-                errln!("boocode exec: no prompt given (pass it as an argument or on stdin)");
-                return EXIT_USAGE;
-            }
-            Err(e) => {
-                errln!("boocode exec: reading the prompt from stdin: {e}");
-                return EXIT_USAGE;
-            }
-        }
-    } else {
-        args.prompt.join(" ")
+    let prompt = match words_or_stdin(&args.prompt, "exec", "prompt") {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     run_headless(
         global,

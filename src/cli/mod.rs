@@ -313,8 +313,28 @@ pub async fn stop_requested() {
     futures::future::select_all(signals.iter_mut().map(|s| Box::pin(s.recv()))).await;
 }
 
+/// The text a command works on: its words joined, else stdin (when it is not a terminal). On
+/// failure the error is printed, naming `command` and `what` it wanted, and the exit code is
+/// returned.
+pub fn words_or_stdin(words: &[String], command: &str, what: &str) -> Result<String, i32> {
+    if !words.is_empty() {
+        return Ok(words.join(" "));
+    }
+    match read_stdin_prompt() {
+        Ok(Some(text)) => Ok(text),
+        Ok(None) => {
+            errln!("boocode {command}: no {what} given (pass it as an argument or on stdin)");
+            Err(EXIT_USAGE)
+        }
+        Err(e) => {
+            errln!("boocode {command}: reading the {what} from stdin: {e}");
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
 /// Reads the prompt from stdin when it is not a terminal.
-pub fn read_stdin_prompt() -> Result<Option<String>> {
+fn read_stdin_prompt() -> Result<Option<String>> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         return Ok(None);
