@@ -90,22 +90,27 @@ impl std::fmt::Display for ExitReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
             ExitReport::Code(code) => write!(f, "exited with code {code}"),
-            ExitReport::Signal(signal) => {
-                let name = match signal {
-                    libc::SIGHUP => " (SIGHUP)",
-                    libc::SIGINT => " (SIGINT)",
-                    libc::SIGQUIT => " (SIGQUIT)",
-                    libc::SIGABRT => " (SIGABRT)",
-                    libc::SIGKILL => " (SIGKILL)",
-                    libc::SIGSEGV => " (SIGSEGV)",
-                    libc::SIGPIPE => " (SIGPIPE)",
-                    libc::SIGTERM => " (SIGTERM)",
-                    _ => "",
-                };
-                write!(f, "killed by signal {signal}{name}")
-            }
+            ExitReport::Signal(signal) => match signal_name(signal) {
+                Some(name) => write!(f, "killed by signal {signal} ({name})"),
+                None => write!(f, "killed by signal {signal}"),
+            },
         }
     }
+}
+
+/// The usual name of the signals a program is commonly ended by.
+pub fn signal_name(signal: i32) -> Option<&'static str> {
+    Some(match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => return None,
+    })
 }
 
 /// State the reader thread and the UI share.
@@ -167,6 +172,17 @@ impl TerminalSession {
     /// screen changed or the child ended.
     pub fn spawn(
         spec: &SessionSpec,
+        engine: Box<dyn ScreenEngine>,
+        waker: Arc<Notify>,
+    ) -> io::Result<TerminalSession> {
+        Self::spawn_with_env(spec, &[], engine, waker)
+    }
+
+    /// [`Self::spawn`] with `env` set in the child's environment on top of boocode's own
+    /// (provider keys are still withheld unless `env` names them).
+    pub fn spawn_with_env(
+        spec: &SessionSpec,
+        env: &[(String, String)],
         mut engine: Box<dyn ScreenEngine>,
         waker: Arc<Notify>,
     ) -> io::Result<TerminalSession> {
@@ -193,6 +209,7 @@ impl TerminalSession {
         } else {
             command.env_remove("COLORTERM");
         }
+        command.envs(env.iter().map(|(name, value)| (name, value)));
         let (child, group) = process::spawn_std_with(&mut command, || {
             // SAFETY: ioctl on the child's own stdin (the PTY slave), between fork and exec.
             if unsafe { libc::ioctl(0, libc::TIOCSCTTY as _, 0) } == -1 {
@@ -239,6 +256,11 @@ impl TerminalSession {
     /// The child's process group id.
     pub fn group_id(&self) -> libc::pid_t {
         self.group.id()
+    }
+
+    /// SIGKILLs the child's process group; the session stays readable and reports the exit.
+    pub fn kill(&self) {
+        self.group.kill();
     }
 
     /// The screen, locked (the reader waits while it is held: keep it short).
