@@ -511,3 +511,96 @@ fn a_signal_cancels_the_turn_with_session_cancel() {
     let task = p.store().list_tasks(None).unwrap().remove(0);
     assert_eq!(task.status, "cancelled");
 }
+
+#[test]
+fn terminal_requests_run_in_the_agents_worktree_and_show_in_the_chat() {
+    let p = Project::new("");
+    let out = p.run(&[
+        "agent",
+        "run",
+        "scripted",
+        "--approval",
+        "auto",
+        "[[term:pwd; printf 'hello %s' \"$SCRIPTED_TERMINAL\"; exit 3]] \
+         [[term-kill:echo started; exec sleep 30]] [[term-limit:6]] [[term:printf abcdefghij]]",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let store = p.store();
+    let chat_id = store.list_tasks(None).unwrap()[0].chat_id.clone().unwrap();
+    let said: String = store
+        .load_messages(&chat_id)
+        .unwrap()
+        .iter()
+        .flat_map(|m| m.parts.iter())
+        .filter(|p| p.kind == PartKind::Text)
+        .map(|p| p.content.clone())
+        .collect();
+    let worktrees = std::fs::canonicalize(p.home.path())
+        .unwrap()
+        .join("worktrees");
+    let first = said.split("terminal exit").nth(1).unwrap_or("");
+    assert!(
+        first.starts_with(" 3 signal null truncated false released gone output <"),
+        "{said}"
+    );
+    // The command ran in the agent's worktree (not the project) with the env it asked for.
+    let pwd = first.split('<').nth(1).unwrap().lines().next().unwrap();
+    assert!(pwd.starts_with(worktrees.to_str().unwrap()), "{pwd}");
+    assert!(first.contains("\nhello yes\n>"), "{first}");
+    assert!(
+        said.contains(
+            "terminal exit null signal \"SIGKILL\" truncated false released gone output <started\n>"
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains("terminal exit 0 signal null truncated true released gone output <fghij\n>"),
+        "{said}"
+    );
+
+    // Each command is a tool line whose output is what its terminal showed.
+    let traces = store.list_traces(&chat_id, None, 100).unwrap();
+    let lines: Vec<(&str, Option<&str>)> = traces
+        .iter()
+        .map(|t| (t.tool_name.as_str(), t.outcome.as_deref()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("execute", Some("error")),
+            ("execute", Some("error")),
+            ("execute", Some("success"))
+        ]
+    );
+    let output = |i: usize| traces[i].tool_output.as_deref().unwrap_or("");
+    assert!(output(0).ends_with("\nhello yes\n"), "{:?}", traces[0]);
+    assert_eq!(output(1), "started\n");
+    assert_eq!(output(2), "fghij\n");
+}
+
+#[test]
+fn headless_terminal_requests_follow_the_approval_mode() {
+    let p = Project::new("");
+    for (approval, refusal) in [
+        (
+            "read-only",
+            "running commands is refused: boocode runs this agent read-only",
+        ),
+        ("review", "running sh -c echo hi was not allowed"),
+    ] {
+        let out = p.run(&[
+            "agent",
+            "run",
+            "scripted",
+            "--no-worktree",
+            "--approval",
+            approval,
+            "[[term:echo hi]]",
+        ]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(
+            out.stdout.contains(&format!("terminal refused: {refusal}")),
+            "{approval}: {out:?}"
+        );
+    }
+}

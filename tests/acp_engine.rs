@@ -209,3 +209,123 @@ async fn a_bound_chat_asks_the_person_and_continues_its_agent_session() {
     assert_eq!(changes[0].source_agent, "scripted");
     engine.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_is_asked_for_once_and_a_cancel_kills_it() {
+    let project = tempfile::tempdir().unwrap();
+    git_project(project.path());
+    let home = tempfile::tempdir().unwrap();
+    let mut config = config_for(
+        project.path(),
+        home.path(),
+        "http://127.0.0.1:9",
+        ApprovalMode::Review,
+    );
+    config.agents.insert(
+        "scripted".into(),
+        registry::AgentFile {
+            protocol: Some(registry::Protocol::Acp),
+            command: Some(scripted_agent().to_string_lossy().into_owned()),
+            ..Default::default()
+        },
+    );
+    let (engine, mut events, _) = Engine::start(EngineOptions {
+        config,
+        project_root: project.path().to_path_buf(),
+        interactive: true,
+    })
+    .unwrap();
+    let session = engine.open_session(None, false).unwrap();
+    let chat = engine.main_chat(&session).unwrap();
+    agents::bind_chat(&engine.rt, &chat.id, "scripted").unwrap();
+    let send = |text: &str| {
+        engine.submit(Command::SendMessage {
+            chat_id: chat.id.clone(),
+            text: text.into(),
+            attachments: Vec::new(),
+        })
+    };
+    let answering = engine.clone();
+    let answer_with = |answer: PermissionAnswer| {
+        let engine = answering.clone();
+        move |e: &Event| {
+            if let Event::PermissionRequested { request_id, .. } = e {
+                engine.submit(Command::AnswerPermission {
+                    request_id: request_id.clone(),
+                    answer,
+                });
+            }
+        }
+    };
+    let titles = |events: &[Event]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::PermissionRequested { title, .. } => Some(title.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+
+    // The agent asked (and was allowed): its command runs without a second question.
+    send("[[permission]] [[term:echo one]]");
+    let asked = until_turn_ends(&mut events, answer_with(PermissionAnswer::AllowOnce)).await;
+    assert_eq!(titles(&asked), ["Run rm -rf build"]);
+    assert!(reply_text(&asked).contains("output <one\n>"), "{asked:?}");
+
+    // The agent did not ask: boocode asks, and a rejection refuses the command.
+    send("[[term:echo two]]");
+    let refused = until_turn_ends(&mut events, answer_with(PermissionAnswer::Reject)).await;
+    assert_eq!(titles(&refused), ["Run sh -c echo two"]);
+    assert!(
+        reply_text(&refused).contains("terminal refused: running sh -c echo two was not allowed"),
+        "{refused:?}"
+    );
+
+    // A cancelled turn kills the command it waits on, at once.
+    let marks = tempfile::tempdir().unwrap();
+    let pid_file = marks.path().join("pid");
+    send(&format!(
+        "[[term:echo $$ > {}; exec sleep 30]]",
+        pid_file.display()
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let pid = loop {
+        if let Ok(Some(event)) =
+            tokio::time::timeout(Duration::from_millis(50), events.recv()).await
+        {
+            answer_with(PermissionAnswer::AllowOnce)(&event);
+        }
+        let written = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        if let Ok(pid) = written.trim().parse::<i32>() {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started"
+        );
+    };
+    let started = std::time::Instant::now();
+    engine.submit(Command::CancelTurn {
+        chat_id: chat.id.clone(),
+    });
+    let cancelled = until_turn_ends(&mut events, |_| {}).await;
+    assert!(
+        matches!(cancelled.last(), Some(Event::TurnFinished { status, .. }) if status == "cancelled"),
+        "{cancelled:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // SAFETY: signal 0 only asks whether the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the command outlived its cancelled turn"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    engine.shutdown();
+}

@@ -482,9 +482,6 @@ impl LiveAgent {
             )
             .await;
         context.client.set_turn(None);
-        if cancel.is_cancelled() {
-            context.client.terminals.kill_all();
-        }
         match result {
             Ok(response) => {
                 if let Some(usage) = &response.usage {
@@ -586,6 +583,10 @@ impl LiveAgent {
                         return Err(Interrupted::Cancelled);
                     }
                     let _ = self.conn.cancel(acp::CancelNotification::new(self.session_id.clone())).await;
+                    // A command waited on would hold the agent past the grace: it ends now.
+                    if let Some((_, context)) = &turn {
+                        context.client.terminals.kill_all();
+                    }
                     cancel_sent = Some(tokio::time::Instant::now());
                 }
                 _ = sleep_until(limit) => {
