@@ -132,6 +132,20 @@ impl Project {
     fn store(&self) -> Store {
         Store::open(&self.home.path().join("boocode.db")).unwrap()
     }
+
+    /// Everything the agent said (text parts) in the latest task's chat.
+    fn said(&self) -> String {
+        let store = self.store();
+        let chat_id = store.list_tasks(None).unwrap()[0].chat_id.clone().unwrap();
+        store
+            .load_messages(&chat_id)
+            .unwrap()
+            .iter()
+            .flat_map(|m| m.parts.iter())
+            .filter(|p| p.kind == PartKind::Text)
+            .map(|p| p.content.clone())
+            .collect()
+    }
 }
 
 fn json_lines(stdout: &str) -> Vec<Value> {
@@ -350,21 +364,7 @@ fn file_requests_are_served_inside_the_working_directory_only() {
         "[[read:README.md]] [[read:/etc/hostname]] [[read:../outside.txt]]",
     ]);
     assert_eq!(out.code, 0, "{out:?}");
-    let messages = p
-        .store()
-        .load_messages(
-            &p.store().list_tasks(None).unwrap()[0]
-                .chat_id
-                .clone()
-                .unwrap(),
-        )
-        .unwrap();
-    let text: String = messages
-        .iter()
-        .flat_map(|m| m.parts.iter())
-        .filter(|p| p.kind == PartKind::Text)
-        .map(|p| p.content.clone())
-        .collect();
+    let text = p.said();
     assert!(text.contains("read README.md: # Demo"), "{text}");
     assert!(text.contains("could not read /etc/hostname"), "{text}");
     assert!(text.contains("could not read ../outside.txt"), "{text}");
@@ -525,16 +525,7 @@ fn terminal_requests_run_in_the_agents_worktree_and_show_in_the_chat() {
          [[term-kill:echo started; exec sleep 30]] [[term-limit:6]] [[term:printf abcdefghij]]",
     ]);
     assert_eq!(out.code, 0, "{out:?}");
-    let store = p.store();
-    let chat_id = store.list_tasks(None).unwrap()[0].chat_id.clone().unwrap();
-    let said: String = store
-        .load_messages(&chat_id)
-        .unwrap()
-        .iter()
-        .flat_map(|m| m.parts.iter())
-        .filter(|p| p.kind == PartKind::Text)
-        .map(|p| p.content.clone())
-        .collect();
+    let said = p.said();
     let worktrees = std::fs::canonicalize(p.home.path())
         .unwrap()
         .join("worktrees");
@@ -559,6 +550,8 @@ fn terminal_requests_run_in_the_agents_worktree_and_show_in_the_chat() {
     );
 
     // Each command is a tool line whose output is what its terminal showed.
+    let store = p.store();
+    let chat_id = store.list_tasks(None).unwrap()[0].chat_id.clone().unwrap();
     let traces = store.list_traces(&chat_id, None, 100).unwrap();
     let lines: Vec<(&str, Option<&str>)> = traces
         .iter()

@@ -11,6 +11,7 @@ use boocode::core::agent::tools::ApprovalMode;
 use boocode::core::agents::{self, registry};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::{Command, Event, PermissionAnswer};
+use boocode::core::store::Chat;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use support::harness::config_for;
@@ -80,17 +81,11 @@ fn reply_text(events: &[Event]) -> String {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bound_chat_asks_the_person_and_continues_its_agent_session() {
-    let project = tempfile::tempdir().unwrap();
-    git_project(project.path());
-    let home = tempfile::tempdir().unwrap();
-    let mut config = config_for(
-        project.path(),
-        home.path(),
-        "http://127.0.0.1:9",
-        ApprovalMode::Review,
-    );
+/// An interactive engine in review mode on a git project, with the main chat bound to the
+/// scripted agent.
+fn bound_chat(project: &Path, home: &Path) -> (Engine, UnboundedReceiver<Event>, Chat) {
+    git_project(project);
+    let mut config = config_for(project, home, "http://127.0.0.1:9", ApprovalMode::Review);
     config.agents.insert(
         "scripted".into(),
         registry::AgentFile {
@@ -99,15 +94,22 @@ async fn a_bound_chat_asks_the_person_and_continues_its_agent_session() {
             ..Default::default()
         },
     );
-    let (engine, mut events, _) = Engine::start(EngineOptions {
+    let (engine, events, _) = Engine::start(EngineOptions {
         config,
-        project_root: project.path().to_path_buf(),
+        project_root: project.to_path_buf(),
         interactive: true,
     })
     .unwrap();
     let session = engine.open_session(None, false).unwrap();
     let chat = engine.main_chat(&session).unwrap();
     agents::bind_chat(&engine.rt, &chat.id, "scripted").unwrap();
+    (engine, events, chat)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bound_chat_asks_the_person_and_continues_its_agent_session() {
+    let (project, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (engine, mut events, chat) = bound_chat(project.path(), home.path());
     assert!(matches!(
         events.recv().await,
         Some(Event::AgentSession { ref agent, .. }) if agent == "scripted"
@@ -212,32 +214,8 @@ async fn a_bound_chat_asks_the_person_and_continues_its_agent_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_is_asked_for_once_and_a_cancel_kills_it() {
-    let project = tempfile::tempdir().unwrap();
-    git_project(project.path());
-    let home = tempfile::tempdir().unwrap();
-    let mut config = config_for(
-        project.path(),
-        home.path(),
-        "http://127.0.0.1:9",
-        ApprovalMode::Review,
-    );
-    config.agents.insert(
-        "scripted".into(),
-        registry::AgentFile {
-            protocol: Some(registry::Protocol::Acp),
-            command: Some(scripted_agent().to_string_lossy().into_owned()),
-            ..Default::default()
-        },
-    );
-    let (engine, mut events, _) = Engine::start(EngineOptions {
-        config,
-        project_root: project.path().to_path_buf(),
-        interactive: true,
-    })
-    .unwrap();
-    let session = engine.open_session(None, false).unwrap();
-    let chat = engine.main_chat(&session).unwrap();
-    agents::bind_chat(&engine.rt, &chat.id, "scripted").unwrap();
+    let (project, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (engine, mut events, chat) = bound_chat(project.path(), home.path());
     let send = |text: &str| {
         engine.submit(Command::SendMessage {
             chat_id: chat.id.clone(),
