@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use boocode::core::agent::tools::ApprovalMode;
+use boocode::core::agent::{TurnRequest, TurnStatus};
 use boocode::core::agents::{self, registry};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::{Command, Event, PermissionAnswer};
@@ -81,11 +82,16 @@ fn reply_text(events: &[Event]) -> String {
         .collect()
 }
 
-/// An interactive engine in review mode on a git project, with the main chat bound to the
-/// scripted agent.
-fn bound_chat(project: &Path, home: &Path) -> (Engine, UnboundedReceiver<Event>, Chat) {
+/// An engine in review mode on a git project, its model at `base_url`, with the scripted
+/// agent configured; its session's main chat.
+fn engine_with_scripted_agent(
+    project: &Path,
+    home: &Path,
+    base_url: &str,
+    interactive: bool,
+) -> (Engine, UnboundedReceiver<Event>, Chat) {
     git_project(project);
-    let mut config = config_for(project, home, "http://127.0.0.1:9", ApprovalMode::Review);
+    let mut config = config_for(project, home, base_url, ApprovalMode::Review);
     config.agents.insert(
         "scripted".into(),
         registry::AgentFile {
@@ -97,11 +103,18 @@ fn bound_chat(project: &Path, home: &Path) -> (Engine, UnboundedReceiver<Event>,
     let (engine, events, _) = Engine::start(EngineOptions {
         config,
         project_root: project.to_path_buf(),
-        interactive: true,
+        interactive,
     })
     .unwrap();
     let session = engine.open_session(None, false).unwrap();
     let chat = engine.main_chat(&session).unwrap();
+    (engine, events, chat)
+}
+
+/// An interactive engine whose main chat is bound to the scripted agent.
+fn bound_chat(project: &Path, home: &Path) -> (Engine, UnboundedReceiver<Event>, Chat) {
+    let (engine, events, chat) =
+        engine_with_scripted_agent(project, home, "http://127.0.0.1:9", true);
     agents::bind_chat(&engine.rt, &chat.id, "scripted").unwrap();
     (engine, events, chat)
 }
@@ -305,5 +318,83 @@ async fn a_command_is_asked_for_once_and_a_cancel_kills_it() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawn_subagent_with_an_agent_runs_it_in_a_worktree_and_brings_back_its_result() {
+    use support::mock_server::{CallSpec, Match, MockServer, Reply};
+    let (project, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let server = MockServer::start(vec![
+        Reply::tool_calls(vec![
+            CallSpec::new(
+                "spawn_subagent",
+                r#"{"input":"[[edit:notes.txt]] write the notes","agent":"scripted"}"#,
+            )
+            .id("s1"),
+            CallSpec::new("spawn_subagent", r#"{"input":"x","agent":"nobody"}"#).id("s2"),
+        ])
+        .into(),
+        Reply::text("spawned").when(Match::has_tool_result_for("s2")),
+    ])
+    .await;
+    let (engine, _events, chat) =
+        engine_with_scripted_agent(project.path(), home.path(), &server.base_url(), false);
+    let outcome = engine
+        .run_turn(TurnRequest::new(&chat.id, "delegate", ApprovalMode::Review))
+        .await;
+    assert_eq!(outcome.status, TurnStatus::Completed, "{:?}", outcome.error);
+    tokio::time::timeout(Duration::from_secs(20), engine.wait_for_tasks_of(&chat.id))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // An unknown agent is a tool error naming every agent it could have been.
+    let traces = engine.store().list_traces(&chat.id, None, 10).unwrap();
+    let unknown = traces
+        .iter()
+        .find(|t| t.tool_input.contains("nobody"))
+        .unwrap();
+    let error = unknown.error.as_deref().unwrap();
+    for name in [
+        "unknown agent 'nobody'",
+        "scripted",
+        "codex",
+        "general-purpose",
+        "Explore",
+    ] {
+        assert!(error.contains(name), "{name}: {error}");
+    }
+
+    let tasks = engine.store().list_tasks(Some(&chat.session_id)).unwrap();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    let task = &tasks[0];
+    assert_eq!(
+        (task.status.as_str(), task.agent.as_str()),
+        ("completed", "scripted")
+    );
+    assert_eq!(engine.store().task_execution(&task.id).unwrap().0, "acp");
+    let output = task.output.as_deref().unwrap();
+    assert!(output.starts_with("You said: write the notes"), "{output}");
+    assert!(
+        output.ends_with(
+            "Changes waiting for review (made in the agent's worktree, not applied): notes.txt"
+        ),
+        "{output}"
+    );
+    // Its edit waits for review in its own chat, under the parent; the project is untouched.
+    let sub_chat = engine
+        .store()
+        .get_chat(task.chat_id.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(sub_chat.kind, "subagent");
+    assert_eq!(sub_chat.parent_chat_id.as_deref(), Some(chat.id.as_str()));
+    let changes = engine
+        .store()
+        .list_pending_changes(Some(&sub_chat.id))
+        .unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].source_agent, "scripted");
+    assert!(!project.path().join("notes.txt").exists());
     engine.shutdown();
 }
