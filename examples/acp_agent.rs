@@ -23,6 +23,7 @@
 //!                     (`terminal/create`, `wait_for_exit`, `output`, `release`), then says
 //!                     how it ended and what it printed; a cancel meanwhile ends the turn
 //!   [[term-limit:N]]  later terminals ask for at most N bytes of output
+//!   [[json:TEXT]]     answers exactly TEXT (instead of echoing the prompt)
 //!   [[term-kill:CMD]] runs `sh -c CMD`, `terminal/kill`s it once it printed something, then
 //!                     says how it ended and releases it
 
@@ -136,6 +137,7 @@ impl Agent {
             .filter_map(|rest| rest.split_once("]]").map(|(cue, _)| cue.to_string()))
             .collect();
         let mut usage = false;
+        let mut answer = None;
         for cue in &cues {
             let (name, arg) = cue.split_once(':').unwrap_or((cue.as_str(), ""));
             match name {
@@ -231,6 +233,7 @@ impl Agent {
                     let _ = out.flush();
                 }
                 "usage" => usage = true,
+                "json" => answer = Some(arg.to_string()),
                 "term-limit" => self.output_limit = arg.parse().ok(),
                 "term" | "term-kill" => {
                     self.terminal(arg, name == "term-kill");
@@ -245,8 +248,13 @@ impl Agent {
         let clean: String = cues
             .iter()
             .fold(text.clone(), |t, c| t.replace(&format!("[[{c}]]"), ""));
-        self.say("You said: ");
-        self.say(clean.trim());
+        match answer {
+            Some(text) => self.say(&text),
+            None => {
+                self.say("You said: ");
+                self.say(clean.trim());
+            }
+        }
         let mut result = json!({"stopReason": "end_turn"});
         if usage {
             result["usage"] = json!({"totalTokens": 150, "inputTokens": 100, "outputTokens": 50, "cachedReadTokens": 40});

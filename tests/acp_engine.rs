@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use boocode::core::agent::tools::ApprovalMode;
@@ -15,22 +15,7 @@ use boocode::core::events::{Command, Event, PermissionAnswer};
 use boocode::core::store::Chat;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use support::harness::config_for;
-
-fn scripted_agent() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let agent = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples/acp_agent");
-    assert!(
-        agent.exists(),
-        "{} is missing: `cargo test` builds it; alone, run `cargo build --example acp_agent`",
-        agent.display()
-    );
-    agent
-}
+use support::harness::{config_for, scripted_acp_agent};
 
 /// Makes `dir` a git repository with one commit: a bound chat's agent works in a worktree.
 fn git_project(dir: &Path) {
@@ -96,7 +81,7 @@ fn engine_with_scripted_agent(
         "scripted".into(),
         registry::AgentFile {
             protocol: Some(registry::Protocol::Acp),
-            command: Some(scripted_agent().to_string_lossy().into_owned()),
+            command: Some(scripted_acp_agent().to_string_lossy().into_owned()),
             ..Default::default()
         },
     );
