@@ -15,26 +15,12 @@ use boocode::core::events::{Command, Event, PermissionAnswer};
 use boocode::core::store::Chat;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use support::harness::{config_for, scripted_acp_agent};
+use support::harness::{commit_all, config_for, scripted_acp_agent};
 
 /// Makes `dir` a git repository with one commit: a bound chat's agent works in a worktree.
 fn git_project(dir: &Path) {
     std::fs::write(dir.join("README"), "project\n").unwrap();
-    for args in [
-        &["init", "-q"][..],
-        &["add", "-A"],
-        &["commit", "-q", "-m", "init"],
-    ] {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(["-c", "commit.gpgsign=false"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    }
+    commit_all(dir);
 }
 
 /// Events up to the chat's `TurnFinished`; `on` may answer what it sees.

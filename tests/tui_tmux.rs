@@ -427,27 +427,7 @@ fn an_acp_agent_chat_streams_asks_leaves_a_change_and_cancels() {
     let project = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     std::fs::write(project.path().join("README.md"), "# Demo\n").unwrap();
-    for args in [
-        &["init", "-q"][..],
-        &["add", "."],
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "init",
-        ],
-    ] {
-        let ok = Command::new("git")
-            .arg("-C")
-            .arg(project.path())
-            .args(args)
-            .status()
-            .unwrap();
-        assert!(ok.success(), "git {args:?}");
-    }
+    support::harness::commit_all(project.path());
     std::fs::create_dir(project.path().join(".boocode")).unwrap();
     std::fs::write(
         project.path().join(".boocode/config.toml"),

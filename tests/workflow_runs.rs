@@ -11,7 +11,7 @@ use boocode::core::events::Event;
 use boocode::core::workflow::{RunOptions, RunOutcome, WorkerCommand};
 use serde_json::{json, Value};
 
-use support::harness::{write, Harness};
+use support::harness::{commit_all, write, Harness};
 use support::mock_server::{CallSpec, Match, Reply, Step, UsageSpec};
 
 fn fake_worker() -> WorkerCommand {
@@ -463,34 +463,6 @@ async fn script_failures_and_lookups_are_reported() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("no workflow named 'missing'"), "{err}");
-}
-
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-}
-
-/// Makes `dir` a git repository whose one commit holds everything in it.
-fn commit_all(dir: &std::path::Path) {
-    git(dir, &["init", "-q"]);
-    git(dir, &["add", "."]);
-    git(
-        dir,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "init",
-        ],
-    );
 }
 
 #[tokio::test]
