@@ -511,3 +511,107 @@ fn a_signal_cancels_the_turn_with_session_cancel() {
     let task = p.store().list_tasks(None).unwrap().remove(0);
     assert_eq!(task.status, "cancelled");
 }
+
+/// The scripted terminal agent (`tests/fixtures/pty_agent.sh`) as `[agents.NAME]` lines.
+fn pty_agent(name: &str) -> String {
+    format!(
+        "[agents.{name}]\nprotocol = \"pty\"\ncommand = \"{}/tests/fixtures/pty_agent.sh\"\nargs = [\"{{task}}\"]\n",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn a_pty_agent_runs_headless_in_its_worktree_and_its_exit_status_is_the_outcome() {
+    let p = Project::new(&pty_agent("term"));
+    let out = p.run(&["agent", "run", "term", "edit:notes.txt lines:3 exit:3"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    // The screen's lines stream to stderr as they settle; the task is one argument on a tty.
+    assert!(
+        out.stderr.contains("│ pty agent: 1 argument(s), tty yes"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("│ line 3"), "{out:?}");
+    assert!(
+        out.stderr.contains("pending change to notes.txt"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("term exited with code 3. Last lines:"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("term exited with code 3"), "{out:?}");
+    assert!(!p.root().join("notes.txt").exists(), "edited the checkout");
+
+    let store = p.store();
+    let task = store.list_tasks(None).unwrap().remove(0);
+    assert_eq!(
+        (task.status.as_str(), task.agent.as_str()),
+        ("failed", "term")
+    );
+    assert_eq!(store.task_execution(&task.id).unwrap().0, "pty");
+    let output = task.output.as_deref().unwrap();
+    assert!(
+        output.contains("line 3\nexiting with 3\n```"),
+        "the summary is the screen's last lines: {output}"
+    );
+    assert_eq!(task.error.as_deref(), Some("term exited with code 3"));
+    let chat_id = task.chat_id.unwrap();
+    let changes = store.list_pending_changes(Some(&chat_id)).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(
+        changes[0].content.after.as_deref(),
+        Some("edited by the pty agent\n")
+    );
+    let traces = store.list_traces(&chat_id, None, 10).unwrap();
+    assert_eq!(traces.len(), 1, "{traces:?}");
+    assert_eq!(
+        (traces[0].tool_name.as_str(), traces[0].outcome.as_deref()),
+        ("terminal", Some("error"))
+    );
+
+    // Exit 0 succeeds; --json streams the settled lines as events, then the result.
+    let out = p.run(&["agent", "run", "term", "--json", "--no-worktree", "lines:2"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines = json_lines(&out.stdout);
+    let streamed: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["type"] == "agent_terminal_lines")
+        .flat_map(|l| l["lines"].as_array().unwrap())
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        streamed,
+        [
+            "pty agent: 1 argument(s), tty yes",
+            "line 1",
+            "line 2",
+            "done"
+        ]
+    );
+    let result = lines.last().unwrap();
+    assert_eq!(result["status"], "completed", "{result}");
+    assert!(result["final_text"]
+        .as_str()
+        .unwrap()
+        .starts_with("term exited with code 0."));
+}
+
+#[test]
+fn a_pty_agent_whose_program_is_missing_fails_clearly() {
+    let p = Project::new(
+        "[agents.gone]\nprotocol = \"pty\"\ncommand = \"/nonexistent/pty-agent\"\nargs = [\"{task}\"]\n",
+    );
+    let out = p.run(&["agent", "run", "gone", "--no-worktree", "hi"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("agent 'gone': /nonexistent/pty-agent not found"),
+        "{out:?}"
+    );
+    let task = p.store().list_tasks(None).unwrap().remove(0);
+    assert_eq!(task.status, "failed");
+    assert!(task
+        .error
+        .unwrap()
+        .contains("/nonexistent/pty-agent not found"));
+}

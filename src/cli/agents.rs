@@ -10,21 +10,16 @@ use tokio_util::sync::CancellationToken;
 
 use boocode::core::agent::TurnStatus;
 use boocode::core::agents::acp::SessionOptions;
-use boocode::core::agents::registry::{self, Protocol};
+use boocode::core::agents::registry::{self, AgentSpec};
 use boocode::core::agents::{self, ExternalTurnRequest};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
-use boocode::core::store::ExternalTask;
 use boocode::core::worktree::checkout::{self, Isolation, IN_PLACE_WARNING};
 use boocode::core::worktree::WorktreeSource;
 
 use super::exec::Progress;
-use super::format::clip;
 use super::output::{errln, outln};
 use super::{usage_error, words_or_stdin, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
-
-/// Longest output summary a task keeps.
-const SUMMARY_CHARS: usize = 2000;
 
 #[derive(Args, Debug)]
 pub struct AgentArgs {
@@ -128,14 +123,6 @@ fn run_task(global: &GlobalArgs, args: RunArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    if spec.protocol != Protocol::Acp {
-        errln!(
-            "boocode: agent '{}' speaks {}; `agent run` runs ACP agents in this build",
-            spec.name,
-            spec.protocol.as_str()
-        );
-        return EXIT_USAGE;
-    }
     if let Err(e) = boocode::core::logging::init(&config.home) {
         errln!("boocode: {e:#}");
         return EXIT_FAILURE;
@@ -166,10 +153,8 @@ fn run_task(global: &GlobalArgs, args: RunArgs) -> i32 {
         };
         // `--model` names the agent's model here, not the native loop's.
         let model = global.model.clone();
-        let code = run_on_engine(
-            &engine, events, &root, &spec.name, &task, &args, model, approval,
-        )
-        .await;
+        let code =
+            run_on_engine(&engine, events, &root, &spec, &task, &args, model, approval).await;
         engine.rt.agents.disconnect_all();
         engine.shutdown();
         code
@@ -181,25 +166,19 @@ async fn run_on_engine(
     engine: &Engine,
     mut events: tokio::sync::mpsc::UnboundedReceiver<Event>,
     root: &std::path::Path,
-    agent: &str,
+    spec: &AgentSpec,
     task: &str,
     args: &RunArgs,
     model: Option<String>,
     approval: boocode::core::agent::tools::ApprovalMode,
 ) -> i32 {
     let rt = engine.rt.clone();
+    let agent = spec.name.as_str();
     let prepared = (|| -> Result<_> {
         let session = engine.open_session(None, false)?;
         let chat = engine.new_titled_chat(&session, "main", None, "")?;
-        rt.store.bind_chat_agent(&chat.id, agent)?;
-        let task_row = rt.store.start_external_task(&ExternalTask {
-            session_id: &session.id,
-            chat_id: &chat.id,
-            input: task,
-            agent,
-            model: model.as_deref().unwrap_or(""),
-            execution_path: "acp",
-        })?;
+        rt.store.bind_chat_agent(&chat.id, &spec.name)?;
+        let task_row = agents::task::start(&rt, &chat, spec, task, model.as_deref().unwrap_or(""))?;
         Ok((chat, task_row))
     })();
     let (chat, task_row) = match prepared {
@@ -300,36 +279,7 @@ async fn run_on_engine(
         .store
         .list_pending_changes(Some(&chat.id))
         .unwrap_or_default();
-    let status = match outcome.status {
-        TurnStatus::Completed => "completed",
-        TurnStatus::Cancelled => "cancelled",
-        _ => "failed",
-    };
-    let summary = outcome
-        .final_text
-        .as_deref()
-        .map(|t| clip(t, SUMMARY_CHARS));
-    let recorded = rt
-        .store
-        .finish_task(
-            &task_row.id,
-            status,
-            summary.as_deref(),
-            outcome.error.as_deref(),
-        )
-        .and_then(|_| {
-            rt.store
-                .add_task_tokens(&task_row.id, outcome.usage.total())
-        });
-    if let Err(e) = recorded {
-        errln!("boocode: recording the task: {e:#}");
-    }
-    rt.emit(Event::TaskUpdated {
-        task_id: task_row.id.clone(),
-        status: status.to_string(),
-        label: Some(agent.to_string()),
-        chat_id: Some(chat.id.clone()),
-    });
+    let status = agents::task::finish(&rt, &task_row, &outcome);
     let code = if outcome.status == TurnStatus::Completed {
         EXIT_OK
     } else {

@@ -286,6 +286,20 @@ pub enum Event {
         model: Option<String>,
         mode: Option<String>,
     },
+    /// A terminal agent's program started on a PTY owned by the core (the session is in
+    /// `rt.agents.terminals` under the chat): the workspace shows that screen, interactive, in
+    /// a terminal pane titled `title`.
+    AgentTerminal {
+        chat_id: String,
+        agent: String,
+        title: String,
+    },
+    /// Lines of a terminal agent's screen that settled (the cursor moved past them, or the
+    /// program ended), in order: what a headless run streams.
+    AgentTerminalLines {
+        chat_id: String,
+        lines: Vec<String>,
+    },
     /// The slash commands an external agent offers now (the composer completes them).
     AgentCommands {
         chat_id: String,

@@ -4,7 +4,9 @@
 //! events ([`turn::ExternalTurn`]), so every pane and the trace work for it unchanged.
 
 pub mod acp;
+pub mod pty;
 pub mod registry;
+pub mod task;
 pub mod turn;
 
 use std::collections::HashMap;
@@ -18,6 +20,7 @@ use crate::core::agent::tools::ApprovalMode;
 use crate::core::agent::{failed_before_start, TurnOutcome, TurnStatus};
 use crate::core::events::{Event, PermissionAnswer};
 use crate::core::runtime::{lock, Runtime};
+use crate::core::store::Task;
 use crate::core::worktree::checkout::{self, Isolation};
 use crate::core::worktree::WorktreeSource;
 
@@ -57,17 +60,21 @@ impl PermissionDesk {
 pub struct AgentHub {
     pub permissions: PermissionDesk,
     connections: Mutex<HashMap<String, Arc<AcpConnection>>>,
+    /// The terminals of pty agents' runs, which the workspace's panes attach to.
+    pub terminals: pty::AgentTerminals,
 }
 
 impl AgentHub {
     /// Ends a chat's agent (the next turn starts it again).
     pub fn disconnect(&self, chat_id: &str) {
         lock(&self.connections).remove(chat_id);
+        self.terminals.remove(chat_id);
     }
 
     /// Ends every agent.
     pub fn disconnect_all(&self) {
         lock(&self.connections).clear();
+        self.terminals.clear();
     }
 }
 
@@ -125,13 +132,34 @@ pub async fn run_chat_turn(rt: &Arc<Runtime>, mut request: ExternalTurnRequest) 
         }
     };
     request.cwd = Some(place.dir().to_path_buf());
+    // A terminal agent's run is a task of its own (its output summary, its exit status).
+    let task = match pty_task(rt, &chat_id, &request.text) {
+        Ok(task) => task,
+        Err(e) => return failed_before_start(rt, &chat_id, 0, e),
+    };
     let outcome = run_external_turn(rt, request).await;
+    if let Some(task) = &task {
+        task::finish(rt, task, &outcome);
+    }
     if let Err(e) = checkout::capture(rt, &place).await {
         rt.emit(Event::Notice {
             message: format!("reading the agent's worktree changes failed: {e:#}"),
         });
     }
     outcome
+}
+
+/// The task a workspace turn of a terminal agent opens; none for other agents.
+fn pty_task(rt: &Runtime, chat_id: &str, text: &str) -> Result<Option<Task>> {
+    let Some(binding) = rt.store.chat_agent(chat_id)? else {
+        return Ok(None);
+    };
+    let spec = registry::find(&rt.config.agents, &binding.agent)?;
+    if spec.protocol != Protocol::Pty {
+        return Ok(None);
+    }
+    let chat = rt.store.get_chat(chat_id)?;
+    task::start(rt, &chat, &spec, text, "").map(Some)
 }
 
 /// Ends a turn that failed before the agent took it; the turn is unregistered before
@@ -153,13 +181,6 @@ async fn drive(
             bail!("chat {chat_id} is not bound to an external agent");
         };
         let spec = registry::find(&rt.config.agents, &binding.agent)?;
-        if spec.protocol != Protocol::Acp {
-            bail!(
-                "agent '{}' speaks {}; this build runs ACP agents only",
-                spec.name,
-                spec.protocol.as_str()
-            );
-        }
         let label = format!("agent:{}", spec.name);
         Ok((chat, spec, label))
     })();
@@ -171,15 +192,38 @@ async fn drive(
         Ok(t) => t,
         Err(e) => return fail_early(rt, chat_id, e),
     };
+    let cwd = request
+        .cwd
+        .clone()
+        .unwrap_or_else(|| rt.project_root.clone());
+    match spec.protocol {
+        Protocol::Acp => acp_turn(rt, request, spec, turn, cwd, token).await,
+        Protocol::Pty => pty::run_turn(rt, &spec, turn, &request.text, cwd, token).await,
+        Protocol::Paseo => turn.finish(
+            TurnStatus::Failed,
+            Some(format!(
+                "agent '{}' speaks paseo; this build does not run paseo agents yet",
+                spec.name
+            )),
+        ),
+    }
+}
+
+/// A turn on the chat's ACP connection, started on its first turn.
+async fn acp_turn(
+    rt: &Arc<Runtime>,
+    request: &ExternalTurnRequest,
+    spec: registry::AgentSpec,
+    turn: ExternalTurn,
+    cwd: PathBuf,
+    token: tokio_util::sync::CancellationToken,
+) -> TurnOutcome {
+    let chat_id = &request.chat_id;
     let existing = lock(&rt.agents.connections).get(chat_id).cloned();
     let connection = match existing {
         Some(c) => c,
         None => {
             let options = request.options.clone();
-            let cwd = request
-                .cwd
-                .clone()
-                .unwrap_or_else(|| rt.project_root.clone());
             match AcpConnection::start(
                 rt.clone(),
                 spec,
@@ -210,9 +254,9 @@ async fn drive(
 /// chat had. `AgentSession` tells the panes.
 pub fn bind_chat(rt: &Runtime, chat_id: &str, name: &str) -> Result<()> {
     let spec = registry::find(&rt.config.agents, name)?;
-    if spec.protocol != Protocol::Acp {
+    if spec.protocol == Protocol::Paseo {
         bail!(
-            "agent '{}' speaks {}; chats run ACP agents in this build",
+            "agent '{}' speaks {}; chats run ACP and terminal agents in this build",
             spec.name,
             spec.protocol.as_str()
         );
