@@ -293,6 +293,8 @@ pub enum Event {
         chat_id: String,
         agent: String,
         title: String,
+        /// Where the program runs (the chat's worktree).
+        cwd: std::path::PathBuf,
     },
     /// Lines of a terminal agent's screen that settled (the cursor moved past them, or the
     /// program ended), in order: what a headless run streams.

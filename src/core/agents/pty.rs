@@ -139,6 +139,7 @@ pub async fn run_turn(
         chat_id: chat_id.clone(),
         agent: spec.name.clone(),
         title,
+        cwd,
     });
 
     let mut settled = SettledLines::default();

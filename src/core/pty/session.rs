@@ -284,8 +284,14 @@ impl TerminalSession {
     /// A wake-up for every change of the screen and for the child's end, beside the UI's.
     pub fn watch(&self) -> Arc<Notify> {
         let watcher = Arc::new(Notify::new());
-        lock(&self.shared.watchers).push(watcher.clone());
+        self.add_watcher(watcher.clone());
         watcher
+    }
+
+    /// Wakes `watcher` on every change of the screen and at the child's end (a pane showing
+    /// a session someone else started).
+    pub fn add_watcher(&self, watcher: Arc<Notify>) {
+        lock(&self.shared.watchers).push(watcher);
     }
 
     /// Kills the child's process group (the session stays readable).
