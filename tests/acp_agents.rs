@@ -615,3 +615,62 @@ fn a_pty_agent_whose_program_is_missing_fails_clearly() {
         .unwrap()
         .contains("/nonexistent/pty-agent not found"));
 }
+
+#[test]
+fn a_project_defined_agent_runs_only_once_approved_in_this_project() {
+    let p = Project::new("");
+    let project_config = |args: &str| {
+        std::fs::create_dir_all(p.root().join(".boocode")).unwrap();
+        std::fs::write(
+            p.root().join(".boocode/config.toml"),
+            format!(
+                "[agents.helper]\nprotocol = \"pty\"\ncommand = \"{}/tests/fixtures/pty_agent.sh\"\nargs = {args}\n",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+        )
+        .unwrap();
+    };
+    project_config("[\"{task}\"]");
+    let listed = p.run(&["agents", "--json"]);
+    assert_eq!(listed.code, 0, "{listed:?}");
+    let rows: Vec<Value> = serde_json::from_str(&listed.stdout).unwrap();
+    let helper = rows.iter().find(|r| r["name"] == "helper").unwrap();
+    assert_eq!(helper["origin"], "project");
+    assert_eq!(helper["approval"], "needs approval");
+    assert_eq!(
+        rows.iter().find(|r| r["name"] == "scripted").unwrap()["approval"],
+        Value::Null
+    );
+    let human = p.run(&["agents"]);
+    assert!(
+        human
+            .stdout
+            .contains("needs approval: boocode agents approve helper"),
+        "{human:?}"
+    );
+
+    let refused = |why: &str| {
+        let out = p.run(&["agent", "run", "helper", "--no-worktree", "lines:1"]);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(out.stderr.contains(why), "{out:?}");
+        assert!(!out.stderr.contains("line 1"), "it ran: {out:?}");
+    };
+    refused("needs your approval first: `boocode agents approve helper`");
+    assert!(p.store().list_tasks(None).unwrap().is_empty());
+
+    let approved = p.run(&["agents", "approve", "helper"]);
+    assert_eq!(approved.code, 0, "{approved:?}");
+    let out = p.run(&["agent", "run", "helper", "--no-worktree", "lines:1"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("│ line 1"), "{out:?}");
+
+    // A changed definition is asked about again; a denied one says so.
+    project_config("[\"{task}\", \"--extra\"]");
+    refused("needs your approval first");
+    assert_eq!(p.run(&["agents", "deny", "helper"]).code, 0);
+    refused("was denied here");
+
+    let preset = p.run(&["agents", "approve", "aider"]);
+    assert_eq!(preset.code, 2, "{preset:?}");
+    assert!(preset.stderr.contains("needs no approval"), "{preset:?}");
+}

@@ -10,10 +10,13 @@ use tokio_util::sync::CancellationToken;
 
 use boocode::core::agent::TurnStatus;
 use boocode::core::agents::acp::SessionOptions;
+use boocode::core::agents::approval;
 use boocode::core::agents::registry::{self, AgentSpec};
 use boocode::core::agents::{self, ExternalTurnRequest};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
+use boocode::core::store::Store;
+use boocode::core::trust::{ProjectTrust, TrustStatus};
 use boocode::core::worktree::checkout::{self, Isolation, IN_PLACE_WARNING};
 use boocode::core::worktree::WorktreeSource;
 
@@ -51,10 +54,47 @@ pub struct RunArgs {
     task: Vec<String>,
 }
 
+/// `boocode agents approve|deny NAME`.
+#[derive(Subcommand, Debug)]
+pub enum AgentsCommand {
+    /// Allow an agent the project defines (`[agents.NAME]` in .boocode/config.toml) to run in
+    /// this project; asked again if its definition changes.
+    Approve { name: String },
+    /// Refuse an agent the project defines: it never runs in this project.
+    Deny { name: String },
+}
+
+/// `boocode agents approve|deny NAME`: the person's decision about a project-defined agent.
+pub fn decide(global: &GlobalArgs, command: AgentsCommand) -> Result<()> {
+    let (root, config) = global.load_config().map_err(usage_error)?;
+    let (name, allow) = match &command {
+        AgentsCommand::Approve { name } => (name, true),
+        AgentsCommand::Deny { name } => (name, false),
+    };
+    let spec = registry::find(&config.agents, name).map_err(usage_error)?;
+    let trust = ProjectTrust::new(Store::open(&config.database_path())?);
+    approval::decide(&trust, &root, &spec, allow).map_err(usage_error)?;
+    if allow {
+        outln!(
+            "approved agent '{name}' ({}) for {}",
+            spec.command_line(),
+            root.display()
+        )?;
+    } else {
+        outln!("denied agent '{name}' for {}", root.display())?;
+    }
+    Ok(())
+}
+
 /// `boocode agents [--json]`.
 pub fn list(global: &GlobalArgs, json: bool) -> Result<()> {
-    let (_, config) = global.load_config().map_err(usage_error)?;
+    let (root, config) = global.load_config().map_err(usage_error)?;
     let all = registry::agents(&config.agents).map_err(usage_error)?;
+    let trust = ProjectTrust::new(Store::open(&config.database_path())?);
+    let approvals = all
+        .iter()
+        .map(|a| approval::status(&trust, &root, a))
+        .collect::<Result<Vec<_>>>()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -65,7 +105,8 @@ pub fn list(global: &GlobalArgs, json: bool) -> Result<()> {
         let rows: Vec<_> = all
             .iter()
             .zip(&found)
-            .map(|(a, found)| {
+            .zip(&approvals)
+            .map(|((a, found), approval)| {
                 json!({
                     "name": a.name,
                     "protocol": a.protocol,
@@ -78,16 +119,31 @@ pub fn list(global: &GlobalArgs, json: bool) -> Result<()> {
                     "origin": a.origin,
                     "available": found.available,
                     "detail": found.detail,
+                    // Only for agents the project defines: approved, denied, needs approval.
+                    "approval": approval.map(|s| s.to_string()),
                 })
             })
             .collect();
         outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(());
     }
-    for (a, found) in all.iter().zip(&found) {
-        let mark = if found.available { "✓" } else { "✗" };
+    for ((a, found), approval) in all.iter().zip(&found).zip(&approvals) {
+        let mark = match approval {
+            Some(TrustStatus::Unknown | TrustStatus::Denied) => "?",
+            _ if found.available => "✓",
+            _ => "✗",
+        };
+        let standing = match approval {
+            Some(TrustStatus::Unknown) => format!(
+                "  project agent, needs approval: boocode agents approve {}",
+                a.name
+            ),
+            Some(TrustStatus::Denied) => "  project agent, denied".to_string(),
+            Some(TrustStatus::Approved) => "  project agent, approved".to_string(),
+            None => String::new(),
+        };
         outln!(
-            "{mark} {:<12} {:<5} {}  ({})",
+            "{mark} {:<12} {:<5} {}  ({}){standing}",
             a.name,
             a.protocol.as_str(),
             a.command_line(),
@@ -174,6 +230,10 @@ async fn run_on_engine(
 ) -> i32 {
     let rt = engine.rt.clone();
     let agent = spec.name.as_str();
+    if let Err(e) = approval::check(&ProjectTrust::new(rt.store.clone()), root, spec) {
+        errln!("boocode: {e:#}");
+        return EXIT_USAGE;
+    }
     let prepared = (|| -> Result<_> {
         let session = engine.open_session(None, false)?;
         let chat = engine.new_titled_chat(&session, "main", None, "")?;

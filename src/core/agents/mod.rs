@@ -4,6 +4,7 @@
 //! events ([`turn::ExternalTurn`]), so every pane and the trace work for it unchanged.
 
 pub mod acp;
+pub mod approval;
 pub mod pty;
 pub mod registry;
 pub mod task;
@@ -21,6 +22,7 @@ use crate::core::agent::{failed_before_start, TurnOutcome, TurnStatus};
 use crate::core::events::{Event, PermissionAnswer};
 use crate::core::runtime::{lock, Runtime};
 use crate::core::store::Task;
+use crate::core::trust::ProjectTrust;
 use crate::core::worktree::checkout::{self, Isolation};
 use crate::core::worktree::WorktreeSource;
 
@@ -181,6 +183,11 @@ async fn drive(
             bail!("chat {chat_id} is not bound to an external agent");
         };
         let spec = registry::find(&rt.config.agents, &binding.agent)?;
+        approval::check(
+            &ProjectTrust::new(rt.store.clone()),
+            &rt.project_root,
+            &spec,
+        )?;
         let label = format!("agent:{}", spec.name);
         Ok((chat, spec, label))
     })();
@@ -254,6 +261,11 @@ async fn acp_turn(
 /// chat had. `AgentSession` tells the panes.
 pub fn bind_chat(rt: &Runtime, chat_id: &str, name: &str) -> Result<()> {
     let spec = registry::find(&rt.config.agents, name)?;
+    approval::check(
+        &ProjectTrust::new(rt.store.clone()),
+        &rt.project_root,
+        &spec,
+    )?;
     if spec.protocol == Protocol::Paseo {
         bail!(
             "agent '{}' speaks {}; chats run ACP and terminal agents in this build",

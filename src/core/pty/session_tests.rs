@@ -203,5 +203,8 @@ async fn an_added_environment_reaches_the_child_and_watchers_are_woken_beside_th
 fn kill_ends_the_child() {
     let (session, _fed, _waker) = start("sleep 30");
     session.kill();
-    assert!(matches!(wait_exit(&session), ExitReport::Signal(libc::SIGKILL)));
+    assert!(matches!(
+        wait_exit(&session),
+        ExitReport::Signal(libc::SIGKILL)
+    ));
 }
