@@ -76,6 +76,11 @@ pub enum Command {
         request_id: String,
         answer: PermissionAnswer,
     },
+    /// A chat's agent work is over (its last pane closed): its agent ends and its worktree
+    /// is released (removed once nothing from it waits for a decision).
+    EndChat {
+        chat_id: String,
+    },
 }
 
 /// A person's answer to an external agent asking permission for a tool call.

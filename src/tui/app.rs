@@ -628,9 +628,11 @@ impl App {
             }
             Action::Close => {
                 let id = self.layout.focus;
+                let closing = self.layout.spec(id).cloned();
                 if self.layout.close(id) {
                     self.panes.remove(&id);
                     self.focus_changed();
+                    self.pane_closed(closing);
                 } else {
                     self.notify(format!(
                         "the last pane stays open — {} {} quits",
@@ -1336,8 +1338,8 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
     Ok(())
 }
 
-#[path = "app_agent_terminal.rs"]
-mod agent_terminal;
+#[path = "app_agents.rs"]
+mod agents;
 
 #[cfg(test)]
 #[path = "app_nav_tests.rs"]

@@ -1,7 +1,10 @@
-//! The workspace side of terminal agents: when the core starts a chat's run
-//! (`Event::AgentTerminal`), a terminal pane attached to that run's session opens beside the
-//! chat, focused so the person can watch and type to the agent. The chat's next run takes over
-//! the same pane while it is open.
+//! The workspace side of external agents' chats.
+//!
+//! - When the core starts a terminal agent's run (`Event::AgentTerminal`), a terminal pane
+//!   attached to that run's session opens beside the chat, focused so the person can watch and
+//!   type to the agent. The chat's next run takes over the same pane while it is open.
+//! - Closing the last pane of an agent's chat ends that chat's agent work
+//!   (`Command::EndChat`): its worktree goes once nothing from it waits for a decision.
 
 use std::path::Path;
 
@@ -37,6 +40,19 @@ impl App {
                 self.agent_panes
                     .insert(chat_id.to_string(), self.layout.focus);
             }
+        }
+    }
+
+    /// A pane was closed: an agent's chat shown nowhere any more has ended.
+    pub(super) fn pane_closed(&mut self, spec: Option<PaneSpec>) {
+        let Some(PaneSpec::Chat { chat_id }) = spec else {
+            return;
+        };
+        let shown = self.find_chat_pane(&chat_id).is_some();
+        let bound = matches!(self.engine.rt.store.chat_agent(&chat_id), Ok(Some(_)));
+        if bound && !shown {
+            self.agent_panes.remove(&chat_id);
+            self.engine.submit(Command::EndChat { chat_id });
         }
     }
 }
