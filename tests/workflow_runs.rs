@@ -7,7 +7,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use boocode::core::agent::tools::ApprovalMode;
+use boocode::core::agents::{approval, registry};
 use boocode::core::events::Event;
+use boocode::core::trust::ProjectTrust;
 use boocode::core::workflow::{RunOptions, RunOutcome, WorkerCommand};
 use serde_json::{json, Value};
 
@@ -648,6 +650,11 @@ async fn an_agent_call_runs_on_the_named_external_agent_in_a_worktree_and_is_cac
     h.engine.set_workflow_worker(fake_worker());
     let root = h.root();
     commit_all(&root);
+    // The agents come from the project's config: the person approves them first.
+    for name in ["scripted", "other"] {
+        let spec = registry::find(&h.engine.rt.config.agents, name).unwrap();
+        approval::decide(&ProjectTrust::new(h.store().clone()), &root, &spec, true).unwrap();
+    }
     let answered = |who: &str| {
         json!([
             {"agent": {"prompt": "[[edit:notes.txt]] hello", "agent": who}},

@@ -6,7 +6,7 @@
 //! that embeds it still shows it; every terminal is killed when the agent's connection ends.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -43,7 +43,8 @@ pub struct TerminalText {
 
 struct LiveTerminal {
     session: TerminalSession,
-    waker: Arc<Notify>,
+    /// Woken at every change of the screen and at the command's end.
+    watch: Arc<Notify>,
     byte_limit: Option<usize>,
 }
 
@@ -66,12 +67,10 @@ impl LiveTerminal {
 
     async fn wait_for_exit(&self) -> ExitReport {
         loop {
-            // Taking the dirty mark re-arms the session's wake-up for the next change.
-            self.session.take_dirty();
             if let Some(exit) = self.session.exit() {
                 return exit;
             }
-            let _ = tokio::time::timeout(EXIT_POLL, self.waker.notified()).await;
+            let _ = tokio::time::timeout(EXIT_POLL, self.watch.notified()).await;
         }
     }
 }
@@ -110,15 +109,16 @@ impl Terminals {
             size: GRID,
             truecolor: false,
         };
-        let env: Vec<(String, String)> = request
+        let env: BTreeMap<String, String> = request
             .env
             .iter()
             .map(|v| (v.name.clone(), v.value.clone()))
             .collect();
-        let waker = Arc::new(Notify::new());
+        // No one draws this screen: the UI's wake-up goes unused.
         let engine = Box::new(AlacrittyScreen::new(GRID, SCROLLBACK_LINES));
-        let session = TerminalSession::spawn_with_env(&spec, &env, engine, waker.clone())
+        let session = TerminalSession::spawn_with_env(&spec, &env, engine, Arc::new(Notify::new()))
             .map_err(|e| invalid(format!("{e}")))?;
+        let watch = session.watch();
         let id = format!("term-{}", self.next_id.get());
         self.next_id.set(self.next_id.get() + 1);
         let byte_limit = request
@@ -128,7 +128,7 @@ impl Terminals {
             id.clone(),
             Rc::new(LiveTerminal {
                 session,
-                waker,
+                watch,
                 byte_limit,
             }),
         );
