@@ -11,7 +11,7 @@
 #            after `cat` of the fill file in its pane, and the history size it reports.
 #
 #   bash benches/scrollback_memory.sh          # builds the release binary first
-#   SKIP_BUILD=1 bash benches/scrollback_memory.sh
+#   SKIP_BUILD=1 RUNS=9 bash benches/scrollback_memory.sh
 #
 # Honours CARGO_TARGET_DIR and BIN (the boocode binary to measure).
 set -euo pipefail
@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 LINES=${LINES_FED:-10000}
+RUNS=${RUNS:-5}
 SOCK=sb-mem-$$
 
 if [[ -z ${SKIP_BUILD:-} ]]; then
@@ -47,7 +48,12 @@ open(f"{tmp}/fill.txt", "w").write("\n".join(lines) + "\n")
 open(f"{tmp}/fill-cr.txt", "w").write("\r".join(lines) + "\r")
 EOF
 
-peak_kb() { /usr/bin/time -f %M "$BIN" debug vt-replay --cols 120 --rows 40 "$1" 2>&1 >/dev/null | tail -n1; }
+# Peak RSS in KB, the median of RUNS runs (a single run varies by a few hundred KB).
+peak_kb() {
+    for _ in $(seq "$RUNS"); do
+        /usr/bin/time -f %M "$BIN" debug vt-replay --cols 120 --rows 40 "$1" 2>&1 >/dev/null | tail -n1
+    done | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
 boo_with=$(peak_kb "$TMP/fill.txt")
 boo_without=$(peak_kb "$TMP/fill-cr.txt")
 
