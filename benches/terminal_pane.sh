@@ -68,7 +68,8 @@ while size < mb * 1_000_000:
 open(path, "w").write("\n".join(out) + "\n")
 EOF
 BYTES=$(stat -c %s "$TMP/stream.txt")
-# The scrollback fill: 10,000 lines of exactly 120 columns.
+# The scrollback fill: 10,000 lines of exactly 120 columns (about 9,960 stay in history above
+# the screen on both sides; tmux drops a tenth of its history on reaching the limit).
 python3 -c 'import sys
 for i in range(10000): print((f"{i:05d} " + "x" * 120)[:120])' >"$TMP/fill.txt"
 
@@ -156,6 +157,18 @@ start_tmux
 type_and_wait "$OUTER_B" "stty size > $TMP/size-boo; touch $TMP/sized-boo" "$TMP/sized-boo" "$BOO_PID"
 type_and_wait "$OUTER_T" "stty size > $TMP/size-tmux; touch $TMP/sized-tmux" "$TMP/sized-tmux" "$TMUX_SERVER" "$TMUX_CLIENT"
 
+# Memory first, while both panes have no history yet: after the throughput stream (which ends
+# in `clear`, freeing a full history) the fill would reuse freed memory on both sides.
+boo_rss0=$(rss_kb "$BOO_PID")
+type_and_wait "$OUTER_B" "cat $TMP/fill.txt; touch $TMP/fill-boo" "$TMP/fill-boo" "$BOO_PID"
+boo_rss1=$(rss_kb "$BOO_PID")
+tmux_rss0=$(rss_kb "$TMUX_SERVER")
+type_and_wait "$OUTER_T" "cat $TMP/fill.txt; touch $TMP/fill-tmux" "$TMP/fill-tmux" "$TMUX_SERVER" "$TMUX_CLIENT"
+tmux_rss1=$(rss_kb "$TMUX_SERVER")
+tmux_history=$(tmux -L "$INNER_T" display -p -t in '#{history_size}')
+type_and_wait "$OUTER_B" "clear; touch $TMP/cleared-boo" "$TMP/cleared-boo" "$BOO_PID"
+type_and_wait "$OUTER_T" "clear; touch $TMP/cleared-tmux" "$TMP/cleared-tmux" "$TMUX_SERVER" "$TMUX_CLIENT"
+
 echo "stream: $BYTES bytes; machine: $(nproc) cpus; $(uptime)"
 
 boo_cpu=$(throughput "$OUTER_B" "$BOO_PID")
@@ -166,14 +179,6 @@ ratio=$(awk -v a="$boo_per_mb" -v b="$tmux_per_mb" 'BEGIN { printf "%.2f", a / b
 
 boo_idle=$(latency "$OUTER_B")
 tmux_idle=$(latency "$OUTER_T")
-
-# Memory: fill 10,000 lines of scrollback.
-boo_rss0=$(rss_kb "$BOO_PID")
-type_and_wait "$OUTER_B" "cat $TMP/fill.txt; touch $TMP/fill-boo" "$TMP/fill-boo" "$BOO_PID"
-boo_rss1=$(rss_kb "$BOO_PID")
-tmux_rss0=$(rss_kb "$TMUX_SERVER")
-type_and_wait "$OUTER_T" "cat $TMP/fill.txt; touch $TMP/fill-tmux" "$TMP/fill-tmux" "$TMUX_SERVER" "$TMUX_CLIENT"
-tmux_rss1=$(rss_kb "$TMUX_SERVER")
 
 # Flooding neighbour: the pane measured so far runs `yes`; a new pane (which takes the focus)
 # gets the keys.
@@ -202,6 +207,7 @@ printf '%-34s %12s %12s\n' "key to screen, idle (median/p95 ms)" "$(median_p95 "
 printf '%-34s %12s %12s\n' "key to screen, neighbour floods" "$(median_p95 "$boo_flood")" "$(median_p95 "$tmux_flood")"
 printf '%-34s %12s %12s %8s\n' "RSS growth, 10k x 120 lines (KB)" "$((boo_rss1 - boo_rss0))" "$((tmux_rss1 - tmux_rss0))" \
     "$(awk -v a="$((boo_rss1 - boo_rss0))" -v b="$((tmux_rss1 - tmux_rss0))" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
+echo "(history after the fill: tmux $tmux_history lines, boocode the lines fed less the screen's, up to 10,000)"
 echo "(the key to screen figures end when the output that drew the key reached the outer tmux;"
 echo " one capture-pane round trip, the probe's check, costs $(probe "$boo_idle")/$(probe "$tmux_idle") ms idle and"
 echo " $(probe "$boo_flood")/$(probe "$tmux_flood") ms while flooding (boocode/tmux side) and is not included;"
