@@ -760,3 +760,53 @@ fn a_project_defined_agent_runs_only_once_approved_in_this_project() {
     assert_eq!(preset.code, 2, "{preset:?}");
     assert!(preset.stderr.contains("needs no approval"), "{preset:?}");
 }
+
+#[test]
+fn a_signal_kills_a_pty_agent_and_the_task_is_cancelled() {
+    let p = Project::new(&pty_agent("term"));
+    let mut child = p
+        .command(&[
+            "agent",
+            "run",
+            "term",
+            "--json",
+            "--no-worktree",
+            "sleep:20 never-printed",
+        ])
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut reader = std::io::BufReader::new(stdout);
+    let mut seen = String::new();
+    while !seen.contains("agent_terminal_lines") {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        assert!(n > 0, "ended before any line: {seen}");
+        seen.push_str(&line);
+    }
+    let started = Instant::now();
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    let out = p.finish(child);
+    assert_eq!(out.code, 1, "{seen}{rest}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!rest.contains("never-printed"), "{rest}");
+    let result: Value = serde_json::from_str(rest.lines().last().unwrap()).unwrap();
+    assert_eq!(result["status"], "cancelled", "{rest}");
+    // The program's group was killed, not left running past the grace.
+    assert!(
+        result["final_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("term was cancelled (killed by signal 9 (SIGKILL))"),
+        "{result}"
+    );
+    assert_eq!(p.store().list_tasks(None).unwrap()[0].status, "cancelled");
+}

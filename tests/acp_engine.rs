@@ -479,6 +479,21 @@ async fn an_agent_chats_worktree_goes_when_the_chat_ends_and_stays_while_changes
     let (chat, id, _) = run("lines:1").await;
     agents::bind_chat(&engine.rt, &chat, "other").unwrap();
     assert_eq!(worktree(&id).status, "removed");
+    // With a change of the first agent waiting, its worktree stays its own: the new agent
+    // gets a worktree of its own.
+    let (chat, id, waiting) = run("edit:first.txt").await;
+    assert_eq!(waiting, 1);
+    agents::bind_chat(&engine.rt, &chat, "other").unwrap();
+    assert_eq!(worktree(&id).status, "released");
+    engine.submit(Command::SendMessage {
+        chat_id: chat.clone(),
+        text: "lines:1".into(),
+        attachments: Vec::new(),
+    });
+    let (next, _) = until_captured(&mut events).await;
+    assert_ne!(next, id);
+    assert_eq!(worktree(&next).agent, "other");
+    assert_eq!(worktree(&id).status, "released");
 
     // An agent the project defines runs only once the person approved it.
     let chat = engine.new_chat(&session, "main", None).unwrap();

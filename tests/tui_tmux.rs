@@ -536,7 +536,7 @@ fn a_pty_agent_chat_runs_the_agent_in_a_terminal_pane_and_reports_its_exit() {
     wait("the workspace", "C-b ? help");
     tmux.type_text("/agent term");
     tmux.send(&["Enter"]);
-    wait("the agent line", "term");
+    wait("the chat bound to the agent", "─ term · Enter send");
     tmux.type_text("edit:notes.txt ask exit:4");
     tmux.send(&["Enter"]);
     // The agent runs in a terminal pane of its own, named after it, focused: the person types

@@ -894,34 +894,6 @@ impl App {
         }
     }
 
-    fn compare(&mut self, models: &[String], prompt: &str) {
-        let Ok(session) = self.engine.session(&self.session_id) else {
-            return;
-        };
-        // Each pane is titled with its model: the prompt is the same in all of them.
-        for model in models {
-            match self
-                .engine
-                .new_titled_chat(&session, "compare", Some(model), model)
-            {
-                Ok(chat) => {
-                    self.open_pane(
-                        PaneSpec::Chat {
-                            chat_id: chat.id.clone(),
-                        },
-                        Some(SplitDir::LeftRight),
-                    );
-                    self.engine.submit(Command::SendMessage {
-                        chat_id: chat.id,
-                        text: prompt.to_string(),
-                        attachments: Vec::new(),
-                    });
-                }
-                Err(e) => self.notify(format!("compare: {e:#}")),
-            }
-        }
-    }
-
     fn open_sessions(&mut self) {
         match self.engine.sessions() {
             Ok(list) => {

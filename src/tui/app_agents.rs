@@ -5,10 +5,13 @@
 //!   type to the agent. The chat's next run takes over the same pane while it is open.
 //! - Closing the last pane of an agent's chat ends that chat's agent work
 //!   (`Command::EndChat`): its worktree goes once nothing from it waits for a decision.
+//! - `/compare` runs each name that is an agent as an agent chat (its own worktree, so the
+//!   diffs can be compared), beside the model names, which run on the native loop.
 
 use std::path::Path;
 
 use super::*;
+use crate::core::agents::{self, registry};
 use crate::tui::panes::terminal::TerminalPane;
 
 impl App {
@@ -53,6 +56,43 @@ impl App {
         if bound && !shown {
             self.agent_panes.remove(&chat_id);
             self.engine.submit(Command::EndChat { chat_id });
+        }
+    }
+
+    /// One prompt to several models and agents, each in a pane of its own, side by side and
+    /// titled with its name (the prompt is the same in all of them).
+    pub(super) fn compare(&mut self, targets: &[String], prompt: &str) {
+        let Ok(session) = self.engine.session(&self.session_id) else {
+            return;
+        };
+        for name in targets {
+            let is_agent = registry::find(&self.engine.rt.config.agents, name).is_ok();
+            let chat = if is_agent {
+                self.engine
+                    .new_titled_chat(&session, "compare", None, name)
+                    .and_then(|chat| {
+                        agents::bind_chat(&self.engine.rt, &chat.id, name).map(|()| chat)
+                    })
+            } else {
+                self.engine
+                    .new_titled_chat(&session, "compare", Some(name), name)
+            };
+            match chat {
+                Ok(chat) => {
+                    self.open_pane(
+                        PaneSpec::Chat {
+                            chat_id: chat.id.clone(),
+                        },
+                        Some(SplitDir::LeftRight),
+                    );
+                    self.engine.submit(Command::SendMessage {
+                        chat_id: chat.id,
+                        text: prompt.to_string(),
+                        attachments: Vec::new(),
+                    });
+                }
+                Err(e) => self.notify(format!("compare: {name}: {e:#}")),
+            }
         }
     }
 }

@@ -181,7 +181,8 @@ pub async fn run_turn(
         None => (TurnStatus::Failed, "error", None),
     };
     let how = match (exit, cancelled) {
-        (_, true) => "was cancelled".to_string(),
+        (Some(exit), true) => format!("was cancelled ({exit})"),
+        (None, true) => "was cancelled (its terminal stayed open)".to_string(),
         (Some(exit), false) => exit.to_string(),
         (None, false) => "ended without an exit status".to_string(),
     };

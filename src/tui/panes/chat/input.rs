@@ -333,12 +333,32 @@ impl ChatPane {
                     }
                 }
             }
-            Slash::Compare(models) => {
+            Slash::Compare(arg) => {
+                let config = &self.engine.rt.config;
+                let agents =
+                    crate::core::agents::registry::agents(&config.agents).unwrap_or_default();
+                let is_name = |w: &str| {
+                    agents.iter().any(|a| a.name == w)
+                        || config.model_aliases.contains_key(w)
+                        || w == config.model
+                        || slash::looks_like_model(w)
+                };
+                let (names, prompt) = slash::compare_split(&arg, is_name);
+                if let Some(prompt) = prompt {
+                    self.push(Kind::Notice(format!(
+                        "compare: sent to {}",
+                        names.join(", ")
+                    )));
+                    return KeyOutcome::Actions(vec![AppAction::Compare {
+                        models: names,
+                        prompt,
+                    }]);
+                }
                 self.push(Kind::Notice(format!(
                     "the next prompt goes to {} side by side (Esc cancels)",
-                    models.join(", ")
+                    names.join(", ")
                 )));
-                self.compare = Some(models);
+                self.compare = Some(names);
             }
             Slash::Approval(mode) => {
                 let current = self.engine.rt.config.approval.as_str();

@@ -12,7 +12,8 @@ pub enum Slash {
     Resume,
     Clear,
     Attach(PathBuf),
-    Compare(Vec<String>),
+    /// `/compare NAMES [PROMPT]`, as typed: split by [`compare_split`].
+    Compare(String),
     Approval(String),
     Workflow {
         name: String,
@@ -35,8 +36,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("attach", "PATH", "attach an image to the next message"),
     (
         "compare",
-        "MODEL[,MODEL…]",
-        "send the next prompt to several models",
+        "NAME… [PROMPT]",
+        "send a prompt to several models and agents side by side",
     ),
     ("approval", "MODE", "read-only, review or auto"),
     ("workflow", "NAME [ARGS]", "run a workflow"),
@@ -77,15 +78,7 @@ pub fn parse(input: &str) -> Result<Option<Slash>, String> {
         "resume" => Slash::Resume,
         "clear" => Slash::Clear,
         "attach" => Slash::Attach(PathBuf::from(need("a file path")?)),
-        "compare" => {
-            let models: Vec<String> = need("one or more models, comma-separated")?
-                .split([',', ' '])
-                .map(str::trim)
-                .filter(|m| !m.is_empty())
-                .map(str::to_string)
-                .collect();
-            Slash::Compare(models)
-        }
+        "compare" => Slash::Compare(need("one or more models or agents")?),
         "approval" => Slash::Approval(need("a mode (read-only, review, auto)")?),
         "workflow" => {
             let all = need("a workflow name")?;
@@ -118,6 +111,45 @@ pub fn completions(input: &str) -> Vec<&'static (&'static str, &'static str, &'s
         .collect()
 }
 
+/// `/compare`'s argument: the names to compare, and the prompt when one follows them. The
+/// first word is names (commas separate them); later words are names while `is_name` says so
+/// (an agent, a model alias, something shaped like a model id), or up to a `--`; the rest,
+/// as typed, is the prompt. Without a prompt the next message is the prompt.
+pub fn compare_split(arg: &str, is_name: impl Fn(&str) -> bool) -> (Vec<String>, Option<String>) {
+    let names_of = |word: &str| -> Vec<String> {
+        word.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let explicit = arg.split_whitespace().any(|w| w == "--");
+    let mut names = Vec::new();
+    let mut rest = arg.trim_start();
+    let mut first = true;
+    while let Some(word) = rest.split_whitespace().next() {
+        if word == "--" {
+            rest = rest[word.len()..].trim_start();
+            break;
+        }
+        if !(first || explicit || word.split(',').all(|n| n.is_empty() || is_name(n))) {
+            break;
+        }
+        names.extend(names_of(word));
+        rest = rest[word.len()..].trim_start();
+        first = false;
+    }
+    let prompt = Some(rest.trim_end().to_string()).filter(|p| !p.is_empty());
+    (names, prompt)
+}
+
+/// Whether a word looks like a model id (`deepseek-chat`, `gpt-4o`, `org/model:tag`) rather
+/// than the first word of a prompt.
+pub fn looks_like_model(word: &str) -> bool {
+    word.chars()
+        .any(|c| matches!(c, '-' | '.' | '/' | ':') || c.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,12 +170,8 @@ mod tests {
             Ok(Some(Slash::Model("deepseek-chat".into())))
         );
         assert_eq!(
-            parse("/compare a, b,c"),
-            Ok(Some(Slash::Compare(vec![
-                "a".into(),
-                "b".into(),
-                "c".into()
-            ])))
+            parse("/compare a,b  fix it"),
+            Ok(Some(Slash::Compare("a,b  fix it".into())))
         );
         assert_eq!(
             parse("/workflow review {\"x\": 1}"),
@@ -170,5 +198,31 @@ mod tests {
         assert_eq!(names("/a"), vec!["attach", "approval", "agent"]);
         assert!(names("/model x").is_empty());
         assert!(names("hi").is_empty());
+    }
+
+    #[test]
+    fn compare_takes_names_then_the_prompt_as_typed() {
+        let agents = ["claude", "codex"];
+        let is_name = |w: &str| agents.contains(&w) || looks_like_model(w);
+        let split = |arg: &str| compare_split(arg, is_name);
+        assert_eq!(
+            split("deepseek-chat claude codex fix the parser,  then test"),
+            (
+                vec!["deepseek-chat".into(), "claude".into(), "codex".into()],
+                Some("fix the parser,  then test".into())
+            )
+        );
+        // A comma list alone: the next message is the prompt.
+        assert_eq!(split("a,b"), (vec!["a".into(), "b".into()], None));
+        assert_eq!(split("a, b"), (vec!["a".into()], Some("b".into())));
+        // `--` ends the names whatever they look like.
+        assert_eq!(
+            split("mine theirs -- re-run it"),
+            (
+                vec!["mine".into(), "theirs".into()],
+                Some("re-run it".into())
+            )
+        );
+        assert_eq!(split("gpt-4o"), (vec!["gpt-4o".into()], None));
     }
 }
