@@ -2,7 +2,8 @@
 //!
 //! A stdio server is started by [`process::spawn`] like every child of boocode: its own
 //! session, no provider keys, registered with the reaper, its whole process group killed when
-//! the connection is dropped.
+//! the connection is dropped. A streamable HTTP server is reached through [`super::http`], with
+//! its headers' `${VAR}`s expanded only here, at connection time.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -21,12 +22,11 @@ use crate::core::process::{self, ProcessGroup};
 /// Lines of a server's stderr kept to explain a failure.
 const STDERR_TAIL_LINES: usize = 8;
 
-/// A running server; dropping it ends the server.
+/// A running server; dropping it ends the server (stdio) or the session (HTTP).
 pub struct Connection {
     service: RunningService<RoleClient, ()>,
     stderr: StderrTail,
-    _child: tokio::process::Child,
-    _group: ProcessGroup,
+    _process: Option<(tokio::process::Child, ProcessGroup)>,
 }
 
 /// The last lines a stdio server wrote to stderr (they are also logged).
@@ -80,11 +80,29 @@ pub async fn connect(def: &ServerDefinition, project_root: &Path) -> Result<Conn
         Transport::Stdio { command, args, env } => {
             connect_stdio(&def.name, command, args, env, project_root).await
         }
-        Transport::Http { .. } => Err(
-            "streamable HTTP servers are not supported by this build yet; run the server over stdio"
-                .into(),
-        ),
+        Transport::Http { url, headers } => connect_http(url, headers).await,
     }
+}
+
+async fn connect_http(
+    url: &str,
+    headers: &std::collections::BTreeMap<String, String>,
+) -> Result<Connection, String> {
+    let url = expand(url).map_err(|e| format!("url: {e}"))?;
+    let mut expanded = std::collections::BTreeMap::new();
+    for (name, value) in headers {
+        expanded.insert(
+            name.clone(),
+            expand(value).map_err(|e| format!("header {name}: {e}"))?,
+        );
+    }
+    let transport = super::http::transport(&url, &expanded)?;
+    let service = ().serve(transport).await.map_err(|e| format!("the MCP handshake failed: {e}"))?;
+    Ok(Connection {
+        service,
+        stderr: StderrTail::default(),
+        _process: None,
+    })
 }
 
 async fn connect_stdio(
@@ -130,8 +148,7 @@ async fn connect_stdio(
     Ok(Connection {
         service,
         stderr,
-        _child: child,
-        _group: group,
+        _process: Some((child, group)),
     })
 }
 
