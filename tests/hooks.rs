@@ -593,3 +593,56 @@ async fn stop_fires_when_the_main_turn_reaches_the_step_cap_or_fails() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn transcript_path_names_a_jsonl_export_of_the_chat_kept_up_to_date() {
+    let script = vec![
+        Reply::tool_calls(vec![
+            CallSpec::new("list_dir", r#"{"path":"src"}"#).id("call_ls")
+        ])
+        .into(),
+        Reply::text("all listed").when(Match::has_tool_result_for("call_ls")),
+    ];
+    let all = json!([{"hooks": [command(LOG_STDIN)]}]);
+    let h = with_user_hooks(
+        script,
+        ApprovalMode::ReadOnly,
+        json!({"PreToolUse": all, "Stop": all}),
+    )
+    .await;
+    h.turn("what is in src?").await;
+    let inputs = logged_inputs(&h);
+    assert_eq!(inputs.len(), 2, "{inputs:?}");
+    let path = inputs[0]["transcript_path"].as_str().unwrap();
+    assert_eq!(inputs[1]["transcript_path"].as_str(), Some(path));
+    let expected_path = h
+        .engine
+        .rt
+        .config
+        .home
+        .join("transcripts")
+        .join(format!("{}.jsonl", h.chat.id));
+    assert_eq!(Path::new(path), expected_path);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // Written before PreToolUse, appended to before Stop: every message once, in order.
+    let lines: Vec<Value> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        ["user", "assistant", "tool", "assistant"],
+        "{lines:?}"
+    );
+    assert_eq!(lines[0]["message"]["content"], "what is in src?");
+    assert_eq!(lines[3]["message"]["content"], "all listed");
+    assert!(lines.iter().all(|l| l["session_id"] == h.chat.id.as_str()));
+}

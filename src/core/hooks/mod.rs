@@ -8,7 +8,8 @@
 //! - [`matcher`]: which hooks apply to a tool (boocode's names and Claude Code's);
 //! - [`runner`]: running one command (own process group, timeout, keys withheld);
 //! - [`output`]: what its exit code and output mean;
-//! - [`points`]: the calls the agent loop, background workers and workflow runs make.
+//! - [`points`]: the calls the agent loop, background workers and workflow runs make;
+//! - [`transcript`]: the chat as a file, for `transcript_path`.
 //!
 //! Definitions are read once, when the engine starts (as Claude Code snapshots them at
 //! startup): an edit takes effect in the next boocode process.
@@ -18,6 +19,7 @@ pub mod output;
 pub mod points;
 pub mod runner;
 pub mod settings;
+pub mod transcript;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -106,6 +108,7 @@ pub struct Hooks {
     pub problems: Vec<String>,
     /// SHA-256 of the project's definitions; `None` when it has none.
     project_fingerprint: Option<String>,
+    transcripts: transcript::Transcripts,
 }
 
 impl Hooks {
@@ -137,6 +140,7 @@ impl Hooks {
             definitions,
             problems,
             project_fingerprint,
+            transcripts: transcript::Transcripts::default(),
         }
     }
 
@@ -270,6 +274,11 @@ pub(crate) async fn fire(
     if let Value::Object(fields) = &mut input {
         let session = scope.chat.map(|c| c.id.clone());
         fields.entry("session_id").or_insert(json!(session));
+        if !fields.contains_key("transcript_path") {
+            if let Some(path) = scope.chat.and_then(|c| transcript_path(rt, &c.id)) {
+                fields.insert("transcript_path".into(), json!(path));
+            }
+        }
         fields.insert("cwd".into(), json!(scope.cwd));
         fields.insert("hook_event_name".into(), json!(event.as_str()));
         fields.insert("permission_mode".into(), json!(scope.permission_mode));
@@ -281,6 +290,18 @@ pub(crate) async fn fire(
             .map(|def| run_traced(rt, scope, def, subject, &stdin)),
     )
     .await
+}
+
+/// The chat's transcript file, brought up to date; `None` (logged) when it cannot be written,
+/// so a hook is never sent a path that does not exist.
+pub(crate) fn transcript_path(rt: &Runtime, chat_id: &str) -> Option<PathBuf> {
+    rt.hooks
+        .transcripts
+        .export(&rt.store, &rt.config.home, chat_id)
+        .map_err(|e| {
+            tracing::error!("writing the transcript of chat {chat_id} for a hook failed: {e:#}")
+        })
+        .ok()
 }
 
 /// Runs one hook with its trace row (when it belongs to a chat) and its event.

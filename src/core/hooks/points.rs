@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::matcher::claude_tool_name;
 use super::output::{Permission, Verdict};
-use super::{fire, HookEvent, HookScope};
+use super::{fire, transcript_path, HookEvent, HookScope};
 use crate::core::agent::is_subagent_chat;
 use crate::core::agent::tools::{ApprovalMode, Tool, ToolContext, ToolError, ToolOutput};
 use crate::core::events::Event;
@@ -250,13 +250,18 @@ async fn fire_stop(
     reason: StopReason,
 ) -> (HookEvent, Vec<Verdict>) {
     let (event, subject, mut input) = if is_subagent_chat(chat) {
+        // As in Claude Code: the session is the parent's, the sub-agent's own transcript
+        // beside it.
+        let session = chat.parent_chat_id.as_deref().unwrap_or(&chat.id);
         (
             HookEvent::SubagentStop,
             Some(chat.agent.as_str()),
             json!({
-                "session_id": chat.parent_chat_id.as_deref().unwrap_or(&chat.id),
+                "session_id": session,
+                "transcript_path": transcript_path(rt, session),
                 "agent_id": chat.id,
                 "agent_type": chat.agent,
+                "agent_transcript_path": transcript_path(rt, &chat.id),
             }),
         )
     } else {
