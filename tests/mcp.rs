@@ -10,8 +10,10 @@ use std::sync::OnceLock;
 use boocode::core::agent::tools::ApprovalMode;
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::{Command as EngineCommand, Event};
+use boocode::core::hooks::ProjectApproval;
 use boocode::core::mcp::ServerStatus;
 use boocode::core::store::TraceRow;
+use boocode::core::trust::ProjectTrust;
 use serde_json::Value;
 
 use support::harness::{config_for, write, Harness, FAST_RETRIES};
@@ -230,10 +232,15 @@ async fn review_mode_asks_before_each_call_and_no_answer_is_no() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_workspace_asks_on_the_chats_decision_line_and_starts_what_was_approved() {
+async fn the_workspace_asks_once_about_project_hooks_and_servers_and_starts_what_was_approved() {
     let project = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     write(project.path(), ".mcp.json", &mcp_json(&[]));
+    write(
+        project.path(),
+        ".claude/settings.json",
+        r#"{"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "true"}]}]}}"#,
+    );
     let model = MockServer::start(Vec::<Step>::new()).await;
     let config = config_for(
         project.path(),
@@ -250,23 +257,35 @@ async fn the_workspace_asks_on_the_chats_decision_line_and_starts_what_was_appro
     let chat = engine
         .main_chat(&engine.open_session(None, false).unwrap())
         .unwrap();
-    engine.ask_mcp_approval(&chat.id);
+    engine.ask_project_approval(&chat.id);
+    let mut before = Vec::new();
     let request_id = loop {
         let event = tokio::time::timeout(std::time::Duration::from_secs(10), events.recv())
             .await
             .expect("a question within 10 s")
             .unwrap();
-        if let Event::CommandConfirmationRequested {
+        if let Event::ProjectApprovalRequested {
             request_id,
-            command,
+            question,
             chat_id,
         } = event
         {
             assert_eq!(chat_id, chat.id);
-            assert!(command.contains("MCP servers test"), "{command}");
+            assert_eq!(
+                question,
+                "the hook and the MCP server test this project defines"
+            );
             break request_id;
         }
+        before.push(event);
     };
+    // Said once: the decision line, not also a notice.
+    assert!(
+        !before
+            .iter()
+            .any(|e| matches!(e, Event::Notice { message } if message.contains("approve"))),
+        "{before:?}"
+    );
     assert_eq!(engine.mcp.reports()[0].status, ServerStatus::NeedsApproval);
     engine.submit(EngineCommand::ConfirmCommand {
         request_id,
@@ -282,6 +301,13 @@ async fn the_workspace_asks_on_the_chats_decision_line_and_starts_what_was_appro
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(engine.mcp.reports()[0].tools.len(), 4);
+    assert_eq!(
+        engine
+            .rt
+            .hooks
+            .project_approval(&ProjectTrust::new(engine.store().clone())),
+        ProjectApproval::Approved
+    );
 }
 
 /// The binary with a clean environment in a throw-away project and home.

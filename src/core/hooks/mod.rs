@@ -183,16 +183,17 @@ impl Hooks {
         Ok(self.project_count())
     }
 
-    fn project_count(&self) -> usize {
+    /// How many hooks the project itself defines.
+    pub fn project_count(&self) -> usize {
         self.definitions
             .iter()
             .filter(|d| d.scope == Scope::Project)
             .count()
     }
 
-    /// What a person should know: unusable settings, and project hooks that do not run until
-    /// approved.
-    pub fn notes(&self, approval: ProjectApproval) -> Vec<String> {
+    /// What a person should know: unusable settings, and (with `approval`) project hooks that
+    /// do not run until approved.
+    pub fn notes(&self, approval: Option<ProjectApproval>) -> Vec<String> {
         let mut notes: Vec<String> = self
             .problems
             .iter()
@@ -200,13 +201,13 @@ impl Hooks {
             .collect();
         let count = self.project_count();
         match approval {
-            ProjectApproval::NeedsApproval => notes.push(format!(
+            Some(ProjectApproval::NeedsApproval) => notes.push(format!(
                 "this project defines {count} hook(s) that are not run until you approve them: `boocode hooks list` shows them, `boocode hooks approve` runs them from now on, `boocode hooks deny` keeps them off"
             )),
-            ProjectApproval::Denied => notes.push(format!(
+            Some(ProjectApproval::Denied) => notes.push(format!(
                 "this project's {count} hook(s) are not run: you denied them (`boocode hooks approve` to run them)"
             )),
-            ProjectApproval::NoneDefined | ProjectApproval::Approved => {}
+            Some(ProjectApproval::NoneDefined | ProjectApproval::Approved) | None => {}
         }
         notes
     }
@@ -386,11 +387,17 @@ fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Tells the client (and the log) what it should know about the engine's hooks.
+/// Tells the client (and the log) what it should know about the engine's hooks. The
+/// workspace asks about hooks waiting for approval on its decision line instead
+/// ([`crate::core::project_approval`]), so it is not told twice.
 pub(crate) fn announce(rt: &Arc<Runtime>) {
     let approval = rt
         .hooks
         .project_approval(&ProjectTrust::new(rt.store.clone()));
+    let approval = match approval {
+        ProjectApproval::NeedsApproval if rt.interactive => None,
+        other => Some(other),
+    };
     for note in rt.hooks.notes(approval) {
         tracing::warn!("{note}");
         rt.emit(Event::Notice { message: note });
