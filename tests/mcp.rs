@@ -546,6 +546,7 @@ async fn unreachable_refusing_and_garbled_http_servers_fail_clearly_and_the_rest
         "{}",
         reason("down")
     );
+    assert!(!reason("down").contains("rmcp::"), "{}", reason("down"));
     assert!(
         reason("locked").contains("HTTP 401"),
         "{}",
@@ -588,6 +589,7 @@ async fn an_http_server_gone_mid_call_fails_the_call_and_is_reconnected_on_next_
     let error = rows[1].error.clone().unwrap();
     assert!(error.contains("failed during the call"), "{error}");
     assert!(error.contains("restarted on next use"), "{error}");
+    assert!(!error.contains("rmcp::"), "{error}");
     drop(first);
 
     // The server comes back on the same address: the next call reconnects.

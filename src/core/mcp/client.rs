@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::CallToolRequestParams;
-use rmcp::service::{RoleClient, RunningService, ServiceError};
+use rmcp::service::{ClientInitializeError, RoleClient, RunningService, ServiceError};
 use rmcp::ServiceExt;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -69,6 +69,23 @@ pub enum CallFailure {
     Transport(String),
 }
 
+/// An rmcp error in words: a transport's own error, without rmcp's type names around it.
+fn service_error(error: &ServiceError) -> String {
+    match error {
+        ServiceError::TransportSend(failure) => failure.error.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn handshake_error(error: &ClientInitializeError) -> String {
+    match error {
+        ClientInitializeError::TransportError { error, context } => {
+            format!("{} ({context})", error.error)
+        }
+        other => other.to_string(),
+    }
+}
+
 fn expand(value: &str) -> Result<String, String> {
     expand_vars(value, |var| std::env::var(var).ok())
 }
@@ -97,7 +114,10 @@ async fn connect_http(
         );
     }
     let transport = super::http::transport(&url, &expanded)?;
-    let service = ().serve(transport).await.map_err(|e| format!("the MCP handshake failed: {e}"))?;
+    let service = ()
+        .serve(transport)
+        .await
+        .map_err(|e| format!("the MCP handshake failed: {}", handshake_error(&e)))?;
     Ok(Connection {
         service,
         stderr: StderrTail::default(),
@@ -141,10 +161,13 @@ async fn connect_stdio(
     let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
         return Err("the server's stdin/stdout could not be opened".into());
     };
-    let service = ()
-        .serve((stdout, stdin))
-        .await
-        .map_err(|e| format!("the MCP handshake failed: {e}{}", stderr.describe()))?;
+    let service = ().serve((stdout, stdin)).await.map_err(|e| {
+        format!(
+            "the MCP handshake failed: {}{}",
+            handshake_error(&e),
+            stderr.describe()
+        )
+    })?;
     Ok(Connection {
         service,
         stderr,
@@ -154,12 +177,13 @@ async fn connect_stdio(
 
 impl Connection {
     pub async fn list_tools(&self) -> Result<Vec<RawTool>, String> {
-        let tools = self
-            .service
-            .peer()
-            .list_all_tools()
-            .await
-            .map_err(|e| format!("listing its tools failed: {e}{}", self.stderr.describe()))?;
+        let tools = self.service.peer().list_all_tools().await.map_err(|e| {
+            format!(
+                "listing its tools failed: {}{}",
+                service_error(&e),
+                self.stderr.describe()
+            )
+        })?;
         Ok(tools
             .into_iter()
             .filter_map(|t| match serde_json::to_value(t) {
@@ -181,7 +205,8 @@ impl Connection {
                 .map_err(|e| CallFailure::Protocol(format!("unreadable result: {e}"))),
             Err(ServiceError::McpError(e)) => Err(CallFailure::Protocol(e.message.to_string())),
             Err(e) => Err(CallFailure::Transport(format!(
-                "{e}{}",
+                "{}{}",
+                service_error(&e),
                 self.stderr.describe()
             ))),
         }
