@@ -1,30 +1,26 @@
 //! `boocode agents`: the external agents and whether each can run here; `boocode agent run`:
 //! one task on an external agent, headless.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use boocode::core::agent::TurnStatus;
+use boocode::core::agents;
 use boocode::core::agents::acp::SessionOptions;
-use boocode::core::agents::registry::{self, Protocol};
-use boocode::core::agents::{self, ExternalTurnRequest};
+use boocode::core::agents::approval;
+use boocode::core::agents::job::{self, AgentJob, JobOutcome};
+use boocode::core::agents::registry::{self, AgentSpec};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
-use boocode::core::store::ExternalTask;
-use boocode::core::worktree::checkout::{self, Isolation, IN_PLACE_WARNING};
-use boocode::core::worktree::WorktreeSource;
+use boocode::core::store::Store;
+use boocode::core::trust::{ProjectTrust, TrustStatus};
+use boocode::core::worktree::checkout::{Isolation, IN_PLACE_WARNING};
 
 use super::exec::Progress;
-use super::format::clip;
 use super::output::{errln, outln};
 use super::{usage_error, words_or_stdin, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
-
-/// Longest output summary a task keeps.
-const SUMMARY_CHARS: usize = 2000;
 
 #[derive(Args, Debug)]
 pub struct AgentArgs {
@@ -56,10 +52,47 @@ pub struct RunArgs {
     task: Vec<String>,
 }
 
+/// `boocode agents approve|deny NAME`.
+#[derive(Subcommand, Debug)]
+pub enum AgentsCommand {
+    /// Allow an agent the project defines (`[agents.NAME]` in .boocode/config.toml) to run in
+    /// this project; asked again if its definition changes.
+    Approve { name: String },
+    /// Refuse an agent the project defines: it never runs in this project.
+    Deny { name: String },
+}
+
+/// `boocode agents approve|deny NAME`: the person's decision about a project-defined agent.
+pub fn decide(global: &GlobalArgs, command: AgentsCommand) -> Result<()> {
+    let (root, config) = global.load_config().map_err(usage_error)?;
+    let (name, allow) = match &command {
+        AgentsCommand::Approve { name } => (name, true),
+        AgentsCommand::Deny { name } => (name, false),
+    };
+    let spec = registry::find(&config.agents, name).map_err(usage_error)?;
+    let trust = ProjectTrust::new(Store::open(&config.database_path())?);
+    approval::decide(&trust, &root, &spec, allow).map_err(usage_error)?;
+    if allow {
+        outln!(
+            "approved agent '{name}' ({}) for {}",
+            spec.command_line(),
+            root.display()
+        )?;
+    } else {
+        outln!("denied agent '{name}' for {}", root.display())?;
+    }
+    Ok(())
+}
+
 /// `boocode agents [--json]`.
 pub fn list(global: &GlobalArgs, json: bool) -> Result<()> {
-    let (_, config) = global.load_config().map_err(usage_error)?;
+    let (root, config) = global.load_config().map_err(usage_error)?;
     let all = registry::agents(&config.agents).map_err(usage_error)?;
+    let trust = ProjectTrust::new(Store::open(&config.database_path())?);
+    let approvals = all
+        .iter()
+        .map(|a| approval::status(&trust, &root, a))
+        .collect::<Result<Vec<_>>>()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -70,7 +103,8 @@ pub fn list(global: &GlobalArgs, json: bool) -> Result<()> {
         let rows: Vec<_> = all
             .iter()
             .zip(&found)
-            .map(|(a, found)| {
+            .zip(&approvals)
+            .map(|((a, found), approval)| {
                 json!({
                     "name": a.name,
                     "protocol": a.protocol,
@@ -83,16 +117,31 @@ pub fn list(global: &GlobalArgs, json: bool) -> Result<()> {
                     "origin": a.origin,
                     "available": found.available,
                     "detail": found.detail,
+                    // Only for agents the project defines: approved, denied, needs approval.
+                    "approval": approval.map(|s| s.to_string()),
                 })
             })
             .collect();
         outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(());
     }
-    for (a, found) in all.iter().zip(&found) {
-        let mark = if found.available { "✓" } else { "✗" };
+    for ((a, found), approval) in all.iter().zip(&found).zip(&approvals) {
+        let mark = match approval {
+            Some(TrustStatus::Unknown | TrustStatus::Denied) => "?",
+            _ if found.available => "✓",
+            _ => "✗",
+        };
+        let standing = match approval {
+            Some(TrustStatus::Unknown) => format!(
+                "  project agent, needs approval: boocode agents approve {}",
+                a.name
+            ),
+            Some(TrustStatus::Denied) => "  project agent, denied".to_string(),
+            Some(TrustStatus::Approved) => "  project agent, approved".to_string(),
+            None => String::new(),
+        };
         outln!(
-            "{mark} {:<12} {:<5} {}  ({})",
+            "{mark} {:<12} {:<5} {}  ({}){standing}",
             a.name,
             a.protocol.as_str(),
             a.command_line(),
@@ -128,14 +177,6 @@ fn run_task(global: &GlobalArgs, args: RunArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    if spec.protocol != Protocol::Acp {
-        errln!(
-            "boocode: agent '{}' speaks {}; `agent run` runs ACP agents in this build",
-            spec.name,
-            spec.protocol.as_str()
-        );
-        return EXIT_USAGE;
-    }
     if let Err(e) = boocode::core::logging::init(&config.home) {
         errln!("boocode: {e:#}");
         return EXIT_FAILURE;
@@ -166,10 +207,8 @@ fn run_task(global: &GlobalArgs, args: RunArgs) -> i32 {
         };
         // `--model` names the agent's model here, not the native loop's.
         let model = global.model.clone();
-        let code = run_on_engine(
-            &engine, events, &root, &spec.name, &task, &args, model, approval,
-        )
-        .await;
+        let code =
+            run_on_engine(&engine, events, &root, &spec, &task, &args, model, approval).await;
         engine.rt.agents.disconnect_all();
         engine.shutdown();
         code
@@ -181,25 +220,23 @@ async fn run_on_engine(
     engine: &Engine,
     mut events: tokio::sync::mpsc::UnboundedReceiver<Event>,
     root: &std::path::Path,
-    agent: &str,
+    spec: &AgentSpec,
     task: &str,
     args: &RunArgs,
     model: Option<String>,
     approval: boocode::core::agent::tools::ApprovalMode,
 ) -> i32 {
     let rt = engine.rt.clone();
+    let agent = spec.name.as_str();
+    if let Err(e) = approval::check(&ProjectTrust::new(rt.store.clone()), root, spec) {
+        errln!("boocode: {e:#}");
+        return EXIT_USAGE;
+    }
     let prepared = (|| -> Result<_> {
         let session = engine.open_session(None, false)?;
         let chat = engine.new_titled_chat(&session, "main", None, "")?;
-        rt.store.bind_chat_agent(&chat.id, agent)?;
-        let task_row = rt.store.start_external_task(&ExternalTask {
-            session_id: &session.id,
-            chat_id: &chat.id,
-            input: task,
-            agent,
-            model: model.as_deref().unwrap_or(""),
-            execution_path: "acp",
-        })?;
+        rt.store.bind_chat_agent(&chat.id, &spec.name)?;
+        let task_row = agents::task::start(&rt, &chat, spec, task, model.as_deref().unwrap_or(""))?;
         Ok((chat, task_row))
     })();
     let (chat, task_row) = match prepared {
@@ -219,25 +256,6 @@ async fn run_on_engine(
         Isolation::InPlace
     } else {
         Isolation::Worktree
-    };
-    let source = WorktreeSource {
-        agent: agent.to_string(),
-        chat_id: chat.id.clone(),
-        task_id: Some(task_row.id.clone()),
-    };
-    let place = match checkout::open(&rt, source, isolation).await {
-        Ok(place) => place,
-        Err(e) => {
-            errln!("boocode: {e:#} (--no-worktree runs the agent in the project itself)");
-            let _ = rt
-                .store
-                .finish_task(&task_row.id, "failed", None, Some(&format!("{e:#}")));
-            return EXIT_FAILURE;
-        }
-    };
-    let cwd: Option<PathBuf> = match isolation {
-        Isolation::Worktree => Some(place.dir().to_path_buf()),
-        Isolation::InPlace => None,
     };
     let json = args.json;
     let store = rt.store.clone();
@@ -263,73 +281,44 @@ async fn run_on_engine(
             }
         }
     });
-    let cancel_rt = rt.clone();
-    let cancel_chat = chat.id.clone();
+    let cancel = CancellationToken::new();
+    let interrupt_cancel = cancel.clone();
     let interrupt = tokio::spawn(async move {
         tokio::select! {
             _ = super::stop_requested() => {}
             _ = stdout_closed.cancelled() => {}
         }
-        cancel_rt.cancel_turn(&cancel_chat);
+        interrupt_cancel.cancel();
     });
-
-    let outcome = agents::run_external_turn(
-        &rt,
-        ExternalTurnRequest {
-            chat_id: chat.id.clone(),
-            text: task.to_string(),
-            approval,
-            cwd,
-            options: SessionOptions {
-                model,
-                mode: args.mode.clone(),
-                resume_session: None,
-            },
+    let job = AgentJob {
+        chat_id: chat.id.clone(),
+        agent: agent.to_string(),
+        task_id: Some(task_row.id.clone()),
+        text: task.to_string(),
+        approval,
+        isolation,
+        options: SessionOptions {
+            model,
+            mode: args.mode.clone(),
+            resume_session: None,
         },
-    )
-    .await;
-    interrupt.abort();
-    rt.agents.disconnect(&chat.id);
-    if let Err(e) = checkout::capture(&rt, &place).await {
-        errln!("boocode: reading the worktree's changes: {e:#}");
-    }
-    if let Err(e) = checkout::release(&rt, &place).await {
-        errln!("boocode: releasing the worktree: {e:#}");
-    }
-    let changes = rt
-        .store
-        .list_pending_changes(Some(&chat.id))
-        .unwrap_or_default();
-    let status = match outcome.status {
-        TurnStatus::Completed => "completed",
-        TurnStatus::Cancelled => "cancelled",
-        _ => "failed",
     };
-    let summary = outcome
-        .final_text
-        .as_deref()
-        .map(|t| clip(t, SUMMARY_CHARS));
-    let recorded = rt
-        .store
-        .finish_task(
-            &task_row.id,
-            status,
-            summary.as_deref(),
-            outcome.error.as_deref(),
-        )
-        .and_then(|_| {
-            rt.store
-                .add_task_tokens(&task_row.id, outcome.usage.total())
-        });
-    if let Err(e) = recorded {
-        errln!("boocode: recording the task: {e:#}");
-    }
-    rt.emit(Event::TaskUpdated {
-        task_id: task_row.id.clone(),
-        status: status.to_string(),
-        label: Some(agent.to_string()),
-        chat_id: Some(chat.id.clone()),
-    });
+    let done = job::run(&rt, job, &cancel, |_| None).await;
+    interrupt.abort();
+    let JobOutcome {
+        turn: outcome,
+        changes,
+    } = match done {
+        Ok(done) => done,
+        Err(e) => {
+            errln!("boocode: {e:#} (--no-worktree runs the agent in the project itself)");
+            let _ = rt
+                .store
+                .finish_task(&task_row.id, "failed", None, Some(&format!("{e:#}")));
+            return EXIT_FAILURE;
+        }
+    };
+    let status = agents::task::finish(&rt, &task_row, &outcome);
     let code = if outcome.status == TurnStatus::Completed {
         EXIT_OK
     } else {

@@ -253,6 +253,9 @@ impl Engine {
             Command::CancelTurn { chat_id } => {
                 rt.cancel_turn(&chat_id);
             }
+            Command::EndChat { chat_id } => {
+                tokio::spawn(async move { agents::end_chat(&rt, &chat_id).await });
+            }
             Command::ConfirmCommand { request_id, allow } => {
                 rt.answer_confirmation(&request_id, allow);
             }
