@@ -187,6 +187,7 @@ async fn hooks_get_claude_codes_json_on_stdin() {
     assert!(response.contains("lib.rs"), "{response}");
     assert_eq!(lines[3]["stop_hook_active"], false);
     assert_eq!(lines[3]["last_assistant_message"], "all listed");
+    assert_eq!(lines[3]["stop_reason"], "completed");
 }
 
 #[tokio::test]
@@ -496,4 +497,152 @@ fn hooks_approve_and_deny_decide_for_the_projects_hooks_until_they_change() {
     assert_eq!(state(), (json!("denied"), json!(false)));
     let (_, text) = run(project.path(), data.path(), &["hooks", "list"]);
     assert!(text.contains("you denied them"), "{text}");
+}
+
+/// A hook command that appends its stdin as one line to `hook-log.jsonl` in the project.
+const LOG_STDIN: &str =
+    r#"cat >> "$CLAUDE_PROJECT_DIR/hook-log.jsonl"; echo >> "$CLAUDE_PROJECT_DIR/hook-log.jsonl""#;
+
+/// The hook inputs `LOG_STDIN` wrote, in order.
+fn logged_inputs(h: &Harness) -> Vec<Value> {
+    std::fs::read_to_string(h.root().join("hook-log.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn subagent_stop_fires_when_a_subagent_ends_by_calling_structured_output() {
+    use boocode::core::agent::tools::structured_output::StructuredOutput;
+    use boocode::core::agent::{run_turn, TurnRequest};
+    use boocode::core::store::NewChat;
+
+    let script = vec![Reply::tool_calls(vec![
+        CallSpec::new("structured_output", r#"{"n":3}"#).id("c1")
+    ])
+    .into()];
+    let h = with_user_hooks(
+        script,
+        ApprovalMode::ReadOnly,
+        json!({"SubagentStop": [{"hooks": [command(LOG_STDIN)]}]}),
+    )
+    .await;
+    let agent_chat = h
+        .store()
+        .create_chat(&NewChat {
+            session_id: &h.session.id,
+            parent_chat_id: Some(&h.chat.id),
+            kind: "workflow",
+            title: "count",
+            model: &h.chat.model,
+            agent: "Explore",
+        })
+        .unwrap();
+    let answer = std::sync::Arc::new(StructuredOutput::new(
+        json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}),
+    ));
+    let request = TurnRequest::new(&agent_chat.id, "count", ApprovalMode::ReadOnly)
+        .with_structured_output(answer.clone());
+    let outcome = run_turn(&h.engine.rt, request).await;
+    assert_eq!(outcome.status, TurnStatus::Completed);
+    assert!(answer.is_finished());
+
+    let inputs = logged_inputs(&h);
+    assert_eq!(inputs.len(), 1, "{inputs:?}");
+    assert_eq!(inputs[0]["hook_event_name"], "SubagentStop");
+    assert_eq!(inputs[0]["stop_reason"], "structured_output");
+    assert_eq!(inputs[0]["agent_id"], agent_chat.id.as_str());
+    assert_eq!(inputs[0]["agent_type"], "Explore");
+    assert_eq!(inputs[0]["session_id"], h.chat.id.as_str());
+}
+
+#[tokio::test]
+async fn stop_fires_when_the_main_turn_reaches_the_step_cap_or_fails() {
+    let script = vec![
+        Reply::tool_calls(vec![CallSpec::new("list_dir", r#"{"path":"src"}"#).id("c1")]).into(),
+        Reply::http_error(401, r#"{"error":{"message":"bad key"}}"#)
+            .when(Match::last_user_contains("again")),
+    ];
+    let h = Harness::with_setup(
+        script,
+        ApprovalMode::ReadOnly,
+        &format!("{FAST_RETRIES}max_steps = 1\n"),
+        |_, home| {
+            write(
+                home,
+                ".claude/settings.json",
+                &settings(json!({"Stop": [{"hooks": [command(LOG_STDIN)]}]})),
+            )
+        },
+    )
+    .await;
+    assert_eq!(h.turn("look").await.status, TurnStatus::StepLimit);
+    assert_eq!(h.turn("again").await.status, TurnStatus::Failed);
+
+    let inputs = logged_inputs(&h);
+    let reasons: Vec<&str> = inputs
+        .iter()
+        .map(|i| i["stop_reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["step_limit", "error"], "{inputs:?}");
+    assert!(inputs.iter().all(|i| i["hook_event_name"] == "Stop"));
+    let error = inputs[1]["last_assistant_message"].as_str().unwrap();
+    assert!(
+        error.contains("bad key") || error.contains("401"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn transcript_path_names_a_jsonl_export_of_the_chat_kept_up_to_date() {
+    let script = vec![
+        Reply::tool_calls(vec![
+            CallSpec::new("list_dir", r#"{"path":"src"}"#).id("call_ls")
+        ])
+        .into(),
+        Reply::text("all listed").when(Match::has_tool_result_for("call_ls")),
+    ];
+    let all = json!([{"hooks": [command(LOG_STDIN)]}]);
+    let h = with_user_hooks(
+        script,
+        ApprovalMode::ReadOnly,
+        json!({"PreToolUse": all, "Stop": all}),
+    )
+    .await;
+    h.turn("what is in src?").await;
+    let inputs = logged_inputs(&h);
+    assert_eq!(inputs.len(), 2, "{inputs:?}");
+    let path = inputs[0]["transcript_path"].as_str().unwrap();
+    assert_eq!(inputs[1]["transcript_path"].as_str(), Some(path));
+    let expected_path = h
+        .engine
+        .rt
+        .config
+        .home
+        .join("transcripts")
+        .join(format!("{}.jsonl", h.chat.id));
+    assert_eq!(Path::new(path), expected_path);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // Written before PreToolUse, appended to before Stop: every message once, in order.
+    let lines: Vec<Value> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        ["user", "assistant", "tool", "assistant"],
+        "{lines:?}"
+    );
+    assert_eq!(lines[0]["message"]["content"], "what is in src?");
+    assert_eq!(lines[3]["message"]["content"], "all listed");
+    assert!(lines.iter().all(|l| l["session_id"] == h.chat.id.as_str()));
 }

@@ -10,8 +10,10 @@ use std::sync::OnceLock;
 use boocode::core::agent::tools::ApprovalMode;
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::{Command as EngineCommand, Event};
+use boocode::core::hooks::ProjectApproval;
 use boocode::core::mcp::ServerStatus;
 use boocode::core::store::TraceRow;
+use boocode::core::trust::ProjectTrust;
 use serde_json::Value;
 
 use support::harness::{config_for, write, Harness, FAST_RETRIES};
@@ -230,10 +232,15 @@ async fn review_mode_asks_before_each_call_and_no_answer_is_no() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_workspace_asks_on_the_chats_decision_line_and_starts_what_was_approved() {
+async fn the_workspace_asks_once_about_project_hooks_and_servers_and_starts_what_was_approved() {
     let project = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     write(project.path(), ".mcp.json", &mcp_json(&[]));
+    write(
+        project.path(),
+        ".claude/settings.json",
+        r#"{"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "true"}]}]}}"#,
+    );
     let model = MockServer::start(Vec::<Step>::new()).await;
     let config = config_for(
         project.path(),
@@ -250,23 +257,35 @@ async fn the_workspace_asks_on_the_chats_decision_line_and_starts_what_was_appro
     let chat = engine
         .main_chat(&engine.open_session(None, false).unwrap())
         .unwrap();
-    engine.ask_mcp_approval(&chat.id);
+    engine.ask_project_approval(&chat.id);
+    let mut before = Vec::new();
     let request_id = loop {
         let event = tokio::time::timeout(std::time::Duration::from_secs(10), events.recv())
             .await
             .expect("a question within 10 s")
             .unwrap();
-        if let Event::CommandConfirmationRequested {
+        if let Event::ProjectApprovalRequested {
             request_id,
-            command,
+            question,
             chat_id,
         } = event
         {
             assert_eq!(chat_id, chat.id);
-            assert!(command.contains("MCP servers test"), "{command}");
+            assert_eq!(
+                question,
+                "the hook and the MCP server test this project defines"
+            );
             break request_id;
         }
+        before.push(event);
     };
+    // Said once: the decision line, not also a notice.
+    assert!(
+        !before
+            .iter()
+            .any(|e| matches!(e, Event::Notice { message } if message.contains("approve"))),
+        "{before:?}"
+    );
     assert_eq!(engine.mcp.reports()[0].status, ServerStatus::NeedsApproval);
     engine.submit(EngineCommand::ConfirmCommand {
         request_id,
@@ -281,7 +300,14 @@ async fn the_workspace_asks_on_the_chats_decision_line_and_starts_what_was_appro
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(engine.mcp.reports()[0].tools.len(), 3);
+    assert_eq!(engine.mcp.reports()[0].tools.len(), 4);
+    assert_eq!(
+        engine
+            .rt
+            .hooks
+            .project_approval(&ProjectTrust::new(engine.store().clone())),
+        ProjectApproval::Approved
+    );
 }
 
 /// The binary with a clean environment in a throw-away project and home.
@@ -290,8 +316,19 @@ fn boocode(
     home: &std::path::Path,
     args: &[&str],
 ) -> (i32, String, String) {
+    boocode_with_env(project, home, &[], args)
+}
+
+/// [`boocode`] with these variables added to its environment.
+fn boocode_with_env(
+    project: &std::path::Path,
+    home: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_boocode"))
         .env_clear()
+        .envs(env.iter().copied())
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
@@ -339,7 +376,12 @@ fn mcp_list_approve_and_exec_through_the_binary() {
         .collect();
     assert_eq!(
         names,
-        vec!["mcp__test__echo", "mcp__test__fail", "mcp__test__hang"]
+        vec![
+            "mcp__test__echo",
+            "mcp__test__fail",
+            "mcp__test__hang",
+            "mcp__test__header"
+        ]
     );
     assert!(server["skipped_tools"][0]
         .as_str()
@@ -376,5 +418,259 @@ fn mcp_list_approve_and_exec_through_the_binary() {
     assert!(
         request.to_string().contains("echo: from exec"),
         "the tool result reaches the model: {request}"
+    );
+}
+
+/// `examples/mcp_server.rs` serving streamable HTTP; killed when dropped.
+struct HttpServer {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT/mcp`.
+    url: String,
+}
+
+impl HttpServer {
+    fn start(args: &[&str]) -> HttpServer {
+        use std::io::BufRead;
+        let mut child = Command::new(mcp_server())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("http://127.0.0.1:"), "{line:?}");
+        HttpServer {
+            child,
+            url: line.trim().to_string(),
+        }
+    }
+
+    fn port(&self) -> String {
+        self.url
+            .trim_end_matches("/mcp")
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `[mcp_servers.NAME]` for a streamable HTTP server, with extra keys.
+fn http_server_config(name: &str, url: &str, extra: &str) -> String {
+    format!("[mcp_servers.{name}]\nurl = {url:?}\n{extra}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_server_lists_and_runs_tools_and_receives_its_headers() {
+    let server = HttpServer::start(&["--http", "0", "--require-header", "X-Api-Key: k3y"]);
+    let script = vec![
+        call("mcp__web__echo", r#"{"text":"over http"}"#, "c1"),
+        call("mcp__web__header", r#"{"name":"x-client"}"#, "c2"),
+        Reply::text("done").into(),
+    ];
+    // Claude Code's `.mcp.json` shape: a project server, so it waits for a person's approval.
+    let json = serde_json::json!({"mcpServers": {"web": {
+        "type": "http",
+        "url": server.url,
+        "headers": {"X-Api-Key": "k3y", "X-Client": "boocode-test"}
+    }}})
+    .to_string();
+    let h = Harness::with_setup(script, ApprovalMode::Auto, FAST_RETRIES, |project, _| {
+        write(project, ".mcp.json", &json)
+    })
+    .await;
+    assert_eq!(h.engine.mcp.waiting_for_approval(), vec!["web"]);
+    h.engine.mcp.decide(Some("web"), true).unwrap();
+    h.turn("go").await;
+    let rows = traces(&h);
+    assert_eq!(rows[0].outcome.as_deref(), Some("success"), "{rows:?}");
+    assert_eq!(rows[0].tool_output.as_deref(), Some("echo: over http"));
+    assert_eq!(rows[1].tool_output.as_deref(), Some("boocode-test"));
+    let report = &h.engine.mcp.reports()[0];
+    assert_eq!(report.transport, "http");
+    assert_eq!(report.status, ServerStatus::Running);
+    assert_eq!(report.tools.len(), 4, "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_refusing_and_garbled_http_servers_fail_clearly_and_the_rest_works() {
+    let good = HttpServer::start(&["--http", "0"]);
+    let locked = HttpServer::start(&["--http", "0", "--require-header", "X-Api-Key: k3y"]);
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let garbled = good.url.replace("/mcp", "/bad-json");
+    let config = [
+        FAST_RETRIES.to_string(),
+        http_server_config("good", &good.url, ""),
+        http_server_config(
+            "down",
+            &format!("http://127.0.0.1:{closed_port}/mcp"),
+            "startup_timeout_secs = 5\n",
+        ),
+        http_server_config(
+            "locked",
+            &locked.url,
+            "headers = { X-Api-Key = \"wrong\" }\n",
+        ),
+        http_server_config("garbled", &garbled, ""),
+    ]
+    .concat();
+    let script = vec![
+        call("mcp__down__echo", r#"{"text":"x"}"#, "c1"),
+        call("mcp__good__echo", r#"{"text":"still here"}"#, "c2"),
+        Reply::text("done").into(),
+    ];
+    let h = Harness::with_config(script, ApprovalMode::Auto, &config).await;
+    h.engine.mcp.decide(None, true).unwrap();
+    h.turn("go").await;
+    let rows = traces(&h);
+    assert_eq!(rows[0].outcome.as_deref(), Some("error"), "{rows:?}");
+    assert_eq!(rows[1].tool_output.as_deref(), Some("echo: still here"));
+    let reason = |name: &str| match &h.engine.mcp.slot(name).unwrap().status() {
+        ServerStatus::Failed { reason } => reason.clone(),
+        other => panic!("{name} is {other:?}"),
+    };
+    assert!(
+        reason("down").contains("Connection refused"),
+        "{}",
+        reason("down")
+    );
+    assert!(!reason("down").contains("rmcp::"), "{}", reason("down"));
+    assert!(
+        reason("locked").contains("HTTP 401"),
+        "{}",
+        reason("locked")
+    );
+    assert!(
+        reason("locked").contains("credentials"),
+        "{}",
+        reason("locked")
+    );
+    assert!(
+        reason("garbled").contains("not JSON-RPC"),
+        "{}",
+        reason("garbled")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_server_gone_mid_call_fails_the_call_and_is_reconnected_on_next_use() {
+    let first = HttpServer::start(&["--http", "0", "--crash-after", "1"]);
+    let port = first.port();
+    let echo = |id: &str| call("mcp__web__echo", &format!(r#"{{"text":"{id}"}}"#), id);
+    let script = vec![
+        echo("c1"),
+        echo("c2"),
+        Reply::text("the server went away").into(),
+        echo("c3"),
+        Reply::text("done").into(),
+    ];
+    let config = format!(
+        "{FAST_RETRIES}{}",
+        http_server_config("web", &first.url, "tool_timeout_secs = 10\n")
+    );
+    let h = Harness::with_config(script, ApprovalMode::Auto, &config).await;
+    h.engine.mcp.decide(Some("web"), true).unwrap();
+    h.turn("go").await;
+    let rows = traces(&h);
+    assert_eq!(rows[0].tool_output.as_deref(), Some("echo: c1"));
+    assert_eq!(rows[1].outcome.as_deref(), Some("error"), "{rows:?}");
+    let error = rows[1].error.clone().unwrap();
+    assert!(error.contains("failed during the call"), "{error}");
+    assert!(error.contains("restarted on next use"), "{error}");
+    assert!(!error.contains("rmcp::"), "{error}");
+    drop(first);
+
+    // The server comes back on the same address: the next call reconnects.
+    let _second = HttpServer::start(&["--http", &port]);
+    h.turn("again").await;
+    let rows = traces(&h);
+    assert_eq!(rows[2].outcome.as_deref(), Some("success"), "{rows:?}");
+    assert_eq!(rows[2].tool_output.as_deref(), Some("echo: c3"));
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if std::fs::read(&path)
+            .unwrap_or_default()
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn mcp_list_shows_an_http_servers_header_names_and_its_secret_goes_nowhere() {
+    let secret = "tok-s3cret-4711";
+    let server = HttpServer::start(&[
+        "--http",
+        "0",
+        "--require-header",
+        &format!("Authorization: Bearer {secret}"),
+    ]);
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        ".config/boocode/config.toml",
+        &http_server_config(
+            "web",
+            &server.url,
+            "headers = { Authorization = \"Bearer ${MCP_TEST_TOKEN}\", X-Client = \"boocode\" }\n",
+        ),
+    );
+    let (p, h) = (project.path(), home.path());
+    let env = [("MCP_TEST_TOKEN", secret)];
+
+    let (code, stdout, stderr) = boocode_with_env(p, h, &env, &["mcp", "list"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("web  http  user config  running"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("headers Authorization, X-Client (values not shown)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("mcp__web__echo"), "{stdout}");
+    let (code, json, stderr_json) = boocode_with_env(p, h, &env, &["mcp", "list", "--json"]);
+    assert_eq!(code, 0, "{stderr_json}");
+    let listed: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        listed["servers"][0]["headers"],
+        serde_json::json!(["Authorization", "X-Client"])
+    );
+    assert_eq!(listed["servers"][0]["url"], server.url.as_str());
+
+    for text in [&stdout, &stderr, &json, &stderr_json] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    assert_eq!(files_containing(h, secret), Vec::<PathBuf>::new());
+
+    // Without the variable the server is not contacted with half a credential.
+    let (code, stdout, _) = boocode(p, h, &["mcp", "list"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("header Authorization: ${MCP_TEST_TOKEN} is not set"),
+        "{stdout}"
     );
 }

@@ -115,7 +115,7 @@ fn list(global: &GlobalArgs, as_json: bool) -> Result<()> {
             d.source.display()
         );
     }
-    for note in hooks.notes(approval) {
+    for note in hooks.notes(Some(approval)) {
         println!("{note}");
     }
     Ok(())

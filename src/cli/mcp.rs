@@ -74,6 +74,12 @@ pub fn run(global: &GlobalArgs, args: McpArgs) -> Result<()> {
                             ""
                         }
                     )?;
+                    if let Some(url) = &s.url {
+                        outln!("    url {url}")?;
+                    }
+                    if !s.headers.is_empty() {
+                        outln!("    headers {} (values not shown)", s.headers.join(", "))?;
+                    }
                     for t in &s.tools {
                         outln!("    {}  {}", t.name, t.description)?;
                     }

@@ -18,6 +18,7 @@ use crate::core::hooks::{self, Hooks};
 use crate::core::instance::InstanceLock;
 use crate::core::llm::client::{ClientConfig, LlmClient};
 use crate::core::mcp::McpManager;
+use crate::core::project_approval;
 use crate::core::runtime::{Runtime, RuntimeParts};
 use crate::core::store::{Chat, NewChat, RecoveryReport, Session, Store, WorkflowRun};
 use crate::core::trust::ProjectTrust;
@@ -77,7 +78,13 @@ impl Engine {
             ProjectTrust::new(store.clone()),
             Some(tx.clone()),
         ));
-        for message in mcp.problems.iter().cloned().chain(mcp.approval_notices()) {
+        // The workspace asks about servers waiting for approval on its decision line.
+        let approval_notices = if options.interactive {
+            Vec::new()
+        } else {
+            mcp.approval_notices()
+        };
+        for message in mcp.problems.iter().cloned().chain(approval_notices) {
             tracing::warn!("{message}");
             let _ = tx.send(Event::Notice { message });
         }
@@ -124,31 +131,10 @@ impl Engine {
         &self.rt.store
     }
 
-    /// Asks the person, on the decision line of chat `chat_id` (Ctrl-Y / Ctrl-N, never typed
-    /// text), whether the project's MCP servers that wait for approval may run; the answer is
-    /// remembered for this project and approved servers start at once.
-    pub fn ask_mcp_approval(&self, chat_id: &str) {
-        let waiting = self.mcp.waiting_for_approval();
-        if waiting.is_empty() || !self.rt.interactive {
-            return;
-        }
-        let (rt, mcp, chat_id) = (self.rt.clone(), self.mcp.clone(), chat_id.to_string());
-        tokio::spawn(async move {
-            let names = waiting.join(", ");
-            let question = format!("the MCP servers {names} this project defines");
-            let allow = rt.confirm_command(&chat_id, question).await;
-            let message = match mcp.decide(None, allow) {
-                Ok(_) if allow => {
-                    mcp.start_in_background();
-                    format!("MCP servers {names} approved for this project")
-                }
-                Ok(_) => format!(
-                    "MCP servers {names} denied for this project (`boocode mcp approve NAME` to change that)"
-                ),
-                Err(e) => format!("recording the MCP approval failed: {e:#}"),
-            };
-            rt.emit(Event::Notice { message });
-        });
+    /// Asks the person, on the decision line of chat `chat_id`, whether the project's hooks
+    /// and MCP servers that wait for approval may run (see [`project_approval`]).
+    pub fn ask_project_approval(&self, chat_id: &str) {
+        project_approval::ask(&self.rt, &self.mcp, chat_id);
     }
 
     /// The session a client works in: the given one, the latest of the project

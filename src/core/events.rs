@@ -209,6 +209,15 @@ pub enum Event {
         request_id: String,
         command: String,
     },
+    /// The project's own hooks and MCP servers wait for a person's approval (asked once, when
+    /// the workspace opens). Answered with [`Command::ConfirmCommand`] like a command, but
+    /// not tied to a turn: the question stays open until it is answered.
+    ProjectApprovalRequested {
+        chat_id: String,
+        request_id: String,
+        /// What would run: "the 2 hooks and the MCP server docs this project defines".
+        question: String,
+    },
     TurnFinished {
         chat_id: String,
         turn: i64,

@@ -17,6 +17,7 @@ pub mod logging;
 pub mod mcp;
 pub mod private_fs;
 pub mod process;
+pub mod project_approval;
 pub mod pty;
 pub mod queries;
 pub mod runtime;

@@ -153,17 +153,34 @@ impl Runtime {
     /// Asks the client to confirm a command; resolves when answered, or `false` at once when
     /// no person is there to answer.
     pub(crate) async fn confirm_command(&self, chat_id: &str, command: String) -> bool {
+        self.ask_yes_no(|request_id| Event::CommandConfirmationRequested {
+            chat_id: chat_id.to_string(),
+            request_id,
+            command,
+        })
+        .await
+    }
+
+    /// Asks whether the project's hooks and MCP servers described by `question` may run.
+    pub(crate) async fn confirm_project_programs(&self, chat_id: &str, question: String) -> bool {
+        self.ask_yes_no(|request_id| Event::ProjectApprovalRequested {
+            chat_id: chat_id.to_string(),
+            request_id,
+            question,
+        })
+        .await
+    }
+
+    /// Emits the question `ask` builds for a new request id and waits for the person's
+    /// answer ([`Command::ConfirmCommand`]); no person, or no answer, is no.
+    async fn ask_yes_no(&self, ask: impl FnOnce(String) -> Event) -> bool {
         if !self.interactive {
             return false;
         }
         let request_id = crate::core::store::new_id();
         let (tx, rx) = oneshot::channel();
         lock(&self.confirmations).insert(request_id.clone(), tx);
-        self.emit(Event::CommandConfirmationRequested {
-            chat_id: chat_id.to_string(),
-            request_id,
-            command,
-        });
+        self.emit(ask(request_id));
         rx.await.unwrap_or(false)
     }
 

@@ -214,7 +214,7 @@ impl App {
         };
         app.rebuild_panes();
         if let Some(chat_id) = &app.last_chat {
-            app.engine.ask_mcp_approval(chat_id);
+            app.engine.ask_project_approval(chat_id);
         }
         app.count_tasks();
         app.collisions = project_collisions(&app.engine);

@@ -28,7 +28,8 @@ pub use resume::{resume_chat, INTERRUPTED_CALL_RESULT};
 use crate::core::context::window::{estimate_prompt_tokens, ContextUse};
 use crate::core::context::ChatContext;
 use crate::core::events::Event;
-use crate::core::hooks::{points, HookScope};
+use crate::core::hooks::points::{self, StopReason};
+use crate::core::hooks::HookScope;
 use crate::core::llm::error::LlmErrorKind;
 use crate::core::llm::images;
 use crate::core::llm::stream::{AssembledResponse, LlmEvent};
@@ -427,6 +428,15 @@ async fn drive(rt: &Arc<Runtime>, mut state: LoopState, token: &CancellationToke
             )
         })
     });
+    if let Some(reason) = unhooked_ending(&state, status) {
+        let cwd = state
+            .root
+            .clone()
+            .unwrap_or_else(|| rt.project_root.clone());
+        let scope = HookScope::of_turn(&state.chat, state.turn, &cwd, state.approval, token);
+        let last_message = error.as_deref().or(final_text.as_deref()).unwrap_or("");
+        points::turn_ended(rt, &scope, &state.chat, last_message, reason).await;
+    }
     if let Err(e) = rt.store.save_snapshot(&state.snapshot("idle")) {
         tracing::error!("saving the final snapshot failed: {e:#}");
     }
@@ -611,6 +621,22 @@ fn structured_end(state: &LoopState) -> Result<Option<TurnStatus>> {
         Some(StructuredState::Done(_)) => Ok(Some(TurnStatus::Completed)),
         Some(StructuredState::GaveUp(message)) => Err(anyhow!(message)),
         _ => Ok(None),
+    }
+}
+
+/// How a turn ended when its Stop/SubagentStop hooks have not run yet: they run when the
+/// model finishes its answer (and may send it back to work); every other ending but a
+/// person's cancel is reported to them once the turn is over.
+fn unhooked_ending(state: &LoopState, status: TurnStatus) -> Option<StopReason> {
+    match status {
+        TurnStatus::Completed => state
+            .structured
+            .as_ref()
+            .is_some_and(|s| matches!(s.state(), StructuredState::Done(_)))
+            .then_some(StopReason::StructuredOutput),
+        TurnStatus::StepLimit => Some(StopReason::StepLimit),
+        TurnStatus::Failed => Some(StopReason::Error),
+        TurnStatus::Cancelled => None,
     }
 }
 

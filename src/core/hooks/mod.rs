@@ -8,7 +8,8 @@
 //! - [`matcher`]: which hooks apply to a tool (boocode's names and Claude Code's);
 //! - [`runner`]: running one command (own process group, timeout, keys withheld);
 //! - [`output`]: what its exit code and output mean;
-//! - [`points`]: the calls the agent loop, background workers and workflow runs make.
+//! - [`points`]: the calls the agent loop, background workers and workflow runs make;
+//! - [`transcript`]: the chat as a file, for `transcript_path`.
 //!
 //! Definitions are read once, when the engine starts (as Claude Code snapshots them at
 //! startup): an edit takes effect in the next boocode process.
@@ -18,6 +19,7 @@ pub mod output;
 pub mod points;
 pub mod runner;
 pub mod settings;
+pub mod transcript;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -106,6 +108,7 @@ pub struct Hooks {
     pub problems: Vec<String>,
     /// SHA-256 of the project's definitions; `None` when it has none.
     project_fingerprint: Option<String>,
+    transcripts: transcript::Transcripts,
 }
 
 impl Hooks {
@@ -137,6 +140,7 @@ impl Hooks {
             definitions,
             problems,
             project_fingerprint,
+            transcripts: transcript::Transcripts::default(),
         }
     }
 
@@ -179,16 +183,17 @@ impl Hooks {
         Ok(self.project_count())
     }
 
-    fn project_count(&self) -> usize {
+    /// How many hooks the project itself defines.
+    pub fn project_count(&self) -> usize {
         self.definitions
             .iter()
             .filter(|d| d.scope == Scope::Project)
             .count()
     }
 
-    /// What a person should know: unusable settings, and project hooks that do not run until
-    /// approved.
-    pub fn notes(&self, approval: ProjectApproval) -> Vec<String> {
+    /// What a person should know: unusable settings, and (with `approval`) project hooks that
+    /// do not run until approved.
+    pub fn notes(&self, approval: Option<ProjectApproval>) -> Vec<String> {
         let mut notes: Vec<String> = self
             .problems
             .iter()
@@ -196,13 +201,13 @@ impl Hooks {
             .collect();
         let count = self.project_count();
         match approval {
-            ProjectApproval::NeedsApproval => notes.push(format!(
+            Some(ProjectApproval::NeedsApproval) => notes.push(format!(
                 "this project defines {count} hook(s) that are not run until you approve them: `boocode hooks list` shows them, `boocode hooks approve` runs them from now on, `boocode hooks deny` keeps them off"
             )),
-            ProjectApproval::Denied => notes.push(format!(
+            Some(ProjectApproval::Denied) => notes.push(format!(
                 "this project's {count} hook(s) are not run: you denied them (`boocode hooks approve` to run them)"
             )),
-            ProjectApproval::NoneDefined | ProjectApproval::Approved => {}
+            Some(ProjectApproval::NoneDefined | ProjectApproval::Approved) | None => {}
         }
         notes
     }
@@ -270,6 +275,11 @@ pub(crate) async fn fire(
     if let Value::Object(fields) = &mut input {
         let session = scope.chat.map(|c| c.id.clone());
         fields.entry("session_id").or_insert(json!(session));
+        if !fields.contains_key("transcript_path") {
+            if let Some(path) = scope.chat.and_then(|c| transcript_path(rt, &c.id)) {
+                fields.insert("transcript_path".into(), json!(path));
+            }
+        }
         fields.insert("cwd".into(), json!(scope.cwd));
         fields.insert("hook_event_name".into(), json!(event.as_str()));
         fields.insert("permission_mode".into(), json!(scope.permission_mode));
@@ -281,6 +291,18 @@ pub(crate) async fn fire(
             .map(|def| run_traced(rt, scope, def, subject, &stdin)),
     )
     .await
+}
+
+/// The chat's transcript file, brought up to date; `None` (logged) when it cannot be written,
+/// so a hook is never sent a path that does not exist.
+pub(crate) fn transcript_path(rt: &Runtime, chat_id: &str) -> Option<PathBuf> {
+    rt.hooks
+        .transcripts
+        .export(&rt.store, &rt.config.home, chat_id)
+        .map_err(|e| {
+            tracing::error!("writing the transcript of chat {chat_id} for a hook failed: {e:#}")
+        })
+        .ok()
 }
 
 /// Runs one hook with its trace row (when it belongs to a chat) and its event.
@@ -365,11 +387,17 @@ fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Tells the client (and the log) what it should know about the engine's hooks.
+/// Tells the client (and the log) what it should know about the engine's hooks. The
+/// workspace asks about hooks waiting for approval on its decision line instead
+/// ([`crate::core::project_approval`]), so it is not told twice.
 pub(crate) fn announce(rt: &Arc<Runtime>) {
     let approval = rt
         .hooks
         .project_approval(&ProjectTrust::new(rt.store.clone()));
+    let approval = match approval {
+        ProjectApproval::NeedsApproval if rt.interactive => None,
+        other => Some(other),
+    };
     for note in rt.hooks.notes(approval) {
         tracing::warn!("{note}");
         rt.emit(Event::Notice { message: note });

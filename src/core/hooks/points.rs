@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::matcher::claude_tool_name;
 use super::output::{Permission, Verdict};
-use super::{fire, HookEvent, HookScope};
+use super::{fire, transcript_path, HookEvent, HookScope};
 use crate::core::agent::is_subagent_chat;
 use crate::core::agent::tools::{ApprovalMode, Tool, ToolContext, ToolError, ToolOutput};
 use crate::core::events::Event;
@@ -214,8 +214,66 @@ pub async fn prompt_submitted(
     Ok((!context.is_empty()).then(|| context.join("\n\n")))
 }
 
+/// How a turn ended, as its `Stop`/`SubagentStop` hooks are told (`stop_reason`, a boocode
+/// field beside Claude Code's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The model answered without calling a tool: the hooks may send it back to work.
+    Completed,
+    /// A sub-agent handed its answer to `structured_output`.
+    StructuredOutput,
+    /// The turn reached the step cap.
+    StepLimit,
+    /// The turn failed (a model error, a sub-agent that gave up on its schema…).
+    Error,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Completed => "completed",
+            StopReason::StructuredOutput => "structured_output",
+            StopReason::StepLimit => "step_limit",
+            StopReason::Error => "error",
+        }
+    }
+}
+
 /// `Stop` (a chat's own turn) or `SubagentStop` (a sub-agent, background task or workflow
-/// agent): the turn is about to end. `Some(reason)` sends the agent back to work with the
+/// agent) for a turn that is ending, with Claude Code's fields and `stop_reason`.
+async fn fire_stop(
+    rt: &Runtime,
+    scope: &HookScope<'_>,
+    chat: &Chat,
+    last_message: &str,
+    continuations: u32,
+    reason: StopReason,
+) -> (HookEvent, Vec<Verdict>) {
+    let (event, subject, mut input) = if is_subagent_chat(chat) {
+        // As in Claude Code: the session is the parent's, the sub-agent's own transcript
+        // beside it.
+        let session = chat.parent_chat_id.as_deref().unwrap_or(&chat.id);
+        (
+            HookEvent::SubagentStop,
+            Some(chat.agent.as_str()),
+            json!({
+                "session_id": session,
+                "transcript_path": transcript_path(rt, session),
+                "agent_id": chat.id,
+                "agent_type": chat.agent,
+                "agent_transcript_path": transcript_path(rt, &chat.id),
+            }),
+        )
+    } else {
+        (HookEvent::Stop, None, json!({}))
+    };
+    input["stop_hook_active"] = json!(continuations > 0);
+    input["last_assistant_message"] = json!(last_message);
+    input["stop_reason"] = json!(reason.as_str());
+    (event, fire(rt, scope, event, subject, input).await)
+}
+
+/// The model finished its answer: `Some(reason)` sends the agent back to work with the
 /// reason as a user message; `continuations` is how often that already happened this turn
 /// (the hooks see `stop_hook_active`), and past [`MAX_STOP_CONTINUATIONS`] the turn ends.
 pub async fn turn_stopping(
@@ -225,22 +283,15 @@ pub async fn turn_stopping(
     last_message: &str,
     continuations: u32,
 ) -> Option<String> {
-    let (event, subject, mut input) = if is_subagent_chat(chat) {
-        (
-            HookEvent::SubagentStop,
-            Some(chat.agent.as_str()),
-            json!({
-                "session_id": chat.parent_chat_id.as_deref().unwrap_or(&chat.id),
-                "agent_id": chat.id,
-                "agent_type": chat.agent,
-            }),
-        )
-    } else {
-        (HookEvent::Stop, None, json!({}))
-    };
-    input["stop_hook_active"] = json!(continuations > 0);
-    input["last_assistant_message"] = json!(last_message);
-    let verdicts = fire(rt, scope, event, subject, input).await;
+    let (event, verdicts) = fire_stop(
+        rt,
+        scope,
+        chat,
+        last_message,
+        continuations,
+        StopReason::Completed,
+    )
+    .await;
     if verdicts.iter().any(|v| v.stop.is_some()) {
         return None;
     }
@@ -258,6 +309,19 @@ pub async fn turn_stopping(
         return None;
     }
     Some(reasons.join("\n"))
+}
+
+/// The turn ended some other way than the model finishing its answer (a person's cancel
+/// excepted, as in Claude Code): the hooks are told, and cannot send the agent back — there
+/// is no answer left to continue from.
+pub async fn turn_ended(
+    rt: &Runtime,
+    scope: &HookScope<'_>,
+    chat: &Chat,
+    last_message: &str,
+    reason: StopReason,
+) {
+    fire_stop(rt, scope, chat, last_message, 0, reason).await;
 }
 
 /// What a `Notification` is about (its `notification_type`, which matchers test).

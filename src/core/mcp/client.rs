@@ -2,7 +2,8 @@
 //!
 //! A stdio server is started by [`process::spawn`] like every child of boocode: its own
 //! session, no provider keys, registered with the reaper, its whole process group killed when
-//! the connection is dropped.
+//! the connection is dropped. A streamable HTTP server is reached through [`super::http`], with
+//! its headers' `${VAR}`s expanded only here, at connection time.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -10,7 +11,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::CallToolRequestParams;
-use rmcp::service::{RoleClient, RunningService, ServiceError};
+use rmcp::service::{ClientInitializeError, RoleClient, RunningService, ServiceError};
 use rmcp::ServiceExt;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -21,12 +22,11 @@ use crate::core::process::{self, ProcessGroup};
 /// Lines of a server's stderr kept to explain a failure.
 const STDERR_TAIL_LINES: usize = 8;
 
-/// A running server; dropping it ends the server.
+/// A running server; dropping it ends the server (stdio) or the session (HTTP).
 pub struct Connection {
     service: RunningService<RoleClient, ()>,
     stderr: StderrTail,
-    _child: tokio::process::Child,
-    _group: ProcessGroup,
+    _process: Option<(tokio::process::Child, ProcessGroup)>,
 }
 
 /// The last lines a stdio server wrote to stderr (they are also logged).
@@ -69,6 +69,23 @@ pub enum CallFailure {
     Transport(String),
 }
 
+/// An rmcp error in words: a transport's own error, without rmcp's type names around it.
+fn service_error(error: &ServiceError) -> String {
+    match error {
+        ServiceError::TransportSend(failure) => failure.error.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn handshake_error(error: &ClientInitializeError) -> String {
+    match error {
+        ClientInitializeError::TransportError { error, context } => {
+            format!("{} ({context})", error.error)
+        }
+        other => other.to_string(),
+    }
+}
+
 fn expand(value: &str) -> Result<String, String> {
     expand_vars(value, |var| std::env::var(var).ok())
 }
@@ -80,11 +97,32 @@ pub async fn connect(def: &ServerDefinition, project_root: &Path) -> Result<Conn
         Transport::Stdio { command, args, env } => {
             connect_stdio(&def.name, command, args, env, project_root).await
         }
-        Transport::Http { .. } => Err(
-            "streamable HTTP servers are not supported by this build yet; run the server over stdio"
-                .into(),
-        ),
+        Transport::Http { url, headers } => connect_http(url, headers).await,
     }
+}
+
+async fn connect_http(
+    url: &str,
+    headers: &std::collections::BTreeMap<String, String>,
+) -> Result<Connection, String> {
+    let url = expand(url).map_err(|e| format!("url: {e}"))?;
+    let mut expanded = std::collections::BTreeMap::new();
+    for (name, value) in headers {
+        expanded.insert(
+            name.clone(),
+            expand(value).map_err(|e| format!("header {name}: {e}"))?,
+        );
+    }
+    let transport = super::http::transport(&url, &expanded)?;
+    let service = ()
+        .serve(transport)
+        .await
+        .map_err(|e| format!("the MCP handshake failed: {}", handshake_error(&e)))?;
+    Ok(Connection {
+        service,
+        stderr: StderrTail::default(),
+        _process: None,
+    })
 }
 
 async fn connect_stdio(
@@ -123,26 +161,29 @@ async fn connect_stdio(
     let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
         return Err("the server's stdin/stdout could not be opened".into());
     };
-    let service = ()
-        .serve((stdout, stdin))
-        .await
-        .map_err(|e| format!("the MCP handshake failed: {e}{}", stderr.describe()))?;
+    let service = ().serve((stdout, stdin)).await.map_err(|e| {
+        format!(
+            "the MCP handshake failed: {}{}",
+            handshake_error(&e),
+            stderr.describe()
+        )
+    })?;
     Ok(Connection {
         service,
         stderr,
-        _child: child,
-        _group: group,
+        _process: Some((child, group)),
     })
 }
 
 impl Connection {
     pub async fn list_tools(&self) -> Result<Vec<RawTool>, String> {
-        let tools = self
-            .service
-            .peer()
-            .list_all_tools()
-            .await
-            .map_err(|e| format!("listing its tools failed: {e}{}", self.stderr.describe()))?;
+        let tools = self.service.peer().list_all_tools().await.map_err(|e| {
+            format!(
+                "listing its tools failed: {}{}",
+                service_error(&e),
+                self.stderr.describe()
+            )
+        })?;
         Ok(tools
             .into_iter()
             .filter_map(|t| match serde_json::to_value(t) {
@@ -164,7 +205,8 @@ impl Connection {
                 .map_err(|e| CallFailure::Protocol(format!("unreadable result: {e}"))),
             Err(ServiceError::McpError(e)) => Err(CallFailure::Protocol(e.message.to_string())),
             Err(e) => Err(CallFailure::Transport(format!(
-                "{e}{}",
+                "{}{}",
+                service_error(&e),
                 self.stderr.describe()
             ))),
         }

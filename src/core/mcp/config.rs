@@ -30,7 +30,7 @@ pub struct McpServerFile {
     /// Environment for a stdio server; values may use `${VAR}` from boocode's environment.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// Endpoint of a streamable HTTP server.
+    /// Endpoint of a streamable HTTP server; may use `${VAR}`.
     pub url: Option<String>,
     /// HTTP headers; values may use `${VAR}`.
     #[serde(default)]

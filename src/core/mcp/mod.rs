@@ -11,6 +11,7 @@
 pub mod client;
 pub mod config;
 pub mod content;
+pub mod http;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
@@ -84,6 +85,12 @@ pub struct ServerReport {
     pub name: String,
     pub source: String,
     pub transport: String,
+    /// An HTTP server's URL as written, its query (which may hold a key) elided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The names of the headers an HTTP server is sent; their values are never shown.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
     #[serde(flatten)]
     pub status: ServerStatus,
     pub read_only_trusted: bool,
@@ -385,6 +392,12 @@ impl McpManager {
             .iter()
             .map(|slot| {
                 let view = slot.view();
+                let (url, headers) = match &slot.def.transport {
+                    Ok(config::Transport::Http { url, headers }) => {
+                        (Some(without_query(url)), headers.keys().cloned().collect())
+                    }
+                    _ => (None, Vec::new()),
+                };
                 ServerReport {
                     name: slot.def.name.clone(),
                     source: slot.def.source.describe(),
@@ -393,6 +406,8 @@ impl McpManager {
                         Ok(config::Transport::Http { .. }) => "http".into(),
                         Err(_) => "invalid".into(),
                     },
+                    url,
+                    headers,
                     status: view.status.clone(),
                     read_only_trusted: slot.def.read_only_trusted,
                     tools: view.tools.clone(),
@@ -450,6 +465,13 @@ impl McpManager {
             }
         }
         Ok(chosen.iter().map(|s| s.def.name.clone()).collect())
+    }
+}
+
+fn without_query(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, _)) => format!("{base}?…"),
+        None => url.to_string(),
     }
 }
 

@@ -310,6 +310,19 @@ impl ChatPane {
                     request_id: request_id.clone(),
                     command: command.clone(),
                     answer: None,
+                    outlives_turn: false,
+                });
+            }
+            Event::ProjectApprovalRequested {
+                request_id,
+                question,
+                ..
+            } => {
+                self.push(Kind::Confirm {
+                    request_id: request_id.clone(),
+                    command: question.clone(),
+                    answer: None,
+                    outlives_turn: true,
                 });
             }
             Event::TurnFinished { status, error, .. } => {
@@ -320,6 +333,7 @@ impl ChatPane {
                 for it in &mut self.items {
                     if let Kind::Confirm {
                         answer: answer @ None,
+                        outlives_turn: false,
                         ..
                     } = &mut it.kind
                     {

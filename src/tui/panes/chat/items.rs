@@ -91,6 +91,8 @@ pub enum Kind {
         request_id: String,
         command: String,
         answer: Option<bool>,
+        /// The project's approval question: the end of a turn does not answer it.
+        outlives_turn: bool,
     },
     /// An external agent asks before a tool call.
     Permission {

@@ -861,6 +861,7 @@ impl Pane for ChatPane {
             | Event::ToolFinished { chat_id, .. }
             | Event::ChangePending { chat_id, .. }
             | Event::CommandConfirmationRequested { chat_id, .. }
+            | Event::ProjectApprovalRequested { chat_id, .. }
             | Event::ModelList { chat_id, .. }
             | Event::ContextLoaded { chat_id, .. }
             | Event::ContextCompacted { chat_id, .. }

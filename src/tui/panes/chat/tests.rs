@@ -527,6 +527,45 @@ fn command_confirmation_y_n() {
     );
 }
 
+#[test]
+fn the_projects_approval_question_waits_for_keys_across_turns() {
+    let e = env();
+    let mut p = new_pane(&e);
+    ev(
+        &mut p,
+        &e,
+        Event::ProjectApprovalRequested {
+            chat_id: e.chat_id.clone(),
+            request_id: "r1".into(),
+            question: "the 2 hooks and the MCP server docs this project defines".into(),
+        },
+    );
+    // A turn that ends meanwhile does not answer it for the person.
+    ev(&mut p, &e, turn_done(&e, "completed", None));
+    let out = draw(&mut p, &e, &theme(), 80, 6, 0);
+    assert!(
+        out.contains("? run the 2 hooks and the MCP server docs this project defines"),
+        "{out}"
+    );
+    assert!(out.contains("waiting for your"), "{out}");
+    assert!(out.contains("Ctrl-Y run · Ctrl-N refuse"), "{out}");
+    for c in "yes".chars() {
+        assert!(!decided(&key(
+            &mut p,
+            &e,
+            KeyCode::Char(c),
+            KeyModifiers::NONE
+        )));
+    }
+    assert_eq!(
+        ctrl(&mut p, &e, 'n'),
+        KeyOutcome::Actions(vec![AppAction::Engine(Command::ConfirmCommand {
+            request_id: "r1".into(),
+            allow: false
+        })])
+    );
+}
+
 fn ctrl(p: &mut ChatPane, e: &Env, c: char) -> KeyOutcome {
     key(p, e, KeyCode::Char(c), KeyModifiers::CONTROL)
 }
