@@ -128,9 +128,9 @@ fn run_task(global: &GlobalArgs, args: RunArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    if spec.protocol != Protocol::Acp {
+    if spec.protocol == Protocol::Pty {
         errln!(
-            "boocode: agent '{}' speaks {}; `agent run` runs ACP agents in this build",
+            "boocode: agent '{}' speaks {}; `agent run` runs ACP and Paseo agents in this build",
             spec.name,
             spec.protocol.as_str()
         );
@@ -166,10 +166,8 @@ fn run_task(global: &GlobalArgs, args: RunArgs) -> i32 {
         };
         // `--model` names the agent's model here, not the native loop's.
         let model = global.model.clone();
-        let code = run_on_engine(
-            &engine, events, &root, &spec.name, &task, &args, model, approval,
-        )
-        .await;
+        let code =
+            run_on_engine(&engine, events, &root, &spec, &task, &args, model, approval).await;
         engine.rt.agents.disconnect_all();
         engine.shutdown();
         code
@@ -181,13 +179,14 @@ async fn run_on_engine(
     engine: &Engine,
     mut events: tokio::sync::mpsc::UnboundedReceiver<Event>,
     root: &std::path::Path,
-    agent: &str,
+    spec: &registry::AgentSpec,
     task: &str,
     args: &RunArgs,
     model: Option<String>,
     approval: boocode::core::agent::tools::ApprovalMode,
 ) -> i32 {
     let rt = engine.rt.clone();
+    let agent = spec.name.as_str();
     let prepared = (|| -> Result<_> {
         let session = engine.open_session(None, false)?;
         let chat = engine.new_titled_chat(&session, "main", None, "")?;
@@ -198,7 +197,7 @@ async fn run_on_engine(
             input: task,
             agent,
             model: model.as_deref().unwrap_or(""),
-            execution_path: "acp",
+            execution_path: spec.protocol.as_str(),
         })?;
         Ok((chat, task_row))
     })();
@@ -289,7 +288,8 @@ async fn run_on_engine(
     )
     .await;
     interrupt.abort();
-    rt.agents.disconnect(&chat.id);
+    // The task's chat ends with it.
+    agents::close_chat(&rt, &chat.id).await;
     if let Err(e) = checkout::capture(&rt, &place).await {
         errln!("boocode: reading the worktree's changes: {e:#}");
     }

@@ -340,6 +340,9 @@ impl Engine {
             Command::AnswerPermission { request_id, answer } => {
                 rt.agents.permissions.answer(&request_id, answer);
             }
+            Command::CloseChat { chat_id } => {
+                tokio::spawn(async move { agents::close_chat(&rt, &chat_id).await });
+            }
             Command::CompactChat { chat_id, focus } => {
                 tokio::spawn(async move {
                     if let Err(e) = agent::compact_chat(&rt, &chat_id, focus).await {

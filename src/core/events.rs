@@ -76,6 +76,11 @@ pub enum Command {
         request_id: String,
         answer: PermissionAnswer,
     },
+    /// The chat's pane closed: a running turn is cancelled and the chat's external agent
+    /// ended (a Paseo agent archived).
+    CloseChat {
+        chat_id: String,
+    },
 }
 
 /// A person's answer to an external agent asking permission for a tool call.

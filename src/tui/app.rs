@@ -42,6 +42,7 @@ use crate::tui::keymap::{Action, Dispatch, Key, Keymap};
 use crate::tui::layout::{Direction, Layout, PaneId, Placement, SplitDir};
 use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
 use crate::tui::panes::changes::{collisions_label, is_change_event, project_collisions};
+use crate::tui::panes::chat;
 use crate::tui::panes::terminal::TerminalPane;
 use crate::tui::panes::{fit, make_pane, one_line, truncate};
 use crate::tui::pickers::{framed, overlay_box, Choice, Picker, PickerKey};
@@ -625,8 +626,12 @@ impl App {
             }
             Action::Close => {
                 let id = self.layout.focus;
+                let closed = self.layout.spec(id).cloned();
                 if self.layout.close(id) {
                     self.panes.remove(&id);
+                    if let Some(cmd) = chat::close_command(&self.engine, closed, &self.layout) {
+                        self.engine.submit(cmd);
+                    }
                     self.focus_changed();
                 } else {
                     self.notify(format!(

@@ -1,15 +1,17 @@
 //! External agents beside the native loop: the registry of agents, and one module per backend
-//! (`acp` now). A chat bound to an agent (`chat_agents` in the store) has its turns run by that
+//! (`acp`, `paseo`). A chat bound to an agent (`chat_agents` in the store) has its turns run by that
 //! agent instead of the native loop, persisted and announced through the same store rows and
 //! events ([`turn::ExternalTurn`]), so every pane and the trace work for it unchanged.
 
 pub mod acp;
+pub mod paseo;
 pub mod registry;
 pub mod turn;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 use tokio::sync::oneshot;
@@ -153,9 +155,9 @@ async fn drive(
             bail!("chat {chat_id} is not bound to an external agent");
         };
         let spec = registry::find(&rt.config.agents, &binding.agent)?;
-        if spec.protocol != Protocol::Acp {
+        if spec.protocol == Protocol::Pty {
             bail!(
-                "agent '{}' speaks {}; this build runs ACP agents only",
+                "agent '{}' speaks {}; this build runs ACP and Paseo agents only",
                 spec.name,
                 spec.protocol.as_str()
             );
@@ -171,6 +173,13 @@ async fn drive(
         Ok(t) => t,
         Err(e) => return fail_early(rt, chat_id, e),
     };
+    if spec.protocol == Protocol::Paseo {
+        let cwd = request
+            .cwd
+            .clone()
+            .unwrap_or_else(|| rt.project_root.clone());
+        return paseo::run_turn(rt, &spec, turn, &request.text, cwd, token).await;
+    }
     let existing = lock(&rt.agents.connections).get(chat_id).cloned();
     let connection = match existing {
         Some(c) => c,
@@ -210,9 +219,9 @@ async fn drive(
 /// chat had. `AgentSession` tells the panes.
 pub fn bind_chat(rt: &Runtime, chat_id: &str, name: &str) -> Result<()> {
     let spec = registry::find(&rt.config.agents, name)?;
-    if spec.protocol != Protocol::Acp {
+    if spec.protocol == Protocol::Pty {
         bail!(
-            "agent '{}' speaks {}; chats run ACP agents in this build",
+            "agent '{}' speaks {}; chats run ACP and Paseo agents in this build",
             spec.name,
             spec.protocol.as_str()
         );
@@ -229,4 +238,28 @@ pub fn bind_chat(rt: &Runtime, chat_id: &str, name: &str) -> Result<()> {
         mode: None,
     });
     Ok(())
+}
+
+/// How long closing a chat waits for its cancelled turn to end.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// The chat is closed (its pane, or the headless task that made it): a running turn is
+/// cancelled, its ACP agent ends and its Paseo agent is archived. Nothing fails: what could
+/// not be done is said in a notice.
+pub async fn close_chat(rt: &Arc<Runtime>, chat_id: &str) {
+    if !matches!(rt.store.chat_agent(chat_id), Ok(Some(_))) {
+        return;
+    }
+    if rt.cancel_turn(chat_id) {
+        let deadline = tokio::time::Instant::now() + CLOSE_WAIT;
+        while rt.is_turn_running(chat_id) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    rt.agents.disconnect(chat_id);
+    if let Err(e) = paseo::archive_chat(rt, chat_id).await {
+        rt.emit(Event::Notice {
+            message: format!("archiving the chat's Paseo agent failed: {e:#}"),
+        });
+    }
 }
