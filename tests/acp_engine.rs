@@ -13,6 +13,7 @@ use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::{Command, Event, PermissionAnswer};
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use support::agents::{events_until, git_project, reply_text};
 use support::harness::config_for;
 
 fn scripted_agent() -> PathBuf {
@@ -30,54 +31,16 @@ fn scripted_agent() -> PathBuf {
     agent
 }
 
-/// Makes `dir` a git repository with one commit: a bound chat's agent works in a worktree.
-fn git_project(dir: &Path) {
-    std::fs::write(dir.join("README"), "project\n").unwrap();
-    for args in [
-        &["init", "-q"][..],
-        &["add", "-A"],
-        &["commit", "-q", "-m", "init"],
-    ] {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(["-c", "commit.gpgsign=false"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    }
-}
-
 /// Events up to the chat's `TurnFinished`; `on` may answer what it sees.
 async fn until_turn_ends(
     events: &mut UnboundedReceiver<Event>,
     mut on: impl FnMut(&Event),
 ) -> Vec<Event> {
-    let mut seen = Vec::new();
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
-            .await
-            .expect("no event within 10 s")
-            .expect("events ended");
-        on(&event);
-        let end = matches!(event, Event::TurnFinished { .. });
-        seen.push(event);
-        if end {
-            return seen;
-        }
-    }
-}
-
-fn reply_text(events: &[Event]) -> String {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TextDelta { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
+    events_until(events, |e| {
+        on(e);
+        matches!(e, Event::TurnFinished { .. })
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -90,26 +90,15 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::store::NewChat;
+    use crate::core::store::agents::tests::chat;
 
     #[test]
     fn a_chats_paseo_agent_is_kept_replaced_and_archived() {
         let store = Store::open_in_memory().unwrap();
-        let project = store.ensure_project("/p").unwrap();
-        let session = store.create_session(&project.id, "").unwrap();
-        let chat = store
-            .create_chat(&NewChat {
-                session_id: &session.id,
-                parent_chat_id: None,
-                kind: "main",
-                title: "",
-                model: "m",
-                agent: "general-purpose",
-            })
-            .unwrap();
-        assert_eq!(store.paseo_agent(&chat.id).unwrap(), None);
+        let (_, chat_id) = chat(&store);
+        assert_eq!(store.paseo_agent(&chat_id).unwrap(), None);
         let first = PaseoAgent {
-            chat_id: chat.id.clone(),
+            chat_id: chat_id.clone(),
             agent: "remote".into(),
             paseo_id: "pa-1".into(),
             provider: "codex".into(),
@@ -118,13 +107,13 @@ mod tests {
             archived: false,
         };
         store.record_paseo_agent(&first).unwrap();
-        assert_eq!(store.paseo_agent(&chat.id).unwrap(), Some(first.clone()));
+        assert_eq!(store.paseo_agent(&chat_id).unwrap(), Some(first.clone()));
 
         // Archiving another id leaves this one alone.
-        store.archive_paseo_agent(&chat.id, "pa-0").unwrap();
-        assert!(!store.paseo_agent(&chat.id).unwrap().unwrap().archived);
-        store.archive_paseo_agent(&chat.id, "pa-1").unwrap();
-        assert!(store.paseo_agent(&chat.id).unwrap().unwrap().archived);
+        store.archive_paseo_agent(&chat_id, "pa-0").unwrap();
+        assert!(!store.paseo_agent(&chat_id).unwrap().unwrap().archived);
+        store.archive_paseo_agent(&chat_id, "pa-1").unwrap();
+        assert!(store.paseo_agent(&chat_id).unwrap().unwrap().archived);
 
         let second = PaseoAgent {
             paseo_id: "pa-2".into(),
@@ -132,6 +121,6 @@ mod tests {
             ..first
         };
         store.record_paseo_agent(&second).unwrap();
-        assert_eq!(store.paseo_agent(&chat.id).unwrap(), Some(second));
+        assert_eq!(store.paseo_agent(&chat_id).unwrap(), Some(second));
     }
 }
