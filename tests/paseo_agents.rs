@@ -21,8 +21,11 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use support::agents::{events_until, git_project, reply_text};
 use support::harness::config_for;
 
-/// The configured daemon address; it carries a password, which must never be stored or shown.
-const HOST: &str = "tcp://box:6767?password=hunter2";
+/// The daemon address of the chats' agent; it carries a password, which must never be stored,
+/// shown or put on a command line.
+const SECRET_HOST: &str = "tcp://box:6767?password=hunter2";
+/// The daemon address of `agent run`'s agent: a plain one goes as `--host`.
+const HOST: &str = "box:6767";
 
 fn fake_paseo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_paseo.py")
@@ -79,7 +82,7 @@ impl Rig {
             protocol: Some(registry::Protocol::Paseo),
             command: Some(command.map_or(fake, str::to_string)),
             provider: Some("codex".into()),
-            host: Some(HOST.into()),
+            host: Some(SECRET_HOST.into()),
             env: Some(BTreeMap::from([
                 (
                     "FAKE_PASEO_LOG".to_string(),
@@ -180,10 +183,7 @@ async fn a_chat_continues_its_paseo_agent_across_turns_and_restarts() {
     let sends = rig.argvs("send");
     assert_eq!(sends.len(), 3);
     for (argv, prompt) in sends.iter().zip(["hello", "again", "after the restart"]) {
-        assert_eq!(
-            argv,
-            &["send", "--host", HOST, "--", &agent.paseo_id, prompt]
-        );
+        assert_eq!(argv, &["send", "--", &agent.paseo_id, prompt]);
     }
     assert_eq!(rig.argvs("inspect").len(), 3);
     // Three turns in one chat, each persisted with its usage.
@@ -196,6 +196,19 @@ async fn a_chat_continues_its_paseo_agent_across_turns_and_restarts() {
     assert_eq!(usage[0].usage.prompt_tokens, 100, "{usage:?}");
     assert_eq!(usage[0].usage.cache_hit_tokens, 40, "{usage:?}");
     engine.shutdown();
+
+    // The daemon's password reached paseo in its environment only: never on a command line
+    // (which every user can read), never in the database.
+    let calls = rig.calls();
+    assert!(
+        calls.iter().all(|c| c["paseo_host"] == SECRET_HOST),
+        "{calls:?}"
+    );
+    assert!(!calls
+        .iter()
+        .any(|c| c["argv"].to_string().contains("hunter2")));
+    let db = std::fs::read(rig.home.path().join("boocode.db")).unwrap();
+    assert!(!String::from_utf8_lossy(&db).contains("hunter2"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,10 +225,7 @@ async fn cancel_stops_the_agent_and_closing_the_chat_archives_it() {
     let cancelled = until_turn_ends(&mut events).await;
     assert_eq!(finished(&cancelled).0, "cancelled", "{cancelled:?}");
     let agent = rig.store().paseo_agent(&chat_id).unwrap().unwrap();
-    assert_eq!(
-        rig.argvs("stop"),
-        [["stop", "--host", HOST, &agent.paseo_id]]
-    );
+    assert_eq!(rig.argvs("stop"), [["stop", &agent.paseo_id]]);
     // What streamed before the cancel is kept.
     let messages = rig.store().load_messages(&chat_id).unwrap();
     let reply = messages.iter().find(|m| m.role == "assistant").unwrap();
@@ -232,7 +242,7 @@ async fn cancel_stops_the_agent_and_closing_the_chat_archives_it() {
     }
     assert_eq!(
         rig.argvs("archive"),
-        [["archive", "--json", "--host", HOST, &agent.paseo_id]]
+        [["archive", "--json", &agent.paseo_id]]
     );
 
     // Reopened and written to, the chat gets a new agent.
@@ -308,9 +318,9 @@ async fn every_failure_ends_its_own_turn_with_a_clear_error() {
     engine2.shutdown();
 }
 
-/// `boocode agent run` with a user config naming the fake (and a provider key in its
+/// `boocode ARGS` with a user config naming the fake (and a provider key in its
 /// environment that must not reach paseo).
-fn agent_run(rig: &Rig, args: &[&str]) -> std::process::Output {
+fn boocode(rig: &Rig, args: &[&str]) -> std::process::Output {
     let user_home = rig.scratch.path().join("user");
     let config_dir = user_home.join(".config/boocode");
     std::fs::create_dir_all(&config_dir).unwrap();
@@ -318,7 +328,7 @@ fn agent_run(rig: &Rig, args: &[&str]) -> std::process::Output {
     std::fs::write(
         config_dir.join("config.toml"),
         format!(
-            "[agents.remote]\nprotocol = \"paseo\"\ncommand = \"{}\"\nprovider = \"codex\"\nhost = \"{HOST}\"\nstartup_timeout_secs = 2\nenv = {{ FAKE_PASEO_LOG = \"{}\" }}\n\
+            "[agents.remote]\nprotocol = \"paseo\"\ncommand = \"{}\"\nprovider = \"codex\"\nhost = \"{HOST}\"\nstartup_timeout_secs = 10\nenv = {{ FAKE_PASEO_LOG = \"{}\" }}\n\
              [agents.down]\nprotocol = \"paseo\"\ncommand = \"{}\"\nprovider = \"codex\"\nenv = {{ FAKE_PASEO_LOG = \"{}\", FAKE_PASEO_MODE = \"import-exit1\" }}\n",
             fake_paseo().display(),
             log.display(),
@@ -345,7 +355,7 @@ fn agent_run(rig: &Rig, args: &[&str]) -> std::process::Output {
 #[test]
 fn agent_run_imports_sends_inspects_and_archives_a_paseo_agent() {
     let rig = Rig::new();
-    let out = agent_run(
+    let out = boocode(
         &rig,
         &["agent", "run", "remote", "[[edit:notes.txt]] fix it"],
     );
@@ -418,13 +428,24 @@ fn agent_run_imports_sends_inspects_and_archives_a_paseo_agent() {
     assert_eq!(changes[0].content.display_path, "notes.txt");
     assert_eq!(changes[0].source_agent, "remote");
 
-    // The daemon's password is nowhere in the database.
-    drop(store);
-    let db = std::fs::read(rig.home.path().join("boocode.db")).unwrap();
-    assert!(!String::from_utf8_lossy(&db).contains("hunter2"));
+    // `boocode agents` asks each daemon as the calls do, the host given the same way.
+    let listed = boocode(&rig, &["agents", "--json"]);
+    assert!(listed.status.success(), "{listed:?}");
+    let rows: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    let remote = rows.iter().find(|r| r["name"] == "remote").unwrap();
+    assert_eq!(remote["available"], true, "{remote}");
+    let mut probes = rig.argvs("ls");
+    probes.sort();
+    assert_eq!(
+        probes,
+        [
+            vec!["ls", "--json", "--host", HOST, "--limit", "1"],
+            vec!["ls", "--json", "--limit", "1"],
+        ]
+    );
 
     // A daemon that refuses: the task fails with paseo's own words.
-    let down = agent_run(&rig, &["agent", "run", "down", "anything"]);
+    let down = boocode(&rig, &["agent", "run", "down", "anything"]);
     let stderr = String::from_utf8_lossy(&down.stderr);
     assert_eq!(down.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("daemon exploded"), "{stderr}");

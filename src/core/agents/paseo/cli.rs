@@ -1,8 +1,11 @@
 //! Running the `paseo` CLI the way the original platform's client did (`import`, `send`,
 //! `inspect`, `stop`, `archive`, each with `--host` when configured) and reading what it
 //! answers. Every call but `send` has a deadline: a daemon that does not answer fails the call
-//! instead of hanging the chat. The configured host may carry a password, so it never appears
-//! in an error: whatever paseo printed is shown with the host masked.
+//! instead of hanging the chat. The configured host may carry a password
+//! (`tcp://h:p?password=…`): such a host goes to paseo in `PASEO_HOST` (which paseo reads when
+//! no `--host` is given) rather than on its command line, which every user of the machine can
+//! read, and it never appears in an error: whatever paseo printed is shown with the host
+//! masked.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,6 +28,10 @@ const QUOTED_CHARS: usize = 300;
 const STDERR_KEPT: usize = 8 * 1024;
 /// What stands for the configured host in anything shown.
 const MASKED_HOST: &str = "<host>";
+/// Where paseo reads the daemon's address when no `--host` is given.
+const HOST_VARIABLE: &str = "PASEO_HOST";
+/// How long `boocode agents` waits for the daemon to answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The `paseo` CLI for one agent, run in one working directory.
 pub struct PaseoCli {
@@ -60,13 +67,18 @@ impl PaseoCli {
         }
     }
 
-    /// `SUBCOMMAND [--json] [--host H] REST…`.
+    /// The configured host when it holds a password: passed in [`HOST_VARIABLE`].
+    fn secret_host(&self) -> Option<&str> {
+        self.host.as_deref().filter(|h| h.contains("password="))
+    }
+
+    /// `SUBCOMMAND [--json] [--host H] REST…` (no `--host` for a host with a password).
     fn argv(&self, subcommand: &str, json: bool, rest: &[&str]) -> Vec<String> {
         let mut argv = vec![subcommand.to_string()];
         if json {
             argv.push("--json".into());
         }
-        if let Some(host) = &self.host {
+        if let Some(host) = self.host.as_ref().filter(|_| self.secret_host().is_none()) {
             argv.extend(["--host".to_string(), host.clone()]);
         }
         argv.extend(rest.iter().map(|a| a.to_string()));
@@ -107,6 +119,12 @@ impl PaseoCli {
         self.argv("archive", true, &[paseo_id])
     }
 
+    /// Whether the daemon answers `paseo ls --json --limit 1` within a few seconds.
+    pub async fn probe(&self) -> Result<()> {
+        let argv = self.argv("ls", true, &["--limit", "1"]);
+        self.run("ls", argv, PROBE_TIMEOUT).await.map(drop)
+    }
+
     /// Imports a new agent for `chat_id` from provider session `session`; its id.
     pub async fn import(&self, session: &str, provider: &str, chat_id: &str) -> Result<String> {
         let answer = self
@@ -129,7 +147,9 @@ impl PaseoCli {
     }
 
     pub async fn stop(&self, paseo_id: &str) -> Result<()> {
-        self.run("stop", self.stop_argv(paseo_id)).await.map(drop)
+        self.run("stop", self.stop_argv(paseo_id), self.timeout)
+            .await
+            .map(drop)
     }
 
     pub async fn archive(&self, paseo_id: &str) -> Result<()> {
@@ -160,6 +180,7 @@ impl PaseoCli {
         command
             .args(argv)
             .envs(&self.env)
+            .envs(self.secret_host().map(|h| (HOST_VARIABLE, h)))
             .current_dir(&self.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -182,17 +203,17 @@ impl PaseoCli {
         })
     }
 
-    /// Runs a call to its end within the deadline; its stdout.
-    async fn run(&self, what: &str, argv: Vec<String>) -> Result<String> {
+    /// Runs a call to its end within `timeout`; its stdout.
+    async fn run(&self, what: &str, argv: Vec<String>, timeout: Duration) -> Result<String> {
         let (child, _group) = self.spawn(what, &argv)?;
         // The group (and the call) is killed when `_group` drops, deadline or not.
-        let output = tokio::time::timeout(self.timeout, child.wait_with_output())
+        let output = tokio::time::timeout(timeout, child.wait_with_output())
             .await
             .map_err(|_| {
                 anyhow!(
                     "agent '{}': `paseo {what}` did not answer within {} s (is the Paseo daemon running? `paseo daemon start`)",
                     self.agent,
-                    self.timeout.as_secs()
+                    timeout.as_secs()
                 )
             })?
             .map_err(|e| anyhow!("agent '{}': `paseo {what}`: {e}", self.agent))?;
@@ -205,7 +226,7 @@ impl PaseoCli {
     }
 
     async fn run_json(&self, what: &str, argv: Vec<String>) -> Result<Value> {
-        let stdout = self.run(what, argv).await?;
+        let stdout = self.run(what, argv, self.timeout).await?;
         serde_json::from_str(stdout.trim()).map_err(|_| {
             let shown = match stdout.trim() {
                 "" => "nothing".to_string(),
@@ -429,6 +450,17 @@ mod tests {
         let local = cli(None);
         assert_eq!(local.stop_argv("pa-1"), ["stop", "pa-1"]);
         assert_eq!(local.inspect_argv("pa-1"), ["inspect", "--json", "pa-1"]);
+    }
+
+    #[test]
+    fn a_host_with_a_password_stays_off_the_command_line() {
+        let secret = cli(Some("tcp://box:6767?ssl=true&password=hunter2"));
+        assert_eq!(secret.stop_argv("pa-1"), ["stop", "pa-1"]);
+        assert_eq!(
+            secret.secret_host(),
+            Some("tcp://box:6767?ssl=true&password=hunter2")
+        );
+        assert_eq!(cli(Some("box:6767")).secret_host(), None);
     }
 
     #[test]
