@@ -462,4 +462,15 @@ fn agent_run_imports_sends_inspects_and_archives_a_paseo_agent() {
         .as_deref()
         .unwrap()
         .contains("`paseo import` failed"));
+
+    // Paseo chooses the model and mode: asking for one fails rather than being ignored.
+    let imports = rig.argvs("import").len();
+    let moded = boocode(&rig, &["agent", "run", "remote", "--mode", "plan", "x"]);
+    let stderr = String::from_utf8_lossy(&moded.stderr);
+    assert_eq!(moded.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("its model and mode are chosen in Paseo"),
+        "{stderr}"
+    );
+    assert_eq!(rig.argvs("import").len(), imports);
 }

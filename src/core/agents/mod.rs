@@ -174,11 +174,7 @@ async fn drive(
         Err(e) => return fail_early(rt, chat_id, e),
     };
     if spec.protocol == Protocol::Paseo {
-        let cwd = request
-            .cwd
-            .clone()
-            .unwrap_or_else(|| rt.project_root.clone());
-        return paseo::run_turn(rt, &spec, turn, &request.text, cwd, token).await;
+        return paseo::run_turn(rt, &spec, turn, request, token).await;
     }
     let existing = lock(&rt.agents.connections).get(chat_id).cloned();
     let connection = match existing {

@@ -8,7 +8,6 @@
 
 pub mod cli;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,21 +22,36 @@ use crate::core::worktree::content_hash;
 
 use super::registry::{self, AgentSpec, Protocol};
 use super::turn::ExternalTurn;
+use super::ExternalTurnRequest;
 use cli::PaseoCli;
 
 /// How long `paseo send` may take to end by itself after `paseo stop` before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs one turn (already begun: its user message is stored) on the chat's Paseo agent, in
-/// `cwd`. Every failure ends the turn with a clear error; nothing else is touched.
+/// the request's working directory. Every failure ends the turn with a clear error; nothing
+/// else is touched.
 pub async fn run_turn(
     rt: &Arc<Runtime>,
     spec: &AgentSpec,
     mut turn: ExternalTurn,
-    text: &str,
-    cwd: PathBuf,
+    request: &ExternalTurnRequest,
     cancel: CancellationToken,
 ) -> TurnOutcome {
+    if request.options.model.is_some() || request.options.mode.is_some() {
+        // Paseo runs the provider with the model and mode set in Paseo itself; a request for
+        // another one would be silently ignored.
+        let error = format!(
+            "agent '{}' is a Paseo agent: its model and mode are chosen in Paseo, not with --model or --mode",
+            spec.name
+        );
+        return turn.finish(TurnStatus::Failed, Some(error));
+    }
+    let text = request.text.as_str();
+    let cwd = request
+        .cwd
+        .clone()
+        .unwrap_or_else(|| rt.project_root.clone());
     let cli = PaseoCli::new(spec, cwd);
     let chat_id = turn.chat_id().to_string();
     let agent = tokio::select! {
