@@ -1,4 +1,4 @@
-//! Paseo agents against a fake `paseo` CLI (`tests/fixtures/fake_paseo.py`) that records every
+//! Paseo agents against a fake `paseo` CLI (`tests/fixtures/fake_paseo.sh`) that records every
 //! call: `boocode agent run` end to end, and chats driven through the engine as the workspace
 //! drives them (a second turn and a restart continue the same agent, cancel stops it, closing
 //! the chat archives it, and every failure ends only its own turn, clearly).
@@ -28,7 +28,7 @@ const SECRET_HOST: &str = "tcp://box:6767?password=hunter2";
 const HOST: &str = "box:6767";
 
 fn fake_paseo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_paseo.py")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_paseo.sh")
 }
 
 /// A git project with one commit, a data home, and the fake's call log.
