@@ -289,14 +289,15 @@ impl Sending {
         }
     }
 
-    /// Waits for paseo to exit; an error (with what it said) when it failed.
-    pub async fn finish(mut self, cli: &PaseoCli) -> Result<()> {
+    /// Waits for paseo to exit; an error (with what it said) when it failed. Cancel-safe: it
+    /// may be dropped and called again.
+    pub async fn finish(&mut self, cli: &PaseoCli) -> Result<()> {
         let status = self
             .child
             .wait()
             .await
             .map_err(|e| anyhow!("agent '{}': `paseo send`: {e}", cli.agent))?;
-        let stderr = self.stderr.await.unwrap_or_default();
+        let stderr = (&mut self.stderr).await.unwrap_or_default();
         if status.success() {
             return Ok(());
         }

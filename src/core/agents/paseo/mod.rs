@@ -23,7 +23,7 @@ use crate::core::worktree::content_hash;
 use super::registry::{self, AgentSpec, Protocol};
 use super::turn::ExternalTurn;
 use super::ExternalTurnRequest;
-use cli::PaseoCli;
+use cli::{PaseoCli, Sending};
 
 /// How long `paseo send` may take to end by itself after `paseo stop` before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -67,7 +67,7 @@ pub async fn run_turn(
         Err(e) => return turn.finish(TurnStatus::Failed, Some(format!("{e:#}"))),
     };
     let mut first = true;
-    loop {
+    let sent = loop {
         tokio::select! {
             line = sending.next_line() => match line {
                 Some(line) => {
@@ -76,18 +76,17 @@ pub async fn run_turn(
                     first = false;
                     turn.stream(PartKind::Text, &delta);
                 }
-                None => break,
+                None => break tokio::select! {
+                    sent = sending.finish(&cli) => sent,
+                    _ = cancel.cancelled() => {
+                        return stop(rt, &cli, &agent, sending, turn).await;
+                    }
+                },
             },
-            _ = cancel.cancelled() => {
-                if let Err(e) = cli.stop(&agent.paseo_id).await {
-                    rt.emit(Event::Notice { message: format!("{e:#}") });
-                }
-                sending.end(STOP_GRACE).await;
-                return turn.finish(TurnStatus::Cancelled, None);
-            }
+            _ = cancel.cancelled() => return stop(rt, &cli, &agent, sending, turn).await,
         }
-    }
-    if let Err(e) = sending.finish(&cli).await {
+    };
+    if let Err(e) = sent {
         return turn.finish(TurnStatus::Failed, Some(format!("{e:#}")));
     }
     let inspection = tokio::select! {
@@ -111,6 +110,24 @@ pub async fn run_turn(
         }),
     }
     turn.finish(TurnStatus::Completed, None)
+}
+
+/// Ends a cancelled turn: `paseo stop` ends the agent's work, and `send` is given a moment to
+/// return by itself before it is killed.
+async fn stop(
+    rt: &Runtime,
+    cli: &PaseoCli,
+    agent: &PaseoAgent,
+    sending: Sending,
+    turn: ExternalTurn,
+) -> TurnOutcome {
+    if let Err(e) = cli.stop(&agent.paseo_id).await {
+        rt.emit(Event::Notice {
+            message: format!("{e:#}"),
+        });
+    }
+    sending.end(STOP_GRACE).await;
+    turn.finish(TurnStatus::Cancelled, None)
 }
 
 /// The chat's Paseo agent: the one it has on this daemon and provider, else a new import.
