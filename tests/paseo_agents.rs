@@ -186,6 +186,11 @@ async fn a_chat_continues_its_paseo_agent_across_turns_and_restarts() {
         assert_eq!(argv, &["send", "--", &agent.paseo_id, prompt]);
     }
     assert_eq!(rig.argvs("inspect").len(), 3);
+    // The agent works in the chat's own worktree, the same one after the restart.
+    let calls = rig.calls();
+    let import_cwd = calls[0]["cwd"].as_str().unwrap();
+    assert_ne!(Path::new(import_cwd), rig.root());
+    assert!(calls.iter().all(|c| c["cwd"] == import_cwd), "{calls:?}");
     // Three turns in one chat, each persisted with its usage.
     let store = rig.store();
     let messages = store.load_messages(&chat_id).unwrap();
