@@ -290,16 +290,22 @@ async fn every_failure_ends_its_own_turn_with_a_clear_error() {
         ),
         (
             "crashing",
-            rig.agent("", None),
+            rig.agent("send-exit1", None),
             "`paseo send` failed (exit status: 1): the agent crashed",
         ),
+        (
+            "erring",
+            rig.agent("inspect-error", None),
+            "the Paseo agent ended in error",
+        ),
     ];
-    let agents: Vec<(&str, registry::AgentFile)> =
+    let mut agents: Vec<(&str, registry::AgentFile)> =
         cases.iter().map(|(n, f, _)| (*n, f.clone())).collect();
+    agents.push(("working", rig.agent("", None)));
     let (engine, mut events) = rig.engine(&agents);
     for (name, _, wanted) in &cases {
         let chat_id = bound_chat(&engine, name);
-        send(&engine, &chat_id, "[[fail]] go");
+        send(&engine, &chat_id, "go");
         let seen = until_turn_ends(&mut events).await;
         let (status, error) = finished(&seen);
         assert_eq!(status, "failed", "{name}: {seen:?}");
@@ -315,12 +321,11 @@ async fn every_failure_ends_its_own_turn_with_a_clear_error() {
         assert_eq!(reply.error.as_deref(), Some(error.as_str()), "{name}");
     }
     // Nothing else was touched: a working agent still runs in the same engine.
-    let (engine2, mut events2) = (engine, events);
-    let chat_id = bound_chat(&engine2, "crashing");
-    send(&engine2, &chat_id, "fine");
-    let fine = until_turn_ends(&mut events2).await;
+    let chat_id = bound_chat(&engine, "working");
+    send(&engine, &chat_id, "fine");
+    let fine = until_turn_ends(&mut events).await;
     assert_eq!(finished(&fine).0, "completed", "{fine:?}");
-    engine2.shutdown();
+    engine.shutdown();
 }
 
 /// `boocode ARGS` with a user config naming the fake (and a provider key in its

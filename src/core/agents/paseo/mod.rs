@@ -55,7 +55,7 @@ pub async fn run_turn(
     let cli = PaseoCli::new(spec, cwd);
     let chat_id = turn.chat_id().to_string();
     let agent = tokio::select! {
-        agent = chat_agent(rt, spec, &cli, &chat_id) => agent,
+        agent = agent_for_chat(rt, spec, &cli, &chat_id) => agent,
         _ = cancel.cancelled() => return turn.finish(TurnStatus::Cancelled, None),
     };
     let agent = match agent {
@@ -89,11 +89,8 @@ pub async fn run_turn(
     if let Err(e) = sent {
         return turn.finish(TurnStatus::Failed, Some(format!("{e:#}")));
     }
-    let inspection = tokio::select! {
-        seen = cli.inspect(&agent.paseo_id) => seen,
-        _ = cancel.cancelled() => return turn.finish(TurnStatus::Cancelled, None),
-    };
-    match inspection {
+    // The reply is whole: a cancel now has nothing left to stop (`inspect` has its deadline).
+    match cli.inspect(&agent.paseo_id).await {
         Ok(seen) => {
             if let Some(usage) = &seen.usage {
                 turn.add_usage(usage);
@@ -131,7 +128,7 @@ async fn stop(
 }
 
 /// The chat's Paseo agent: the one it has on this daemon and provider, else a new import.
-async fn chat_agent(
+async fn agent_for_chat(
     rt: &Runtime,
     spec: &AgentSpec,
     cli: &PaseoCli,
