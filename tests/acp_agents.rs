@@ -511,3 +511,166 @@ fn a_signal_cancels_the_turn_with_session_cancel() {
     let task = p.store().list_tasks(None).unwrap().remove(0);
     assert_eq!(task.status, "cancelled");
 }
+
+/// The scripted terminal agent (`tests/fixtures/pty_agent.sh`) as `[agents.NAME]` lines.
+fn pty_agent(name: &str) -> String {
+    format!(
+        "[agents.{name}]\nprotocol = \"pty\"\ncommand = \"{}/tests/fixtures/pty_agent.sh\"\nargs = [\"{{task}}\"]\n",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn a_pty_agent_runs_headless_in_its_worktree_and_its_exit_status_is_the_outcome() {
+    let p = Project::new(&pty_agent("term"));
+    let out = p.run(&["agent", "run", "term", "edit:notes.txt lines:3 exit:3"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    // The screen's lines stream to stderr as they settle; the task is one argument on a tty.
+    assert!(
+        out.stderr.contains("│ pty agent: 1 argument(s), tty yes"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("│ line 3"), "{out:?}");
+    assert!(
+        out.stderr.contains("pending change to notes.txt"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("term exited with code 3. Last lines:"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("term exited with code 3"), "{out:?}");
+    assert!(!p.root().join("notes.txt").exists(), "edited the checkout");
+
+    let store = p.store();
+    let task = store.list_tasks(None).unwrap().remove(0);
+    assert_eq!(
+        (task.status.as_str(), task.agent.as_str()),
+        ("failed", "term")
+    );
+    assert_eq!(store.task_execution(&task.id).unwrap().0, "pty");
+    let output = task.output.as_deref().unwrap();
+    assert!(
+        output.contains("line 3\nexiting with 3\n```"),
+        "the summary is the screen's last lines: {output}"
+    );
+    assert_eq!(task.error.as_deref(), Some("term exited with code 3"));
+    let chat_id = task.chat_id.unwrap();
+    let changes = store.list_pending_changes(Some(&chat_id)).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(
+        changes[0].content.after.as_deref(),
+        Some("edited by the pty agent\n")
+    );
+    let traces = store.list_traces(&chat_id, None, 10).unwrap();
+    assert_eq!(traces.len(), 1, "{traces:?}");
+    assert_eq!(
+        (traces[0].tool_name.as_str(), traces[0].outcome.as_deref()),
+        ("terminal", Some("error"))
+    );
+
+    // Exit 0 succeeds; --json streams the settled lines as events, then the result.
+    let out = p.run(&["agent", "run", "term", "--json", "--no-worktree", "lines:2"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines = json_lines(&out.stdout);
+    let streamed: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["type"] == "agent_terminal_lines")
+        .flat_map(|l| l["lines"].as_array().unwrap())
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        streamed,
+        [
+            "pty agent: 1 argument(s), tty yes",
+            "line 1",
+            "line 2",
+            "done"
+        ]
+    );
+    let result = lines.last().unwrap();
+    assert_eq!(result["status"], "completed", "{result}");
+    assert!(result["final_text"]
+        .as_str()
+        .unwrap()
+        .starts_with("term exited with code 0."));
+}
+
+#[test]
+fn a_pty_agent_whose_program_is_missing_fails_clearly() {
+    let p = Project::new(
+        "[agents.gone]\nprotocol = \"pty\"\ncommand = \"/nonexistent/pty-agent\"\nargs = [\"{task}\"]\n",
+    );
+    let out = p.run(&["agent", "run", "gone", "--no-worktree", "hi"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("agent 'gone': /nonexistent/pty-agent not found"),
+        "{out:?}"
+    );
+    let task = p.store().list_tasks(None).unwrap().remove(0);
+    assert_eq!(task.status, "failed");
+    assert!(task
+        .error
+        .unwrap()
+        .contains("/nonexistent/pty-agent not found"));
+}
+
+#[test]
+fn a_project_defined_agent_runs_only_once_approved_in_this_project() {
+    let p = Project::new("");
+    let project_config = |args: &str| {
+        std::fs::create_dir_all(p.root().join(".boocode")).unwrap();
+        std::fs::write(
+            p.root().join(".boocode/config.toml"),
+            format!(
+                "[agents.helper]\nprotocol = \"pty\"\ncommand = \"{}/tests/fixtures/pty_agent.sh\"\nargs = {args}\n",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+        )
+        .unwrap();
+    };
+    project_config("[\"{task}\"]");
+    let listed = p.run(&["agents", "--json"]);
+    assert_eq!(listed.code, 0, "{listed:?}");
+    let rows: Vec<Value> = serde_json::from_str(&listed.stdout).unwrap();
+    let helper = rows.iter().find(|r| r["name"] == "helper").unwrap();
+    assert_eq!(helper["origin"], "project");
+    assert_eq!(helper["approval"], "needs approval");
+    assert_eq!(
+        rows.iter().find(|r| r["name"] == "scripted").unwrap()["approval"],
+        Value::Null
+    );
+    let human = p.run(&["agents"]);
+    assert!(
+        human
+            .stdout
+            .contains("needs approval: boocode agents approve helper"),
+        "{human:?}"
+    );
+
+    let refused = |why: &str| {
+        let out = p.run(&["agent", "run", "helper", "--no-worktree", "lines:1"]);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(out.stderr.contains(why), "{out:?}");
+        assert!(!out.stderr.contains("line 1"), "it ran: {out:?}");
+    };
+    refused("needs your approval first: `boocode agents approve helper`");
+    assert!(p.store().list_tasks(None).unwrap().is_empty());
+
+    let approved = p.run(&["agents", "approve", "helper"]);
+    assert_eq!(approved.code, 0, "{approved:?}");
+    let out = p.run(&["agent", "run", "helper", "--no-worktree", "lines:1"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("│ line 1"), "{out:?}");
+
+    // A changed definition is asked about again; a denied one says so.
+    project_config("[\"{task}\", \"--extra\"]");
+    refused("needs your approval first");
+    assert_eq!(p.run(&["agents", "deny", "helper"]).code, 0);
+    refused("was denied here");
+
+    let preset = p.run(&["agents", "approve", "aider"]);
+    assert_eq!(preset.code, 2, "{preset:?}");
+    assert!(preset.stderr.contains("needs no approval"), "{preset:?}");
+}

@@ -237,7 +237,7 @@ async fn cancel_stops_the_agent_and_closing_the_chat_archives_it() {
     assert_eq!(reply.status, "cancelled");
     assert_eq!(reply.parts[0].content, "Working on: [[hang]] work");
 
-    engine.submit(Command::CloseChat {
+    engine.submit(Command::EndChat {
         chat_id: chat_id.clone(),
     });
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

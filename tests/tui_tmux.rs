@@ -418,3 +418,58 @@ fn a_terminal_pane_runs_programs_and_comes_back_after_a_restart() {
     tmux.send(&["Enter"]);
     wait("the restored shell", "restored-5");
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+}
+
+#[test]
+fn a_pty_agent_chat_runs_the_agent_in_a_terminal_pane_and_reports_its_exit() {
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("README.md"), "# Demo\n").unwrap();
+    git(project.path(), &["init", "-q"]);
+    git(project.path(), &["add", "."]);
+    git(project.path(), &["commit", "-q", "-m", "start"]);
+    let config = home.path().join(".config/boocode");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "[agents.term]\nprotocol = \"pty\"\ncommand = \"{}/tests/fixtures/pty_agent.sh\"\nargs = [\"{{task}}\"]\n",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    )
+    .unwrap();
+    let server = MockServer::start_blocking(Vec::<Reply>::new());
+    let tmux = Tmux::start(project.path(), home.path(), &server.base_url());
+    let wait = |what: &str, want: &str| {
+        let want = want.to_string();
+        tmux.wait_for(what, Duration::from_secs(20), move |s| s.contains(&want))
+    };
+    wait("the workspace", "C-b ? help");
+    tmux.type_text("/agent term");
+    tmux.send(&["Enter"]);
+    wait("the agent line", "term");
+    tmux.type_text("edit:notes.txt ask exit:4");
+    tmux.send(&["Enter"]);
+    // The agent runs in a terminal pane of its own, named after it, focused: the person types
+    // the answer it waits for.
+    let screen = wait("the agent's question", "your answer?");
+    assert!(screen.contains("terminal · term · chat"), "{screen}");
+    tmux.type_text("yes-from-the-person");
+    tmux.send(&["Enter"]);
+    wait("the agent's echo", "you typed: yes-from-the-person");
+    // The chat reports the exit status and the last lines; the edit waits as a change.
+    let screen = wait("the exit summary in the chat", "term exited with code 4");
+    assert!(screen.contains("exited with code 4 · x close"), "{screen}");
+    assert!(!project.path().join("notes.txt").exists());
+}

@@ -10,21 +10,19 @@ use tokio_util::sync::CancellationToken;
 
 use boocode::core::agent::TurnStatus;
 use boocode::core::agents::acp::SessionOptions;
-use boocode::core::agents::registry::{self, Protocol};
+use boocode::core::agents::approval;
+use boocode::core::agents::registry::{self, AgentSpec};
 use boocode::core::agents::{self, ExternalTurnRequest};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
-use boocode::core::store::ExternalTask;
+use boocode::core::store::Store;
+use boocode::core::trust::{ProjectTrust, TrustStatus};
 use boocode::core::worktree::checkout::{self, Isolation, IN_PLACE_WARNING};
 use boocode::core::worktree::WorktreeSource;
 
 use super::exec::Progress;
-use super::format::clip;
 use super::output::{errln, outln};
 use super::{usage_error, words_or_stdin, GlobalArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
-
-/// Longest output summary a task keeps.
-const SUMMARY_CHARS: usize = 2000;
 
 #[derive(Args, Debug)]
 pub struct AgentArgs {
@@ -56,10 +54,47 @@ pub struct RunArgs {
     task: Vec<String>,
 }
 
+/// `boocode agents approve|deny NAME`.
+#[derive(Subcommand, Debug)]
+pub enum AgentsCommand {
+    /// Allow an agent the project defines (`[agents.NAME]` in .boocode/config.toml) to run in
+    /// this project; asked again if its definition changes.
+    Approve { name: String },
+    /// Refuse an agent the project defines: it never runs in this project.
+    Deny { name: String },
+}
+
+/// `boocode agents approve|deny NAME`: the person's decision about a project-defined agent.
+pub fn decide(global: &GlobalArgs, command: AgentsCommand) -> Result<()> {
+    let (root, config) = global.load_config().map_err(usage_error)?;
+    let (name, allow) = match &command {
+        AgentsCommand::Approve { name } => (name, true),
+        AgentsCommand::Deny { name } => (name, false),
+    };
+    let spec = registry::find(&config.agents, name).map_err(usage_error)?;
+    let trust = ProjectTrust::new(Store::open(&config.database_path())?);
+    approval::decide(&trust, &root, &spec, allow).map_err(usage_error)?;
+    if allow {
+        outln!(
+            "approved agent '{name}' ({}) for {}",
+            spec.command_line(),
+            root.display()
+        )?;
+    } else {
+        outln!("denied agent '{name}' for {}", root.display())?;
+    }
+    Ok(())
+}
+
 /// `boocode agents [--json]`.
 pub fn list(global: &GlobalArgs, json: bool) -> Result<()> {
-    let (_, config) = global.load_config().map_err(usage_error)?;
+    let (root, config) = global.load_config().map_err(usage_error)?;
     let all = registry::agents(&config.agents).map_err(usage_error)?;
+    let trust = ProjectTrust::new(Store::open(&config.database_path())?);
+    let approvals = all
+        .iter()
+        .map(|a| approval::status(&trust, &root, a))
+        .collect::<Result<Vec<_>>>()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -70,7 +105,8 @@ pub fn list(global: &GlobalArgs, json: bool) -> Result<()> {
         let rows: Vec<_> = all
             .iter()
             .zip(&found)
-            .map(|(a, found)| {
+            .zip(&approvals)
+            .map(|((a, found), approval)| {
                 json!({
                     "name": a.name,
                     "protocol": a.protocol,
@@ -83,16 +119,31 @@ pub fn list(global: &GlobalArgs, json: bool) -> Result<()> {
                     "origin": a.origin,
                     "available": found.available,
                     "detail": found.detail,
+                    // Only for agents the project defines: approved, denied, needs approval.
+                    "approval": approval.map(|s| s.to_string()),
                 })
             })
             .collect();
         outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(());
     }
-    for (a, found) in all.iter().zip(&found) {
-        let mark = if found.available { "✓" } else { "✗" };
+    for ((a, found), approval) in all.iter().zip(&found).zip(&approvals) {
+        let mark = match approval {
+            Some(TrustStatus::Unknown | TrustStatus::Denied) => "?",
+            _ if found.available => "✓",
+            _ => "✗",
+        };
+        let standing = match approval {
+            Some(TrustStatus::Unknown) => format!(
+                "  project agent, needs approval: boocode agents approve {}",
+                a.name
+            ),
+            Some(TrustStatus::Denied) => "  project agent, denied".to_string(),
+            Some(TrustStatus::Approved) => "  project agent, approved".to_string(),
+            None => String::new(),
+        };
         outln!(
-            "{mark} {:<12} {:<5} {}  ({})",
+            "{mark} {:<12} {:<5} {}  ({}){standing}",
             a.name,
             a.protocol.as_str(),
             a.command_line(),
@@ -128,14 +179,6 @@ fn run_task(global: &GlobalArgs, args: RunArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    if spec.protocol == Protocol::Pty {
-        errln!(
-            "boocode: agent '{}' speaks {}; `agent run` runs ACP and Paseo agents in this build",
-            spec.name,
-            spec.protocol.as_str()
-        );
-        return EXIT_USAGE;
-    }
     if let Err(e) = boocode::core::logging::init(&config.home) {
         errln!("boocode: {e:#}");
         return EXIT_FAILURE;
@@ -179,7 +222,7 @@ async fn run_on_engine(
     engine: &Engine,
     mut events: tokio::sync::mpsc::UnboundedReceiver<Event>,
     root: &std::path::Path,
-    spec: &registry::AgentSpec,
+    spec: &AgentSpec,
     task: &str,
     args: &RunArgs,
     model: Option<String>,
@@ -187,18 +230,15 @@ async fn run_on_engine(
 ) -> i32 {
     let rt = engine.rt.clone();
     let agent = spec.name.as_str();
+    if let Err(e) = approval::check(&ProjectTrust::new(rt.store.clone()), root, spec) {
+        errln!("boocode: {e:#}");
+        return EXIT_USAGE;
+    }
     let prepared = (|| -> Result<_> {
         let session = engine.open_session(None, false)?;
         let chat = engine.new_titled_chat(&session, "main", None, "")?;
-        rt.store.bind_chat_agent(&chat.id, agent)?;
-        let task_row = rt.store.start_external_task(&ExternalTask {
-            session_id: &session.id,
-            chat_id: &chat.id,
-            input: task,
-            agent,
-            model: model.as_deref().unwrap_or(""),
-            execution_path: spec.protocol.as_str(),
-        })?;
+        rt.store.bind_chat_agent(&chat.id, &spec.name)?;
+        let task_row = agents::task::start(&rt, &chat, spec, task, model.as_deref().unwrap_or(""))?;
         Ok((chat, task_row))
     })();
     let (chat, task_row) = match prepared {
@@ -288,8 +328,11 @@ async fn run_on_engine(
     )
     .await;
     interrupt.abort();
-    // The task's chat ends with it.
-    agents::close_chat(&rt, &chat.id).await;
+    // The task's chat ends with it: its agent ends, a Paseo agent is archived.
+    rt.agents.disconnect(&chat.id);
+    if let Err(e) = agents::paseo::archive_chat(&rt, &chat.id).await {
+        errln!("boocode: {e:#}");
+    }
     if let Err(e) = checkout::capture(&rt, &place).await {
         errln!("boocode: reading the worktree's changes: {e:#}");
     }
@@ -300,36 +343,7 @@ async fn run_on_engine(
         .store
         .list_pending_changes(Some(&chat.id))
         .unwrap_or_default();
-    let status = match outcome.status {
-        TurnStatus::Completed => "completed",
-        TurnStatus::Cancelled => "cancelled",
-        _ => "failed",
-    };
-    let summary = outcome
-        .final_text
-        .as_deref()
-        .map(|t| clip(t, SUMMARY_CHARS));
-    let recorded = rt
-        .store
-        .finish_task(
-            &task_row.id,
-            status,
-            summary.as_deref(),
-            outcome.error.as_deref(),
-        )
-        .and_then(|_| {
-            rt.store
-                .add_task_tokens(&task_row.id, outcome.usage.total())
-        });
-    if let Err(e) = recorded {
-        errln!("boocode: recording the task: {e:#}");
-    }
-    rt.emit(Event::TaskUpdated {
-        task_id: task_row.id.clone(),
-        status: status.to_string(),
-        label: Some(agent.to_string()),
-        chat_id: Some(chat.id.clone()),
-    });
+    let status = agents::task::finish(&rt, &task_row, &outcome);
     let code = if outcome.status == TurnStatus::Completed {
         EXIT_OK
     } else {

@@ -344,6 +344,12 @@ impl Progress {
                 errln!("· background task {name}: {status}");
             }
             Event::Notice { message } => errln!("boocode: {message}"),
+            Event::AgentTerminalLines { chat_id, lines } => {
+                let who = self.who(chat_id);
+                for line in lines {
+                    errln!("{who}│ {line}");
+                }
+            }
             Event::HookFinished { chat_id, .. } => {
                 let who = chat_id.as_deref().map(|c| self.who(c)).unwrap_or_default();
                 for line in hooks::report_lines(event) {

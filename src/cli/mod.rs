@@ -97,11 +97,14 @@ enum Commands {
         #[arg(long)]
         json: bool,
     },
-    /// List the external agents (presets and `[agents.NAME]`) and whether each can run here.
+    /// List the external agents (presets and `[agents.NAME]`) and whether each can run here;
+    /// approve or deny the ones the project defines.
     Agents {
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        command: Option<agents::AgentsCommand>,
     },
     /// External agents: `agent run NAME TASK`.
     Agent(agents::AgentArgs),
@@ -211,7 +214,14 @@ pub fn run() -> i32 {
         Some(Commands::Resume(args)) => return exec::run_resume(&cli.global, args),
         Some(Commands::Sessions { json }) => sessions::run(&cli.global, json),
         Some(Commands::Skills { json }) => skills::run(&cli.global, json),
-        Some(Commands::Agents { json }) => agents::list(&cli.global, json),
+        Some(Commands::Agents {
+            command: Some(command),
+            ..
+        }) => agents::decide(&cli.global, command),
+        Some(Commands::Agents {
+            json,
+            command: None,
+        }) => agents::list(&cli.global, json),
         Some(Commands::Agent(args)) => return agents::run(&cli.global, args),
         Some(Commands::Traces(args)) => traces::run(&cli.global, &args),
         Some(Commands::Mcp(args)) => mcp::run(&cli.global, args),

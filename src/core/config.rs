@@ -381,6 +381,9 @@ impl Config {
                     ));
                 }
             }
+            for agent in c.agents.iter_mut().flat_map(|a| a.values_mut()) {
+                agent.from_project = true;
+            }
             project_picks_endpoint = c.base_url.is_some() || c.provider.is_some();
             projects_own_key = c.api_key.clone();
             file.merge(c);

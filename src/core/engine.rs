@@ -267,6 +267,9 @@ impl Engine {
             Command::CancelTurn { chat_id } => {
                 rt.cancel_turn(&chat_id);
             }
+            Command::EndChat { chat_id } => {
+                tokio::spawn(async move { agents::end_chat(&rt, &chat_id).await });
+            }
             Command::ConfirmCommand { request_id, allow } => {
                 rt.answer_confirmation(&request_id, allow);
             }
@@ -339,9 +342,6 @@ impl Engine {
             }
             Command::AnswerPermission { request_id, answer } => {
                 rt.agents.permissions.answer(&request_id, answer);
-            }
-            Command::CloseChat { chat_id } => {
-                tokio::spawn(async move { agents::close_chat(&rt, &chat_id).await });
             }
             Command::CompactChat { chat_id, focus } => {
                 tokio::spawn(async move {

@@ -76,9 +76,9 @@ pub enum Command {
         request_id: String,
         answer: PermissionAnswer,
     },
-    /// The chat's pane closed: a running turn is cancelled and the chat's external agent
-    /// ended (a Paseo agent archived).
-    CloseChat {
+    /// A chat's agent work is over (its last pane closed): its agent ends and its worktree
+    /// is released (removed once nothing from it waits for a decision).
+    EndChat {
         chat_id: String,
     },
 }
@@ -290,6 +290,22 @@ pub enum Event {
         agent: String,
         model: Option<String>,
         mode: Option<String>,
+    },
+    /// A terminal agent's program started on a PTY owned by the core (the session is in
+    /// `rt.agents.terminals` under the chat): the workspace shows that screen, interactive, in
+    /// a terminal pane titled `title`.
+    AgentTerminal {
+        chat_id: String,
+        agent: String,
+        title: String,
+        /// Where the program runs (the chat's worktree).
+        cwd: std::path::PathBuf,
+    },
+    /// Lines of a terminal agent's screen that settled (the cursor moved past them, or the
+    /// program ended), in order: what a headless run streams.
+    AgentTerminalLines {
+        chat_id: String,
+        lines: Vec<String>,
     },
     /// The slash commands an external agent offers now (the composer completes them).
     AgentCommands {

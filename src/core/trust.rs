@@ -1,5 +1,5 @@
 //! Per-project approval of what a repository asks boocode to run: the MCP servers of its
-//! `.mcp.json`, its hooks. A repository must not start programs on its own, so each such
+//! `.mcp.json`, its hooks, the agents of its `.boocode/config.toml`. A repository must not start programs on its own, so each such
 //! definition runs only after a person approved it once for that project. The approval is
 //! bound to a fingerprint of the definition (command, args, env names, url…): a repository
 //! that changes an approved definition is asked about again.
@@ -19,6 +19,8 @@ use crate::core::workflow::cache::canonical_json;
 pub enum TrustKind {
     Mcp,
     Hooks,
+    /// `[agents.NAME]` of the project's config file.
+    Agents,
 }
 
 impl TrustKind {
@@ -26,6 +28,7 @@ impl TrustKind {
         match self {
             TrustKind::Mcp => "mcp",
             TrustKind::Hooks => "hooks",
+            TrustKind::Agents => "agents",
         }
     }
 }

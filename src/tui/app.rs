@@ -42,7 +42,6 @@ use crate::tui::keymap::{Action, Dispatch, Key, Keymap};
 use crate::tui::layout::{Direction, Layout, PaneId, Placement, SplitDir};
 use crate::tui::pane::{AppAction, KeyOutcome, Pane, PaneContext, PaneSpec};
 use crate::tui::panes::changes::{collisions_label, is_change_event, project_collisions};
-use crate::tui::panes::chat;
 use crate::tui::panes::terminal::TerminalPane;
 use crate::tui::panes::{fit, make_pane, one_line, truncate};
 use crate::tui::pickers::{framed, overlay_box, Choice, Picker, PickerKey};
@@ -99,6 +98,8 @@ pub struct App {
     clipboard: Vec<String>,
     /// Panes that change on their own (terminals) notify it; the loop then polls them.
     pub wake: Arc<Notify>,
+    /// The terminal pane showing each chat's terminal-agent run.
+    agent_panes: HashMap<String, PaneId>,
 }
 
 macro_rules! ctx {
@@ -223,6 +224,7 @@ impl App {
             size: Rect::new(0, 0, 80, 24),
             clipboard: Vec::new(),
             wake: Arc::new(Notify::new()),
+            agent_panes: HashMap::new(),
         };
         app.rebuild_panes();
         if let Some(chat_id) = &app.last_chat {
@@ -626,13 +628,11 @@ impl App {
             }
             Action::Close => {
                 let id = self.layout.focus;
-                let closed = self.layout.spec(id).cloned();
+                let closing = self.layout.spec(id).cloned();
                 if self.layout.close(id) {
                     self.panes.remove(&id);
-                    if let Some(cmd) = chat::close_command(&self.engine, closed, &self.layout) {
-                        self.engine.submit(cmd);
-                    }
                     self.focus_changed();
+                    self.pane_closed(closing);
                 } else {
                     self.notify(format!(
                         "the last pane stays open — {} {} quits",
@@ -778,6 +778,11 @@ impl App {
     /// Opens a pane and focuses it: split from the focused pane in `dir` when the user chose a
     /// direction, else where [`Layout::placement`] finds room.
     pub fn open_pane(&mut self, spec: PaneSpec, dir: Option<SplitDir>) {
+        self.place_pane(spec, dir, None);
+    }
+
+    /// [`App::open_pane`] with the pane already made (`None`: made from `spec`).
+    fn place_pane(&mut self, spec: PaneSpec, dir: Option<SplitDir>, made: Option<Box<dyn Pane>>) {
         let placement = match dir {
             Some(dir) => Placement::Split {
                 target: self.layout.focus,
@@ -797,7 +802,11 @@ impl App {
             }
         };
         self.update_last_chat();
-        match make_pane(spec, &ctx!(self)) {
+        let made = match made {
+            Some(pane) => Ok(pane),
+            None => make_pane(spec, &ctx!(self)),
+        };
+        match made {
             Ok(pane) => {
                 self.panes.insert(id, pane);
             }
@@ -1006,6 +1015,15 @@ impl App {
             }
             Event::Notice { message } => {
                 self.notify(message.clone());
+                dirty = true;
+            }
+            Event::AgentTerminal {
+                chat_id,
+                title,
+                cwd,
+                ..
+            } => {
+                self.show_agent_terminal(chat_id, title, cwd);
                 dirty = true;
             }
             // An untitled session takes its name from the first message when a turn starts.
@@ -1319,6 +1337,9 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
     app.save_layout();
     Ok(())
 }
+
+#[path = "app_agents.rs"]
+mod agents;
 
 #[cfg(test)]
 #[path = "app_nav_tests.rs"]

@@ -44,6 +44,10 @@ pub struct AgentFile {
     pub host: Option<String>,
     /// How long the agent may take to answer `initialize` (default 30 s).
     pub startup_timeout_secs: Option<u64>,
+    /// Set by the config loader for `[agents.NAME]` of the project's own config file (never
+    /// read from a file): such an agent runs only once the person approved it here.
+    #[serde(skip)]
+    pub from_project: bool,
 }
 
 /// Where an agent's definition comes from.
@@ -51,7 +55,10 @@ pub struct AgentFile {
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     Preset,
+    /// The user's own config file.
     Config,
+    /// The project's `.boocode/config.toml`: needs the person's approval in this project.
+    Project,
 }
 
 /// One agent, ready to be started.
@@ -168,7 +175,11 @@ pub fn agents(configured: &BTreeMap<String, AgentFile>) -> Result<Vec<AgentSpec>
             startup_timeout: file
                 .startup_timeout_secs
                 .map_or(DEFAULT_STARTUP_TIMEOUT, |s| Duration::from_secs(s.max(1))),
-            origin: Origin::Config,
+            origin: if file.from_project {
+                Origin::Project
+            } else {
+                Origin::Config
+            },
             ..spec
         };
         all.insert(name.clone(), spec);

@@ -18,7 +18,7 @@
 //! portable-pty's slave descriptor is private to its own spawn (which has no hook to register
 //! the group with the reaper before the child runs).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -115,13 +115,20 @@ struct Shared {
     signals: Mutex<VecDeque<ScreenSignal>>,
     exit: Mutex<Option<ExitReport>>,
     waker: Arc<Notify>,
+    /// Woken on every change, whoever took the dirty flag: the core following an agent's
+    /// screen while a pane draws it.
+    watchers: Mutex<Vec<Arc<Notify>>>,
 }
 
 impl Shared {
-    /// Marks the screen changed and wakes the UI unless a wake-up is already owed.
+    /// Marks the screen changed and wakes the UI unless a wake-up is already owed; watchers
+    /// are woken each time (a permit each, so a flood still costs one wake-up per look).
     fn changed(&self) {
         if !self.dirty.swap(true, Ordering::AcqRel) {
             self.waker.notify_one();
+        }
+        for watcher in lock(&self.watchers).iter() {
+            watcher.notify_one();
         }
     }
 
@@ -167,6 +174,17 @@ impl TerminalSession {
     /// screen changed or the child ended.
     pub fn spawn(
         spec: &SessionSpec,
+        engine: Box<dyn ScreenEngine>,
+        waker: Arc<Notify>,
+    ) -> io::Result<TerminalSession> {
+        TerminalSession::spawn_with_env(spec, &BTreeMap::new(), engine, waker)
+    }
+
+    /// [`TerminalSession::spawn`] with `env` added to the child's environment (an agent's
+    /// `[agents.NAME] env`).
+    pub fn spawn_with_env(
+        spec: &SessionSpec,
+        env: &BTreeMap<String, String>,
         mut engine: Box<dyn ScreenEngine>,
         waker: Arc<Notify>,
     ) -> io::Result<TerminalSession> {
@@ -185,6 +203,7 @@ impl TerminalSession {
             .env_remove("TMUX_PANE")
             .env_remove("LINES")
             .env_remove("COLUMNS")
+            .envs(env)
             .stdin(Stdio::from(slave.try_clone()?))
             .stdout(Stdio::from(slave.try_clone()?))
             .stderr(Stdio::from(slave));
@@ -211,6 +230,7 @@ impl TerminalSession {
             signals: Mutex::new(VecDeque::new()),
             exit: Mutex::new(None),
             waker,
+            watchers: Mutex::new(Vec::new()),
         });
         let (input, queued) = sync_channel(INPUT_QUEUE);
         let writer = master.try_clone()?;
@@ -259,6 +279,24 @@ impl TerminalSession {
     /// How the child ended, once it has and its output is read to the end.
     pub fn exit(&self) -> Option<ExitReport> {
         *lock(&self.shared.exit)
+    }
+
+    /// A wake-up for every change of the screen and for the child's end, beside the UI's.
+    pub fn watch(&self) -> Arc<Notify> {
+        let watcher = Arc::new(Notify::new());
+        self.add_watcher(watcher.clone());
+        watcher
+    }
+
+    /// Wakes `watcher` on every change of the screen and at the child's end (a pane showing
+    /// a session someone else started).
+    pub fn add_watcher(&self, watcher: Arc<Notify>) {
+        lock(&self.shared.watchers).push(watcher);
+    }
+
+    /// Kills the child's process group (the session stays readable).
+    pub fn kill(&self) {
+        self.group.kill();
     }
 
     /// Queues bytes for the child; false when it has not been reading its input (the queue is

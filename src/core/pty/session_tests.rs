@@ -173,3 +173,38 @@ fn the_default_program_is_the_users_shell() {
     s.argv = None;
     assert_eq!(s.resolved_argv().len(), 1);
 }
+
+#[tokio::test]
+async fn an_added_environment_reaches_the_child_and_watchers_are_woken_beside_the_ui() {
+    let (screen, fed) = RecordingScreen::new(b"", b"");
+    let env = BTreeMap::from([("AGENT_CUE".to_string(), "cue-42".to_string())]);
+    let ui = Arc::new(Notify::new());
+    let session = TerminalSession::spawn_with_env(
+        &spec("sleep 0.2; printf \"$AGENT_CUE\\n\""),
+        &env,
+        Box::new(screen),
+        ui.clone(),
+    )
+    .unwrap();
+    let watcher = session.watch();
+    // The UI takes the dirty flag; the watcher is woken all the same.
+    tokio::time::timeout(Duration::from_secs(5), ui.notified())
+        .await
+        .expect("the UI woken");
+    assert!(session.take_dirty());
+    tokio::time::timeout(Duration::from_secs(5), watcher.notified())
+        .await
+        .expect("the watcher woken");
+    wait_for(&fed, "cue-42");
+    assert_eq!(wait_exit(&session), ExitReport::Code(0));
+}
+
+#[test]
+fn kill_ends_the_child() {
+    let (session, _fed, _waker) = start("sleep 30");
+    session.kill();
+    assert!(matches!(
+        wait_exit(&session),
+        ExitReport::Signal(libc::SIGKILL)
+    ));
+}

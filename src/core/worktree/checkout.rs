@@ -80,7 +80,11 @@ pub async fn open(
     let root = rt.project_root.clone();
     blocking(move || {
         if let Some(existing) = AgentWorktree::reopen(&store, &source.chat_id)? {
-            return Ok(Checkout::Worktree(existing));
+            if existing.agent == source.agent {
+                return Ok(Checkout::Worktree(existing));
+            }
+            // The chat's agent before left changes waiting there: they stay that agent's.
+            existing.release(&store)?;
         }
         AgentWorktree::create(&store, &home, &project_id, &root, &source).map(Checkout::Worktree)
     })

@@ -176,6 +176,14 @@ impl PaseoCli {
     }
 
     fn spawn(&self, what: &str, argv: &[String]) -> Result<(Child, ProcessGroup)> {
+        // A missing directory fails the spawn as a missing program would: say which it is.
+        if !self.cwd.is_dir() {
+            return Err(anyhow!(
+                "agent '{}': its working directory {} does not exist",
+                self.agent,
+                self.cwd.display()
+            ));
+        }
         let mut command = tokio::process::Command::new(&self.program);
         command
             .args(argv)

@@ -26,25 +26,6 @@ impl AgentLine {
     }
 }
 
-/// What closing a pane that showed `closed` tells the engine: `CloseChat` when it was the
-/// last pane of a chat bound to an external agent (its agent ends with it; a native chat's
-/// turn goes on in the background).
-pub fn close_command(
-    engine: &Engine,
-    closed: Option<PaneSpec>,
-    layout: &crate::tui::layout::Layout,
-) -> Option<Command> {
-    let Some(PaneSpec::Chat { chat_id }) = closed else {
-        return None;
-    };
-    let still_shown = layout
-        .leaves()
-        .iter()
-        .any(|(_, spec)| matches!(spec, PaneSpec::Chat { chat_id: c } if *c == chat_id));
-    let bound = matches!(engine.rt.store.chat_agent(&chat_id), Ok(Some(_)));
-    (bound && !still_shown).then_some(Command::CloseChat { chat_id })
-}
-
 /// The chat's binding as stored (the agent's model and mode as it last reported them).
 pub(super) fn load(engine: &Engine, chat_id: &str) -> Option<AgentLine> {
     let bound = engine.rt.store.chat_agent(chat_id).ok().flatten()?;

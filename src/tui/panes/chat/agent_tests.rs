@@ -206,35 +206,3 @@ fn a_plan_is_a_checklist_that_the_turns_latest_replaces() {
     assert!(screen.contains("[~] make the change"), "{screen}");
     assert_eq!(screen.matches("read the code").count(), 1, "{screen}");
 }
-
-#[test]
-fn closing_the_last_pane_of_an_agent_chat_closes_the_chat() {
-    use crate::tui::layout::{Layout, SplitDir};
-    let e = env();
-    let spec = PaneSpec::Chat {
-        chat_id: e.chat_id.clone(),
-    };
-    let mut layout = Layout::new(spec.clone());
-    let second = layout.split(SplitDir::LeftRight, spec.clone());
-    // A native chat goes on in the background whatever closes.
-    assert_eq!(close_command(&e.engine, Some(spec.clone()), &layout), None);
-
-    agents::bind_chat(&e.engine.rt, &e.chat_id, "claude").unwrap();
-    // Another pane still shows the chat: it stays open.
-    assert_eq!(close_command(&e.engine, Some(spec.clone()), &layout), None);
-    layout.close(second);
-    assert_eq!(
-        close_command(&e.engine, Some(PaneSpec::Background), &layout),
-        None
-    );
-    let other = PaneSpec::Chat {
-        chat_id: "other".into(),
-    };
-    let closing = Layout::new(other.clone());
-    assert_eq!(
-        close_command(&e.engine, Some(spec.clone()), &closing),
-        Some(Command::CloseChat {
-            chat_id: e.chat_id.clone()
-        })
-    );
-}

@@ -500,7 +500,7 @@ pub fn key_argument(input: &str) -> String {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(input) else {
         return input.lines().next().unwrap_or("").to_string();
     };
-    for key in ["file_path", "path", "pattern"] {
+    for key in ["file_path", "path", "pattern", "pane"] {
         if let Some(s) = v.get(key).and_then(|x| x.as_str()) {
             return s.to_string();
         }

@@ -27,7 +27,6 @@
 //! a string) and shows it in the orchestrator pane; its result comes back to this chat.
 
 mod agent;
-pub use agent::close_command;
 #[cfg(test)]
 mod agent_tests;
 pub mod composer;

@@ -34,7 +34,7 @@ pub fn key(pane: &mut TerminalPane, key: KeyEvent) -> KeyOutcome {
     if pane.ended().is_some() {
         let plain = key.modifiers.difference(KeyModifiers::SHIFT).is_empty();
         return match key.code {
-            KeyCode::Char('r') if plain => {
+            KeyCode::Char('r') if plain && pane.can_restart() => {
                 pane.restart();
                 KeyOutcome::Consumed
             }

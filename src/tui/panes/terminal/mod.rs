@@ -10,6 +10,8 @@
 //!   [`RESIZE_DEBOUNCE`], so dragging a border does not flood the program with SIGWINCH.
 //! - Copy mode and search over scrollback and screen ([`copy`]).
 //! - When the program ends the pane says how and offers `r` (run it again) and `x` (close).
+//! - A terminal agent's run is started by the core; its pane is [`TerminalPane::attached`] to
+//!   that session (same screen, same input) and is never run again from the pane.
 
 mod copy;
 mod input;
@@ -38,7 +40,9 @@ pub struct TerminalPane {
     spec: SessionSpec,
     /// The program runs from the pane's first frame, at the size of its body.
     started: bool,
-    session: Option<TerminalSession>,
+    session: Option<Arc<TerminalSession>>,
+    /// What the pane shows when it shows a terminal agent's run (the core owns the process).
+    agent_run: Option<String>,
     /// Why the program could not be started.
     error: Option<String>,
     wake: Arc<Notify>,
@@ -60,6 +64,7 @@ impl TerminalPane {
             spec,
             started: false,
             session: None,
+            agent_run: None,
             error: None,
             wake: ctx.wake.clone(),
             scrollback_lines: ctx.engine.rt.config.terminal_scrollback_lines,
@@ -69,6 +74,36 @@ impl TerminalPane {
             copy: None,
             banner: None,
         }
+    }
+
+    /// A pane on a session the core started (a terminal agent's run), titled `label`. The
+    /// pane takes its own size once drawn; the process stays the core's.
+    pub fn attached(
+        session: Arc<TerminalSession>,
+        label: String,
+        cwd: std::path::PathBuf,
+        ctx: &PaneContext<'_>,
+    ) -> TerminalPane {
+        session.add_watcher(ctx.wake.clone());
+        let size = session.screen().size();
+        let mut pane = TerminalPane::new(
+            SessionSpec {
+                argv: Some(session.argv().to_vec()),
+                cwd,
+                size,
+                truecolor: false,
+            },
+            ctx,
+        );
+        pane.started = true;
+        pane.session = Some(session);
+        pane.agent_run = Some(label);
+        pane
+    }
+
+    /// Whether `r` may run the program again: not an agent's run, which belongs to its chat.
+    fn can_restart(&self) -> bool {
+        self.agent_run.is_none()
     }
 
     /// The spec a new pane gets: the user's shell in the project directory, 80x24 until drawn.
@@ -92,7 +127,7 @@ impl TerminalPane {
         self.copy = None;
         match TerminalSession::spawn(&self.spec, Box::new(screen), self.wake.clone()) {
             Ok(session) => {
-                self.session = Some(session);
+                self.session = Some(Arc::new(session));
                 self.error = None;
             }
             Err(e) => {
@@ -103,14 +138,20 @@ impl TerminalPane {
     }
 
     fn restart(&mut self) {
+        if !self.can_restart() {
+            return;
+        }
         self.restored();
         self.session = None;
         self.start();
     }
 
-    /// The command as a person would type it.
+    /// The command as a person would type it; an agent's run by its label (the task is long).
     fn command_line(&self) -> String {
-        self.spec.resolved_argv().join(" ")
+        match &self.agent_run {
+            Some(label) => label.clone(),
+            None => self.spec.resolved_argv().join(" "),
+        }
     }
 
     /// How the program ended, or why it never ran; `None` while it runs.
@@ -158,7 +199,12 @@ impl TerminalPane {
 impl Pane for TerminalPane {
     fn spec(&self) -> PaneSpec {
         PaneSpec::Terminal {
-            argv: self.spec.argv.clone(),
+            // An agent's run is not started again from a saved layout (its chat does that):
+            // the pane comes back as a shell in the agent's working directory.
+            argv: match self.agent_run {
+                Some(_) => None,
+                None => self.spec.argv.clone(),
+            },
             cwd: self.spec.cwd.clone(),
             cols: self.spec.size.cols,
             rows: self.spec.size.rows,
@@ -166,12 +212,19 @@ impl Pane for TerminalPane {
     }
 
     fn title(&self, _ctx: &PaneContext<'_>) -> String {
-        let what = self
-            .session
-            .as_ref()
-            .and_then(|s| s.screen().title())
-            .filter(|t| !t.trim().is_empty())
-            .unwrap_or_else(|| format!("{} · {}", self.command_line(), self.spec.cwd.display()));
+        let program_title = || {
+            self.session
+                .as_ref()
+                .and_then(|s| s.screen().title())
+                .filter(|t| !t.trim().is_empty())
+        };
+        // An agent's run is named after its agent and chat whatever the program calls itself.
+        let what = match &self.agent_run {
+            Some(label) => label.clone(),
+            None => program_title().unwrap_or_else(|| {
+                format!("{} · {}", self.command_line(), self.spec.cwd.display())
+            }),
+        };
         // What the pane is in comes before what runs, which a narrow title cuts.
         let mut parts = vec!["terminal".to_string()];
         if let Some(unlock) = &self.locked {
@@ -216,7 +269,7 @@ impl Pane for TerminalPane {
         let Some(session) = &self.session else {
             if let Some(ended) = ended {
                 render::draw_message(frame, area, ctx.theme, &ended);
-                render::draw_ended(frame, area, ctx.theme, &ended);
+                render::draw_ended(frame, area, ctx.theme, &ended, self.can_restart());
             }
             return;
         };
@@ -231,7 +284,7 @@ impl Pane for TerminalPane {
         };
         render::draw_screen(frame, area, ctx.theme, &**screen, &view);
         if let Some(ended) = ended {
-            render::draw_ended(frame, area, ctx.theme, &ended);
+            render::draw_ended(frame, area, ctx.theme, &ended, self.can_restart());
         }
     }
 

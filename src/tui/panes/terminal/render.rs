@@ -126,11 +126,15 @@ fn modifiers(attrs: &Attributes) -> Modifier {
 }
 
 /// The bottom line of a pane whose program ended: how, and the keys.
-pub fn draw_ended(frame: &mut Frame<'_>, area: Rect, theme: &Theme, ended: &str) {
+pub fn draw_ended(frame: &mut Frame<'_>, area: Rect, theme: &Theme, ended: &str, rerun: bool) {
     if area.height == 0 {
         return;
     }
-    let text = format!(" {ended} · r run again · x close ");
+    let text = if rerun {
+        format!(" {ended} · r run again · x close ")
+    } else {
+        format!(" {ended} · x close ")
+    };
     let row = Rect::new(area.x, area.y + area.height - 1, area.width, 1);
     frame.render_widget(
         Paragraph::new(Line::styled(

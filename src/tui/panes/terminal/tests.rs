@@ -321,6 +321,7 @@ fn a_new_size_reaches_the_program_once_it_has_held() {
         },
         started: true,
         session: None,
+        agent_run: None,
         error: None,
         wake: std::sync::Arc::new(Notify::new()),
         scrollback_lines: 10,
