@@ -9,14 +9,18 @@
 #   1. throughput: CPU seconds per MB while `cat` of a generated file (plain and coloured
 #      lines) goes through the pane and is drawn: boocode's process vs the inner tmux server +
 #      its client; the ratio boocode / tmux (target <= 1.0).
-#   2. keystroke to screen: a character typed into the pane until it shows in the outer
-#      terminal's screen, median and p95 over SAMPLES keys, idle and while a second pane runs
-#      `yes` (target <= 1 frame: 16.7 ms at 60 fps).
+#   2. keystroke to screen: a character typed into the pane until the output that draws it
+#      reaches the outer terminal, median and p95 over SAMPLES keys, idle and while a second
+#      pane runs `yes` (target <= 1 frame: 16.7 ms at 60 fps). benches/key_to_screen.py does
+#      the timing as a control-mode client of the outer tmux: it is told of each read from the
+#      pane as it happens and confirms with a capture-pane over the same pipe, so no process
+#      is started per look (the earlier `capture-pane | grep` poll cost ~14 ms a look).
 #   3. memory: resident memory growth after 10,000 lines of 120 columns fill the scrollback
 #      (boocode's process vs the inner tmux server with history-limit 10000).
 #
 #   bash benches/terminal_pane.sh               # builds the release binary first
 #   SKIP_BUILD=1 MB=50 SAMPLES=30 bash benches/terminal_pane.sh
+#   SKIP_BUILD=1 BIN=/path/to/other/boocode bash benches/terminal_pane.sh
 #
 # Honours CARGO_TARGET_DIR.
 set -euo pipefail
@@ -34,7 +38,7 @@ INNER_T=tpb-inner-$$
 if [[ -z ${SKIP_BUILD:-} ]]; then
     cargo build --release --bin boocode
 fi
-BIN=$TARGET/release/boocode
+BIN=${BIN:-$TARGET/release/boocode}
 [[ -x $BIN ]] || { echo "missing $BIN" >&2; exit 1; }
 
 TMP=$(mktemp -d)
@@ -64,7 +68,8 @@ while size < mb * 1_000_000:
 open(path, "w").write("\n".join(out) + "\n")
 EOF
 BYTES=$(stat -c %s "$TMP/stream.txt")
-# The scrollback fill: 10,000 lines of exactly 120 columns.
+# The scrollback fill: 10,000 lines of exactly 120 columns (about 9,960 stay in history above
+# the screen on both sides; tmux drops a tenth of its history on reaching the limit).
 python3 -c 'import sys
 for i in range(10000): print((f"{i:05d} " + "x" * 120)[:120])' >"$TMP/fill.txt"
 
@@ -141,37 +146,28 @@ throughput() { # OUTER_SOCKET PIDS...: CPU seconds for the stream
     awk -v a="$a" -v b="$b" -v hz="$TICKS" 'BEGIN { printf "%.3f", (b - a) / hz }'
 }
 
-# Keystroke latency: type a fresh letter pair, poll the outer screen until it shows.
-latency() { # OUTER_SOCKET LABEL: prints "median p95" in ms
-    local sock=$1 samples=() i t0 t1 mark
-    for i in $(seq "$SAMPLES"); do
-        mark="k${i}q"
-        t0=$(now)
-        tmux -L "$sock" send-keys -t main -l "$mark"
-        for _ in $(seq 2000); do
-            outer_screen "$sock" | grep -qF -- "$mark" && break
-        done
-        t1=$(now)
-        samples+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')")
-        tmux -L "$sock" send-keys -t main C-u
-        sleep 0.05
-    done
-    printf '%s\n' "${samples[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%.1f %.1f", v[int((NR + 1) / 2)], v[int(NR * 0.95 + 0.5)] }'
-}
-
-# The cost of one capture-pane poll, to read the latencies against.
-poll_cost() {
-    local t0 t1
-    t0=$(now)
-    for _ in $(seq 50); do outer_screen "$OUTER_B" >/dev/null; done
-    t1=$(now)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 / 50 }'
-}
+# Keystroke latency: prints "median p95 probe" in ms (probe: one capture round trip, which
+# is not in the figures).
+latency() { python3 "$ROOT/benches/key_to_screen.py" "$1" "$SAMPLES"; }
+median_p95() { echo "$1" | awk '{ print $1 "/" $2 }'; }
+probe() { echo "$1" | awk '{ print $3 }'; }
 
 start_boocode
 start_tmux
 type_and_wait "$OUTER_B" "stty size > $TMP/size-boo; touch $TMP/sized-boo" "$TMP/sized-boo" "$BOO_PID"
 type_and_wait "$OUTER_T" "stty size > $TMP/size-tmux; touch $TMP/sized-tmux" "$TMP/sized-tmux" "$TMUX_SERVER" "$TMUX_CLIENT"
+
+# Memory first, while both panes have no history yet: after the throughput stream (which ends
+# in `clear`, freeing a full history) the fill would reuse freed memory on both sides.
+boo_rss0=$(rss_kb "$BOO_PID")
+type_and_wait "$OUTER_B" "cat $TMP/fill.txt; touch $TMP/fill-boo" "$TMP/fill-boo" "$BOO_PID"
+boo_rss1=$(rss_kb "$BOO_PID")
+tmux_rss0=$(rss_kb "$TMUX_SERVER")
+type_and_wait "$OUTER_T" "cat $TMP/fill.txt; touch $TMP/fill-tmux" "$TMP/fill-tmux" "$TMUX_SERVER" "$TMUX_CLIENT"
+tmux_rss1=$(rss_kb "$TMUX_SERVER")
+tmux_history=$(tmux -L "$INNER_T" display -p -t in '#{history_size}')
+type_and_wait "$OUTER_B" "clear; touch $TMP/cleared-boo" "$TMP/cleared-boo" "$BOO_PID"
+type_and_wait "$OUTER_T" "clear; touch $TMP/cleared-tmux" "$TMP/cleared-tmux" "$TMUX_SERVER" "$TMUX_CLIENT"
 
 echo "stream: $BYTES bytes; machine: $(nproc) cpus; $(uptime)"
 
@@ -183,14 +179,6 @@ ratio=$(awk -v a="$boo_per_mb" -v b="$tmux_per_mb" 'BEGIN { printf "%.2f", a / b
 
 boo_idle=$(latency "$OUTER_B")
 tmux_idle=$(latency "$OUTER_T")
-
-# Memory: fill 10,000 lines of scrollback.
-boo_rss0=$(rss_kb "$BOO_PID")
-type_and_wait "$OUTER_B" "cat $TMP/fill.txt; touch $TMP/fill-boo" "$TMP/fill-boo" "$BOO_PID"
-boo_rss1=$(rss_kb "$BOO_PID")
-tmux_rss0=$(rss_kb "$TMUX_SERVER")
-type_and_wait "$OUTER_T" "cat $TMP/fill.txt; touch $TMP/fill-tmux" "$TMP/fill-tmux" "$TMUX_SERVER" "$TMUX_CLIENT"
-tmux_rss1=$(rss_kb "$TMUX_SERVER")
 
 # Flooding neighbour: the pane measured so far runs `yes`; a new pane (which takes the focus)
 # gets the keys.
@@ -215,8 +203,13 @@ echo
 printf '%-34s %12s %12s %8s\n' "" boocode tmux ratio
 printf '%-34s %12s %12s %8s\n' "CPU s per MB drawn" "$boo_per_mb" "$tmux_per_mb" "$ratio"
 printf '%-34s %12s %12s\n' "CPU s total ($((BYTES / 1000000)) MB)" "$boo_cpu" "$tmux_cpu"
-printf '%-34s %12s %12s\n' "key to screen, idle (median p95 ms)" "${boo_idle// //}" "${tmux_idle// //}"
-printf '%-34s %12s %12s\n' "key to screen, neighbour floods" "${boo_flood// //}" "${tmux_flood// //}"
+printf '%-34s %12s %12s\n' "key to screen, idle (median/p95 ms)" "$(median_p95 "$boo_idle")" "$(median_p95 "$tmux_idle")"
+printf '%-34s %12s %12s\n' "key to screen, neighbour floods" "$(median_p95 "$boo_flood")" "$(median_p95 "$tmux_flood")"
 printf '%-34s %12s %12s %8s\n' "RSS growth, 10k x 120 lines (KB)" "$((boo_rss1 - boo_rss0))" "$((tmux_rss1 - tmux_rss0))" \
     "$(awk -v a="$((boo_rss1 - boo_rss0))" -v b="$((tmux_rss1 - tmux_rss0))" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
-echo "(one capture-pane poll of the outer screen costs $(poll_cost) ms: latencies include it; a frame at 60 fps is 16.7 ms; pane sizes (rows cols): boocode $(cat "$TMP/size-boo"), tmux $(cat "$TMP/size-tmux"))"
+echo "(history after the fill: tmux $tmux_history lines, boocode the lines fed less the screen's, up to 10,000)"
+echo "(the key to screen figures end when the output that drew the key reached the outer tmux;"
+echo " one capture-pane round trip, the probe's check, costs $(probe "$boo_idle")/$(probe "$tmux_idle") ms idle and"
+echo " $(probe "$boo_flood")/$(probe "$tmux_flood") ms while flooding (boocode/tmux side) and is not included;"
+echo " a frame at 60 fps is 16.7 ms; pane sizes (rows cols): boocode $(cat "$TMP/size-boo"), tmux $(cat "$TMP/size-tmux"))"
+echo "$(uptime)"

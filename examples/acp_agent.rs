@@ -19,6 +19,13 @@
 //!   [[crash]]         streams a chunk, then exits 3 mid-turn
 //!   [[garbage]]       writes a line that is not JSON-RPC mid-turn
 //!   [[usage]]         reports token usage with its answer
+//!   [[term:CMD]]      an `execute` tool call embedding a terminal that runs `sh -c CMD`
+//!                     (`terminal/create`, `wait_for_exit`, `output`, `release`), then says
+//!                     how it ended and what it printed; a cancel meanwhile ends the turn
+//!   [[term-limit:N]]  later terminals ask for at most N bytes of output
+//!   [[json:TEXT]]     answers exactly TEXT (instead of echoing the prompt)
+//!   [[term-kill:CMD]] runs `sh -c CMD`, `terminal/kill`s it once it printed something, then
+//!                     says how it ended and releases it
 
 use std::io::{BufRead, Write};
 use std::sync::mpsc;
@@ -33,6 +40,10 @@ struct Agent {
     stamped: bool,
     session: String,
     mode: String,
+    /// A `session/cancel` came while the agent waited for an answer.
+    cancelled: bool,
+    /// `outputByteLimit` of the terminals it creates.
+    output_limit: Option<u64>,
 }
 
 fn send(message: &Value) {
@@ -83,6 +94,9 @@ impl Agent {
                     None => Ok(message.get("result").cloned().unwrap_or(Value::Null)),
                 };
             }
+            if message.get("method").and_then(Value::as_str) == Some("session/cancel") {
+                self.cancelled = true;
+            }
         }
         std::process::exit(0);
     }
@@ -123,6 +137,7 @@ impl Agent {
             .filter_map(|rest| rest.split_once("]]").map(|(cue, _)| cue.to_string()))
             .collect();
         let mut usage = false;
+        let mut answer = None;
         for cue in &cues {
             let (name, arg) = cue.split_once(':').unwrap_or((cue.as_str(), ""));
             match name {
@@ -218,19 +233,101 @@ impl Agent {
                     let _ = out.flush();
                 }
                 "usage" => usage = true,
+                "json" => answer = Some(arg.to_string()),
+                "term-limit" => self.output_limit = arg.parse().ok(),
+                "term" | "term-kill" => {
+                    self.terminal(arg, name == "term-kill");
+                    if self.cancelled {
+                        respond(id, json!({"stopReason": "cancelled"}));
+                        return;
+                    }
+                }
                 _ => {}
             }
         }
         let clean: String = cues
             .iter()
             .fold(text.clone(), |t, c| t.replace(&format!("[[{c}]]"), ""));
-        self.say("You said: ");
-        self.say(clean.trim());
+        match answer {
+            Some(text) => self.say(&text),
+            None => {
+                self.say("You said: ");
+                self.say(clean.trim());
+            }
+        }
         let mut result = json!({"stopReason": "end_turn"});
         if usage {
             result["usage"] = json!({"totalTokens": 150, "inputTokens": 100, "outputTokens": 50, "cachedReadTokens": 40});
         }
         respond(id, result);
+    }
+
+    /// Runs `sh -c command` in a terminal embedded in an `execute` tool call.
+    fn terminal(&mut self, command: &str, kill: bool) {
+        let call = format!("call-term-{}", self.next_id);
+        let mut create = json!({
+            "sessionId": self.session, "command": "sh", "args": ["-c", command],
+            "env": [{"name": "SCRIPTED_TERMINAL", "value": "yes"}]
+        });
+        if let Some(limit) = self.output_limit {
+            create["outputByteLimit"] = json!(limit);
+        }
+        let terminal = match self.request("terminal/create", create) {
+            Ok(r) => r["terminalId"].as_str().unwrap_or("").to_string(),
+            Err(e) => {
+                self.say(&format!(
+                    "terminal refused: {} ",
+                    e["data"].as_str().unwrap_or("")
+                ));
+                return;
+            }
+        };
+        self.update(json!({
+            "sessionUpdate": "tool_call", "toolCallId": call, "title": format!("Run {command}"),
+            "kind": "execute", "status": "in_progress",
+            "content": [{"type": "terminal", "terminalId": terminal}]
+        }));
+        let ids = json!({"sessionId": self.session, "terminalId": terminal});
+        if kill {
+            // Wait until the command has started (printed something), then kill it.
+            loop {
+                let out = self
+                    .request("terminal/output", ids.clone())
+                    .unwrap_or_default();
+                if !out["output"].as_str().unwrap_or("").is_empty() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = self.request("terminal/kill", ids.clone());
+        }
+        let exit = self
+            .request("terminal/wait_for_exit", ids.clone())
+            .unwrap_or_default();
+        let out = self
+            .request("terminal/output", ids.clone())
+            .unwrap_or_default();
+        let _ = self.request("terminal/release", ids.clone());
+        let after_release = match self.request("terminal/output", ids) {
+            Ok(_) => "still there",
+            Err(_) => "gone",
+        };
+        let status = if exit["exitCode"] == json!(0) {
+            "completed"
+        } else {
+            "failed"
+        };
+        self.update(json!({
+            "sessionUpdate": "tool_call_update", "toolCallId": call, "status": status,
+            "content": [{"type": "terminal", "terminalId": terminal}]
+        }));
+        self.say(&format!(
+            "terminal exit {} signal {} truncated {} released {after_release} output <{}> ",
+            exit["exitCode"],
+            exit["signal"],
+            out["truncated"],
+            out["output"].as_str().unwrap_or(""),
+        ));
     }
 
     fn edit(&mut self, path: &str) {
@@ -303,6 +400,8 @@ fn main() {
         stamped: false,
         session: String::new(),
         mode: "code".into(),
+        cancelled: false,
+        output_limit: None,
     };
     while let Ok(message) = agent.inbox.recv() {
         let Some(method) = message
@@ -357,7 +456,10 @@ fn main() {
                 respond(&id, json!({}));
             }
             "session/set_model" => respond(&id, json!({})),
-            "session/prompt" => agent.prompt(&id, &params),
+            "session/prompt" => {
+                agent.cancelled = false;
+                agent.prompt(&id, &params)
+            }
             "session/cancel" => {}
             _ if !id.is_null() => send(&json!({
                 "jsonrpc": "2.0", "id": id,

@@ -132,6 +132,20 @@ impl Project {
     fn store(&self) -> Store {
         Store::open(&self.home.path().join("boocode.db")).unwrap()
     }
+
+    /// Everything the agent said (text parts) in the latest task's chat.
+    fn said(&self) -> String {
+        let store = self.store();
+        let chat_id = store.list_tasks(None).unwrap()[0].chat_id.clone().unwrap();
+        store
+            .load_messages(&chat_id)
+            .unwrap()
+            .iter()
+            .flat_map(|m| m.parts.iter())
+            .filter(|p| p.kind == PartKind::Text)
+            .map(|p| p.content.clone())
+            .collect()
+    }
 }
 
 fn json_lines(stdout: &str) -> Vec<Value> {
@@ -350,21 +364,7 @@ fn file_requests_are_served_inside_the_working_directory_only() {
         "[[read:README.md]] [[read:/etc/hostname]] [[read:../outside.txt]]",
     ]);
     assert_eq!(out.code, 0, "{out:?}");
-    let messages = p
-        .store()
-        .load_messages(
-            &p.store().list_tasks(None).unwrap()[0]
-                .chat_id
-                .clone()
-                .unwrap(),
-        )
-        .unwrap();
-    let text: String = messages
-        .iter()
-        .flat_map(|m| m.parts.iter())
-        .filter(|p| p.kind == PartKind::Text)
-        .map(|p| p.content.clone())
-        .collect();
+    let text = p.said();
     assert!(text.contains("read README.md: # Demo"), "{text}");
     assert!(text.contains("could not read /etc/hostname"), "{text}");
     assert!(text.contains("could not read ../outside.txt"), "{text}");
@@ -510,6 +510,92 @@ fn a_signal_cancels_the_turn_with_session_cancel() {
     assert_eq!(result["status"], "cancelled", "{rest}");
     let task = p.store().list_tasks(None).unwrap().remove(0);
     assert_eq!(task.status, "cancelled");
+}
+
+#[test]
+fn terminal_requests_run_in_the_agents_worktree_and_show_in_the_chat() {
+    let p = Project::new("");
+    let out = p.run(&[
+        "agent",
+        "run",
+        "scripted",
+        "--approval",
+        "auto",
+        "[[term:pwd; printf 'hello %s' \"$SCRIPTED_TERMINAL\"; exit 3]] \
+         [[term-kill:echo started; exec sleep 30]] [[term-limit:6]] [[term:printf abcdefghij]]",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let said = p.said();
+    let worktrees = std::fs::canonicalize(p.home.path())
+        .unwrap()
+        .join("worktrees");
+    let first = said.split("terminal exit").nth(1).unwrap_or("");
+    assert!(
+        first.starts_with(" 3 signal null truncated false released gone output <"),
+        "{said}"
+    );
+    // The command ran in the agent's worktree (not the project) with the env it asked for.
+    let pwd = first.split('<').nth(1).unwrap().lines().next().unwrap();
+    assert!(pwd.starts_with(worktrees.to_str().unwrap()), "{pwd}");
+    assert!(first.contains("\nhello yes\n>"), "{first}");
+    assert!(
+        said.contains(
+            "terminal exit null signal \"SIGKILL\" truncated false released gone output <started\n>"
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains("terminal exit 0 signal null truncated true released gone output <fghij\n>"),
+        "{said}"
+    );
+
+    // Each command is a tool line whose output is what its terminal showed.
+    let store = p.store();
+    let chat_id = store.list_tasks(None).unwrap()[0].chat_id.clone().unwrap();
+    let traces = store.list_traces(&chat_id, None, 100).unwrap();
+    let lines: Vec<(&str, Option<&str>)> = traces
+        .iter()
+        .map(|t| (t.tool_name.as_str(), t.outcome.as_deref()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("execute", Some("error")),
+            ("execute", Some("error")),
+            ("execute", Some("success"))
+        ]
+    );
+    let output = |i: usize| traces[i].tool_output.as_deref().unwrap_or("");
+    assert!(output(0).ends_with("\nhello yes\n"), "{:?}", traces[0]);
+    assert_eq!(output(1), "started\n");
+    assert_eq!(output(2), "fghij\n");
+}
+
+#[test]
+fn headless_terminal_requests_follow_the_approval_mode() {
+    let p = Project::new("");
+    for (approval, refusal) in [
+        (
+            "read-only",
+            "running commands is refused: boocode runs this agent read-only",
+        ),
+        ("review", "running sh -c echo hi was not allowed"),
+    ] {
+        let out = p.run(&[
+            "agent",
+            "run",
+            "scripted",
+            "--no-worktree",
+            "--approval",
+            approval,
+            "[[term:echo hi]]",
+        ]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(
+            out.stdout.contains(&format!("terminal refused: {refusal}")),
+            "{approval}: {out:?}"
+        );
+    }
 }
 
 /// The scripted terminal agent (`tests/fixtures/pty_agent.sh`) as `[agents.NAME]` lines.

@@ -4,32 +4,19 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use boocode::core::agent::tools::ApprovalMode;
+use boocode::core::agent::{TurnRequest, TurnStatus};
 use boocode::core::agents::{self, registry};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::{Command, Event, PermissionAnswer};
+use boocode::core::store::Chat;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use support::agents::{events_until, git_project, reply_text};
-use support::harness::config_for;
-
-fn scripted_agent() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let agent = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples/acp_agent");
-    assert!(
-        agent.exists(),
-        "{} is missing: `cargo test` builds it; alone, run `cargo build --example acp_agent`",
-        agent.display()
-    );
-    agent
-}
+use support::harness::{config_for, scripted_acp_agent};
 
 /// Events up to the chat's `TurnFinished`; `on` may answer what it sees.
 async fn until_turn_ends(
@@ -43,34 +30,47 @@ async fn until_turn_ends(
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bound_chat_asks_the_person_and_continues_its_agent_session() {
-    let project = tempfile::tempdir().unwrap();
-    git_project(project.path());
-    let home = tempfile::tempdir().unwrap();
-    let mut config = config_for(
-        project.path(),
-        home.path(),
-        "http://127.0.0.1:9",
-        ApprovalMode::Review,
-    );
+/// An engine in review mode on a git project, its model at `base_url`, with the scripted
+/// agent configured; its session's main chat.
+fn engine_with_scripted_agent(
+    project: &Path,
+    home: &Path,
+    base_url: &str,
+    interactive: bool,
+) -> (Engine, UnboundedReceiver<Event>, Chat) {
+    git_project(project);
+    let mut config = config_for(project, home, base_url, ApprovalMode::Review);
     config.agents.insert(
         "scripted".into(),
         registry::AgentFile {
             protocol: Some(registry::Protocol::Acp),
-            command: Some(scripted_agent().to_string_lossy().into_owned()),
+            command: Some(scripted_acp_agent().to_string_lossy().into_owned()),
             ..Default::default()
         },
     );
-    let (engine, mut events, _) = Engine::start(EngineOptions {
+    let (engine, events, _) = Engine::start(EngineOptions {
         config,
-        project_root: project.path().to_path_buf(),
-        interactive: true,
+        project_root: project.to_path_buf(),
+        interactive,
     })
     .unwrap();
     let session = engine.open_session(None, false).unwrap();
     let chat = engine.main_chat(&session).unwrap();
+    (engine, events, chat)
+}
+
+/// An interactive engine whose main chat is bound to the scripted agent.
+fn bound_chat(project: &Path, home: &Path) -> (Engine, UnboundedReceiver<Event>, Chat) {
+    let (engine, events, chat) =
+        engine_with_scripted_agent(project, home, "http://127.0.0.1:9", true);
     agents::bind_chat(&engine.rt, &chat.id, "scripted").unwrap();
+    (engine, events, chat)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bound_chat_asks_the_person_and_continues_its_agent_session() {
+    let (project, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (engine, mut events, chat) = bound_chat(project.path(), home.path());
     assert!(matches!(
         events.recv().await,
         Some(Event::AgentSession { ref agent, .. }) if agent == "scripted"
@@ -170,6 +170,180 @@ async fn a_bound_chat_asks_the_person_and_continues_its_agent_session() {
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].content.display_path, "notes.txt");
     assert_eq!(changes[0].source_agent, "scripted");
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_is_asked_for_once_and_a_cancel_kills_it() {
+    let (project, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (engine, mut events, chat) = bound_chat(project.path(), home.path());
+    let send = |text: &str| {
+        engine.submit(Command::SendMessage {
+            chat_id: chat.id.clone(),
+            text: text.into(),
+            attachments: Vec::new(),
+        })
+    };
+    let answering = engine.clone();
+    let answer_with = |answer: PermissionAnswer| {
+        let engine = answering.clone();
+        move |e: &Event| {
+            if let Event::PermissionRequested { request_id, .. } = e {
+                engine.submit(Command::AnswerPermission {
+                    request_id: request_id.clone(),
+                    answer,
+                });
+            }
+        }
+    };
+    let titles = |events: &[Event]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::PermissionRequested { title, .. } => Some(title.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+
+    // The agent asked (and was allowed): its command runs without a second question.
+    send("[[permission]] [[term:echo one]]");
+    let asked = until_turn_ends(&mut events, answer_with(PermissionAnswer::AllowOnce)).await;
+    assert_eq!(titles(&asked), ["Run rm -rf build"]);
+    assert!(reply_text(&asked).contains("output <one\n>"), "{asked:?}");
+
+    // The agent did not ask: boocode asks, and a rejection refuses the command.
+    send("[[term:echo two]]");
+    let refused = until_turn_ends(&mut events, answer_with(PermissionAnswer::Reject)).await;
+    assert_eq!(titles(&refused), ["Run sh -c echo two"]);
+    assert!(
+        reply_text(&refused).contains("terminal refused: running sh -c echo two was not allowed"),
+        "{refused:?}"
+    );
+
+    // A cancelled turn kills the command it waits on, at once.
+    let marks = tempfile::tempdir().unwrap();
+    let pid_file = marks.path().join("pid");
+    send(&format!(
+        "[[term:echo $$ > {}; exec sleep 30]]",
+        pid_file.display()
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let pid = loop {
+        if let Ok(Some(event)) =
+            tokio::time::timeout(Duration::from_millis(50), events.recv()).await
+        {
+            answer_with(PermissionAnswer::AllowOnce)(&event);
+        }
+        let written = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        if let Ok(pid) = written.trim().parse::<i32>() {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started"
+        );
+    };
+    let started = std::time::Instant::now();
+    engine.submit(Command::CancelTurn {
+        chat_id: chat.id.clone(),
+    });
+    let cancelled = until_turn_ends(&mut events, |_| {}).await;
+    assert!(
+        matches!(cancelled.last(), Some(Event::TurnFinished { status, .. }) if status == "cancelled"),
+        "{cancelled:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // SAFETY: signal 0 only asks whether the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the command outlived its cancelled turn"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawn_subagent_with_an_agent_runs_it_in_a_worktree_and_brings_back_its_result() {
+    use support::mock_server::{CallSpec, Match, MockServer, Reply};
+    let (project, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let server = MockServer::start(vec![
+        Reply::tool_calls(vec![
+            CallSpec::new(
+                "spawn_subagent",
+                r#"{"input":"[[edit:notes.txt]] write the notes","agent":"scripted"}"#,
+            )
+            .id("s1"),
+            CallSpec::new("spawn_subagent", r#"{"input":"x","agent":"nobody"}"#).id("s2"),
+        ])
+        .into(),
+        Reply::text("spawned").when(Match::has_tool_result_for("s2")),
+    ])
+    .await;
+    let (engine, _events, chat) =
+        engine_with_scripted_agent(project.path(), home.path(), &server.base_url(), false);
+    let outcome = engine
+        .run_turn(TurnRequest::new(&chat.id, "delegate", ApprovalMode::Review))
+        .await;
+    assert_eq!(outcome.status, TurnStatus::Completed, "{:?}", outcome.error);
+    tokio::time::timeout(Duration::from_secs(20), engine.wait_for_tasks_of(&chat.id))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // An unknown agent is a tool error naming every agent it could have been.
+    let traces = engine.store().list_traces(&chat.id, None, 10).unwrap();
+    let unknown = traces
+        .iter()
+        .find(|t| t.tool_input.contains("nobody"))
+        .unwrap();
+    let error = unknown.error.as_deref().unwrap();
+    for name in [
+        "unknown agent 'nobody'",
+        "scripted",
+        "codex",
+        "general-purpose",
+        "Explore",
+    ] {
+        assert!(error.contains(name), "{name}: {error}");
+    }
+
+    let tasks = engine.store().list_tasks(Some(&chat.session_id)).unwrap();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    let task = &tasks[0];
+    assert_eq!(
+        (task.status.as_str(), task.agent.as_str()),
+        ("completed", "scripted")
+    );
+    assert_eq!(engine.store().task_execution(&task.id).unwrap().0, "acp");
+    let output = task.output.as_deref().unwrap();
+    assert!(output.starts_with("You said: write the notes"), "{output}");
+    assert!(
+        output.ends_with(
+            "Changes waiting for review (made in the agent's worktree, not applied): notes.txt"
+        ),
+        "{output}"
+    );
+    // Its edit waits for review in its own chat, under the parent; the project is untouched.
+    let sub_chat = engine
+        .store()
+        .get_chat(task.chat_id.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(sub_chat.kind, "subagent");
+    assert_eq!(sub_chat.parent_chat_id.as_deref(), Some(chat.id.as_str()));
+    let changes = engine
+        .store()
+        .list_pending_changes(Some(&sub_chat.id))
+        .unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].source_agent, "scripted");
+    assert!(!project.path().join("notes.txt").exists());
     engine.shutdown();
 }
 

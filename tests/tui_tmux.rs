@@ -419,6 +419,84 @@ fn a_terminal_pane_runs_programs_and_comes_back_after_a_restart() {
     wait("the restored shell", "restored-5");
 }
 
+/// A chat bound to an external (ACP) agent, as a person drives it: `/agent`, a message whose
+/// reply streams with a tool line, a permission question answered with its chord, the
+/// agent's edit waiting in the changes pane, and a turn cancelled with Esc.
+#[test]
+fn an_acp_agent_chat_streams_asks_leaves_a_change_and_cancels() {
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("README.md"), "# Demo\n").unwrap();
+    support::harness::commit_all(project.path());
+    std::fs::create_dir(project.path().join(".boocode")).unwrap();
+    std::fs::write(
+        project.path().join(".boocode/config.toml"),
+        format!(
+            "approval = \"review\"\n[agents.scripted]\nprotocol = \"acp\"\ncommand = \"{}\"\n",
+            support::harness::scripted_acp_agent().display()
+        ),
+    )
+    .unwrap();
+    // The agent comes from the project's config: the person approves it first.
+    let approved = Command::new(env!("CARGO_BIN_EXE_boocode"))
+        .args(["agents", "approve", "scripted"])
+        .env("HOME", home.path())
+        .env("BOOCODE_HOME", home.path())
+        .current_dir(project.path())
+        .output()
+        .unwrap();
+    assert!(approved.status.success(), "{approved:?}");
+    let server = MockServer::start_blocking(Vec::<Reply>::new());
+    let tmux = Tmux::start(project.path(), home.path(), &server.base_url());
+    tmux.wait_for("the workspace", Duration::from_secs(20), |s| {
+        s.contains("C-b ? help")
+    });
+
+    tmux.type_text("/agent scripted");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the bound chat", Duration::from_secs(10), |s| {
+        s.contains("chat · scripted · idle")
+    });
+    tmux.type_text("[[permission]] [[edit:notes.txt]] hello there");
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the question", Duration::from_secs(20), |s| {
+        s.contains("Ctrl-Y once · Ctrl-A always · Ctrl-N reject")
+    });
+    assert!(screen.contains("Run rm -rf build"), "{screen}");
+    tmux.send(&["C-y"]);
+    let screen = tmux.wait_for("the reply", Duration::from_secs(20), |s| {
+        s.contains("You said: hello there")
+    });
+    assert!(screen.contains("permission: allow-once"), "{screen}");
+    assert!(screen.contains("✓ edit notes.txt"), "{screen}");
+
+    tmux.send(&["C-b", "d"]);
+    let screen = tmux.wait_for("the change", Duration::from_secs(10), |s| {
+        s.contains("Changes · 1 pending")
+    });
+    let changes_pane: String = screen
+        .lines()
+        .filter_map(|l| l.split_once('│').map(|(_, right)| right))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(changes_pane.contains("notes.txt"), "{screen}");
+    assert!(changes_pane.contains("scripted"), "{screen}");
+    assert!(!project.path().join("notes.txt").exists(), "{screen}");
+    tmux.send(&["C-b", "x"]);
+
+    tmux.type_text("[[slow:20000]] wait for me");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the slow turn", Duration::from_secs(20), |s| {
+        s.contains("working…")
+    });
+    let started = Instant::now();
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the cancel", Duration::from_secs(10), |s| {
+        s.contains("turn cancelled")
+    });
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
 fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
         .arg("-C")

@@ -7,11 +7,13 @@ mod support;
 use std::time::{Duration, Instant};
 
 use boocode::core::agent::tools::ApprovalMode;
+use boocode::core::agents::{approval, registry};
 use boocode::core::events::Event;
+use boocode::core::trust::ProjectTrust;
 use boocode::core::workflow::{RunOptions, RunOutcome, WorkerCommand};
 use serde_json::{json, Value};
 
-use support::harness::{write, Harness};
+use support::harness::{commit_all, write, Harness};
 use support::mock_server::{CallSpec, Match, Reply, Step, UsageSpec};
 
 fn fake_worker() -> WorkerCommand {
@@ -465,16 +467,6 @@ async fn script_failures_and_lookups_are_reported() {
     assert!(err.contains("no workflow named 'missing'"), "{err}");
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-}
-
 #[tokio::test]
 async fn an_isolated_agent_works_in_a_worktree_and_its_changes_come_back_for_review() {
     let h = Harness::new(
@@ -500,20 +492,7 @@ async fn an_isolated_agent_works_in_a_worktree_and_its_changes_come_back_for_rev
     let error = values(&outcome)[0]["error"].as_str().unwrap().to_string();
     assert!(error.contains("git repository"), "{error}");
     let root = h.root();
-    git(&root, &["init", "-q"]);
-    git(&root, &["add", "."]);
-    git(
-        &root,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "init",
-        ],
-    );
+    commit_all(&root);
     let outcome = run(&h, "isolated", RunOptions::default()).await;
     assert_eq!(values(&outcome), vec![json!({"value": "wrote it"})]);
     // The project is untouched; the change waits for review.
@@ -652,4 +631,90 @@ async fn workflow_agents_get_the_project_instructions() {
     let system = request["messages"][0]["content"].as_str().unwrap();
     assert_eq!(request["messages"][0]["role"], "system");
     assert!(system.contains("Project rule: cite files."), "{system}");
+}
+
+#[tokio::test]
+async fn an_agent_call_runs_on_the_named_external_agent_in_a_worktree_and_is_cached() {
+    let agent = support::harness::scripted_acp_agent();
+    let h = Harness::with_config(
+        vec![],
+        ApprovalMode::Review,
+        &format!(
+            "{}[agents.scripted]\nprotocol = 'acp'\ncommand = '{1}'\n\
+             [agents.other]\nprotocol = 'acp'\ncommand = '{1}'\n",
+            support::harness::FAST_RETRIES,
+            agent.display()
+        ),
+    )
+    .await;
+    h.engine.set_workflow_worker(fake_worker());
+    let root = h.root();
+    commit_all(&root);
+    // The agents come from the project's config: the person approves them first.
+    for name in ["scripted", "other"] {
+        let spec = registry::find(&h.engine.rt.config.agents, name).unwrap();
+        approval::decide(&ProjectTrust::new(h.store().clone()), &root, &spec, true).unwrap();
+    }
+    let answered = |who: &str| {
+        json!([
+            {"agent": {"prompt": "[[edit:notes.txt]] hello", "agent": who}},
+            {"agent": {"prompt": "[[json:{\"n\": 3}]] count", "agent": who, "schema": schema()}},
+        ])
+    };
+    let mut calls = answered("scripted");
+    calls.as_array_mut().unwrap().extend([
+        json!({"agent": {"prompt": "[[json:{\"n\": \"three\"}]] count", "agent": "scripted", "schema": schema()}}),
+        json!({"agent": {"prompt": "hi", "agent": "nobody"}}),
+        json!({"agent": {"prompt": "hi", "agent": "scripted", "agentType": "Explore"}}),
+    ]);
+    workflow(&h, "external", calls);
+    let first = run(&h, "external", RunOptions::default()).await;
+    let results = values(&first);
+    assert_eq!(results[0], json!({"value": "You said: hello"}));
+    assert_eq!(results[1], json!({"value": {"n": 3}}));
+    let error = |i: usize| results[i]["error"].as_str().unwrap_or("").to_string();
+    assert!(
+        error(2).contains("no valid structured output after 5 attempts"),
+        "{results:?}"
+    );
+    assert!(error(3).contains("unknown agent 'nobody'"), "{}", error(3));
+    assert!(
+        error(4).contains("agent and agentType exclude each other"),
+        "{}",
+        error(4)
+    );
+
+    // The edit waits for review, made in a worktree; the project is untouched.
+    assert!(!root.join("notes.txt").exists());
+    let changes = h.store().list_pending_changes(None).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].source_agent, "scripted");
+    assert!(changes[0].worktree_id.is_some());
+    // The invalid answer was sent back with what was wrong.
+    let details = h.engine.workflow_run_details(&first.run_id).unwrap();
+    let retried = details.agents[2].chat_id.as_deref().unwrap();
+    let asked: Vec<String> = h
+        .store()
+        .load_messages(retried)
+        .unwrap()
+        .iter()
+        .filter(|m| m.role == "user")
+        .flat_map(|m| m.parts.iter().map(|p| p.content.clone()))
+        .collect();
+    assert_eq!(asked.len(), 5, "{asked:?}");
+    assert!(
+        asked[0].contains("Reply with only a JSON value"),
+        "{asked:?}"
+    );
+    assert!(asked[1].contains("does not match the schema"), "{asked:?}");
+
+    // A re-run serves the completed calls from the store; another agent is another call.
+    workflow(&h, "external", answered("scripted"));
+    let again = run(&h, "external", RunOptions::default()).await;
+    assert_eq!((again.agents, again.cached), (2, 2));
+    assert_eq!(values(&again), results[..2]);
+    workflow(&h, "external", answered("other"));
+    let other = run(&h, "external", RunOptions::default()).await;
+    assert_eq!((other.agents, other.cached), (2, 0));
+    assert_eq!(values(&other)[1], json!({"value": {"n": 3}}));
 }

@@ -446,7 +446,7 @@ fn budget_values() {
 #[test]
 fn phases_tag_agent_specs() {
     let src = format!(
-        "{META}await agent('a');\nphase('Review');\nawait agent('b');\nawait agent('c', {{ phase: 'Other', label: 'L', model: 'm', effort: 'high', agentType: 'x', isolation: 'worktree', timeout_ms: 5, retries: 2, schema: {{ type: 'object' }} }});\nconsole.log('n', 1, {{ a: 1 }});\n"
+        "{META}await agent('a');\nphase('Review');\nawait agent('b');\nawait agent('c', {{ phase: 'Other', label: 'L', model: 'm', effort: 'high', agentType: 'x', isolation: 'worktree', agent: 'codex', timeout_ms: 5, retries: 2, schema: {{ type: 'object' }} }});\nconsole.log('n', 1, {{ a: 1 }});\n"
     );
     let msgs = run(&src, Value::Null);
     assert_eq!(
@@ -475,6 +475,7 @@ fn phases_tag_agent_specs() {
                     effort: Some("high".into()),
                     agent_type: Some("x".into()),
                     isolation: Some("worktree".into()),
+                    agent: Some("codex".into()),
                     timeout_ms: Some(5),
                     retries: Some(2),
                 }

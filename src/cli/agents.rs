@@ -1,24 +1,22 @@
 //! `boocode agents`: the external agents and whether each can run here; `boocode agent run`:
 //! one task on an external agent, headless.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use boocode::core::agent::TurnStatus;
+use boocode::core::agents;
 use boocode::core::agents::acp::SessionOptions;
 use boocode::core::agents::approval;
+use boocode::core::agents::job::{self, AgentJob, JobOutcome};
 use boocode::core::agents::registry::{self, AgentSpec};
-use boocode::core::agents::{self, ExternalTurnRequest};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::Event;
 use boocode::core::store::Store;
 use boocode::core::trust::{ProjectTrust, TrustStatus};
-use boocode::core::worktree::checkout::{self, Isolation, IN_PLACE_WARNING};
-use boocode::core::worktree::WorktreeSource;
+use boocode::core::worktree::checkout::{Isolation, IN_PLACE_WARNING};
 
 use super::exec::Progress;
 use super::output::{errln, outln};
@@ -259,25 +257,6 @@ async fn run_on_engine(
     } else {
         Isolation::Worktree
     };
-    let source = WorktreeSource {
-        agent: agent.to_string(),
-        chat_id: chat.id.clone(),
-        task_id: Some(task_row.id.clone()),
-    };
-    let place = match checkout::open(&rt, source, isolation).await {
-        Ok(place) => place,
-        Err(e) => {
-            errln!("boocode: {e:#} (--no-worktree runs the agent in the project itself)");
-            let _ = rt
-                .store
-                .finish_task(&task_row.id, "failed", None, Some(&format!("{e:#}")));
-            return EXIT_FAILURE;
-        }
-    };
-    let cwd: Option<PathBuf> = match isolation {
-        Isolation::Worktree => Some(place.dir().to_path_buf()),
-        Isolation::InPlace => None,
-    };
     let json = args.json;
     let store = rt.store.clone();
     let main_chat = chat.id.clone();
@@ -302,47 +281,43 @@ async fn run_on_engine(
             }
         }
     });
-    let cancel_rt = rt.clone();
-    let cancel_chat = chat.id.clone();
+    let cancel = CancellationToken::new();
+    let interrupt_cancel = cancel.clone();
     let interrupt = tokio::spawn(async move {
         tokio::select! {
             _ = super::stop_requested() => {}
             _ = stdout_closed.cancelled() => {}
         }
-        cancel_rt.cancel_turn(&cancel_chat);
+        interrupt_cancel.cancel();
     });
-
-    let outcome = agents::run_external_turn(
-        &rt,
-        ExternalTurnRequest {
-            chat_id: chat.id.clone(),
-            text: task.to_string(),
-            approval,
-            cwd,
-            options: SessionOptions {
-                model,
-                mode: args.mode.clone(),
-                resume_session: None,
-            },
+    let job = AgentJob {
+        chat_id: chat.id.clone(),
+        agent: agent.to_string(),
+        task_id: Some(task_row.id.clone()),
+        text: task.to_string(),
+        approval,
+        isolation,
+        options: SessionOptions {
+            model,
+            mode: args.mode.clone(),
+            resume_session: None,
         },
-    )
-    .await;
+    };
+    let done = job::run(&rt, job, &cancel, |_| None).await;
     interrupt.abort();
-    // The task's chat ends with it: its agent ends, a Paseo agent is archived.
-    rt.agents.disconnect(&chat.id);
-    if let Err(e) = agents::paseo::archive_chat(&rt, &chat.id).await {
-        errln!("boocode: {e:#}");
-    }
-    if let Err(e) = checkout::capture(&rt, &place).await {
-        errln!("boocode: reading the worktree's changes: {e:#}");
-    }
-    if let Err(e) = checkout::release(&rt, &place).await {
-        errln!("boocode: releasing the worktree: {e:#}");
-    }
-    let changes = rt
-        .store
-        .list_pending_changes(Some(&chat.id))
-        .unwrap_or_default();
+    let JobOutcome {
+        turn: outcome,
+        changes,
+    } = match done {
+        Ok(done) => done,
+        Err(e) => {
+            errln!("boocode: {e:#} (--no-worktree runs the agent in the project itself)");
+            let _ = rt
+                .store
+                .finish_task(&task_row.id, "failed", None, Some(&format!("{e:#}")));
+            return EXIT_FAILURE;
+        }
+    };
     let status = agents::task::finish(&rt, &task_row, &outcome);
     let code = if outcome.status == TurnStatus::Completed {
         EXIT_OK

@@ -205,7 +205,8 @@ pub struct TerminalFile {
 
 /// Lines of history a terminal pane keeps unless `[terminal] scrollback_lines` says otherwise.
 pub const DEFAULT_SCROLLBACK_LINES: usize = 10_000;
-/// More history than this is refused: each 120-column line costs several kilobytes.
+/// More history than this is refused: a stored line costs its text plus about 40 bytes, so a
+/// million full 120-column lines already take some 160 MB per pane.
 pub const MAX_SCROLLBACK_LINES: usize = 1_000_000;
 
 /// Values given on the command line (the last layer).

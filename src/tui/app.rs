@@ -1,15 +1,8 @@
-//! The workspace state and its event loop.
+//! The workspace state.
 //!
 //! [`App`] holds the pane tree ([`Layout`]), the live panes, the keymap state, the overlays
-//! (help, palette, session picker) and the status line. [`run_loop`] selects over terminal
-//! input, the engine's events and a frame timer, and draws only when something changed:
-//!
-//! - a change marks the screen dirty; a dirty screen is drawn at once when the last frame is at
-//!   least one frame interval old (so a key echoes within one frame), else at the end of that
-//!   interval — bursts of stream deltas coalesce to at most 60 frames a second (30 when
-//!   `SSH_CONNECTION` is set);
-//! - with nothing dirty and nothing animating there is no timer at all: an idle workspace
-//!   sleeps in `select!` and uses no CPU.
+//! (help, palette, session picker) and the status line. The loop that drives it is
+//! [`crate::tui::event_loop`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,14 +12,12 @@ use anyhow::Result;
 use crossterm::event::{
     Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind,
 };
-use futures::StreamExt;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use ratatui::{Frame, Terminal};
+use ratatui::Frame;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Notify;
 use unicode_width::UnicodeWidthStr;
 
@@ -34,9 +25,6 @@ use crate::core::engine::Engine;
 use crate::core::events::{Command, Event};
 use crate::core::pty::screen::CursorShape;
 use crate::core::workflow::RunOptions;
-use crate::tui::clipboard;
-use crate::tui::cursor_style::CursorStyle;
-use crate::tui::frames::{frame_interval, EventGate, FrameScheduler, MAX_EVENT_BATCH};
 use crate::tui::help;
 use crate::tui::keymap::{Action, Dispatch, Key, Keymap};
 use crate::tui::layout::{Direction, Layout, PaneId, Placement, SplitDir};
@@ -53,8 +41,6 @@ pub const MIN_WIDTH: u16 = 20;
 pub const MIN_HEIGHT: u16 = 5;
 /// How long a notice stays in the status line.
 const NOTICE_FOR: Duration = Duration::from_secs(6);
-/// Frame interval while something animates (spinners, running timers).
-const ANIMATION_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What is saved per project: the session shown and its pane layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -419,7 +405,7 @@ impl App {
                 };
                 match outcome {
                     // The status line still changes when this key ended prefix mode.
-                    KeyOutcome::Ignored => return was_pending,
+                    KeyOutcome::Ignored | KeyOutcome::Forwarded => return was_pending,
                     KeyOutcome::Consumed => {}
                     KeyOutcome::Actions(actions) => self.apply(actions),
                 }
@@ -459,7 +445,7 @@ impl App {
     /// Does what a pane asked; true when the screen must be redrawn.
     fn apply_outcome(&mut self, outcome: KeyOutcome) -> bool {
         match outcome {
-            KeyOutcome::Ignored => false,
+            KeyOutcome::Ignored | KeyOutcome::Forwarded => false,
             KeyOutcome::Consumed => true,
             KeyOutcome::Actions(a) => {
                 self.apply(a);
@@ -1236,108 +1222,6 @@ pub(crate) fn clip(line: Line<'_>, width: usize) -> Line<'static> {
 // -------------------------------------------------------------------------------------------
 
 /// Runs the workspace until the user quits, the input ends, or `stop` fires (signals).
-pub async fn run_loop<B: ratatui::backend::Backend>(
-    app: &mut App,
-    terminal: &mut Terminal<B>,
-    mut events: UnboundedReceiver<Event>,
-    stop: impl std::future::Future<Output = ()>,
-    ssh: bool,
-) -> Result<()> {
-    let mut input = crossterm::event::EventStream::new();
-    let mut frames = FrameScheduler::new(frame_interval(ssh));
-    tokio::pin!(stop);
-    if let Ok(size) = terminal.size() {
-        app.size = Rect::new(0, 0, size.width, size.height);
-    }
-    frames.request(Instant::now());
-    let mut engine_open = true;
-    let mut gate = EventGate::new(frame_interval(ssh));
-    let mut cursor_style = CursorStyle::default();
-    loop {
-        let now = Instant::now();
-        if frames.is_due(now) {
-            app.poll_panes();
-            if app.is_animating() {
-                app.tick = app.tick.wrapping_add(1);
-            }
-            terminal.draw(|f| app.render(f))?;
-            frames.drawn(Instant::now());
-            clipboard::copy(app.take_clipboard());
-            cursor_style.apply(app.cursor_shape(), &mut std::io::stdout());
-        }
-        if app.quit {
-            break;
-        }
-        if frames.deadline().is_none() && app.is_animating() {
-            frames.request_after(Instant::now(), ANIMATION_INTERVAL);
-        }
-        let listening = gate.is_open(Instant::now());
-        let wake = [frames.deadline(), app.notice_deadline(), gate.deadline()]
-            .into_iter()
-            .flatten()
-            .min();
-        let sleep = async {
-            match wake {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
-                None => std::future::pending().await,
-            }
-        };
-        // While a frame is owed the panes are read when it is drawn; listening again only
-        // after it keeps a flooding terminal to one wake-up per frame.
-        let pane_wake = app.wake.clone();
-        tokio::select! {
-            _ = pane_wake.notified(), if frames.deadline().is_none() => {
-                if app.poll_panes() {
-                    frames.request(Instant::now());
-                }
-            }
-            ev = input.next() => match ev {
-                Some(Ok(ev)) => {
-                    if app.handle_terminal_event(ev) {
-                        frames.request(Instant::now());
-                    }
-                }
-                Some(Err(e)) => {
-                    tracing::warn!("terminal input: {e}");
-                    break;
-                }
-                None => break,
-            },
-            ev = events.recv(), if engine_open && listening => match ev {
-                Some(ev) => {
-                    let mut dirty = app.on_engine_event(&ev);
-                    // Fold whatever else is queued before drawing; a backlog beyond one batch
-                    // is folded on the next turn of the loop, after input and drawing.
-                    let mut drained = false;
-                    for _ in 0..MAX_EVENT_BATCH {
-                        match events.try_recv() {
-                            Ok(ev) => dirty |= app.on_engine_event(&ev),
-                            Err(_) => {
-                                drained = true;
-                                break;
-                            }
-                        }
-                    }
-                    if dirty {
-                        frames.request(Instant::now());
-                    }
-                    gate.folded(Instant::now(), drained);
-                }
-                None => engine_open = false,
-            },
-            _ = sleep => {
-                if app.expire_notice(Instant::now()) {
-                    frames.request(Instant::now());
-                }
-            }
-            _ = &mut stop => break,
-        }
-    }
-    app.sync_all_specs();
-    app.save_layout();
-    Ok(())
-}
-
 #[path = "app_agents.rs"]
 mod agents;
 
@@ -1351,6 +1235,7 @@ mod tests {
     use crate::tui::test_support::{buffer_text, normalise, TestEngine};
     use crossterm::event::KeyModifiers;
     use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
 
     pub(super) fn app_for(t: &TestEngine, theme: Theme) -> App {
         let (session, layout) = initial_workspace(&t.engine, None, false).unwrap();

@@ -1,6 +1,6 @@
 //! When the workspace draws and when it listens to the engine: at most one frame per
 //! interval (60 fps, 30 over SSH) however fast things change, a key echoed at once after a
-//! quiet spell, and no timer at all when idle.
+//! quiet spell, keys served before a frame that is due, and no timer at all when idle.
 
 use std::time::{Duration, Instant};
 
@@ -100,6 +100,78 @@ impl EventGate {
     }
 }
 
+/// Input events served at most while a frame is due, so a stream of mouse motion cannot hold
+/// the screen still.
+pub const MAX_INPUT_AHEAD_OF_FRAME: usize = 32;
+
+/// What the event loop does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Handle the terminal input that is waiting, before a frame that is due: the key's bytes
+    /// then reach the program (and its echo the screen) a frame sooner.
+    Input,
+    /// Read the panes and draw.
+    Draw,
+    /// Sleep until something arrives, or until `until` (`None`: no timer at all). Pane
+    /// wake-ups are listened to only while no frame is owed, since a frame reads every pane
+    /// anyway: a flooding terminal costs one wake-up per frame. Engine events are listened
+    /// to while the [`EventGate`] is open. Input always is.
+    Wait {
+        until: Option<Instant>,
+        panes: bool,
+        engine: bool,
+    },
+}
+
+/// The loop's schedule: the frame scheduler, the engine-event gate and the rule that waiting
+/// input goes first.
+#[derive(Debug)]
+pub struct LoopPlan {
+    pub frames: FrameScheduler,
+    pub gate: EventGate,
+    /// Input events served in a row while a frame was due.
+    input_ahead: usize,
+}
+
+impl LoopPlan {
+    pub fn new(interval: Duration) -> LoopPlan {
+        LoopPlan {
+            frames: FrameScheduler::new(interval),
+            gate: EventGate::new(interval),
+            input_ahead: 0,
+        }
+    }
+
+    /// What to do at `now`, given whether terminal input is waiting.
+    pub fn next(&mut self, now: Instant, input_waiting: bool) -> Next {
+        let due = self.frames.is_due(now);
+        if input_waiting && !(due && self.input_ahead >= MAX_INPUT_AHEAD_OF_FRAME) {
+            if due {
+                self.input_ahead += 1;
+            }
+            return Next::Input;
+        }
+        if due {
+            return Next::Draw;
+        }
+        let engine = self.gate.is_open(now);
+        Next::Wait {
+            until: [self.frames.deadline(), self.gate.deadline()]
+                .into_iter()
+                .flatten()
+                .min(),
+            panes: self.frames.deadline().is_none(),
+            engine,
+        }
+    }
+
+    /// A frame was drawn at `now`.
+    pub fn drawn(&mut self, now: Instant) {
+        self.frames.drawn(now);
+        self.input_ahead = 0;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +191,134 @@ mod tests {
         // A backlog beyond one batch is folded on the next turn of the loop.
         gate.folded(t0, false);
         assert!(gate.is_open(t0));
+    }
+
+    const IDLE: Next = Next::Wait {
+        until: None,
+        panes: true,
+        engine: true,
+    };
+
+    #[test]
+    fn a_key_after_a_quiet_spell_is_echoed_without_waiting() {
+        let interval = frame_interval(false);
+        let mut plan = LoopPlan::new(interval);
+        let t0 = Instant::now();
+        plan.frames.request(t0);
+        assert_eq!(plan.next(t0, false), Next::Draw);
+        plan.drawn(t0);
+        assert_eq!(plan.next(t0 + Duration::from_millis(1), false), IDLE);
+
+        // A key a second later goes to the program; sending it changes nothing on screen, so
+        // it asks for no frame and the loop sleeps until the program answers.
+        let key_at = t0 + Duration::from_secs(1);
+        assert_eq!(plan.next(key_at, true), Next::Input);
+        assert_eq!(plan.next(key_at, false), IDLE);
+        // The echo, a millisecond later, is drawn at once.
+        let echo_at = key_at + Duration::from_millis(1);
+        plan.frames.request(echo_at);
+        assert_eq!(plan.next(echo_at, false), Next::Draw);
+        plan.drawn(echo_at);
+
+        // Had the key drawn a frame of its own, the echo would have waited out the interval
+        // that frame started: the extra frame this schedule avoids.
+        let key_at = echo_at + Duration::from_secs(1);
+        plan.frames.request(key_at);
+        assert_eq!(plan.next(key_at, false), Next::Draw);
+        plan.drawn(key_at);
+        let echo_at = key_at + Duration::from_millis(1);
+        plan.frames.request(echo_at);
+        assert_eq!(
+            plan.next(echo_at, false),
+            Next::Wait {
+                until: Some(key_at + interval),
+                panes: false,
+                engine: true,
+            }
+        );
+    }
+
+    #[test]
+    fn a_flood_of_wake_ups_draws_at_most_one_frame_per_interval() {
+        let interval = frame_interval(false);
+        let mut plan = LoopPlan::new(interval);
+        let t0 = Instant::now();
+        let (mut frames, mut wake_ups) = (0, 0);
+        // A program writes flat out: its pane's wake-up is pending whenever the loop listens.
+        for step in 0..10_000u64 {
+            let now = t0 + Duration::from_micros(step * 100);
+            match plan.next(now, false) {
+                Next::Draw => {
+                    plan.drawn(now);
+                    frames += 1;
+                }
+                Next::Wait { panes: true, .. } => {
+                    wake_ups += 1;
+                    plan.frames.request(now);
+                }
+                Next::Wait {
+                    panes: false,
+                    until,
+                    ..
+                } => {
+                    assert!(until.is_some_and(|t| t > now), "a frame is owed")
+                }
+                Next::Input => unreachable!("no input"),
+            }
+        }
+        // One second: 60 intervals, the first frame drawn at once.
+        assert!((59..=61).contains(&frames), "{frames} frames in 1 s");
+        assert!(
+            wake_ups <= frames + 1,
+            "{wake_ups} wake-ups for {frames} frames"
+        );
+    }
+
+    #[test]
+    fn waiting_input_is_served_before_a_due_frame() {
+        let interval = frame_interval(false);
+        let mut plan = LoopPlan::new(interval);
+        let t0 = Instant::now();
+        plan.drawn(t0);
+        // A neighbour floods: a frame is owed at the end of the interval.
+        plan.frames.request(t0 + Duration::from_millis(2));
+        let due = t0 + interval;
+        // A key typed just as that frame falls due is handled first, so what it does is in
+        // that frame rather than the next.
+        assert_eq!(plan.next(due, true), Next::Input);
+        assert_eq!(plan.next(due, false), Next::Draw);
+        plan.drawn(due);
+
+        // Input never holds a due frame back for long.
+        let due = due + interval;
+        plan.frames.request(due);
+        for _ in 0..MAX_INPUT_AHEAD_OF_FRAME {
+            assert_eq!(plan.next(due, true), Next::Input);
+        }
+        assert_eq!(plan.next(due, true), Next::Draw);
+        plan.drawn(due);
+        assert_eq!(
+            plan.next(due, true),
+            Next::Input,
+            "input goes on after the frame"
+        );
+    }
+
+    #[test]
+    fn engine_events_are_not_listened_to_while_the_gate_is_closed() {
+        let interval = frame_interval(false);
+        let mut plan = LoopPlan::new(interval);
+        let t0 = Instant::now();
+        plan.gate.folded(t0, true);
+        assert_eq!(
+            plan.next(t0, false),
+            Next::Wait {
+                until: Some(t0 + interval),
+                panes: true,
+                engine: false,
+            }
+        );
+        assert_eq!(plan.next(t0 + interval, false), IDLE);
     }
 
     #[test]

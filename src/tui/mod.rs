@@ -10,6 +10,7 @@ pub mod app;
 pub mod clipboard;
 pub mod cursor_style;
 pub mod diff;
+pub mod event_loop;
 pub mod frames;
 pub mod fuzzy;
 mod help;
@@ -114,7 +115,9 @@ async fn workspace(options: WorkspaceOptions) -> Result<()> {
     let mut terminal = Terminal::new(CrosstermBackend::new(guard.frame_output()))?;
     terminal.clear()?;
     let ssh = std::env::var_os("SSH_CONNECTION").is_some();
-    let result = app::run_loop(&mut app, &mut terminal, events, stop_signal(), ssh).await;
+    let input = crossterm::event::EventStream::new();
+    let result =
+        event_loop::run_loop(&mut app, &mut terminal, input, events, stop_signal(), ssh).await;
     // Work still going (the user said yes to quitting, or a signal came) ends as cancelled
     // rather than being left for the next start's crash recovery.
     let work = engine.running_work();

@@ -98,6 +98,10 @@ pub enum KeyOutcome {
     Ignored,
     /// Handled; redraw.
     Consumed,
+    /// Passed on to a program (a terminal pane's child): nothing to redraw until it answers,
+    /// and its output wakes the workspace then. A frame drawn for the key itself would only
+    /// make the echo wait for the end of the interval that frame started.
+    Forwarded,
     /// Handled, and the workspace should do these.
     Actions(Vec<AppAction>),
 }

@@ -10,21 +10,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 /// Makes `dir` a git repository with one commit: a bound chat's agent works in a worktree.
 pub fn git_project(dir: &Path) {
     std::fs::write(dir.join("README"), "project\n").unwrap();
-    for args in [
-        &["init", "-q"][..],
-        &["add", "-A"],
-        &["commit", "-q", "-m", "init"],
-    ] {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(["-c", "commit.gpgsign=false"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    }
+    super::harness::commit_all(dir);
 }
 
 /// Events up to and including the first for which `end` is true (each event is shown to

@@ -139,3 +139,38 @@ pub fn write(root: &Path, rel: &str, content: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, content).unwrap();
 }
+
+/// The scripted ACP agent (`examples/acp_agent.rs`), built next to the test binaries.
+pub fn scripted_acp_agent() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let agent = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples/acp_agent");
+    assert!(
+        agent.exists(),
+        "{} is missing: `cargo test` builds it; alone, run `cargo build --example acp_agent`",
+        agent.display()
+    );
+    agent
+}
+
+/// Makes `dir` a git repository whose one commit holds everything in it.
+pub fn commit_all(dir: &Path) {
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", "init"],
+    ] {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+}

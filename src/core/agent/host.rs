@@ -7,6 +7,7 @@ use futures::FutureExt;
 
 use super::profiles;
 use super::tools::{AgentHost, FileChange, SubagentRequest, TaskInfo};
+use crate::core::agents::job::find_acp;
 use crate::core::background;
 use crate::core::events::Event;
 use crate::core::hooks::points::{self, Notification};
@@ -70,24 +71,29 @@ impl AgentHost for ChatHost {
 
     fn spawn_subagent(&self, request: SubagentRequest) -> BoxFuture<'_, anyhow::Result<TaskInfo>> {
         async move {
-            let agent = match &request.agent {
-                Some(a) => profiles::canonical_agent(a)?,
-                None => profiles::GENERAL_PURPOSE,
+            let runner = subagent_runner(&self.rt, request.agent.as_deref())?;
+            let model = match (&runner, request.model.as_deref()) {
+                // An external agent's model is one it offers, by its own name.
+                (SubagentRunner::External(_), model) => model.unwrap_or_default().to_string(),
+                (SubagentRunner::Native(_), Some(m)) => self.rt.config.resolve_model(m),
+                (SubagentRunner::Native(_), None) => self.chat.model.clone(),
             };
-            let model = request
-                .model
-                .as_deref()
-                .map(|m| self.rt.config.resolve_model(m))
-                .unwrap_or_else(|| self.chat.model.clone());
+            let (agent, execution_path) = match &runner {
+                SubagentRunner::Native(profile) => (profile.to_string(), None),
+                SubagentRunner::External(name) => (name.clone(), Some("acp")),
+            };
             let label = background::task_label(request.label.as_deref(), &request.input);
-            let task = self.rt.store.create_task(&NewTask {
-                session_id: &self.chat.session_id,
-                parent_chat_id: Some(&self.chat.id),
-                label: Some(&label),
-                input: &request.input,
-                model: &model,
-                agent,
-            })?;
+            let task = self.rt.store.create_task_on(
+                &NewTask {
+                    session_id: &self.chat.session_id,
+                    parent_chat_id: Some(&self.chat.id),
+                    label: Some(&label),
+                    input: &request.input,
+                    model: &model,
+                    agent: &agent,
+                },
+                execution_path,
+            )?;
             background::enqueue(&self.rt, &task);
             Ok(task_info(&task))
         }
@@ -96,6 +102,32 @@ impl AgentHost for ChatHost {
 
     fn subagent_status(&self, task_id: String) -> BoxFuture<'_, anyhow::Result<TaskInfo>> {
         async move { Ok(task_info(&self.rt.store.get_task(&task_id)?)) }.boxed()
+    }
+}
+
+/// What runs a sub-agent.
+enum SubagentRunner {
+    /// The native loop with this agent type.
+    Native(&'static str),
+    /// The external agent of this name, in its own worktree.
+    External(String),
+}
+
+/// `agent` as a native agent type (the default) or else an external agent's name.
+fn subagent_runner(rt: &Runtime, agent: Option<&str>) -> anyhow::Result<SubagentRunner> {
+    let Some(name) = agent else {
+        return Ok(SubagentRunner::Native(profiles::GENERAL_PURPOSE));
+    };
+    if let Ok(profile) = profiles::canonical_agent(name) {
+        return Ok(SubagentRunner::Native(profile));
+    }
+    match find_acp(rt, name) {
+        Ok(spec) => Ok(SubagentRunner::External(spec.name)),
+        Err(e) => Err(anyhow::anyhow!(
+            "{e:#}; native agent types: {}, {}",
+            profiles::GENERAL_PURPOSE,
+            profiles::EXPLORE
+        )),
     }
 }
 

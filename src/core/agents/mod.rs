@@ -5,6 +5,7 @@
 
 pub mod acp;
 pub mod approval;
+pub mod job;
 pub mod paseo;
 pub mod pty;
 pub mod registry;
@@ -105,8 +106,17 @@ pub struct ExternalTurnRequest {
 /// missing, a start that fails) ends this turn with a clear error in the chat; nothing else
 /// is touched. The turn is registered (cancellable) until its `TurnFinished`.
 pub async fn run_external_turn(rt: &Arc<Runtime>, request: ExternalTurnRequest) -> TurnOutcome {
+    run_turn_under(rt, request, None).await
+}
+
+/// [`run_external_turn`] as part of larger work: cancelling `parent` cancels the turn.
+async fn run_turn_under(
+    rt: &Arc<Runtime>,
+    request: ExternalTurnRequest,
+    parent: Option<&tokio_util::sync::CancellationToken>,
+) -> TurnOutcome {
     let chat_id = request.chat_id.clone();
-    let token = match rt.begin_turn(&chat_id, None) {
+    let token = match rt.begin_turn(&chat_id, parent) {
         Ok(t) => t,
         Err(e) => return failed_before_start(rt, &chat_id, 0, e),
     };

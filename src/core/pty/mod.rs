@@ -5,6 +5,7 @@
 pub mod alacritty;
 pub mod capture;
 mod cell_text;
+pub mod history;
 pub mod keys;
 pub mod mouse;
 pub mod paste;

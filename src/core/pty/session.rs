@@ -90,22 +90,27 @@ impl std::fmt::Display for ExitReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
             ExitReport::Code(code) => write!(f, "exited with code {code}"),
-            ExitReport::Signal(signal) => {
-                let name = match signal {
-                    libc::SIGHUP => " (SIGHUP)",
-                    libc::SIGINT => " (SIGINT)",
-                    libc::SIGQUIT => " (SIGQUIT)",
-                    libc::SIGABRT => " (SIGABRT)",
-                    libc::SIGKILL => " (SIGKILL)",
-                    libc::SIGSEGV => " (SIGSEGV)",
-                    libc::SIGPIPE => " (SIGPIPE)",
-                    libc::SIGTERM => " (SIGTERM)",
-                    _ => "",
-                };
-                write!(f, "killed by signal {signal}{name}")
-            }
+            ExitReport::Signal(signal) => match signal_name(signal) {
+                Some(name) => write!(f, "killed by signal {signal} ({name})"),
+                None => write!(f, "killed by signal {signal}"),
+            },
         }
     }
+}
+
+/// The usual name of the signals a program is commonly ended by.
+pub fn signal_name(signal: i32) -> Option<&'static str> {
+    Some(match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => return None,
+    })
 }
 
 /// State the reader thread and the UI share.

@@ -45,12 +45,18 @@ pub struct NewTask<'a> {
 
 impl Store {
     pub fn create_task(&self, new: &NewTask<'_>) -> Result<Task> {
+        self.create_task_on(new, None)
+    }
+
+    /// [`Self::create_task`] for a task that runs on `execution_path` (`acp`: an external
+    /// agent) instead of the native loop (`None`).
+    pub fn create_task_on(&self, new: &NewTask<'_>, execution_path: Option<&str>) -> Result<Task> {
         let id = new_id();
         self.with(|c| {
             c.prepare_cached(
                 "INSERT INTO tasks (id, session_id, parent_chat_id, label, input, model, agent,
-                     status, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
+                     status, created_at, execution_path)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9)",
             )?
             .execute(params![
                 id,
@@ -60,7 +66,8 @@ impl Store {
                 new.input,
                 new.model,
                 new.agent,
-                now()
+                now(),
+                execution_path
             ])
         })?;
         self.get_task(&id)

@@ -1,6 +1,6 @@
 //! One `agent()` call on the parent side: a full sub-agent in its own chat (kind `workflow`),
 //! run by the ordinary agent loop, with the call's model, effort, agent type, isolation,
-//! schema, timeout and retries.
+//! schema, timeout and retries; or, with `agent`, on that external agent (`external_call`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::external_call;
 use super::protocol::AgentSpec;
 use crate::core::agent::tools::structured_output::{self, StructuredOutput, StructuredState};
 use crate::core::agent::tools::ApprovalMode;
@@ -86,7 +87,7 @@ pub(crate) async fn run_agent(
     })
 }
 
-fn fail(message: String) -> AgentOutcome {
+pub(super) fn fail(message: String) -> AgentOutcome {
     AgentOutcome {
         value: Err(message),
         tokens: 0,
@@ -102,6 +103,16 @@ async fn attempt_once(
     token: &CancellationToken,
     on_chat: &(dyn Fn(&str) + Send + Sync),
 ) -> AgentOutcome {
+    let title: String = spec
+        .label
+        .clone()
+        .unwrap_or_else(|| spec.prompt.lines().next().unwrap_or("").to_string())
+        .chars()
+        .take(80)
+        .collect();
+    if let Some(name) = &spec.agent {
+        return external_call::attempt(rt, place, spec, name, &title, token, on_chat).await;
+    }
     let agent_type = spec
         .agent_type
         .as_deref()
@@ -139,13 +150,6 @@ async fn attempt_once(
         }
         Some(other) => return fail(format!("unknown isolation '{other}' (expected 'worktree')")),
     };
-    let title: String = spec
-        .label
-        .clone()
-        .unwrap_or_else(|| spec.prompt.lines().next().unwrap_or("").to_string())
-        .chars()
-        .take(80)
-        .collect();
     let chat = match rt.store.create_chat(&NewChat {
         session_id: &place.session_id,
         parent_chat_id: place.parent_chat_id.as_deref(),

@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::protocol::AgentSpec;
 
-/// The fields of a spec that define the result. Label, phase, timeout and retries do not.
+/// The fields of a spec that define the result (the external agent's name among them). Label,
+/// phase, timeout and retries do not.
 pub fn key_fields(spec: &AgentSpec) -> Value {
     let mut m = Map::new();
     m.insert("prompt".into(), Value::String(spec.prompt.clone()));
@@ -19,6 +20,10 @@ pub fn key_fields(spec: &AgentSpec) -> Value {
     m.insert("effort".into(), opt(&spec.effort));
     m.insert("agentType".into(), opt(&spec.agent_type));
     m.insert("isolation".into(), opt(&spec.isolation));
+    // Only when given: the calls of the native loop keep the hashes they always had.
+    if let Some(agent) = &spec.agent {
+        m.insert("agent".into(), Value::String(agent.clone()));
+    }
     Value::Object(m)
 }
 
@@ -123,9 +128,23 @@ mod tests {
             json!({"prompt": "p", "agentType": "Explore"}),
             json!({"prompt": "p", "isolation": "worktree"}),
             json!({"prompt": "p", "schema": {"type": "string"}}),
+            json!({"prompt": "p", "agent": "codex"}),
         ] {
             assert_ne!(spec_hash(&base), spec_hash(&spec(other.clone())), "{other}");
         }
+    }
+
+    #[test]
+    fn the_external_agent_is_part_of_the_key_and_absent_when_not_given() {
+        let codex = spec(json!({"prompt": "p", "agent": "codex"}));
+        let claude = spec(json!({"prompt": "p", "agent": "claude"}));
+        assert_ne!(spec_hash(&codex), spec_hash(&claude));
+        assert_eq!(spec_hash(&codex), spec_hash(&codex.clone()));
+        // A native call's hash is the one it had before agents could be named.
+        assert_eq!(
+            canonical_json(&key_fields(&spec(json!({"prompt": "p"})))),
+            r#"{"agentType":null,"effort":null,"isolation":null,"model":null,"prompt":"p","schema":null}"#
+        );
     }
 
     #[test]

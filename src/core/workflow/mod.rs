@@ -7,6 +7,7 @@ pub(crate) mod agent_call;
 pub mod args;
 pub mod cache;
 pub mod discovery;
+mod external_call;
 pub(crate) mod lexer;
 pub mod meta;
 pub mod protocol;

@@ -168,7 +168,7 @@
 
   const console = Object.freeze({ log, info: log, warn: log, error: log, debug: log });
 
-  const STRING_OPTS = ['label', 'phase', 'model', 'effort', 'agentType', 'isolation'];
+  const STRING_OPTS = ['label', 'phase', 'model', 'effort', 'agentType', 'isolation', 'agent'];
 
   function agent(prompt, opts) {
     if (typeof prompt !== 'string') {

@@ -45,7 +45,7 @@ impl Default for WorkerLimits {
 }
 
 /// What an `agent(prompt, opts)` call asks for. The fields that define the result (prompt,
-/// schema, model, effort, agent_type, isolation) form the cache key.
+/// schema, model, effort, agent_type, isolation, agent) form the cache key.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentSpec {
     pub prompt: String,
@@ -63,6 +63,10 @@ pub struct AgentSpec {
     pub agent_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<String>,
+    /// An external agent (`codex`, `claude`, one under `[agents.*]`) runs the call instead of
+    /// the native loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -41,11 +41,11 @@ impl Tool for SpawnSubagent {
                 },
                 "model": {
                     "type": "string",
-                    "description": "Model to use (default: the current model)."
+                    "description": "Model to use (default: the current model; for an external agent, one it offers, default its own)."
                 },
                 "agent": {
                     "type": "string",
-                    "description": "Named agent profile to run (default: the general agent)."
+                    "description": "Who does the task: a native agent type (general-purpose, the default; Explore, read-only) or an external coding agent by name (claude, codex, gemini, opencode, or one configured under [agents.*]). An external agent works in a git worktree of its own; its edits come back as changes waiting for review."
                 },
                 "label": {
                     "type": "string",

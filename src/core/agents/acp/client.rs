@@ -1,8 +1,15 @@
 //! boocode's side of the protocol: what an agent may ask of it. Permission requests go to the
 //! person (or, headless, to the approval mode); files are read and written only inside the
-//! agent's working directory, under the native tools' path guard.
+//! agent's working directory, under the native tools' path guard; commands run in terminal
+//! sessions of boocode's own (see `terminals.rs`).
+//!
+//! Running a command is a person's decision. Read-only refuses `terminal/create`. Otherwise a
+//! command runs without a second question when the agent already asked for it this turn
+//! (an allowed `session/request_permission` for an `execute` call, which the command uses up)
+//! or the person allowed such calls for the rest of the chat; else the person is asked here
+//! (headless, the approval mode answers: only `auto` allows).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +22,11 @@ use crate::core::agent::tools::ApprovalMode;
 use crate::core::events::{Event, PermissionAnswer};
 use crate::core::runtime::Runtime;
 
+use super::terminals::{exit_status, Terminals};
+
+/// The permission key of calls that run commands (an ACP `execute` tool call).
+const EXECUTE: &str = "Execute";
+
 pub struct AcpClient {
     pub rt: Arc<Runtime>,
     pub chat_id: String,
@@ -24,6 +36,9 @@ pub struct AcpClient {
     pub turn: RefCell<Option<CancellationToken>>,
     /// Kinds of tool call the person allowed for the rest of the chat.
     always_allowed: RefCell<HashSet<String>>,
+    /// `execute` calls allowed this turn whose command has not run yet.
+    commands_allowed: Cell<usize>,
+    pub terminals: Terminals,
 }
 
 impl AcpClient {
@@ -31,10 +46,44 @@ impl AcpClient {
         AcpClient {
             rt,
             chat_id,
-            cwd,
             approval,
             turn: RefCell::new(None),
             always_allowed: RefCell::new(HashSet::new()),
+            commands_allowed: Cell::new(0),
+            terminals: Terminals::new(cwd.clone()),
+            cwd,
+        }
+    }
+
+    /// A turn starts (`Some`) or ends: permissions given for one turn's calls do not carry over.
+    pub fn set_turn(&self, token: Option<CancellationToken>) {
+        *self.turn.borrow_mut() = token;
+        self.commands_allowed.set(0);
+    }
+
+    /// Whether the command `line` may run; see the module docs.
+    async fn may_run(&self, line: &str) -> acp::Result<()> {
+        if self.approval == ApprovalMode::ReadOnly {
+            return Err(invalid(
+                "running commands is refused: boocode runs this agent read-only",
+            ));
+        }
+        let allowed = self.commands_allowed.get();
+        if allowed > 0 {
+            self.commands_allowed.set(allowed - 1);
+            return Ok(());
+        }
+        let decided = self.decide(EXECUTE, &format!("Run {line}")).await;
+        if let Some((request_id, answer)) = &decided {
+            self.rt.emit(Event::PermissionAnswered {
+                chat_id: self.chat_id.clone(),
+                request_id: request_id.clone(),
+                answer: *answer,
+            });
+        }
+        match decided {
+            Some((_, PermissionAnswer::AllowOnce | PermissionAnswer::AllowAlways)) => Ok(()),
+            _ => Err(invalid(format!("running {line} was not allowed"))),
         }
     }
 
@@ -93,7 +142,7 @@ fn pick_option(
     })
 }
 
-fn invalid(message: impl Into<String>) -> acp::Error {
+pub(super) fn invalid(message: impl Into<String>) -> acp::Error {
     acp::Error::invalid_params().data(serde_json::Value::String(message.into()))
 }
 
@@ -114,6 +163,9 @@ impl acp::Client for AcpClient {
         };
         let outcome = match self.decide(&key, &title).await {
             Some((request_id, answer)) => {
+                if key == EXECUTE && answer != PermissionAnswer::Reject {
+                    self.commands_allowed.set(self.commands_allowed.get() + 1);
+                }
                 self.rt.emit(Event::PermissionAnswered {
                     chat_id: self.chat_id.clone(),
                     request_id,
@@ -177,6 +229,57 @@ impl acp::Client for AcpClient {
             .await
             .map_err(|e| invalid(format!("{}: {e}", args.path.display())))?;
         Ok(acp::WriteTextFileResponse::new())
+    }
+
+    async fn create_terminal(
+        &self,
+        args: acp::CreateTerminalRequest,
+    ) -> acp::Result<acp::CreateTerminalResponse> {
+        let line = std::iter::once(args.command.as_str())
+            .chain(args.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.may_run(&line).await?;
+        let id = self.terminals.create(&args)?;
+        Ok(acp::CreateTerminalResponse::new(id))
+    }
+
+    async fn terminal_output(
+        &self,
+        args: acp::TerminalOutputRequest,
+    ) -> acp::Result<acp::TerminalOutputResponse> {
+        let text = self.terminals.output(&args.terminal_id.to_string())?;
+        Ok(
+            acp::TerminalOutputResponse::new(text.output, text.truncated)
+                .exit_status(text.exit.map(exit_status)),
+        )
+    }
+
+    async fn wait_for_terminal_exit(
+        &self,
+        args: acp::WaitForTerminalExitRequest,
+    ) -> acp::Result<acp::WaitForTerminalExitResponse> {
+        let exit = self
+            .terminals
+            .wait_for_exit(&args.terminal_id.to_string())
+            .await?;
+        Ok(acp::WaitForTerminalExitResponse::new(exit_status(exit)))
+    }
+
+    async fn kill_terminal(
+        &self,
+        args: acp::KillTerminalRequest,
+    ) -> acp::Result<acp::KillTerminalResponse> {
+        self.terminals.kill(&args.terminal_id.to_string())?;
+        Ok(acp::KillTerminalResponse::new())
+    }
+
+    async fn release_terminal(
+        &self,
+        args: acp::ReleaseTerminalRequest,
+    ) -> acp::Result<acp::ReleaseTerminalResponse> {
+        self.terminals.release(&args.terminal_id.to_string())?;
+        Ok(acp::ReleaseTerminalResponse::new())
     }
 }
 

@@ -4,12 +4,14 @@
 //! workflow scripts; the engine talks to it over a channel.
 //!
 //! Per chat, one agent process and one ACP session live as long as the chat's connection:
-//! `initialize` (fs read/write; no terminal until boocode can serve `terminal/*`),
+//! `initialize` (fs read/write and terminals, served by [`client::AcpClient`]),
 //! `session/load` of the session the chat had before a restart when the agent can, else
 //! `session/new` in the working directory; then a `session/prompt` per turn,
-//! `session/cancel` when the turn is cancelled.
+//! `session/cancel` when the turn is cancelled (which also kills the commands its terminals
+//! still run). The agent's terminals end with its process: nothing it started outlives it.
 
 mod client;
+mod terminals;
 mod updates;
 mod wire;
 
@@ -171,9 +173,11 @@ async fn serve(context: AgentContext, mut jobs: mpsc::UnboundedReceiver<PromptJo
         if !healthy {
             // The next turn starts a new process (and loads the session when it can).
             live = None;
+            context.client.terminals.release_all();
         }
         let _ = job.done.send(outcome);
     }
+    context.client.terminals.release_all();
 }
 
 /// An agent process with an open session.
@@ -299,8 +303,7 @@ impl LiveAgent {
                     .fs(acp::FileSystemCapabilities::new()
                         .read_text_file(true)
                         .write_text_file(true))
-                    // boocode cannot serve terminal/* yet.
-                    .terminal(false),
+                    .terminal(true),
             )
             .client_info(acp::Implementation::new(
                 "boocode",
@@ -462,7 +465,7 @@ impl LiveAgent {
         text: &str,
         cancel: &CancellationToken,
     ) -> (TurnOutcome, bool) {
-        *context.client.turn.borrow_mut() = Some(cancel.clone());
+        context.client.set_turn(Some(cancel.clone()));
         let request = acp::PromptRequest::new(
             self.session_id.clone(),
             vec![acp::ContentBlock::Text(acp::TextContent::new(text))],
@@ -478,7 +481,7 @@ impl LiveAgent {
                 "session/prompt",
             )
             .await;
-        *context.client.turn.borrow_mut() = None;
+        context.client.set_turn(None);
         match result {
             Ok(response) => {
                 if let Some(usage) = &response.usage {
@@ -536,7 +539,7 @@ impl LiveAgent {
         let mut request = std::pin::pin!(request);
         let mut folder = turn
             .as_ref()
-            .map(|(_, context)| UpdateFolder::new(&context.client.cwd));
+            .map(|(_, context)| UpdateFolder::new(&context.client.cwd, &context.client.terminals));
         let deadline_secs = deadline.map_or(0, |d| d.as_secs());
         let deadline = deadline.map(|d| tokio::time::Instant::now() + d);
         let mut cancel_sent: Option<tokio::time::Instant> = None;
@@ -580,6 +583,10 @@ impl LiveAgent {
                         return Err(Interrupted::Cancelled);
                     }
                     let _ = self.conn.cancel(acp::CancelNotification::new(self.session_id.clone())).await;
+                    // A command waited on would hold the agent past the grace: it ends now.
+                    if let Some((_, context)) = &turn {
+                        context.client.terminals.kill_all();
+                    }
                     cancel_sent = Some(tokio::time::Instant::now());
                 }
                 _ = sleep_until(limit) => {

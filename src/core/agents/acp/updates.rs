@@ -15,17 +15,21 @@ use crate::core::runtime::Runtime;
 use crate::core::store::PartKind;
 
 use super::super::turn::{CallEnd, ExternalTurn};
+use super::terminals::Terminals;
 
 /// What a tool call has told so far (updates carry only the fields that changed).
 #[derive(Default)]
 struct CallState {
     diffs: Vec<String>,
     output: String,
+    /// Terminals the call embeds: their output is the call's output when it ends.
+    terminals: Vec<String>,
 }
 
 /// Folds one turn's updates into its [`ExternalTurn`].
 pub struct UpdateFolder<'a> {
     cwd: &'a Path,
+    terminals: &'a Terminals,
     calls: HashMap<String, CallState>,
 }
 
@@ -35,9 +39,10 @@ pub enum SessionChange {
 }
 
 impl<'a> UpdateFolder<'a> {
-    pub fn new(cwd: &'a Path) -> Self {
+    pub fn new(cwd: &'a Path, terminals: &'a Terminals) -> Self {
         UpdateFolder {
             cwd,
+            terminals,
             calls: HashMap::new(),
         }
     }
@@ -134,7 +139,18 @@ impl<'a> UpdateFolder<'a> {
             Some(acp::ToolCallStatus::Failed) => "error",
             _ => return,
         };
-        let state = self.calls.remove(id).unwrap_or_default();
+        let mut state = self.calls.remove(id).unwrap_or_default();
+        let shown: Vec<String> = state
+            .terminals
+            .iter()
+            .filter_map(|t| self.terminals.shown_output(t))
+            .collect();
+        if !shown.is_empty() {
+            if !state.output.is_empty() && !state.output.ends_with('\n') {
+                state.output.push('\n');
+            }
+            state.output.push_str(&shown.concat());
+        }
         let diff = (!state.diffs.is_empty()).then(|| state.diffs.concat());
         turn.tool_finished(
             id,
@@ -193,6 +209,12 @@ fn absorb(
                 );
             }
             acp::ToolCallContent::Content(c) => text.push_str(&block_text(&c.content)),
+            acp::ToolCallContent::Terminal(t) => {
+                let id = t.terminal_id.to_string();
+                if !state.terminals.contains(&id) {
+                    state.terminals.push(id);
+                }
+            }
             _ => {}
         }
     }

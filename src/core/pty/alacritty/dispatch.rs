@@ -1,5 +1,7 @@
 //! The parser's handler: every action goes to alacritty's `Term`, except the alternate-screen
-//! modes it does not know (47 and 1047), which tmux and xterm honour.
+//! modes it does not know (47 and 1047), which tmux and xterm honour. Before each action the
+//! history window is given room ([`HistoryOverflow::make_room`]), and what clears alacritty's
+//! history clears the stored history too.
 
 use alacritty_terminal::term::Term;
 use alacritty_terminal::vte::ansi::cursor_icon::CursorIcon;
@@ -10,12 +12,14 @@ use alacritty_terminal::vte::ansi::{
 };
 
 use super::events::EventSink;
+use super::overflow::HistoryOverflow;
 
 /// DECSET 47 and 1047: the alternate screen without saving the cursor (1049 saves it).
 const ALT_SCREEN_MODES: [u16; 2] = [47, 1047];
 
 pub(super) struct Dispatch<'a> {
     pub term: &'a mut Term<EventSink>,
+    pub overflow: &'a mut HistoryOverflow,
 }
 
 impl Dispatch<'_> {
@@ -47,6 +51,7 @@ macro_rules! forward {
         $(
             #[inline]
             fn $name(&mut self $(, $arg: $ty)*) {
+                self.overflow.make_room(self.term);
                 Handler::$name(self.term $(, $arg)*)
             }
         )*
@@ -55,6 +60,7 @@ macro_rules! forward {
 
 impl Handler for Dispatch<'_> {
     fn set_private_mode(&mut self, mode: PrivateMode) {
+        self.overflow.make_room(self.term);
         if Self::is_own_alt_mode(&mode) {
             self.switch_alt_screen_keeping_cursor(true);
         } else {
@@ -63,11 +69,28 @@ impl Handler for Dispatch<'_> {
     }
 
     fn unset_private_mode(&mut self, mode: PrivateMode) {
+        self.overflow.make_room(self.term);
         if Self::is_own_alt_mode(&mode) {
             self.switch_alt_screen_keeping_cursor(false);
         } else {
             self.term.unset_private_mode(mode);
         }
+    }
+
+    fn clear_screen(&mut self, mode: ClearMode) {
+        self.overflow.make_room(self.term);
+        // ED 3 clears the primary screen's history; on the alternate screen (which has none)
+        // alacritty and tmux leave it alone.
+        if matches!(mode, ClearMode::Saved) && !self.is_alt_screen() {
+            self.overflow.clear();
+        }
+        self.term.clear_screen(mode);
+    }
+
+    fn reset_state(&mut self) {
+        // alacritty's reset (RIS) empties its history.
+        self.overflow.clear();
+        self.term.reset_state();
     }
 
     forward! {
@@ -106,10 +129,8 @@ impl Handler for Dispatch<'_> {
         fn save_cursor_position(&mut self);
         fn restore_cursor_position(&mut self);
         fn clear_line(&mut self, mode: LineClearMode);
-        fn clear_screen(&mut self, mode: ClearMode);
         fn clear_tabs(&mut self, mode: TabulationClearMode);
         fn set_tabs(&mut self, interval: u16);
-        fn reset_state(&mut self);
         fn reverse_index(&mut self);
         fn terminal_attribute(&mut self, attr: Attr);
         fn set_mode(&mut self, mode: Mode);

@@ -5,6 +5,7 @@
 mod cells;
 mod dispatch;
 mod events;
+mod overflow;
 mod palette;
 mod xtversion;
 
@@ -22,6 +23,7 @@ use super::screen::{
 };
 use dispatch::Dispatch;
 use events::EventSink;
+use overflow::{HistoryLine, HistoryOverflow, WINDOW_LINES};
 use xtversion::XtVersionScanner;
 
 /// History lines kept above the screen unless the caller asks otherwise.
@@ -32,6 +34,9 @@ const XTVERSION_REPLY: &str = concat!("\x1bP>|boocode(", env!("CARGO_PKG_VERSION
 
 pub struct AlacrittyScreen {
     term: Term<EventSink>,
+    config: Config,
+    /// History older than alacritty's window, kept compact.
+    overflow: HistoryOverflow,
     parser: Processor<NoSyncUpdates>,
     events: EventSink,
     xtversion: XtVersionScanner,
@@ -76,8 +81,21 @@ impl Timeout for NoSyncUpdates {
 impl AlacrittyScreen {
     /// A blank screen of `size` keeping up to `scrollback_lines` lines of history.
     pub fn new(size: GridSize, scrollback_lines: usize) -> Self {
+        Self::with_window(size, scrollback_lines, WINDOW_LINES)
+    }
+
+    /// Like [`AlacrittyScreen::new`], alacritty itself keeping only `window_lines` of the
+    /// history (at least two screens); the rest is kept compact.
+    pub fn with_window(size: GridSize, scrollback_lines: usize, window_lines: usize) -> Self {
+        let dims = Dims(size);
+        let overflow = HistoryOverflow::new(
+            scrollback_lines,
+            window_lines,
+            dims.columns(),
+            dims.screen_lines(),
+        );
         let config = Config {
-            scrolling_history: scrollback_lines,
+            scrolling_history: overflow.window_for(dims.screen_lines()),
             // Stores reach the outer clipboard; a query is never answered, so a child cannot
             // read what the user copied elsewhere.
             osc52: Osc52::OnlyCopy,
@@ -85,7 +103,9 @@ impl AlacrittyScreen {
         };
         let events = EventSink::default();
         Self {
-            term: Term::new(config, &Dims(size), events.clone()),
+            term: Term::new(config.clone(), &dims, events.clone()),
+            config,
+            overflow,
             parser: Processor::new(),
             events,
             xtversion: XtVersionScanner::default(),
@@ -98,6 +118,7 @@ impl AlacrittyScreen {
     fn parse(&mut self, bytes: &[u8]) {
         let mut dispatch = Dispatch {
             term: &mut self.term,
+            overflow: &mut self.overflow,
         };
         self.parser.advance(&mut dispatch, bytes);
         self.collect_events();
@@ -139,11 +160,13 @@ impl AlacrittyScreen {
         }
     }
 
-    /// Whether `line` (negative = history) exists now.
-    fn has_line(&self, line: i32) -> bool {
-        let grid = self.term.grid();
-        let top = -(grid.history_size() as i64);
-        (top..grid.screen_lines() as i64).contains(&i64::from(line))
+    /// Where `line` (negative = history) is now, if it exists.
+    fn locate(&self, line: i32) -> Option<HistoryLine> {
+        if line >= 0 {
+            let on_screen = (line as usize) < self.term.screen_lines();
+            return on_screen.then_some(HistoryLine::Grid(Line(line)));
+        }
+        self.overflow.locate(&self.term, line)
     }
 }
 
@@ -159,7 +182,18 @@ impl ScreenEngine for AlacrittyScreen {
     }
 
     fn resize(&mut self, size: GridSize) {
-        self.term.resize(Dims(size));
+        let dims = Dims(size);
+        if (dims.columns(), dims.screen_lines()) == (self.term.columns(), self.term.screen_lines())
+        {
+            return;
+        }
+        self.overflow
+            .raise_for_resize(&mut self.term, &mut self.config);
+        // Raising the limit reported the title again; every other event was taken after the
+        // last feed, so nothing else is dropped.
+        drop(self.events.drain());
+        self.term.resize(dims);
+        self.overflow.after_resize(&mut self.term);
     }
 
     fn size(&self) -> GridSize {
@@ -170,24 +204,29 @@ impl ScreenEngine for AlacrittyScreen {
     }
 
     fn history_len(&self) -> usize {
-        self.term.grid().history_size()
+        self.overflow.history_len(&self.term)
     }
 
     fn row(&self, line: i32) -> Vec<Cell> {
-        if !self.has_line(line) {
-            return vec![Cell::default(); self.term.columns()];
+        let cols = self.term.columns();
+        match self.locate(line) {
+            Some(HistoryLine::Grid(line)) => {
+                self.term.grid()[line][..].iter().map(cells::cell).collect()
+            }
+            Some(HistoryLine::Stored(age)) => self.overflow.stored_row(age, cols),
+            None => vec![Cell::default(); cols],
         }
-        self.term.grid()[Line(line)][..]
-            .iter()
-            .map(cells::cell)
-            .collect()
     }
 
     fn is_wrapped(&self, line: i32) -> bool {
-        self.has_line(line)
-            && self.term.grid()[Line(line)][Column(self.term.columns() - 1)]
-                .flags
-                .contains(Flags::WRAPLINE)
+        match self.locate(line) {
+            Some(HistoryLine::Grid(line)) => self.term.grid()[line]
+                [Column(self.term.columns() - 1)]
+            .flags
+            .contains(Flags::WRAPLINE),
+            Some(HistoryLine::Stored(age)) => self.overflow.stored_is_wrapped(age),
+            None => false,
+        }
     }
 
     fn cursor(&self) -> Cursor {

@@ -191,7 +191,7 @@ impl TerminalPane {
             Some(s) if !s.write(bytes) => KeyOutcome::Actions(vec![AppAction::Notice(
                 "the program is not reading its input: keys dropped".into(),
             )]),
-            _ => KeyOutcome::Consumed,
+            _ => KeyOutcome::Forwarded,
         }
     }
 }

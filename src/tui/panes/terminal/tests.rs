@@ -433,3 +433,32 @@ async fn prefix_twice_sends_one_ctrl_b_and_a_locked_pane_gets_every_key() {
     let text = wait_for_bytes(&mut app, "02", 2);
     assert!(!text.contains("got 07"), "C-g reached the program: {text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_sent_to_the_program_asks_for_no_frame_its_echo_does() {
+    let t = TestEngine::new();
+    let mut app = byte_echo_app(&t);
+    app_text(&mut app);
+    // The key changes nothing on screen by being sent: a frame for it would only make the
+    // program's echo wait for the end of the interval that frame started.
+    assert!(!app.handle_key(key('a')), "a frame was asked for the key");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !app.poll_panes() {
+        assert!(
+            Instant::now() < deadline,
+            "the echo never woke the workspace"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    wait_for_bytes(&mut app, "61", 1);
+    let paste = crossterm::event::Event::Paste("b".into());
+    assert!(
+        !app.handle_terminal_event(paste),
+        "a frame was asked for the paste"
+    );
+    wait_for_bytes(&mut app, "62", 1);
+    // Ending prefix mode with `C-b C-b` changes the status line: that is drawn at once.
+    assert!(app.handle_key(ctrl('b')));
+    assert!(app.handle_key(ctrl('b')));
+    wait_for_bytes(&mut app, "02", 1);
+}
