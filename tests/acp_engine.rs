@@ -15,42 +15,19 @@ use boocode::core::events::{Command, Event, PermissionAnswer};
 use boocode::core::store::Chat;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use support::harness::{commit_all, config_for, scripted_acp_agent};
-
-/// Makes `dir` a git repository with one commit: a bound chat's agent works in a worktree.
-fn git_project(dir: &Path) {
-    std::fs::write(dir.join("README"), "project\n").unwrap();
-    commit_all(dir);
-}
+use support::agents::{events_until, git_project, reply_text};
+use support::harness::{config_for, scripted_acp_agent};
 
 /// Events up to the chat's `TurnFinished`; `on` may answer what it sees.
 async fn until_turn_ends(
     events: &mut UnboundedReceiver<Event>,
     mut on: impl FnMut(&Event),
 ) -> Vec<Event> {
-    let mut seen = Vec::new();
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
-            .await
-            .expect("no event within 10 s")
-            .expect("events ended");
-        on(&event);
-        let end = matches!(event, Event::TurnFinished { .. });
-        seen.push(event);
-        if end {
-            return seen;
-        }
-    }
-}
-
-fn reply_text(events: &[Event]) -> String {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TextDelta { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
+    events_until(events, |e| {
+        on(e);
+        matches!(e, Event::TurnFinished { .. })
+    })
+    .await
 }
 
 /// An engine in review mode on a git project, its model at `base_url`, with the scripted

@@ -94,7 +94,13 @@ pub async fn run(
         }
     };
     turn.usage = usage;
+    // The job's chat ends with it: its agent ends, a Paseo agent is archived.
     rt.agents.disconnect(&job.chat_id);
+    if let Err(e) = super::paseo::archive_chat(rt, &job.chat_id).await {
+        rt.emit(Event::Notice {
+            message: format!("archiving the job's Paseo agent failed: {e:#}"),
+        });
+    }
     if let Err(e) = checkout::capture(rt, &place).await {
         rt.emit(Event::Notice {
             message: format!("reading the agent's worktree changes failed: {e:#}"),

@@ -1,11 +1,12 @@
 //! External agents beside the native loop: the registry of agents, and one module per backend
-//! (`acp` now). A chat bound to an agent (`chat_agents` in the store) has its turns run by that
+//! (`acp`, `pty`, `paseo`). A chat bound to an agent (`chat_agents` in the store) has its turns run by that
 //! agent instead of the native loop, persisted and announced through the same store rows and
 //! events ([`turn::ExternalTurn`]), so every pane and the trace work for it unchanged.
 
 pub mod acp;
 pub mod approval;
 pub mod job;
+pub mod paseo;
 pub mod pty;
 pub mod registry;
 pub mod task;
@@ -221,6 +222,11 @@ async fn release_chat(rt: &Arc<Runtime>, chat_id: &str) {
         }),
         Err(e) => tracing::error!("releasing the chat's worktree: {e}"),
     }
+    if let Err(e) = paseo::archive_chat(rt, chat_id).await {
+        rt.emit(Event::Notice {
+            message: format!("archiving the chat's Paseo agent failed: {e:#}"),
+        });
+    }
 }
 
 /// Releases the chat's worktree, whichever process made it. Blocking (git).
@@ -279,13 +285,7 @@ async fn drive(
     match spec.protocol {
         Protocol::Acp => acp_turn(rt, request, spec, turn, cwd, token).await,
         Protocol::Pty => pty::run_turn(rt, &spec, turn, &request.text, cwd, token).await,
-        Protocol::Paseo => turn.finish(
-            TurnStatus::Failed,
-            Some(format!(
-                "agent '{}' speaks paseo; this build does not run paseo agents yet",
-                spec.name
-            )),
-        ),
+        Protocol::Paseo => paseo::run_turn(rt, &spec, turn, request, token).await,
     }
 }
 
@@ -339,13 +339,6 @@ pub fn bind_chat(rt: &Runtime, chat_id: &str, name: &str) -> Result<()> {
         &rt.project_root,
         &spec,
     )?;
-    if spec.protocol == Protocol::Paseo {
-        bail!(
-            "agent '{}' speaks {}; chats run ACP and terminal agents in this build",
-            spec.name,
-            spec.protocol.as_str()
-        );
-    }
     if rt.is_turn_running(chat_id) {
         bail!("the chat has a turn running; bind it when the turn ends");
     }

@@ -243,7 +243,8 @@ pub fn find_program(program: &str, path_var: Option<&str>) -> Option<PathBuf> {
 }
 
 /// Whether `spec` is available here, without starting it: its program is found; for a Paseo
-/// agent, the daemon also answers `paseo ls --json --limit 1` within a few seconds.
+/// agent, the daemon also answers `paseo ls --json --limit 1` within a few seconds (with the
+/// host given as every other paseo call gives it).
 pub async fn availability(spec: &AgentSpec) -> Availability {
     let path_var = std::env::var("PATH").ok();
     let Some(program) = find_program(&spec.command, path_var.as_deref()) else {
@@ -258,26 +259,10 @@ pub async fn availability(spec: &AgentSpec) -> Availability {
             detail: program.to_string_lossy().into_owned(),
         };
     }
-    let mut command = tokio::process::Command::new(&program);
-    command.args(["ls", "--json", "--limit", "1"]);
-    if let Some(host) = &spec.host {
-        command.args(["--host", host]);
-    }
-    command
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let answered = match crate::core::process::spawn(&mut command) {
-        Ok((mut child, _group)) => {
-            match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
-                Ok(Ok(status)) if status.success() => Ok(()),
-                Ok(Ok(status)) => Err(format!("the paseo daemon did not answer ({status})")),
-                Ok(Err(e)) => Err(format!("paseo: {e}")),
-                Err(_) => Err("the paseo daemon did not answer within 5 s".to_string()),
-            }
-        }
-        Err(e) => Err(format!("starting paseo: {e}")),
-    };
+    let answered = super::paseo::cli::PaseoCli::new(spec, PathBuf::from("."))
+        .probe()
+        .await
+        .map_err(|e| format!("{e:#}"));
     match answered {
         Ok(()) => Availability {
             available: true,

@@ -137,11 +137,12 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::core::store::NewChat;
 
-    fn chat(store: &Store) -> (String, String) {
+    /// A project, a session and its chat: (session id, chat id).
+    pub(in crate::core::store) fn chat(store: &Store) -> (String, String) {
         let project = store.ensure_project("/p").unwrap();
         let session = store.create_session(&project.id, "").unwrap();
         let chat = store

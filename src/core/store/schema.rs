@@ -314,7 +314,25 @@ CREATE TABLE chat_agents (
 ALTER TABLE tasks ADD COLUMN execution_path TEXT;
 ALTER TABLE tasks ADD COLUMN tokens INTEGER;
 "#,
+    PASEO_AGENTS_MIGRATION,
 ];
+
+/// Migration 10 on its own, so it can be renumbered without touching the ones around it: the
+/// Paseo agent a chat continues after a restart. `daemon` is a digest of the configured host
+/// (which may carry a password), so a changed host or provider is seen without storing it.
+const PASEO_AGENTS_MIGRATION: &str = r#"
+CREATE TABLE paseo_agents (
+    chat_id           TEXT PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+    agent             TEXT NOT NULL,
+    paseo_id          TEXT NOT NULL,
+    provider          TEXT NOT NULL,
+    daemon            TEXT NOT NULL,
+    provider_session  TEXT NOT NULL,
+    status            TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','archived')),
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL
+);
+"#;
 
 /// Migration 7 on its own, so it can be renumbered without touching the ones around it.
 const COMPACTIONS_MIGRATION: &str = r#"
