@@ -30,8 +30,14 @@ TMP=$(mktemp -d)
 FEEDER=
 cleanup() {
     tmux -L "$SOCK" kill-server 2>/dev/null || true
-    [[ -n $FEEDER ]] && kill "$FEEDER" 2>/dev/null || true
+    stop_feeder
     rm -rf "$TMP"
+}
+stop_feeder() {
+    [[ -n $FEEDER ]] && kill "$FEEDER" 2>/dev/null
+    [[ -s $TMP/feeder-sleep ]] && kill "$(cat "$TMP/feeder-sleep")" 2>/dev/null
+    rm -f "$TMP/feeder-sleep"
+    FEEDER=
 }
 trap cleanup EXIT
 
@@ -66,7 +72,10 @@ tmux_seconds() { # FILE
         "stty raw -echo; tmux -L $SOCK wait-for go; cat '$file'; tmux -L $SOCK wait-for -S done; exec sleep 1000" \; \
         set -g status off
     # An attached client on a pseudo-terminal of the same size, drawing everything the pane shows.
-    sleep 1000 | script -qfc "stty cols $COLS rows $ROWS; tmux -L $SOCK attach -t bench" /dev/null >/dev/null &
+    # Its input is held open by a sleep that is killed with it (left behind, the sleep kept the
+    # script's stderr open for 1000 s, so a caller piping the output waited that long).
+    { sleep 1000 & echo $! >"$TMP/feeder-sleep"; wait; } 2>/dev/null |
+        script -qfc "stty cols $COLS rows $ROWS; tmux -L $SOCK attach -t bench" /dev/null >/dev/null &
     FEEDER=$!
     local client=
     for _ in $(seq 100); do
@@ -84,8 +93,7 @@ tmux_seconds() { # FILE
     sleep 1 # the client finishes drawing what the server sent
     after=$(($(ticks "$server") + $(ticks "$client")))
     tmux -L "$SOCK" kill-server
-    kill "$FEEDER" 2>/dev/null || true
-    FEEDER=
+    stop_feeder
     awk -v t=$((after - before)) -v hz="$TICKS" 'BEGIN { printf "%.2f", t / hz }'
 }
 

@@ -197,13 +197,29 @@ impl HistoryStore {
         self.lines.is_empty()
     }
 
-    /// Adds `cells` (one row, `width` columns) as the newest line.
+    /// Adds `cells` (one row, at most `width` columns; missing cells are blank) as the newest
+    /// line.
     pub fn push(&mut self, cells: &[Cell], wrapped: bool) {
+        self.reserve();
+        self.lines.push_back(StoredLine::encode(cells, wrapped));
+    }
+
+    /// Adds a row of plain cells (default colours, no attributes or marks, one column each,
+    /// no trailing blanks), given as their characters, as the newest line.
+    pub fn push_plain(&mut self, text: &str, wrapped: bool) {
+        self.reserve();
+        self.lines.push_back(StoredLine {
+            text: text.into(),
+            detail: None,
+            wrapped,
+        });
+    }
+
+    fn reserve(&mut self) {
         if self.lines.capacity() == 0 {
             // Exactly the room needed: doubling would leave most of a second buffer unused.
             self.lines.reserve_exact(self.capacity.max(1));
         }
-        self.lines.push_back(StoredLine::encode(cells, wrapped));
     }
 
     /// Drops the oldest lines until at most `count` are left.

@@ -16,14 +16,36 @@ pub(super) fn cell(cell: &TermCell) -> Cell {
     };
     // alacritty leaves a tab character in the first cell a tab crossed (so copying keeps the
     // tab); on screen that cell is blank, as in tmux.
-    let ch = if cell.c == '\t' { ' ' } else { cell.c };
     Cell {
-        ch,
+        ch: plain_char(cell),
         combining: cell.zerowidth().map(<[char]>::to_vec).unwrap_or_default(),
         fg: color(cell.fg),
         bg: color(cell.bg),
         attrs: attributes(flags),
         width,
+    }
+}
+
+/// Whether the cell is one plain character: default colours, no attributes or marks, one
+/// column (a wrap flag is not drawn). Such a cell is its character and nothing else.
+pub(super) fn is_plain(cell: &TermCell) -> bool {
+    cell.fg == TermColor::Named(NamedColor::Foreground)
+        && cell.bg == TermColor::Named(NamedColor::Background)
+        && cell.flags.difference(Flags::WRAPLINE).is_empty()
+        && cell.zerowidth().is_none()
+}
+
+/// Whether [`cell`] makes it `Cell::default()`: a plain blank.
+pub(super) fn is_plain_blank(cell: &TermCell) -> bool {
+    (cell.c == ' ' || cell.c == '\t') && is_plain(cell)
+}
+
+/// The character a plain cell shows.
+pub(super) fn plain_char(cell: &TermCell) -> char {
+    if cell.c == '\t' {
+        ' '
+    } else {
+        cell.c
     }
 }
 

@@ -43,8 +43,9 @@ pub(super) struct HistoryOverflow {
     /// A resize raised alacritty's limit to `limit` (so reflow loses nothing); it comes back
     /// down once the primary screen shows and the excess has moved to the store.
     raised: bool,
-    /// One row's cells, reused for every line moved.
+    /// One row's cells or plain text, reused for every line moved.
     row: Vec<Cell>,
+    text: String,
 }
 
 impl HistoryOverflow {
@@ -58,6 +59,7 @@ impl HistoryOverflow {
             move_above: usize::MAX,
             raised: false,
             row: Vec::with_capacity(cols),
+            text: String::with_capacity(cols),
         };
         overflow.follow_height(rows);
         overflow
@@ -193,10 +195,23 @@ impl HistoryOverflow {
         let last_column = Column(grid.columns() - 1);
         for up in (remaining + 1..=history - dropped).rev() {
             let row = &grid[Line(-(up as i32))];
-            self.row.clear();
-            self.row.extend(row[..].iter().map(cells::cell));
-            self.store
-                .push(&self.row, row[last_column].flags.contains(Flags::WRAPLINE));
+            let wrapped = row[last_column].flags.contains(Flags::WRAPLINE);
+            // Only the cells before the trailing blanks, and plain ones straight as text:
+            // most output is plain, and every line scrolled off passes through here.
+            let used = row[..]
+                .iter()
+                .rposition(|cell| !cells::is_plain_blank(cell))
+                .map_or(0, |last| last + 1);
+            let used = &row[..][..used];
+            if used.iter().all(cells::is_plain) {
+                self.text.clear();
+                self.text.extend(used.iter().map(cells::plain_char));
+                self.store.push_plain(&self.text, wrapped);
+            } else {
+                self.row.clear();
+                self.row.extend(used.iter().map(cells::cell));
+                self.store.push(&self.row, wrapped);
+            }
         }
         // Shrinking the limit drops the oldest lines: the ones just copied.
         term.grid_mut().update_history(remaining);
