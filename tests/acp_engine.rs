@@ -388,6 +388,74 @@ fn pty_agent(from_project: bool) -> registry::AgentFile {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawn_subagent_runs_a_terminal_agent_in_its_worktree_and_brings_back_its_summary() {
+    use support::mock_server::{CallSpec, Match, MockServer, Reply};
+    let project = tempfile::tempdir().unwrap();
+    git_project(project.path());
+    let home = tempfile::tempdir().unwrap();
+    let server = MockServer::start(vec![
+        Reply::tool_calls(vec![CallSpec::new(
+            "spawn_subagent",
+            r#"{"input":"edit:notes.txt lines:2","agent":"term"}"#,
+        )
+        .id("s1")])
+        .into(),
+        Reply::text("spawned").when(Match::has_tool_result_for("s1")),
+    ])
+    .await;
+    let mut config = config_for(
+        project.path(),
+        home.path(),
+        &server.base_url(),
+        ApprovalMode::Review,
+    );
+    config.agents.insert("term".into(), pty_agent(false));
+    let (engine, _events, _) = Engine::start(EngineOptions {
+        config,
+        project_root: project.path().to_path_buf(),
+        interactive: false,
+    })
+    .unwrap();
+    let session = engine.open_session(None, false).unwrap();
+    let chat = engine.main_chat(&session).unwrap();
+    let outcome = engine
+        .run_turn(TurnRequest::new(&chat.id, "delegate", ApprovalMode::Review))
+        .await;
+    assert_eq!(outcome.status, TurnStatus::Completed, "{:?}", outcome.error);
+    tokio::time::timeout(Duration::from_secs(20), engine.wait_for_tasks_of(&chat.id))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let tasks = engine.store().list_tasks(Some(&chat.session_id)).unwrap();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    let task = &tasks[0];
+    assert_eq!(
+        (task.status.as_str(), task.agent.as_str()),
+        ("completed", "term"),
+        "{task:?}"
+    );
+    assert_eq!(engine.store().task_execution(&task.id).unwrap().0, "pty");
+    let output = task.output.as_deref().unwrap();
+    for part in [
+        "term exited with code 0",
+        "wrote notes.txt",
+        "line 2",
+        "notes.txt",
+    ] {
+        assert!(output.contains(part), "{part}: {output}");
+    }
+    // The edit was made in the agent's worktree and waits for review; the project is untouched.
+    assert!(!project.path().join("notes.txt").exists());
+    let changes = engine
+        .store()
+        .list_pending_changes(task.chat_id.as_deref())
+        .unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].source_agent, "term");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_chats_worktree_goes_when_the_chat_ends_and_stays_while_changes_wait() {
     let project = tempfile::tempdir().unwrap();
     git_project(project.path());

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use support::harness::git;
 use support::mock_server::{CallSpec, Match, MockServer, Reply};
 
 struct Tmux {
@@ -495,18 +496,6 @@ fn an_acp_agent_chat_streams_asks_leaves_a_change_and_cancels() {
         s.contains("turn cancelled")
     });
     assert!(started.elapsed() < Duration::from_secs(5));
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
 }
 
 #[test]

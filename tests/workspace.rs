@@ -10,7 +10,7 @@ use boocode::tui::theme::{ColorSupport, Theme};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use support::harness::Harness;
+use support::harness::{commit_all, Harness};
 use support::mock_server::{Match, Reply, UsageSpec};
 
 fn screen(app: &mut App, w: u16, h: u16) -> String {
@@ -96,23 +96,7 @@ async fn compare_runs_agents_in_their_own_worktrees_beside_models() {
         vec![Reply::text("native answer").into()],
         ApprovalMode::Auto,
         &config,
-        |project, _| {
-            for args in [
-                &["init", "-q"][..],
-                &["add", "-A"],
-                &["commit", "-q", "-m", "init"],
-            ] {
-                let out = std::process::Command::new("git")
-                    .arg("-C")
-                    .arg(project)
-                    .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-                    .args(["-c", "commit.gpgsign=false"])
-                    .args(args)
-                    .output()
-                    .unwrap();
-                assert!(out.status.success(), "git {args:?}: {out:?}");
-            }
-        },
+        |project, _| commit_all(project),
     )
     .await;
     // The agent comes from the project's config: the person approved it.

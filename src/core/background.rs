@@ -1,8 +1,8 @@
 //! Background sub-agents: a `tasks` queue in SQLite worked by at most
 //! `background_max_concurrent` workers. Each task runs as its own chat with its own tools and
 //! traces. Tasks left `running` by a crash are re-queued by the store's recovery at start.
-//! A task for an external agent (`spawn_subagent` with `agent`, execution path `acp`) runs on
-//! that agent in a worktree of its own (`agents::job`).
+//! A task for an external agent (`spawn_subagent` with `agent`; execution path `acp`, `pty`
+//! or `paseo`) runs on that agent in a worktree of its own (`agents::job`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -142,7 +142,7 @@ async fn run_task_chat(
         label: task.label.clone(),
         chat_id: Some(chat.id.clone()),
     });
-    if rt.store.task_execution(&task.id)?.0 == "acp" {
+    if rt.store.task_execution(&task.id)?.0 != "native" {
         return agents::job::run_subagent_task(rt, task, &chat, &token).await;
     }
     let outcome = agent::run_turn(

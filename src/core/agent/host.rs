@@ -7,7 +7,7 @@ use futures::FutureExt;
 
 use super::profiles;
 use super::tools::{AgentHost, FileChange, SubagentRequest, TaskInfo};
-use crate::core::agents::job::find_acp;
+use crate::core::agents::job::find_external;
 use crate::core::background;
 use crate::core::events::Event;
 use crate::core::hooks::points::{self, Notification};
@@ -74,13 +74,13 @@ impl AgentHost for ChatHost {
             let runner = subagent_runner(&self.rt, request.agent.as_deref())?;
             let model = match (&runner, request.model.as_deref()) {
                 // An external agent's model is one it offers, by its own name.
-                (SubagentRunner::External(_), model) => model.unwrap_or_default().to_string(),
+                (SubagentRunner::External(..), model) => model.unwrap_or_default().to_string(),
                 (SubagentRunner::Native(_), Some(m)) => self.rt.config.resolve_model(m),
                 (SubagentRunner::Native(_), None) => self.chat.model.clone(),
             };
             let (agent, execution_path) = match &runner {
                 SubagentRunner::Native(profile) => (profile.to_string(), None),
-                SubagentRunner::External(name) => (name.clone(), Some("acp")),
+                SubagentRunner::External(name, protocol) => (name.clone(), Some(*protocol)),
             };
             let label = background::task_label(request.label.as_deref(), &request.input);
             let task = self.rt.store.create_task_on(
@@ -109,8 +109,8 @@ impl AgentHost for ChatHost {
 enum SubagentRunner {
     /// The native loop with this agent type.
     Native(&'static str),
-    /// The external agent of this name, in its own worktree.
-    External(String),
+    /// The external agent of this name and protocol, in its own worktree.
+    External(String, &'static str),
 }
 
 /// `agent` as a native agent type (the default) or else an external agent's name.
@@ -121,8 +121,8 @@ fn subagent_runner(rt: &Runtime, agent: Option<&str>) -> anyhow::Result<Subagent
     if let Ok(profile) = profiles::canonical_agent(name) {
         return Ok(SubagentRunner::Native(profile));
     }
-    match find_acp(rt, name) {
-        Ok(spec) => Ok(SubagentRunner::External(spec.name)),
+    match find_external(rt, name) {
+        Ok(spec) => Ok(SubagentRunner::External(spec.name, spec.protocol.as_str())),
         Err(e) => Err(anyhow::anyhow!(
             "{e:#}; native agent types: {}, {}",
             profiles::GENERAL_PURPOSE,

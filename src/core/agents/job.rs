@@ -19,20 +19,12 @@ use crate::core::worktree::checkout::{self, Isolation};
 use crate::core::worktree::WorktreeSource;
 
 use super::acp::SessionOptions;
-use super::registry::{self, AgentSpec, Protocol};
+use super::registry::{self, AgentSpec};
 use super::{run_turn_under, ExternalTurnRequest};
 
-/// The external agent called `name`, when it is one this build can run for a task (ACP).
-pub fn find_acp(rt: &Runtime, name: &str) -> Result<AgentSpec> {
-    let spec = registry::find(&rt.config.agents, name)?;
-    if spec.protocol != Protocol::Acp {
-        bail!(
-            "agent '{}' speaks {}; tasks run ACP agents in this build",
-            spec.name,
-            spec.protocol.as_str()
-        );
-    }
-    Ok(spec)
+/// The external agent called `name` (any protocol: a job's turn is dispatched by it).
+pub fn find_external(rt: &Runtime, name: &str) -> Result<AgentSpec> {
+    registry::find(&rt.config.agents, name)
 }
 
 /// One piece of work for an agent.
@@ -124,7 +116,7 @@ pub(crate) async fn run_subagent_task(
     chat: &Chat,
     cancel: &CancellationToken,
 ) -> Result<(TurnStatus, String)> {
-    find_acp(rt, &task.agent)?;
+    find_external(rt, &task.agent)?;
     rt.store.bind_chat_agent(&chat.id, &task.agent)?;
     let job = AgentJob {
         chat_id: chat.id.clone(),

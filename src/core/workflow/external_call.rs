@@ -1,4 +1,4 @@
-//! An `agent(prompt, {agent: NAME})` call: it runs on that external agent (ACP) in a git
+//! An `agent(prompt, {agent: NAME})` call: it runs on that external agent (any protocol) in a git
 //! worktree of its own, through the same code as `boocode agent run` (`agents::job`), in a
 //! chat of kind `workflow` under the run's chat; what it changed waits for review. The agent
 //! brings its own model and tools: `model` is one it offers, `effort` is not passed on,
@@ -21,7 +21,7 @@ use crate::core::agent::tools::structured_output::{StructuredOutput, StructuredS
 use crate::core::agent::tools::ApprovalMode;
 use crate::core::agent::TurnStatus;
 use crate::core::agents::acp::SessionOptions;
-use crate::core::agents::job::{self, find_acp, AgentJob};
+use crate::core::agents::job::{self, find_external, AgentJob};
 use crate::core::runtime::Runtime;
 use crate::core::store::NewChat;
 use crate::core::worktree::checkout::Isolation;
@@ -46,7 +46,7 @@ pub(crate) async fn attempt(
             "an external agent always works in a worktree (isolation '{other}' is not offered)"
         ));
     }
-    let agent = match find_acp(rt, name) {
+    let agent = match find_external(rt, name) {
         Ok(spec) => spec,
         Err(e) => return fail(format!("{e:#}")),
     };
