@@ -647,6 +647,42 @@ async fn workflow_agents_get_the_project_instructions() {
     assert!(system.contains("Project rule: cite files."), "{system}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_call_can_run_on_a_terminal_agent() {
+    let h = Harness::with_config(
+        vec![],
+        ApprovalMode::Review,
+        &format!(
+            "{}[agents.term]\nprotocol = 'pty'\ncommand = '{}/tests/fixtures/pty_agent.sh'\n\
+             args = ['{{task}}']\n",
+            support::harness::FAST_RETRIES,
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    )
+    .await;
+    h.engine.set_workflow_worker(fake_worker());
+    let root = h.root();
+    commit_all(&root);
+    let spec = registry::find(&h.engine.rt.config.agents, "term").unwrap();
+    approval::decide(&ProjectTrust::new(h.store().clone()), &root, &spec, true).unwrap();
+    workflow(
+        &h,
+        "terminal",
+        json!([{"agent": {"prompt": "edit:notes.txt lines:2", "agent": "term"}}]),
+    );
+    let done = run(&h, "terminal", RunOptions::default()).await;
+    let results = values(&done);
+    let text = results[0]["value"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("term exited with code 0") && text.contains("line 2"),
+        "{results:?}"
+    );
+    assert!(!root.join("notes.txt").exists());
+    let changes = h.store().list_pending_changes(None).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].source_agent, "term");
+}
+
 #[tokio::test]
 async fn an_agent_call_runs_on_the_named_external_agent_in_a_worktree_and_is_cached() {
     let agent = support::harness::scripted_acp_agent();
