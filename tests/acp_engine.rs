@@ -269,6 +269,18 @@ async fn a_command_is_asked_for_once_and_a_cancel_kills_it() {
     engine.shutdown();
 }
 
+/// Runs a review-mode turn that delegates, then waits for the tasks it spawned.
+async fn delegate_and_wait(engine: &Engine, chat: &Chat) {
+    let outcome = engine
+        .run_turn(TurnRequest::new(&chat.id, "delegate", ApprovalMode::Review))
+        .await;
+    assert_eq!(outcome.status, TurnStatus::Completed, "{:?}", outcome.error);
+    tokio::time::timeout(Duration::from_secs(20), engine.wait_for_tasks_of(&chat.id))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawn_subagent_with_an_agent_runs_it_in_a_worktree_and_brings_back_its_result() {
     use support::mock_server::{CallSpec, Match, MockServer, Reply};
@@ -288,14 +300,7 @@ async fn spawn_subagent_with_an_agent_runs_it_in_a_worktree_and_brings_back_its_
     .await;
     let (engine, _events, chat) =
         engine_with_scripted_agent(project.path(), home.path(), &server.base_url(), false);
-    let outcome = engine
-        .run_turn(TurnRequest::new(&chat.id, "delegate", ApprovalMode::Review))
-        .await;
-    assert_eq!(outcome.status, TurnStatus::Completed, "{:?}", outcome.error);
-    tokio::time::timeout(Duration::from_secs(20), engine.wait_for_tasks_of(&chat.id))
-        .await
-        .unwrap()
-        .unwrap();
+    delegate_and_wait(&engine, &chat).await;
 
     // An unknown agent is a tool error naming every agent it could have been.
     let traces = engine.store().list_traces(&chat.id, None, 10).unwrap();
@@ -418,14 +423,7 @@ async fn spawn_subagent_runs_a_terminal_agent_in_its_worktree_and_brings_back_it
     .unwrap();
     let session = engine.open_session(None, false).unwrap();
     let chat = engine.main_chat(&session).unwrap();
-    let outcome = engine
-        .run_turn(TurnRequest::new(&chat.id, "delegate", ApprovalMode::Review))
-        .await;
-    assert_eq!(outcome.status, TurnStatus::Completed, "{:?}", outcome.error);
-    tokio::time::timeout(Duration::from_secs(20), engine.wait_for_tasks_of(&chat.id))
-        .await
-        .unwrap()
-        .unwrap();
+    delegate_and_wait(&engine, &chat).await;
 
     let tasks = engine.store().list_tasks(Some(&chat.session_id)).unwrap();
     assert_eq!(tasks.len(), 1, "{tasks:?}");
