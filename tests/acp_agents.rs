@@ -112,6 +112,30 @@ impl Project {
         self.finish(self.command(args).spawn().unwrap())
     }
 
+    /// Sends SIGINT to a running `agent run`, reads the rest of its stdout and expects it to
+    /// end cancelled (exit 1) within 3 s; returns that rest.
+    fn interrupt(
+        &self,
+        child: std::process::Child,
+        mut reader: impl std::io::Read,
+        seen: &str,
+    ) -> String {
+        let started = Instant::now();
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+        }
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+        let out = self.finish(child);
+        assert_eq!(out.code, 1, "{seen}{rest}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
+        rest
+    }
+
     fn finish(&self, mut child: std::process::Child) -> Out {
         let deadline = Instant::now() + Duration::from_secs(20);
         while child.try_wait().unwrap().is_none() {
@@ -493,19 +517,7 @@ fn a_signal_cancels_the_turn_with_session_cancel() {
             break;
         }
     }
-    let started = Instant::now();
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
-    let out = p.finish(child);
-    assert_eq!(out.code, 1, "{seen}{rest}");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
+    let rest = p.interrupt(child, reader, &seen);
     let result: Value = serde_json::from_str(rest.lines().last().unwrap()).unwrap();
     assert_eq!(result["status"], "cancelled", "{rest}");
     let task = p.store().list_tasks(None).unwrap().remove(0);
@@ -784,19 +796,7 @@ fn a_signal_kills_a_pty_agent_and_the_task_is_cancelled() {
         assert!(n > 0, "ended before any line: {seen}");
         seen.push_str(&line);
     }
-    let started = Instant::now();
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
-    let out = p.finish(child);
-    assert_eq!(out.code, 1, "{seen}{rest}");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
+    let rest = p.interrupt(child, reader, &seen);
     assert!(!rest.contains("never-printed"), "{rest}");
     let result: Value = serde_json::from_str(rest.lines().last().unwrap()).unwrap();
     assert_eq!(result["status"], "cancelled", "{rest}");
