@@ -86,6 +86,10 @@ pub struct App {
     pub wake: Arc<Notify>,
     /// The terminal pane showing each chat's terminal-agent run.
     agent_panes: HashMap<String, PaneId>,
+    /// The pane whose program was last sent a key and has not shown anything since: its echo
+    /// is drawn the moment it arrives, not at the end of a frame interval a flooding
+    /// neighbour keeps busy.
+    awaiting_echo: Option<PaneId>,
 }
 
 macro_rules! ctx {
@@ -211,6 +215,7 @@ impl App {
             clipboard: Vec::new(),
             wake: Arc::new(Notify::new()),
             agent_panes: HashMap::new(),
+            awaiting_echo: None,
         };
         app.rebuild_panes();
         if let Some(chat_id) = &app.last_chat {
@@ -404,8 +409,12 @@ impl App {
                     None => KeyOutcome::Ignored,
                 };
                 match outcome {
-                    // The status line still changes when this key ended prefix mode.
-                    KeyOutcome::Ignored | KeyOutcome::Forwarded => return was_pending,
+                    KeyOutcome::Forwarded => {
+                        self.awaiting_echo = Some(focus);
+                        // The status line still changes when this key ended prefix mode.
+                        return was_pending;
+                    }
+                    KeyOutcome::Ignored => return was_pending,
                     KeyOutcome::Consumed => {}
                     KeyOutcome::Actions(actions) => self.apply(actions),
                 }
@@ -439,7 +448,31 @@ impl App {
             Some(p) => give(p.as_mut(), &ctx),
             None => KeyOutcome::Ignored,
         };
+        if outcome == KeyOutcome::Forwarded {
+            self.awaiting_echo = Some(focus);
+        }
         self.apply_outcome(outcome)
+    }
+
+    /// Whether a program was sent a key and has not answered on screen yet.
+    pub fn awaits_echo(&self) -> bool {
+        self.awaiting_echo.is_some()
+    }
+
+    /// Whether the program awaited since its key has changed its screen (the echo is then no
+    /// longer awaited): that frame is one the person is waiting for.
+    pub fn take_echo(&mut self) -> bool {
+        let Some(id) = self.awaiting_echo else {
+            return false;
+        };
+        match self.panes.get(&id) {
+            Some(pane) if !pane.has_news() => false,
+            // Shown, or its pane closed.
+            pane => {
+                self.awaiting_echo = None;
+                pane.is_some()
+            }
+        }
     }
 
     /// Does what a pane asked; true when the screen must be redrawn.
@@ -458,8 +491,12 @@ impl App {
     /// screen must be redrawn.
     pub fn poll_panes(&mut self) -> bool {
         let mut outcomes = Vec::new();
-        for pane in self.panes.values_mut() {
-            outcomes.push(pane.poll());
+        for (id, pane) in self.panes.iter_mut() {
+            let outcome = pane.poll();
+            if self.awaiting_echo == Some(*id) && outcome != KeyOutcome::Ignored {
+                self.awaiting_echo = None;
+            }
+            outcomes.push(outcome);
         }
         outcomes
             .into_iter()

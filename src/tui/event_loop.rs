@@ -5,9 +5,11 @@
 //!   whatever else is owed, so a flooding pane never delays a key.
 //! - A change marks the screen dirty; a dirty screen is drawn at once when the last frame is at
 //!   least one frame interval old, else at the end of that interval: bursts coalesce to at most
-//!   60 frames a second (30 when `SSH_CONNECTION` is set). A key passed on to a terminal's
-//!   program asks for no frame of its own: the program's echo is what changes the screen, and
-//!   it is drawn at once instead of after the interval a key frame would have started.
+//!   60 frames a second (30 when `SSH_CONNECTION` is set). What the person waits on is drawn
+//!   at once, whatever the interval: a key's effect, and the echo of a key passed on to a
+//!   terminal's program (that key asks for no frame of its own: the echo is what changes the
+//!   screen). A flooding neighbour keeps a frame owed all the time; the echo does not wait
+//!   for it.
 //! - With nothing dirty and nothing animating there is no timer at all: an idle workspace
 //!   sleeps in `select!` and uses no CPU.
 
@@ -59,11 +61,17 @@ where
                 .request_after(Instant::now(), ANIMATION_INTERVAL);
         }
         let input_waiting = input_is_waiting(&mut input).await;
+        plan.awaiting_echo = app.awaits_echo();
         match plan.next(Instant::now(), input_waiting) {
             Next::Input => match input.next().await {
                 Some(Ok(ev)) => {
+                    let typed = matches!(ev, TermEvent::Key(_) | TermEvent::Paste(_));
                     if app.handle_terminal_event(ev) {
-                        plan.frames.request(Instant::now());
+                        if typed {
+                            plan.frames.request_now(Instant::now());
+                        } else {
+                            plan.frames.request(Instant::now());
+                        }
                     }
                 }
                 Some(Err(e)) => {
@@ -101,7 +109,9 @@ where
                     // Served on the next turn, ahead of anything else.
                     _ = Pin::new(&mut input).peek() => {}
                     _ = pane_wake.notified(), if panes => {
-                        if app.poll_panes() {
+                        if app.take_echo() {
+                            plan.frames.request_now(Instant::now());
+                        } else if plan.frames.deadline().is_none() && app.poll_panes() {
                             plan.frames.request(Instant::now());
                         }
                     }

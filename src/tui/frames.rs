@@ -39,6 +39,13 @@ impl FrameScheduler {
         self.pending = Some(self.pending.map_or(at, |p| p.min(at)));
     }
 
+    /// A frame the person is waiting on (what a key did, a program's echo of it): drawn at
+    /// once, however recent the last frame. Such frames come at typing speed, so the rate a
+    /// program's output can cause stays bounded by the interval.
+    pub fn request_now(&mut self, now: Instant) {
+        self.pending = Some(now);
+    }
+
     /// Asks for a frame no sooner than `after` from the last one (animation ticks).
     pub fn request_after(&mut self, now: Instant, after: Duration) {
         let at = self.last_draw.map_or(now, |t| t + after).max(now);
@@ -113,9 +120,10 @@ pub enum Next {
     /// Read the panes and draw.
     Draw,
     /// Sleep until something arrives, or until `until` (`None`: no timer at all). Pane
-    /// wake-ups are listened to only while no frame is owed, since a frame reads every pane
-    /// anyway: a flooding terminal costs one wake-up per frame. Engine events are listened
-    /// to while the [`EventGate`] is open. Input always is.
+    /// wake-ups are listened to while no frame is owed, since a frame reads every pane
+    /// anyway (a flooding terminal costs one wake-up per frame), and while an echo is
+    /// awaited. Engine events are listened to while the [`EventGate`] is open. Input always
+    /// is.
     Wait {
         until: Option<Instant>,
         panes: bool,
@@ -131,6 +139,9 @@ pub struct LoopPlan {
     pub gate: EventGate,
     /// Input events served in a row while a frame was due.
     input_ahead: usize,
+    /// A program was sent a key and its echo has not shown yet: pane wake-ups are listened to
+    /// even while a frame is owed, so the echo can be drawn at once.
+    pub awaiting_echo: bool,
 }
 
 impl LoopPlan {
@@ -139,6 +150,7 @@ impl LoopPlan {
             frames: FrameScheduler::new(interval),
             gate: EventGate::new(interval),
             input_ahead: 0,
+            awaiting_echo: false,
         }
     }
 
@@ -160,7 +172,7 @@ impl LoopPlan {
                 .into_iter()
                 .flatten()
                 .min(),
-            panes: self.frames.deadline().is_none(),
+            panes: self.frames.deadline().is_none() || self.awaiting_echo,
             engine,
         }
     }
@@ -272,6 +284,43 @@ mod tests {
             wake_ups <= frames + 1,
             "{wake_ups} wake-ups for {frames} frames"
         );
+    }
+
+    #[test]
+    fn an_echo_beside_a_flooding_neighbour_is_drawn_at_once() {
+        let interval = frame_interval(false);
+        let mut plan = LoopPlan::new(interval);
+        let t0 = Instant::now();
+        plan.drawn(t0);
+        // The neighbour floods: a frame is owed at the end of every interval, so pane
+        // wake-ups are not listened to.
+        plan.frames.request(t0 + Duration::from_millis(1));
+        let key_at = t0 + Duration::from_millis(2);
+        assert!(matches!(
+            plan.next(key_at, false),
+            Next::Wait { panes: false, .. }
+        ));
+
+        // A key goes to a program: its pane's wake-up is listened to again.
+        assert_eq!(plan.next(key_at, true), Next::Input);
+        plan.awaiting_echo = true;
+        assert_eq!(
+            plan.next(key_at, false),
+            Next::Wait {
+                until: Some(t0 + interval),
+                panes: true,
+                engine: true,
+            }
+        );
+        // The echo, 3 ms later, is drawn then, 12 ms before the neighbour's frame was due.
+        let echo_at = key_at + Duration::from_millis(3);
+        plan.awaiting_echo = false;
+        plan.frames.request_now(echo_at);
+        assert_eq!(plan.next(echo_at, false), Next::Draw);
+        plan.drawn(echo_at);
+        // The flood goes on at one frame per interval from there.
+        plan.frames.request(echo_at + Duration::from_millis(1));
+        assert_eq!(plan.frames.deadline(), Some(echo_at + interval));
     }
 
     #[test]

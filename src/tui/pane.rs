@@ -185,6 +185,11 @@ pub trait Pane {
         KeyOutcome::Ignored
     }
 
+    /// Whether [`Pane::poll`] would find a change, without taking it.
+    fn has_news(&self) -> bool {
+        false
+    }
+
     /// Locked mode: every key goes to the pane, the prefix too, until the workspace's unlock
     /// key; `unlock` names that key for the pane to show. False when the pane has no such mode.
     fn set_locked(&mut self, _locked: bool, _unlock: &str) -> bool {

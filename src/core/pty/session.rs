@@ -28,6 +28,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use parking_lot::{Mutex as ScreenMutex, MutexGuard as ScreenGuard};
+
 use tokio::sync::Notify;
 
 use super::screen::{GridSize, ScreenEngine, ScreenSignal};
@@ -39,6 +41,9 @@ const INPUT_QUEUE: usize = 256;
 /// Bells, titles and clipboard stores kept until the UI looks; older ones are dropped.
 const MAX_PENDING_SIGNALS: usize = 32;
 const READ_CHUNK: usize = 64 * 1024;
+/// Bytes parsed per hold of the screen lock: about 0.3 ms of parsing, the longest a draw waits
+/// behind a flooding pane.
+const FEED_SLICE: usize = 16 * 1024;
 
 /// What to run and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +120,7 @@ pub fn signal_name(signal: i32) -> Option<&'static str> {
 
 /// State the reader thread and the UI share.
 struct Shared {
-    screen: Mutex<Box<dyn ScreenEngine>>,
+    screen: ScreenMutex<Box<dyn ScreenEngine>>,
     dirty: AtomicBool,
     signals: Mutex<VecDeque<ScreenSignal>>,
     exit: Mutex<Option<ExitReport>>,
@@ -230,7 +235,7 @@ impl TerminalSession {
         drop(command);
 
         let shared = Arc::new(Shared {
-            screen: Mutex::new(engine),
+            screen: ScreenMutex::new(engine),
             dirty: AtomicBool::new(false),
             signals: Mutex::new(VecDeque::new()),
             exit: Mutex::new(None),
@@ -267,8 +272,14 @@ impl TerminalSession {
     }
 
     /// The screen, locked (the reader waits while it is held: keep it short).
-    pub fn screen(&self) -> MutexGuard<'_, Box<dyn ScreenEngine>> {
-        lock(&self.shared.screen)
+    pub fn screen(&self) -> ScreenGuard<'_, Box<dyn ScreenEngine>> {
+        self.shared.screen.lock()
+    }
+
+    /// Whether the screen changed since the last [`TerminalSession::take_dirty`], leaving
+    /// that to it.
+    pub fn is_dirty(&self) -> bool {
+        self.shared.dirty.load(Ordering::Acquire)
     }
 
     /// Whether the screen changed since the last call.
@@ -315,7 +326,7 @@ impl TerminalSession {
 
     /// Resizes the screen and the PTY; the kernel sends the child SIGWINCH.
     pub fn resize(&self, size: GridSize) -> io::Result<()> {
-        lock(&self.shared.screen).resize(size);
+        self.shared.screen.lock().resize(size);
         set_window_size(&self.master, size)?;
         self.shared.changed();
         Ok(())
@@ -337,17 +348,20 @@ fn read_output(
             // EIO: every slave descriptor is closed (Linux's end of file for a PTY master).
             Err(_) => break,
         };
-        let (reply, signals) = {
-            let mut screen = lock(&shared.screen);
-            screen.feed(&buf[..n]);
-            (screen.take_replies(), screen.take_signals())
-        };
-        if !reply.is_empty() {
-            if let Err(TrySendError::Full(_)) = replies.try_send(reply) {
-                tracing::warn!("terminal: the program is not reading its input; a reply to its query was dropped");
+        for slice in buf[..n].chunks(FEED_SLICE) {
+            let mut screen = shared.screen.lock();
+            screen.feed(slice);
+            let (reply, signals) = (screen.take_replies(), screen.take_signals());
+            // A draw waiting for this screen gets it now, before this thread can lock it again
+            // for the next slice: a pane drawing a flood never holds up the frame.
+            ScreenGuard::unlock_fair(screen);
+            if !reply.is_empty() {
+                if let Err(TrySendError::Full(_)) = replies.try_send(reply) {
+                    tracing::warn!("terminal: the program is not reading its input; a reply to its query was dropped");
+                }
             }
+            shared.keep_signals(signals);
         }
-        shared.keep_signals(signals);
         shared.changed();
     }
     let report = match child.wait() {

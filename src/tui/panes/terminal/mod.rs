@@ -341,6 +341,10 @@ impl Pane for TerminalPane {
         }
     }
 
+    fn has_news(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.is_dirty())
+    }
+
     fn poll(&mut self) -> KeyOutcome {
         let Some(session) = &self.session else {
             return KeyOutcome::Ignored;

@@ -442,21 +442,34 @@ async fn a_key_sent_to_the_program_asks_for_no_frame_its_echo_does() {
     // The key changes nothing on screen by being sent: a frame for it would only make the
     // program's echo wait for the end of the interval that frame started.
     assert!(!app.handle_key(key('a')), "a frame was asked for the key");
+    // Its echo is awaited: the loop draws it the moment the pane shows it, without waiting
+    // out a frame interval.
+    assert!(app.awaits_echo());
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !app.poll_panes() {
+    while !app.take_echo() {
         assert!(
             Instant::now() < deadline,
-            "the echo never woke the workspace"
+            "the echo never showed in the pane"
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+    assert!(!app.awaits_echo(), "the echo is still awaited once shown");
+    assert!(
+        app.poll_panes(),
+        "the change was left for the frame that draws it"
+    );
     wait_for_bytes(&mut app, "61", 1);
     let paste = crossterm::event::Event::Paste("b".into());
     assert!(
         !app.handle_terminal_event(paste),
         "a frame was asked for the paste"
     );
+    assert!(app.awaits_echo(), "a paste's echo is awaited too");
     wait_for_bytes(&mut app, "62", 1);
+    assert!(
+        !app.awaits_echo(),
+        "a frame that drew the echo ends the wait"
+    );
     // Ending prefix mode with `C-b C-b` changes the status line: that is drawn at once.
     assert!(app.handle_key(ctrl('b')));
     assert!(app.handle_key(ctrl('b')));
