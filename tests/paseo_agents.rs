@@ -1,7 +1,11 @@
-//! Paseo agents against a fake `paseo` CLI (`tests/fixtures/fake_paseo.sh`) that records every
-//! call: `boocode agent run` end to end, and chats driven through the engine as the workspace
-//! drives them (a second turn and a restart continue the same agent, cancel stops it, closing
-//! the chat archives it, and every failure ends only its own turn, clearly).
+//! Paseo agents against a fake `paseo` CLI (`tests/fixtures/fake_paseo.sh`) that behaves as the
+//! real one does (send blocks and prints only its result row, the agent's words come from
+//! `logs -f` and `logs`, JSON pretty-printed, commander's option parsing, DAEMON_NOT_RUNNING)
+//! and records every call: `boocode agent run` end to end, and chats driven through the engine
+//! as the workspace drives them (the followed transcript streams before the turn ends and the
+//! reply is settled from the whole transcript, a second turn and a restart continue the same
+//! agent, each status `send` can answer, cancel stops it, closing the chat archives it, and
+//! every failure ends only its own turn, clearly).
 
 mod support;
 
