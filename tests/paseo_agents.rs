@@ -1,7 +1,11 @@
-//! Paseo agents against a fake `paseo` CLI (`tests/fixtures/fake_paseo.sh`) that records every
-//! call: `boocode agent run` end to end, and chats driven through the engine as the workspace
-//! drives them (a second turn and a restart continue the same agent, cancel stops it, closing
-//! the chat archives it, and every failure ends only its own turn, clearly).
+//! Paseo agents against a fake `paseo` CLI (`tests/fixtures/fake_paseo.sh`) that behaves as the
+//! real one does (send blocks and prints only its result row, the agent's words come from
+//! `logs -f` and `logs`, JSON pretty-printed, commander's option parsing, DAEMON_NOT_RUNNING)
+//! and records every call: `boocode agent run` end to end, and chats driven through the engine
+//! as the workspace drives them (the followed transcript streams before the turn ends and the
+//! reply is settled from the whole transcript, a second turn and a restart continue the same
+//! agent, each status `send` can answer, cancel stops it, closing the chat archives it, and
+//! every failure ends only its own turn, clearly).
 
 mod support;
 
@@ -14,7 +18,7 @@ use boocode::core::agent::tools::ApprovalMode;
 use boocode::core::agents::{self, registry};
 use boocode::core::engine::{Engine, EngineOptions};
 use boocode::core::events::{Command, Event};
-use boocode::core::store::Store;
+use boocode::core::store::{PartKind, Store};
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -75,24 +79,29 @@ impl Rig {
             .collect()
     }
 
-    /// `[agents.NAME]` for the fake, failing as `mode` says; `command` replaces the fake.
-    fn agent(&self, mode: &str, command: Option<&str>) -> registry::AgentFile {
+    /// `[agents.NAME]` for the fake, with `settings` (`FAKE_PASEO_*`) in its environment;
+    /// `command` replaces the fake.
+    fn agent(&self, settings: &[(&str, &str)], command: Option<&str>) -> registry::AgentFile {
         let fake = fake_paseo().to_string_lossy().into_owned();
+        let mut env = BTreeMap::from([(
+            "FAKE_PASEO_LOG".to_string(),
+            self.log().to_string_lossy().into_owned(),
+        )]);
+        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         registry::AgentFile {
             protocol: Some(registry::Protocol::Paseo),
             command: Some(command.map_or(fake, str::to_string)),
             provider: Some("codex".into()),
             host: Some(SECRET_HOST.into()),
-            env: Some(BTreeMap::from([
-                (
-                    "FAKE_PASEO_LOG".to_string(),
-                    self.log().to_string_lossy().into_owned(),
-                ),
-                ("FAKE_PASEO_MODE".to_string(), mode.to_string()),
-            ])),
+            env: Some(env),
             startup_timeout_secs: Some(10),
             ..Default::default()
         }
+    }
+
+    /// Lets a `[[hold]]` turn go on.
+    fn release(&self) {
+        std::fs::write(self.scratch.path().join("calls.log.state/release"), "").unwrap();
     }
 
     fn engine(&self, agents: &[(&str, registry::AgentFile)]) -> (Engine, UnboundedReceiver<Event>) {
@@ -150,61 +159,205 @@ fn bound_chat(engine: &Engine, agent: &str) -> String {
     chat.id
 }
 
+/// The stored reply of the chat's turn `turn`: its status and parts as (kind, content).
+fn stored_reply(rig: &Rig, chat_id: &str, turn: i64) -> (String, Vec<(String, String)>) {
+    let messages = rig.store().load_messages(chat_id).unwrap();
+    let reply = messages
+        .iter()
+        .find(|m| m.role == "assistant" && m.turn_number == turn)
+        .unwrap();
+    let parts = reply
+        .parts
+        .iter()
+        .map(|p| {
+            let content = match p.kind {
+                PartKind::ToolCall => p.tool_name.clone().unwrap_or_default(),
+                _ => p.content.clone(),
+            };
+            (format!("{:?}", p.kind), content)
+        })
+        .collect();
+    (reply.status.clone(), parts)
+}
+
+/// The reply the fake's agent gives on its `n`th turn, as its transcript records it: the
+/// followed lines print each chunk on a line of its own (`Reply n:`, `Done with`, `the
+/// change.`).
+fn settled_reply(n: usize) -> Vec<(String, String)> {
+    vec![
+        ("ToolCall".into(), "Read".into()),
+        ("Reasoning".into(), "Planning the change.".into()),
+        (
+            "Text".into(),
+            format!("Reply {n}:\n\nDone with the change."),
+        ),
+    ]
+}
+
+fn message_finished(events: &[Event]) -> Option<String> {
+    events.iter().find_map(|e| match e {
+        Event::MessageFinished { content, .. } => Some(content.clone()),
+        _ => None,
+    })
+}
+
+/// Checks the calls of the chat's first turn, each with `--host` when `host` is given: import
+/// (the daemon told to run the agent in the worktree the calls run in), the follower, send
+/// (its prompt in a file), the whole transcript, inspect. Returns the prompt file's path.
+fn assert_first_turn_calls(rig: &Rig, chat_id: &str, host: Option<&str>) -> String {
+    let calls = rig.calls();
+    let argvs: Vec<Vec<String>> = calls[..5]
+        .iter()
+        .map(|c| serde_json::from_value(c["argv"].clone()).unwrap())
+        .collect();
+    let after = |argv: &[String], option: &str| {
+        let at = argv.iter().position(|a| a == option).unwrap();
+        argv[at + 1].clone()
+    };
+    let agent_cwd = after(&argvs[0], "--cwd");
+    let worktree = calls[0]["cwd"].as_str().unwrap();
+    assert_eq!(Path::new(&agent_cwd), Path::new(worktree));
+    assert!(calls[..5].iter().all(|c| c["cwd"] == worktree), "{calls:?}");
+    let prompt_file = after(&argvs[2], "--prompt-file");
+    let agent = rig.store().paseo_agent(chat_id).unwrap().unwrap();
+    let id = agent.paseo_id.as_str();
+    let host: Vec<&str> = host.map_or(Vec::new(), |h| vec!["--host", h]);
+    let call = |subcommand: &str, json: bool, rest: &[&str]| -> Vec<String> {
+        let json = if json { vec!["--json"] } else { Vec::new() };
+        [&[subcommand][..], &json, &host, rest]
+            .concat()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    };
+    let chat_label = format!("chat={chat_id}");
+    assert_eq!(
+        argvs,
+        [
+            call(
+                "import",
+                true,
+                &[
+                    "--provider",
+                    "codex",
+                    "--cwd",
+                    &agent_cwd,
+                    "--label",
+                    "origin=boocode",
+                    "--label",
+                    &chat_label,
+                    &agent.provider_session,
+                ]
+            ),
+            call("logs", false, &["--follow", "--tail", "0", id]),
+            call("send", true, &["--prompt-file", &prompt_file, id]),
+            call("logs", false, &[id]),
+            call("inspect", true, &[id]),
+        ]
+    );
+    prompt_file
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_continues_its_paseo_agent_across_turns_and_restarts() {
     let rig = Rig::new();
-    let (engine, mut events) = rig.engine(&[("remote", rig.agent("", None))]);
+    let (engine, mut events) = rig.engine(&[("remote", rig.agent(&[], None))]);
     let chat_id = bound_chat(&engine, "remote");
 
     send(&engine, &chat_id, "hello");
     let first = until_turn_ends(&mut events).await;
     assert_eq!(finished(&first), ("completed".into(), None), "{first:?}");
-    assert_eq!(reply_text(&first), "Working on: hello\nDone.");
+    // The reply is the agent's own record of the turn, whole, not `send`'s result row.
+    assert_eq!(
+        message_finished(&first).as_deref(),
+        Some("Reply 1:\n\nDone with the change.")
+    );
+    assert_eq!(
+        stored_reply(&rig, &chat_id, 1),
+        ("complete".into(), settled_reply(1))
+    );
     // The daemon's model and mode reach the pane's agent line.
     assert!(
         first.iter().any(|e| matches!(e, Event::AgentSession { model: Some(m), mode: Some(d), .. } if m == "fake-model" && d == "auto")),
         "{first:?}"
     );
-    send(&engine, &chat_id, "again");
+    // The host has a password: it goes in PASEO_HOST, so no call has --host.
+    let prompt_file = assert_first_turn_calls(&rig, &chat_id, None);
+    let calls = rig.calls();
+    let worktree = calls[0]["cwd"].as_str().unwrap().to_string();
+    assert_ne!(Path::new(&worktree), rig.root());
+    assert_eq!(calls[2]["prompt"], "hello");
+    assert!(
+        prompt_file.starts_with(&rig.home.path().to_string_lossy().into_owned()),
+        "{prompt_file}"
+    );
+    assert!(
+        !Path::new(&prompt_file).exists(),
+        "the prompt file is removed"
+    );
+
+    // A prompt that starts with a dash is the prompt, not an option.
+    send(&engine, &chat_id, "-rf is a prompt, not an option");
     let second = until_turn_ends(&mut events).await;
-    assert_eq!(reply_text(&second), "Working on: again\nDone.");
+    assert_eq!(finished(&second), ("completed".into(), None), "{second:?}");
+    assert_eq!(
+        stored_reply(&rig, &chat_id, 2),
+        ("complete".into(), settled_reply(2))
+    );
     engine.shutdown();
     drop(engine);
 
     // A new engine over the same home: the same agent, no second import.
-    let (engine, mut events) = rig.engine(&[("remote", rig.agent("", None))]);
+    let (engine, mut events) = rig.engine(&[("remote", rig.agent(&[], None))]);
     send(&engine, &chat_id, "after the restart");
     let third = until_turn_ends(&mut events).await;
     assert_eq!(finished(&third).0, "completed", "{third:?}");
+    assert_eq!(stored_reply(&rig, &chat_id, 3).1, settled_reply(3));
+    engine.shutdown();
 
-    let imports = rig.argvs("import");
-    assert_eq!(imports.len(), 1, "{imports:?}");
-    let agent = rig.store().paseo_agent(&chat_id).unwrap().unwrap();
-    let sends = rig.argvs("send");
-    assert_eq!(sends.len(), 3);
-    for (argv, prompt) in sends.iter().zip(["hello", "again", "after the restart"]) {
-        assert_eq!(argv, &["send", "--", &agent.paseo_id, prompt]);
-    }
-    assert_eq!(rig.argvs("inspect").len(), 3);
-    // The agent works in the chat's own worktree, the same one after the restart.
+    assert_eq!(rig.argvs("import").len(), 1);
     let calls = rig.calls();
-    let import_cwd = calls[0]["cwd"].as_str().unwrap();
-    assert_ne!(Path::new(import_cwd), rig.root());
-    assert!(calls.iter().all(|c| c["cwd"] == import_cwd), "{calls:?}");
-    // Three turns in one chat, each persisted with its usage.
+    let prompts: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["argv"][0] == "send")
+        .map(|c| &c["prompt"])
+        .collect();
+    assert_eq!(
+        prompts,
+        [
+            "hello",
+            "-rf is a prompt, not an option",
+            "after the restart"
+        ]
+    );
+    // The agent works in the chat's own worktree, the same one after the restart.
+    assert!(
+        calls.iter().all(|c| c["cwd"] == worktree.as_str()),
+        "{calls:?}"
+    );
+    // Each turn's tool call is traced; its usage is stored.
     let store = rig.store();
-    let messages = store.load_messages(&chat_id).unwrap();
-    let replies: Vec<_> = messages.iter().filter(|m| m.role == "assistant").collect();
-    assert_eq!(replies.len(), 3);
-    assert!(replies.iter().all(|m| m.status == "complete"));
+    let traces = store.list_traces(&chat_id, None, 100).unwrap();
+    let traced: Vec<(&str, &str, Option<&str>)> = traces
+        .iter()
+        .map(|t| {
+            (
+                t.tool_name.as_str(),
+                t.tool_input.as_str(),
+                t.outcome.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        traced,
+        [("Read", r#"{"summary":"notes.txt"}"#, Some("success")); 3]
+    );
     let usage = store.turn_usage(&chat_id).unwrap();
     assert_eq!(usage[0].usage.prompt_tokens, 100, "{usage:?}");
     assert_eq!(usage[0].usage.cache_hit_tokens, 40, "{usage:?}");
-    engine.shutdown();
 
     // The daemon's password reached paseo in its environment only: never on a command line
     // (which every user can read), never in the database.
-    let calls = rig.calls();
     assert!(
         calls.iter().all(|c| c["paseo_host"] == SECRET_HOST),
         "{calls:?}"
@@ -217,13 +370,146 @@ async fn a_chat_continues_its_paseo_agent_across_turns_and_restarts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_followed_transcript_streams_into_the_chat_before_the_turn_ends() {
+    let rig = Rig::new();
+    let (engine, mut events) = rig.engine(&[("remote", rig.agent(&[], None))]);
+    let chat_id = bound_chat(&engine, "remote");
+
+    // The agent's turn stays open until released: what shows before came from the follower.
+    send(&engine, &chat_id, "[[hold]] go");
+    let early = events_until(
+        &mut events,
+        |e| matches!(e, Event::TextDelta { text, .. } if text == "Reply 1:"),
+    )
+    .await;
+    assert!(
+        early
+            .iter()
+            .any(|e| matches!(e, Event::ToolStarted { tool_name, .. } if tool_name == "Read")),
+        "{early:?}"
+    );
+    assert!(
+        early.iter().any(
+            |e| matches!(e, Event::ReasoningDelta { text, .. } if text == "Planning the change.")
+        ),
+        "{early:?}"
+    );
+    assert!(!early
+        .iter()
+        .any(|e| matches!(e, Event::TurnFinished { .. })));
+    rig.release();
+    let rest = until_turn_ends(&mut events).await;
+    assert_eq!(finished(&rest), ("completed".into(), None), "{rest:?}");
+    // The follower printed each chunk on a line of its own; the reply is the transcript's.
+    assert_eq!(reply_text(&rest), "\nDone with\nthe change.");
+    assert_eq!(
+        message_finished(&rest).as_deref(),
+        Some("Reply 1:\n\nDone with the change.")
+    );
+    assert_eq!(
+        stored_reply(&rig, &chat_id, 1),
+        ("complete".into(), settled_reply(1))
+    );
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_that_dies_early_leaves_the_reply_whole() {
+    let rig = Rig::new();
+    let deaf = rig.agent(&[("FAKE_PASEO_MODE", "follow-dies")], None);
+    let (engine, mut events) = rig.engine(&[("deaf", deaf)]);
+    let chat_id = bound_chat(&engine, "deaf");
+
+    send(&engine, &chat_id, "go");
+    let seen = until_turn_ends(&mut events).await;
+    assert_eq!(finished(&seen), ("completed".into(), None), "{seen:?}");
+    assert_eq!(reply_text(&seen), "", "nothing was followed");
+    assert_eq!(
+        message_finished(&seen).as_deref(),
+        Some("Reply 1:\n\nDone with the change.")
+    );
+    assert_eq!(
+        stored_reply(&rig, &chat_id, 1),
+        ("complete".into(), settled_reply(1))
+    );
+    let traces = rig.store().list_traces(&chat_id, None, 10).unwrap();
+    assert_eq!(traces.len(), 1);
+    assert_eq!(traces[0].tool_name, "Read");
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_paseo_did_not_complete_fails_saying_why() {
+    let rig = Rig::new();
+    let (engine, mut events) = rig.engine(&[
+        (
+            "erring",
+            rig.agent(&[("FAKE_PASEO_SEND_STATUS", "error")], None),
+        ),
+        (
+            "slow",
+            rig.agent(&[("FAKE_PASEO_SEND_STATUS", "timeout")], None),
+        ),
+        (
+            "asking",
+            rig.agent(&[("FAKE_PASEO_SEND_STATUS", "permission")], None),
+        ),
+    ]);
+    for (name, wanted) in [
+        (
+            "erring",
+            "the Paseo agent ended in error: Provider crashed: out of credits".to_string(),
+        ),
+        (
+            "slow",
+            "the Paseo agent did not finish within the 10 minutes `paseo send` waits; it may still be working (`paseo logs ID` shows it, `paseo stop ID` stops it)".to_string(),
+        ),
+        (
+            "asking",
+            "the Paseo agent is waiting for permission to use Bash, which only Paseo can grant: `paseo permit allow ID` (or `paseo permit deny ID`), or answer it in the Paseo app".to_string(),
+        ),
+    ] {
+        let chat_id = bound_chat(&engine, name);
+        send(&engine, &chat_id, "go");
+        let seen = until_turn_ends(&mut events).await;
+        let id = rig.store().paseo_agent(&chat_id).unwrap().unwrap().paseo_id;
+        let (status, error) = finished(&seen);
+        assert_eq!(status, "failed", "{name}: {seen:?}");
+        let error = error.unwrap();
+        assert!(
+            error.contains(&format!("agent '{name}': {}", wanted.replace("ID", &id))),
+            "{name}: {error}"
+        );
+        // What the agent did is in the reply all the same.
+        let (status, parts) = stored_reply(&rig, &chat_id, 1);
+        assert_eq!((status.as_str(), parts), ("failed", settled_reply(1)), "{name}");
+    }
+    engine.shutdown();
+}
+
+/// Whether process `pid` has ended (gone, or a zombie no one reaped).
+fn ended(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_the_agent_and_closing_the_chat_archives_it() {
     let rig = Rig::new();
-    let (engine, mut events) = rig.engine(&[("remote", rig.agent("", None))]);
+    let (engine, mut events) = rig.engine(&[("remote", rig.agent(&[], None))]);
     let chat_id = bound_chat(&engine, "remote");
 
     send(&engine, &chat_id, "[[hang]] work");
-    events_until(&mut events, |e| matches!(e, Event::TextDelta { .. })).await;
+    events_until(
+        &mut events,
+        |e| matches!(e, Event::TextDelta { text, .. } if text == "Reply 1:"),
+    )
+    .await;
     engine.submit(Command::CancelTurn {
         chat_id: chat_id.clone(),
     });
@@ -231,11 +517,29 @@ async fn cancel_stops_the_agent_and_closing_the_chat_archives_it() {
     assert_eq!(finished(&cancelled).0, "cancelled", "{cancelled:?}");
     let agent = rig.store().paseo_agent(&chat_id).unwrap().unwrap();
     assert_eq!(rig.argvs("stop"), [["stop", &agent.paseo_id]]);
-    // What streamed before the cancel is kept.
-    let messages = rig.store().load_messages(&chat_id).unwrap();
-    let reply = messages.iter().find(|m| m.role == "assistant").unwrap();
-    assert_eq!(reply.status, "cancelled");
-    assert_eq!(reply.parts[0].content, "Working on: [[hang]] work");
+    // What streamed before the cancel is kept; the follower is gone.
+    assert_eq!(
+        stored_reply(&rig, &chat_id, 1),
+        (
+            "cancelled".into(),
+            vec![
+                ("ToolCall".into(), "Read".into()),
+                ("Reasoning".into(), "Planning the change.".into()),
+                ("Text".into(), "Reply 1:".into()),
+            ]
+        )
+    );
+    let follower =
+        std::fs::read_to_string(rig.scratch.path().join("calls.log.state/follow.pid")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while !ended(follower.trim()) {
+        // A killed process may take a moment to leave.
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the follower {follower} still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     engine.submit(Command::EndChat {
         chat_id: chat_id.clone(),
@@ -266,42 +570,37 @@ async fn every_failure_ends_its_own_turn_with_a_clear_error() {
     let rig = Rig::new();
     let cases = [
         (
-            "refused",
-            rig.agent("import-exit1", None),
-            "`paseo import` failed (exit status: 1): Cannot connect to daemon: daemon exploded",
+            "down",
+            rig.agent(&[("FAKE_PASEO_DAEMON", "down")], None),
+            "`paseo import` failed (exit status: 1): Cannot connect to daemon at <host>: connect ECONNREFUSED 127.0.0.1:6767 (Start the daemon with: paseo daemon start)",
         ),
         (
             "garbled",
-            rig.agent("import-garbage", None),
+            rig.agent(&[("FAKE_PASEO_MODE", "import-garbage")], None),
             "`paseo import --json` answered with something that is not JSON: <html>not json</html>",
         ),
         (
             "silent",
             registry::AgentFile {
                 startup_timeout_secs: Some(1),
-                ..rig.agent("import-hang", None)
+                ..rig.agent(&[("FAKE_PASEO_MODE", "import-hang")], None)
             },
             "`paseo import` did not answer within 1 s",
         ),
         (
             "missing",
-            rig.agent("", Some("/nonexistent/paseo")),
+            rig.agent(&[], Some("/nonexistent/paseo")),
             "/nonexistent/paseo not found",
         ),
         (
-            "crashing",
-            rig.agent("send-exit1", None),
-            "`paseo send` failed (exit status: 1): the agent crashed",
-        ),
-        (
-            "erring",
-            rig.agent("inspect-error", None),
-            "the Paseo agent ended in error",
+            "refusing",
+            rig.agent(&[("FAKE_PASEO_MODE", "send-refused")], None),
+            "`paseo send` failed (exit status: 1): Failed to send message: agent is closed",
         ),
     ];
     let mut agents: Vec<(&str, registry::AgentFile)> =
         cases.iter().map(|(n, f, _)| (*n, f.clone())).collect();
-    agents.push(("working", rig.agent("", None)));
+    agents.push(("working", rig.agent(&[], None)));
     let (engine, mut events) = rig.engine(&agents);
     for (name, _, wanted) in &cases {
         let chat_id = bound_chat(&engine, name);
@@ -315,6 +614,7 @@ async fn every_failure_ends_its_own_turn_with_a_clear_error() {
             error.contains(&format!("agent '{name}'")),
             "{name}: {error}"
         );
+        assert!(!error.contains("hunter2"), "{name}: {error}");
         let messages = rig.store().load_messages(&chat_id).unwrap();
         let reply = messages.iter().find(|m| m.role == "assistant").unwrap();
         assert_eq!(reply.status, "failed", "{name}");
@@ -339,7 +639,7 @@ fn boocode(rig: &Rig, args: &[&str]) -> std::process::Output {
         config_dir.join("config.toml"),
         format!(
             "[agents.remote]\nprotocol = \"paseo\"\ncommand = \"{}\"\nprovider = \"codex\"\nhost = \"{HOST}\"\nstartup_timeout_secs = 10\nenv = {{ FAKE_PASEO_LOG = \"{}\" }}\n\
-             [agents.down]\nprotocol = \"paseo\"\ncommand = \"{}\"\nprovider = \"codex\"\nenv = {{ FAKE_PASEO_LOG = \"{}\", FAKE_PASEO_MODE = \"import-exit1\" }}\n",
+             [agents.down]\nprotocol = \"paseo\"\ncommand = \"{}\"\nprovider = \"codex\"\nenv = {{ FAKE_PASEO_LOG = \"{}\", FAKE_PASEO_DAEMON = \"down\" }}\n",
             fake_paseo().display(),
             log.display(),
             fake_paseo().display(),
@@ -363,7 +663,7 @@ fn boocode(rig: &Rig, args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn agent_run_imports_sends_inspects_and_archives_a_paseo_agent() {
+fn agent_run_imports_follows_sends_inspects_and_archives_a_paseo_agent() {
     let rig = Rig::new();
     let out = boocode(
         &rig,
@@ -372,10 +672,12 @@ fn agent_run_imports_sends_inspects_and_archives_a_paseo_agent() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
+    // The agent's final message, not `send`'s result row.
     assert!(
-        stdout.contains("Working on: [[edit:notes.txt]] fix it\nDone."),
+        stdout.contains("Reply 1:\n\nDone with the change."),
         "{stdout}"
     );
+    assert!(!stdout.contains("Agent completed processing"), "{stdout}");
 
     let store = rig.store();
     let task = store.list_tasks(None).unwrap().remove(0);
@@ -388,46 +690,19 @@ fn agent_run_imports_sends_inspects_and_archives_a_paseo_agent() {
     let chat_id = task.chat_id.clone().unwrap();
     let agent = store.paseo_agent(&chat_id).unwrap().unwrap();
     assert!(agent.archived, "the task's chat ended with it");
+    let id = agent.paseo_id.as_str();
 
+    assert_first_turn_calls(&rig, &chat_id, Some(HOST));
     let calls = rig.calls();
-    let argvs: Vec<Vec<String>> = calls
-        .iter()
-        .map(|c| serde_json::from_value(c["argv"].clone()).unwrap())
-        .collect();
-    let chat_label = format!("chat={chat_id}");
-    assert_eq!(
-        argvs,
-        vec![
-            vec![
-                "import",
-                "--json",
-                "--host",
-                HOST,
-                "--provider",
-                "codex",
-                "--label",
-                "origin=boocode",
-                "--label",
-                &chat_label,
-                &agent.provider_session,
-            ],
-            vec![
-                "send",
-                "--host",
-                HOST,
-                "--",
-                &agent.paseo_id,
-                "[[edit:notes.txt]] fix it"
-            ],
-            vec!["inspect", "--json", "--host", HOST, &agent.paseo_id],
-            vec!["archive", "--json", "--host", HOST, &agent.paseo_id],
-        ]
-    );
-    // The agent worked in the task's worktree, never in the project itself, and had no
-    // provider key; its edit waits as a pending change.
-    let import_cwd = PathBuf::from(calls[0]["cwd"].as_str().unwrap());
-    assert_ne!(import_cwd, rig.root());
-    assert_eq!(calls[1]["cwd"], calls[0]["cwd"]);
+    let archive: Vec<String> = serde_json::from_value(calls[5]["argv"].clone()).unwrap();
+    assert_eq!(archive, ["archive", "--json", "--host", HOST, id]);
+    assert_eq!(calls.len(), 6);
+    let worktree = calls[0]["cwd"].as_str().unwrap().to_string();
+    assert_eq!(calls[2]["prompt"], "[[edit:notes.txt]] fix it");
+    // The agent worked in the task's worktree (the daemon was told so with --cwd), never in
+    // the project itself, and had no provider key; its edit waits as a pending change.
+    assert_ne!(PathBuf::from(&worktree), rig.root());
+    assert!(calls[..5].iter().all(|c| c["cwd"] == worktree.as_str()));
     assert!(
         calls.iter().all(|c| c["deepseek_key"].is_null()),
         "{calls:?}"
@@ -438,27 +713,37 @@ fn agent_run_imports_sends_inspects_and_archives_a_paseo_agent() {
     assert_eq!(changes[0].content.display_path, "notes.txt");
     assert_eq!(changes[0].source_agent, "remote");
 
-    // `boocode agents` asks each daemon as the calls do, the host given the same way.
+    // `boocode agents` asks each daemon with `paseo ls --json` (the real `ls` has no
+    // `--limit`), the host given as the calls give it.
     let listed = boocode(&rig, &["agents", "--json"]);
     assert!(listed.status.success(), "{listed:?}");
     let rows: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
     let remote = rows.iter().find(|r| r["name"] == "remote").unwrap();
     assert_eq!(remote["available"], true, "{remote}");
+    let down = rows.iter().find(|r| r["name"] == "down").unwrap();
+    assert_eq!(down["available"], false, "{down}");
+    assert!(
+        down["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Cannot connect to daemon at localhost:6767"),
+        "{down}"
+    );
     let mut probes = rig.argvs("ls");
     probes.sort();
     assert_eq!(
         probes,
-        [
-            vec!["ls", "--json", "--host", HOST, "--limit", "1"],
-            vec!["ls", "--json", "--limit", "1"],
-        ]
+        [vec!["ls", "--json"], vec!["ls", "--json", "--host", HOST]]
     );
 
-    // A daemon that refuses: the task fails with paseo's own words.
+    // A daemon that is not running: the task fails with paseo's own words.
     let down = boocode(&rig, &["agent", "run", "down", "anything"]);
     let stderr = String::from_utf8_lossy(&down.stderr);
     assert_eq!(down.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("daemon exploded"), "{stderr}");
+    assert!(
+        stderr.contains("Start the daemon with: paseo daemon start"),
+        "{stderr}"
+    );
     let failed = rig
         .store()
         .list_tasks(None)

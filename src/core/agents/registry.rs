@@ -243,8 +243,8 @@ pub fn find_program(program: &str, path_var: Option<&str>) -> Option<PathBuf> {
 }
 
 /// Whether `spec` is available here, without starting it: its program is found; for a Paseo
-/// agent, the daemon also answers `paseo ls --json --limit 1` within a few seconds (with the
-/// host given as every other paseo call gives it).
+/// agent, the daemon also answers `paseo ls --json` within a few seconds (with the host given
+/// as every other paseo call gives it).
 pub async fn availability(spec: &AgentSpec) -> Availability {
     let path_var = std::env::var("PATH").ok();
     let Some(program) = find_program(&spec.command, path_var.as_deref()) else {

@@ -181,6 +181,19 @@ impl ExternalTurn {
         });
     }
 
+    /// Takes the reply's parts so far: an agent whose stream was only a preview rebuilds
+    /// the reply from its own record of the turn ([`ExternalTurn::push_part`]), keeping the
+    /// tool-call parts it started.
+    pub fn take_parts(&mut self) -> Vec<MessagePart> {
+        std::mem::take(&mut self.parts)
+    }
+
+    /// Appends a part without announcing it (see [`ExternalTurn::take_parts`]): the reply's
+    /// final text reaches the panes with `MessageFinished`.
+    pub fn push_part(&mut self, part: MessagePart) {
+        self.parts.push(part);
+    }
+
     /// Usage the agent reported for this turn.
     pub fn add_usage(&mut self, usage: &Usage) {
         self.usage.add(usage);

@@ -107,6 +107,11 @@ impl ProcessGroup {
         kill_group(self.pgid);
     }
 
+    /// SIGTERMs every process in the group: asks it to end (and flush what it holds).
+    pub fn terminate(&self) {
+        signal_group(self.pgid, libc::SIGTERM);
+    }
+
     /// Leaves whatever still runs in the group alone when this handle is dropped; the reaper
     /// still ends it when boocode ends.
     pub fn disarm(&mut self) {
@@ -125,11 +130,16 @@ impl Drop for ProcessGroup {
 /// SIGKILLs process group `pgid`. Ids 0 and 1 are refused: `kill(0)` would hit boocode's own
 /// group and `kill(-1)` every process the user owns.
 pub(crate) fn kill_group(pgid: libc::pid_t) {
+    signal_group(pgid, libc::SIGKILL);
+}
+
+/// Sends `signal` to process group `pgid`, refusing ids 0 and 1 as [`kill_group`] does.
+fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
     if pgid > 1 {
         // SAFETY: kill(2) has no memory-safety preconditions; a group that is already gone
         // just yields ESRCH.
         unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
+            libc::kill(-pgid, signal);
         }
     }
 }

@@ -1,31 +1,56 @@
-//! Running the `paseo` CLI the way the original platform's client did (`import`, `send`,
-//! `inspect`, `stop`, `archive`, each with `--host` when configured) and reading what it
-//! answers. Every call but `send` has a deadline: a daemon that does not answer fails the call
-//! instead of hanging the chat. The configured host may carry a password
+//! Running the `paseo` CLI as it really behaves (its source: packages/cli/src in
+//! getpaseo/paseo) and reading what it answers. Every subcommand takes `--host` after its name
+//! (`paseo send --json --host H …`); the JSON of `--json` is pretty-printed over several lines;
+//! a command that fails prints `Error: MESSAGE` and a hint (with `--json`, `{"error": {code,
+//! message, details}}`) on stderr and exits 1, e.g. DAEMON_NOT_RUNNING `Cannot connect to
+//! daemon at HOST: …` with `Start the daemon with: paseo daemon start`.
+//!
+//! - `import --json --provider P --cwd DIR --label k=v… SESSION` answers `{agentId, status,
+//!   provider, cwd, title}`. The daemon runs the agent in `--cwd`, not in the CLI's directory.
+//! - `send --json --prompt-file F ID` sends, then waits up to 10 minutes for the agent's turn
+//!   to end and answers one row `{agentId, status, message}`, status `completed`, `error`,
+//!   `timeout` or `permission` — exit 0 for all four; never the agent's words. The prompt goes
+//!   in a private file: on the command line a prompt starting with `-` would be taken for an
+//!   option, a long one would exceed the argument limit, and every user of the machine could
+//!   read it.
+//! - `logs -f --tail 0 ID` prints a banner, then every new timeline item as it comes, until
+//!   SIGINT or SIGTERM; `logs ID` prints the whole curated transcript ([`super::transcript`]).
+//! - `inspect --json ID` answers PascalCase fields: `Status`, `Model` (`-` when unknown),
+//!   `Mode`, `LastUsage {InputTokens, OutputTokens, CachedTokens, CostUsd}`,
+//!   `PendingPermissions [{id, tool}]`.
+//! - `stop ID` interrupts the agent; `archive --json ID` archives it; `ls --json` lists agents
+//!   (it has no `--limit`: commander refuses an unknown option).
+//!
+//! Every call but `send` and the follower has a deadline: a daemon that does not answer fails
+//! the call instead of hanging the chat. The configured host may carry a password
 //! (`tcp://h:p?password=…`): such a host goes to paseo in `PASEO_HOST` (which paseo reads when
 //! no `--host` is given) rather than on its command line, which every user of the machine can
 //! read, and it never appears in an error: whatever paseo printed is shown with the host
 //! masked.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdout};
 use tokio::task::JoinHandle;
 
+use super::transcript::is_follow_banner;
 use crate::core::agents::registry::AgentSpec;
 use crate::core::llm::types::Usage;
+use crate::core::private_fs;
 use crate::core::process::{self, ProcessGroup};
+use crate::core::store::new_id;
 
 /// How much of paseo's output an error quotes.
 const QUOTED_CHARS: usize = 300;
-/// The most of paseo's stderr kept while `send` runs.
-const STDERR_KEPT: usize = 8 * 1024;
+/// The most of a running call's stdout and stderr kept.
+const OUTPUT_KEPT: usize = 8 * 1024;
 /// What stands for the configured host in anything shown.
 const MASKED_HOST: &str = "<host>";
 /// Where paseo reads the daemon's address when no `--host` is given.
@@ -51,11 +76,21 @@ pub struct Inspection {
     pub mode: Option<String>,
     /// The usage of the agent's last turn.
     pub usage: Option<Usage>,
+    /// The tools waiting for a person's permission.
+    pub pending_permissions: Vec<String>,
+}
+
+/// What `paseo send --json` answered when the agent's turn ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendResult {
+    /// `completed`, `error`, `timeout`, `permission` (`sent` only with `--no-wait`).
+    pub status: String,
+    pub message: String,
 }
 
 impl PaseoCli {
     /// The CLI of `spec` (its command, `--host`, environment), run in `cwd`; calls other than
-    /// `send` may take `spec.startup_timeout`.
+    /// `send` and the follower may take `spec.startup_timeout`.
     pub fn new(spec: &AgentSpec, cwd: PathBuf) -> PaseoCli {
         PaseoCli {
             agent: spec.name.clone(),
@@ -65,6 +100,11 @@ impl PaseoCli {
             cwd,
             timeout: spec.startup_timeout,
         }
+    }
+
+    /// How long a call may take to answer.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The configured host when it holds a password: passed in [`HOST_VARIABLE`].
@@ -87,12 +127,15 @@ impl PaseoCli {
 
     pub fn import_argv(&self, session: &str, provider: &str, chat_id: &str) -> Vec<String> {
         let chat_label = format!("chat={chat_id}");
+        let cwd = self.cwd.to_string_lossy();
         self.argv(
             "import",
             true,
             &[
                 "--provider",
                 provider,
+                "--cwd",
+                &cwd,
                 "--label",
                 "origin=boocode",
                 "--label",
@@ -102,9 +145,17 @@ impl PaseoCli {
         )
     }
 
-    /// The prompt follows `--`: text starting with a dash is still the prompt, not an option.
-    pub fn send_argv(&self, paseo_id: &str, prompt: &str) -> Vec<String> {
-        self.argv("send", false, &["--", paseo_id, prompt])
+    pub fn send_argv(&self, paseo_id: &str, prompt_file: &Path) -> Vec<String> {
+        let file = prompt_file.to_string_lossy();
+        self.argv("send", true, &["--prompt-file", &file, paseo_id])
+    }
+
+    pub fn follow_argv(&self, paseo_id: &str) -> Vec<String> {
+        self.argv("logs", false, &["--follow", "--tail", "0", paseo_id])
+    }
+
+    pub fn logs_argv(&self, paseo_id: &str) -> Vec<String> {
+        self.argv("logs", false, &[paseo_id])
     }
 
     pub fn inspect_argv(&self, paseo_id: &str) -> Vec<String> {
@@ -119,13 +170,14 @@ impl PaseoCli {
         self.argv("archive", true, &[paseo_id])
     }
 
-    /// Whether the daemon answers `paseo ls --json --limit 1` within a few seconds.
+    /// Whether the daemon answers `paseo ls --json` within a few seconds.
     pub async fn probe(&self) -> Result<()> {
-        let argv = self.argv("ls", true, &["--limit", "1"]);
+        let argv = self.argv("ls", true, &[]);
         self.run("ls", argv, PROBE_TIMEOUT).await.map(drop)
     }
 
-    /// Imports a new agent for `chat_id` from provider session `session`; its id.
+    /// Imports a new agent for `chat_id` from provider session `session`, working in this
+    /// CLI's directory; its id.
     pub async fn import(&self, session: &str, provider: &str, chat_id: &str) -> Result<String> {
         let answer = self
             .run_json("import", self.import_argv(session, provider, chat_id))
@@ -146,6 +198,12 @@ impl PaseoCli {
         Ok(Inspection::from_json(&answer))
     }
 
+    /// The agent's whole curated transcript (`paseo logs ID`).
+    pub async fn transcript(&self, paseo_id: &str) -> Result<String> {
+        self.run("logs", self.logs_argv(paseo_id), self.timeout)
+            .await
+    }
+
     pub async fn stop(&self, paseo_id: &str) -> Result<()> {
         self.run("stop", self.stop_argv(paseo_id), self.timeout)
             .await
@@ -158,21 +216,40 @@ impl PaseoCli {
             .map(drop)
     }
 
-    /// Starts `paseo send`: its output is read as it comes ([`Sending`]).
-    pub fn send(&self, paseo_id: &str, prompt: &str) -> Result<Sending> {
-        let (mut child, group) = self.spawn("send", &self.send_argv(paseo_id, prompt))?;
+    /// Starts `paseo send` of `prompt` (written to a private file in `prompt_dir`, removed
+    /// when the send is over): it answers when the agent's turn ends ([`Sending`]).
+    pub fn send(&self, paseo_id: &str, prompt: &str, prompt_dir: &Path) -> Result<Sending> {
+        let prompt_file = PromptFile::write(prompt_dir, prompt)?;
+        let (mut child, group) = self.spawn("send", &self.send_argv(paseo_id, &prompt_file.0))?;
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-            return Err(anyhow!(
-                "agent '{}': paseo's output was not opened",
-                self.agent
-            ));
+            return Err(self.unopened());
         };
         Ok(Sending {
             child,
             group,
-            stdout: BufReader::new(stdout),
+            stdout: tokio::spawn(read_tail(stdout)),
             stderr: tokio::spawn(read_tail(stderr)),
+            _prompt_file: prompt_file,
         })
+    }
+
+    /// Starts `paseo logs -f --tail 0`: the agent's new timeline items, line by line
+    /// ([`Following`]).
+    pub fn follow(&self, paseo_id: &str) -> Result<Following> {
+        let (mut child, group) = self.spawn("logs", &self.follow_argv(paseo_id))?;
+        let Some(stdout) = child.stdout.take() else {
+            return Err(self.unopened());
+        };
+        Ok(Following {
+            _child: child,
+            group,
+            stdout: BufReader::new(stdout),
+            partial: Vec::new(),
+        })
+    }
+
+    fn unopened(&self) -> anyhow::Error {
+        anyhow!("agent '{}': paseo's output was not opened", self.agent)
     }
 
     fn spawn(&self, what: &str, argv: &[String]) -> Result<(Child, ProcessGroup)> {
@@ -235,6 +312,10 @@ impl PaseoCli {
 
     async fn run_json(&self, what: &str, argv: Vec<String>) -> Result<Value> {
         let stdout = self.run(what, argv, self.timeout).await?;
+        self.parse_json(what, &stdout)
+    }
+
+    fn parse_json(&self, what: &str, stdout: &str) -> Result<Value> {
         serde_json::from_str(stdout.trim()).map_err(|_| {
             let shown = match stdout.trim() {
                 "" => "nothing".to_string(),
@@ -251,7 +332,7 @@ impl PaseoCli {
         let said = [stderr.trim(), stdout.trim()]
             .into_iter()
             .find(|s| !s.is_empty())
-            .map(|s| format!(": {}", self.quote(s)))
+            .map(|s| format!(": {}", self.quote(&command_error(s))))
             .unwrap_or_default();
         anyhow!(
             "agent '{}': `paseo {what}` failed ({status}){said}",
@@ -274,42 +355,86 @@ impl PaseoCli {
     }
 }
 
+/// What paseo said when a command failed: with `--json` its `{"error": {message, details}}`
+/// read out (details only when one line: an unknown error's are a stack trace), otherwise
+/// its own words (`Error: MESSAGE` and a hint).
+fn command_error(said: &str) -> String {
+    let Ok(answer) = serde_json::from_str::<Value>(said) else {
+        return said.to_string();
+    };
+    let error = &answer["error"];
+    let Some(message) = error["message"].as_str() else {
+        return said.to_string();
+    };
+    match error["details"].as_str().filter(|d| !d.contains('\n')) {
+        Some(details) => format!("{message} ({details})"),
+        None => message.to_string(),
+    }
+}
+
+/// A prompt in a file of its own (mode 0600), removed when dropped.
+struct PromptFile(PathBuf);
+
+impl PromptFile {
+    fn write(dir: &Path, prompt: &str) -> Result<PromptFile> {
+        private_fs::ensure_private_dir(dir)?;
+        let path = dir.join(format!("{}.prompt", new_id()));
+        let mut file = private_fs::private_open_options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("writing the prompt to {}", path.display()))?;
+        let written = PromptFile(path);
+        file.write_all(prompt.as_bytes())
+            .with_context(|| format!("writing the prompt to {}", written.0.display()))?;
+        Ok(written)
+    }
+}
+
+impl Drop for PromptFile {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.0) {
+            tracing::warn!("removing the prompt file {} failed: {e}", self.0.display());
+        }
+    }
+}
+
 /// A running `paseo send`.
 pub struct Sending {
     child: Child,
     group: ProcessGroup,
-    stdout: BufReader<ChildStdout>,
+    stdout: JoinHandle<String>,
     stderr: JoinHandle<String>,
+    _prompt_file: PromptFile,
 }
 
 impl Sending {
-    /// The next line paseo printed, without its line end; `None` at the end of its output.
-    pub async fn next_line(&mut self) -> Option<String> {
-        let mut line = Vec::new();
-        match self.stdout.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => None,
-            Ok(_) => {
-                while matches!(line.last(), Some(b'\n' | b'\r')) {
-                    line.pop();
-                }
-                Some(String::from_utf8_lossy(&line).into_owned())
-            }
-        }
-    }
-
-    /// Waits for paseo to exit; an error (with what it said) when it failed. Cancel-safe: it
-    /// may be dropped and called again.
-    pub async fn finish(&mut self, cli: &PaseoCli) -> Result<()> {
+    /// Waits for paseo to answer: the turn's result, or an error (with what paseo said) when
+    /// the send itself failed. Cancel-safe: it may be dropped and called again.
+    pub async fn finish(&mut self, cli: &PaseoCli) -> Result<SendResult> {
         let status = self
             .child
             .wait()
             .await
             .map_err(|e| anyhow!("agent '{}': `paseo send`: {e}", cli.agent))?;
+        let stdout = (&mut self.stdout).await.unwrap_or_default();
         let stderr = (&mut self.stderr).await.unwrap_or_default();
-        if status.success() {
-            return Ok(());
+        if !status.success() {
+            return Err(cli.failed("send", status, &stderr, &stdout));
         }
-        Err(cli.failed("send", status, &stderr, ""))
+        let answer = cli.parse_json("send", &stdout)?;
+        let field = |name: &str| answer[name].as_str().unwrap_or_default().to_string();
+        match field("status") {
+            status if status.is_empty() => Err(anyhow!(
+                "agent '{}': `paseo send --json` answered without a status: {}",
+                cli.agent,
+                cli.quote(stdout.trim())
+            )),
+            status => Ok(SendResult {
+                status,
+                message: field("message"),
+            }),
+        }
     }
 
     /// Gives paseo `grace` to end by itself (after a `stop`), then kills it.
@@ -323,70 +448,127 @@ impl Sending {
     }
 }
 
-/// The last [`STDERR_KEPT`] bytes of a stream, read to its end.
+/// A running `paseo logs -f`.
+pub struct Following {
+    /// Killed with the group, at the latest when dropped.
+    _child: Child,
+    group: ProcessGroup,
+    stdout: BufReader<ChildStdout>,
+    /// The line being read.
+    partial: Vec<u8>,
+}
+
+impl Following {
+    /// The next line paseo printed, without its line end; `None` at the end of its output.
+    /// Cancel-safe: a line read in part is kept for the next call.
+    pub async fn next_line(&mut self) -> Option<String> {
+        // `read_until` leaves what it read of a line in `partial` when it is cancelled.
+        let read = self.stdout.read_until(b'\n', &mut self.partial).await;
+        let mut line = std::mem::take(&mut self.partial);
+        match read {
+            Ok(0) | Err(_) if line.is_empty() => None,
+            _ => {
+                while matches!(line.last(), Some(b'\n' | b'\r')) {
+                    line.pop();
+                }
+                Some(String::from_utf8_lossy(&line).into_owned())
+            }
+        }
+    }
+
+    /// Waits for the banner paseo prints once it follows the agent; false when it ended (or
+    /// `patience` passed) first.
+    pub async fn started(&mut self, patience: Duration) -> bool {
+        let banner = async {
+            while let Some(line) = self.next_line().await {
+                if is_follow_banner(&line) {
+                    return true;
+                }
+            }
+            false
+        };
+        tokio::time::timeout(patience, banner)
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Stops following as Ctrl-C would (SIGTERM) and returns the lines paseo had printed and
+    /// not yet read, up to its end or for at most `grace`; then the group is killed.
+    pub async fn stop(mut self, grace: Duration) -> Vec<String> {
+        self.group.terminate();
+        let mut rest = Vec::new();
+        let drained = async {
+            while let Some(line) = self.next_line().await {
+                rest.push(line);
+            }
+        };
+        // Whatever did not arrive within the grace is left to the transcript.
+        let _ = tokio::time::timeout(grace, drained).await;
+        self.group.kill();
+        rest
+    }
+}
+
+/// The last [`OUTPUT_KEPT`] bytes of a stream, read to its end.
 async fn read_tail(mut stream: impl AsyncRead + Unpin) -> String {
     let mut kept = Vec::new();
     let mut buf = [0u8; 4096];
     while let Ok(n @ 1..) = stream.read(&mut buf).await {
         kept.extend_from_slice(&buf[..n]);
-        if kept.len() > STDERR_KEPT {
-            kept.drain(..kept.len() - STDERR_KEPT);
+        if kept.len() > OUTPUT_KEPT {
+            kept.drain(..kept.len() - OUTPUT_KEPT);
         }
     }
     String::from_utf8_lossy(&kept).into_owned()
 }
 
-/// The object paseo answered, or the `data` it wraps.
-fn payload(answer: &Value) -> &Value {
-    match answer.get("data") {
-        Some(data) if data.is_object() => data,
-        _ => answer,
-    }
-}
-
-/// The first of `names` that holds a string (paseo's JSON has said `agentId`, `id` and `Id`).
-fn text_field(value: &Value, names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .find_map(|n| value.get(*n).and_then(Value::as_str))
+/// The string field `name` of `value`, unless empty or `-` (paseo's "unknown").
+fn text_field(value: &Value, name: &str) -> Option<String> {
+    value
+        .get(name)
+        .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty() && *s != "-")
         .map(str::to_string)
 }
 
-/// The agent id in what `paseo import --json` answered.
+/// The agent id in what `paseo import --json` answered (`{agentId, status, provider, cwd,
+/// title}`).
 pub fn agent_id(answer: &Value) -> Option<String> {
-    text_field(payload(answer), &["agentId", "id", "Id"])
+    text_field(answer, "agentId")
 }
 
 impl Inspection {
-    pub fn from_json(answer: &Value) -> Inspection {
-        let agent = payload(answer);
-        let usage = ["lastUsage", "LastUsage"]
-            .iter()
-            .find_map(|n| agent.get(*n).filter(|u| u.is_object()))
-            .map(|u| {
-                let count = |names: &[&str]| {
-                    names
-                        .iter()
-                        .find_map(|n| u.get(*n).and_then(Value::as_u64))
-                        .unwrap_or(0)
-                };
-                let input = count(&["inputTokens", "InputTokens"]);
-                let cached = count(&["cachedInputTokens", "CachedInputTokens"]);
-                Usage {
-                    prompt_tokens: input,
-                    completion_tokens: count(&["outputTokens", "OutputTokens"]),
-                    reasoning_tokens: 0,
-                    cache_hit_tokens: cached,
-                    cache_miss_tokens: input.saturating_sub(cached),
-                }
-            });
+    /// Reads `paseo inspect --json` (`toInspectData` in packages/cli/src/commands/agent/inspect.ts).
+    pub fn from_json(agent: &Value) -> Inspection {
+        let usage = agent.get("LastUsage").filter(|u| u.is_object()).map(|u| {
+            let count = |name: &str| u.get(name).and_then(Value::as_u64).unwrap_or(0);
+            let input = count("InputTokens");
+            let cached = count("CachedTokens");
+            Usage {
+                prompt_tokens: input,
+                completion_tokens: count("OutputTokens"),
+                reasoning_tokens: 0,
+                cache_hit_tokens: cached,
+                cache_miss_tokens: input.saturating_sub(cached),
+            }
+        });
+        let pending_permissions = agent
+            .get("PendingPermissions")
+            .and_then(Value::as_array)
+            .map(|pending| {
+                pending
+                    .iter()
+                    .filter_map(|p| text_field(p, "tool"))
+                    .collect()
+            })
+            .unwrap_or_default();
         Inspection {
-            status: text_field(agent, &["status", "Status"]),
-            model: text_field(agent, &["model", "Model"]),
-            mode: text_field(agent, &["mode", "Mode", "currentModeId"]),
+            status: text_field(agent, "Status"),
+            model: text_field(agent, "Model"),
+            mode: text_field(agent, "Mode"),
             usage,
+            pending_permissions,
         }
     }
 }
@@ -415,7 +597,7 @@ mod tests {
     }
 
     #[test]
-    fn calls_are_spelled_as_the_original_client_spelled_them() {
+    fn calls_are_spelled_as_the_real_cli_parses_them() {
         let with_host = cli(Some("box:6767"));
         assert_eq!(
             with_host.import_argv("s-1", "codex", "c-1"),
@@ -426,6 +608,8 @@ mod tests {
                 "box:6767",
                 "--provider",
                 "codex",
+                "--cwd",
+                "/tmp",
                 "--label",
                 "origin=boocode",
                 "--label",
@@ -434,15 +618,24 @@ mod tests {
             ]
         );
         assert_eq!(
-            with_host.send_argv("pa-1", "-rf is a prompt"),
+            with_host.send_argv("pa-1", Path::new("/home/p/1.prompt")),
             [
                 "send",
+                "--json",
                 "--host",
                 "box:6767",
-                "--",
-                "pa-1",
-                "-rf is a prompt"
+                "--prompt-file",
+                "/home/p/1.prompt",
+                "pa-1"
             ]
+        );
+        assert_eq!(
+            with_host.follow_argv("pa-1"),
+            ["logs", "--host", "box:6767", "--follow", "--tail", "0", "pa-1"]
+        );
+        assert_eq!(
+            with_host.logs_argv("pa-1"),
+            ["logs", "--host", "box:6767", "pa-1"]
         );
         assert_eq!(
             with_host.inspect_argv("pa-1"),
@@ -473,29 +666,28 @@ mod tests {
     }
 
     #[test]
-    fn the_agent_id_is_read_from_every_shape_paseo_has_answered_with() {
+    fn the_agent_id_is_the_agent_id_field_of_the_import_row() {
         assert_eq!(
-            agent_id(&json!({"agentId": "a1", "status": "created"})),
+            agent_id(&json!({"agentId": "a1", "status": "created", "provider": "codex"})),
             Some("a1".into())
         );
-        assert_eq!(agent_id(&json!({"Id": "a2"})), Some("a2".into()));
-        assert_eq!(
-            agent_id(&json!({"type": "single", "data": {"id": "a3"}})),
-            Some("a3".into())
-        );
         assert_eq!(agent_id(&json!({"agentId": ""})), None);
+        assert_eq!(agent_id(&json!({"id": "a2"})), None);
         assert_eq!(agent_id(&json!([1, 2])), None);
     }
 
     #[test]
-    fn inspection_reads_status_model_mode_and_last_usage() {
+    fn inspection_reads_the_pascal_case_fields_paseo_prints() {
         let seen = Inspection::from_json(&json!({
-            "id": "a1", "status": "idle", "model": "gpt-5", "mode": "auto",
-            "lastUsage": {"inputTokens": 100, "outputTokens": 20, "cachedInputTokens": 40}
+            "Id": "a1", "Name": "-", "Provider": "codex", "Model": "gpt-5", "Thinking": "auto",
+            "Status": "idle", "Archived": false, "ArchivedAt": null, "Mode": "auto",
+            "LastUsage": {"InputTokens": 100, "OutputTokens": 20, "CachedTokens": 40, "CostUsd": 0.01},
+            "PendingPermissions": [{"id": "p1", "tool": "Bash"}]
         }));
         assert_eq!(seen.status.as_deref(), Some("idle"));
         assert_eq!(seen.model.as_deref(), Some("gpt-5"));
         assert_eq!(seen.mode.as_deref(), Some("auto"));
+        assert_eq!(seen.pending_permissions, ["Bash"]);
         let usage = seen.usage.unwrap();
         assert_eq!(
             (
@@ -506,11 +698,29 @@ mod tests {
             ),
             (100, 20, 40, 60)
         );
-        // The older PascalCase shape; "-" means the daemon does not know.
-        let old = Inspection::from_json(&json!({"Id": "a1", "Status": "running", "Model": "-"}));
-        assert_eq!(old.status.as_deref(), Some("running"));
-        assert_eq!(old.model, None);
-        assert_eq!(old.usage, None);
+        // "-" means the daemon does not know; no usage before the first turn.
+        let new = Inspection::from_json(
+            &json!({"Id": "a1", "Status": "running", "Model": "-", "LastUsage": null, "PendingPermissions": []}),
+        );
+        assert_eq!(new.status.as_deref(), Some("running"));
+        assert_eq!(new.model, None);
+        assert_eq!(new.usage, None);
+        assert!(new.pending_permissions.is_empty());
+    }
+
+    #[test]
+    fn a_failed_command_is_quoted_by_its_message() {
+        let said = "{\n  \"error\": {\n    \"code\": \"DAEMON_NOT_RUNNING\",\n    \"message\": \"Cannot connect to daemon at localhost:6767: connect ECONNREFUSED\",\n    \"details\": \"Start the daemon with: paseo daemon start\"\n  }\n}";
+        assert_eq!(
+            command_error(said),
+            "Cannot connect to daemon at localhost:6767: connect ECONNREFUSED (Start the daemon with: paseo daemon start)"
+        );
+        let stack = "{\"error\": {\"code\": \"UNKNOWN_ERROR\", \"message\": \"boom\", \"details\": \"Error: boom\\n    at x\"}}";
+        assert_eq!(command_error(stack), "boom");
+        assert_eq!(
+            command_error("Error: No agent found matching: x"),
+            "Error: No agent found matching: x"
+        );
     }
 
     #[test]
