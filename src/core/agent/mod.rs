@@ -1032,10 +1032,7 @@ async fn execute_call(
             "unknown tool '{name}'; available tools: {}",
             rt.tools.names().join(", ")
         ))),
-        (Some(_), Err(message)) => Err(ToolError::InvalidArguments {
-            tool: name.to_string(),
-            message,
-        }),
+        (Some(_), Err(message)) => Err(ToolError::invalid(name, message)),
         (Some(tool), Ok(args)) => {
             points::guarded_tool_call(
                 rt,

@@ -76,10 +76,7 @@ impl Tool for EditFile {
             if ctx.approval == ApprovalMode::ReadOnly {
                 return Err(deny_write(ctx));
             }
-            let invalid = |message: &str| ToolError::InvalidArguments {
-                tool: NAME.into(),
-                message: message.into(),
-            };
+            let invalid = |message: &str| ToolError::invalid(NAME, message);
             if args.old_string.is_empty() {
                 return Err(invalid(
                     "old_string is empty; use create_file to write a whole file",

@@ -58,10 +58,7 @@ impl Tool for Glob {
     ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
         async move {
             let args: Args = parse_args(NAME, args)?;
-            let invalid = |message: String| ToolError::InvalidArguments {
-                tool: NAME.into(),
-                message,
-            };
+            let invalid = |message: String| ToolError::invalid(NAME, message);
             let pattern = args.pattern.trim().trim_start_matches("./").to_string();
             if pattern.is_empty() {
                 return Err(invalid("pattern is empty".into()));

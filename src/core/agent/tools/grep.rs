@@ -82,10 +82,7 @@ impl Tool for Grep {
     ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
         async move {
             let args: Args = parse_args(NAME, args)?;
-            let invalid = |message: String| ToolError::InvalidArguments {
-                tool: NAME.into(),
-                message,
-            };
+            let invalid = |message: String| ToolError::invalid(NAME, message);
             let regex = RegexBuilder::new(&args.pattern)
                 .case_insensitive(args.case_insensitive)
                 .build()

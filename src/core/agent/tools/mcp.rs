@@ -46,10 +46,7 @@ impl Tool for McpTool {
     ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
         async move {
             let Value::Object(arguments) = args else {
-                return Err(ToolError::InvalidArguments {
-                    tool: self.info.name.clone(),
-                    message: "arguments must be a JSON object".into(),
-                });
+                return Err(ToolError::invalid(&self.info.name, "arguments must be a JSON object"));
             };
             match ctx.approval {
                 ApprovalMode::ReadOnly if !self.server.def.read_only_trusted => {

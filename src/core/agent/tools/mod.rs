@@ -177,6 +177,14 @@ pub enum ToolError {
 }
 
 impl ToolError {
+    /// Arguments `tool` cannot run with, and why.
+    pub fn invalid(tool: &str, message: impl Into<String>) -> ToolError {
+        ToolError::InvalidArguments {
+            tool: tool.to_string(),
+            message: message.into(),
+        }
+    }
+
     /// The `tool_traces.outcome` value for this error.
     pub fn outcome(&self) -> &'static str {
         match self {
@@ -207,10 +215,7 @@ pub trait Tool: Send + Sync {
 
 /// Parses a tool's arguments into its typed struct, with an error naming the tool and the field.
 pub fn parse_args<T: serde::de::DeserializeOwned>(tool: &str, args: Value) -> Result<T, ToolError> {
-    serde_json::from_value(args).map_err(|e| ToolError::InvalidArguments {
-        tool: tool.to_string(),
-        message: e.to_string(),
-    })
+    serde_json::from_value(args).map_err(|e| ToolError::invalid(tool, e.to_string()))
 }
 
 /// Runs blocking file-system work off the async executor, so a large walk or read never

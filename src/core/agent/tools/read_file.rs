@@ -78,12 +78,10 @@ impl Tool for ReadFile {
         async move {
             let args: Args = parse_args(NAME, args)?;
             if args.offset == Some(0) || args.limit == Some(0) {
-                return Err(ToolError::InvalidArguments {
-                    tool: NAME.into(),
-                    message:
-                        "offset and limit must be at least 1 (offset is a 1-based line number)"
-                            .into(),
-                });
+                return Err(ToolError::invalid(
+                    NAME,
+                    "offset and limit must be at least 1 (offset is a 1-based line number)",
+                ));
             }
             let path = resolve_in(ctx, &args.file_path)?;
             let shown = display_path(&ctx.project_root, &path);

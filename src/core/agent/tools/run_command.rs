@@ -104,18 +104,12 @@ impl Tool for RunCommand {
         async move {
             let args: Args = parse_args(NAME, args)?;
             if args.command.trim().is_empty() {
-                return Err(ToolError::InvalidArguments {
-                    tool: NAME.into(),
-                    message: "command is empty".into(),
-                });
+                return Err(ToolError::invalid(NAME, "command is empty"));
             }
             let (timeout, clamp_note) = match args.timeout_ms {
                 None => (DEFAULT_TIMEOUT_MS, None),
                 Some(0) => {
-                    return Err(ToolError::InvalidArguments {
-                        tool: NAME.into(),
-                        message: "timeout_ms must be at least 1".into(),
-                    })
+                    return Err(ToolError::invalid(NAME, "timeout_ms must be at least 1"))
                 }
                 Some(t) if t > MAX_TIMEOUT_MS => (
                     MAX_TIMEOUT_MS,

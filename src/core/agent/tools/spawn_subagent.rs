@@ -69,10 +69,7 @@ impl Tool for SpawnSubagent {
         async move {
             let args: Args = parse_args(NAME, args)?;
             if args.input.trim().is_empty() {
-                return Err(ToolError::InvalidArguments {
-                    tool: NAME.into(),
-                    message: "input is empty".into(),
-                });
+                return Err(ToolError::invalid(NAME, "input is empty"));
             }
             let request = SubagentRequest {
                 input: args.input,
