@@ -718,6 +718,41 @@ async fn cancel_stops_the_agent_and_closing_the_chat_archives_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_while_run_creates_the_agent_stops_the_agent_it_made() {
+    let rig = Rig::new();
+    let slow = rig.agent(&[("FAKE_PASEO_MODE", "run-slow")], None);
+    let (engine, mut events) = rig.engine(&[("slow", slow)]);
+    let chat_id = bound_chat(&engine, "slow");
+
+    send(&engine, &chat_id, "[[hang]] work");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while rig.argvs("run").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no run");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    engine.submit(Command::CancelTurn {
+        chat_id: chat_id.clone(),
+    });
+    let cancelled = until_turn_ends(&mut events).await;
+    assert_eq!(finished(&cancelled).0, "cancelled", "{cancelled:?}");
+    // The agent `run` made is known and stopped, not left working unknown; nothing waited.
+    let agent = rig.store().paseo_agent(&chat_id).unwrap().unwrap();
+    let id = agent.paseo_id.as_str();
+    assert_eq!(rig.argvs("stop"), [["stop", id]]);
+    let calls: Vec<String> = rig.calls().iter().map(|c| argv_of(c)[0].clone()).collect();
+    assert_eq!(calls, ["run", "stop"]);
+    until_idle(&rig, id).await;
+
+    // The next message goes to that agent.
+    send(&engine, &chat_id, "again");
+    let next = until_turn_ends(&mut events).await;
+    assert_eq!(finished(&next).0, "completed", "{next:?}");
+    assert_eq!(rig.argvs("send").len(), 1);
+    assert_eq!(rig.argvs("run").len(), 1);
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_failure_ends_its_own_turn_with_a_clear_error() {
     let rig = Rig::new();
     let too_long = "x".repeat(130 * 1024);
