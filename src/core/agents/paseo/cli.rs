@@ -10,8 +10,10 @@
 //!   `--prompt-file`), answering once the turn has started with `{agentId, status, provider,
 //!   cwd, title}` (status `running` or `created`). `--` ends the options (commander honours
 //!   it), so a prompt starting with `-` stays the prompt. A prompt longer than one argument may
-//!   be ([`MAX_ARGUMENT_BYTES`]) is refused before anything is created. Without `--title` the
-//!   daemon names the agent after the prompt; the labels say whose it is.
+//!   be ([`MAX_ARGUMENT_BYTES`]) is refused before anything is created, and while `run` lasts
+//!   (until the daemon has the agent) its command line, the first prompt with it, is readable
+//!   by other users of the machine; later prompts go by file. Without `--title` the daemon
+//!   names the agent after the prompt; the labels say whose it is.
 //! - `import --json --provider P --cwd DIR --label k=v… SESSION` adopts the provider's
 //!   EXISTING session SESSION (the daemon's `handleImportAgentRequest` resumes it; Claude fails
 //!   the first turn of a session it does not have: "No conversation found with session ID"),
