@@ -114,6 +114,7 @@ pub fn list(global: &GlobalArgs, json: bool) -> Result<()> {
                     "env": a.env.keys().collect::<Vec<_>>(),
                     "provider": a.provider,
                     "host": a.host,
+                    "session": a.session,
                     "origin": a.origin,
                     "available": found.available,
                     "detail": found.detail,

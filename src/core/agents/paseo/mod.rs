@@ -1,27 +1,48 @@
 //! The Paseo backend: a chat whose agent runs under a Paseo daemon, driven through the `paseo`
-//! CLI ([`cli`], which cites how the real CLI behaves). The chat's first turn imports a new
-//! Paseo agent working in the chat's directory (`paseo import --cwd DIR`: a fresh provider
-//! session, labelled `origin=boocode` and `chat=<id>`); the store keeps its id, so every later
-//! turn — after a restart too — goes to the same agent.
+//! CLI ([`cli`], which cites how the real CLI behaves). The store keeps the chat's agent id, so
+//! every later turn — after a restart too — goes to the same agent.
 //!
-//! `paseo send` prints only a result row once the agent's turn is over, never the agent's
-//! words; those are in its timeline. So a turn is:
+//! The chat's agent comes to be on its first turn (or the first after it was archived):
 //!
-//! 1. `paseo logs -f --tail 0 ID` starts first and is waited on until its banner says it
+//! - By default `paseo run --detach --provider P --cwd DIR --label origin=boocode --label
+//!   chat=<id> -- PROMPT` creates it working in the chat's directory, its first turn already
+//!   under way on the turn's prompt. Its id is stored the moment `run` answers, before anything
+//!   else, so a crash or restart after the creation continues that agent and never makes a
+//!   second one. Not `paseo import` with an id boocode makes up: import RESUMES a session the
+//!   provider already has (`handleImportAgentRequest` in packages/server/src/server/session.ts:
+//!   `findPersistedAgent`, then `resumeAgentFromPersistence`), and Claude fails the first turn
+//!   of a session it never had ("No conversation found with session ID", claude-agent.ts
+//!   `readMissingResumedConversationError`).
+//! - With `session = "ID"` in `[agents.NAME]`, `paseo import --provider P --cwd DIR --label …
+//!   ID` adopts that existing provider session, and the turn is sent as any later one. One chat
+//!   at a time continues a session: another chat's import of it is refused, naming the chat
+//!   that holds it (two chats would interleave their turns in one conversation, and closing
+//!   either would archive the other's agent); closing that chat frees it.
+//!
+//! `paseo send` and `paseo wait` print only a result row once the agent's turn is over, never
+//! the agent's words; those are in its timeline. So a turn is:
+//!
+//! 1. `paseo logs -f --tail N ID` starts first and is waited on until its banner says it
 //!    follows; its lines (the curated transcript, [`transcript`]) preview the reply as they
-//!    arrive: text, reasoning, and tool calls traced as they start.
-//! 2. `paseo send --json --prompt-file F ID` sends the prompt and waits for the turn's end.
+//!    arrive: text, reasoning, and tool calls traced as they start. N is 0 when the turn is
+//!    yet to be sent; for the turn `run` started, N takes the whole timeline: what the agent
+//!    did before the follower listened comes before the banner, what it does after comes
+//!    after, each item once.
+//! 2. `paseo send --json --prompt-file F ID` sends the prompt and waits for the turn's end; for
+//!    the turn `run` started, `paseo wait --json --timeout 10m ID` waits for it.
 //! 3. The follower is stopped (SIGTERM, its last lines still read) and the reply is settled
 //!    from `paseo logs ID`, the agent's whole transcript, from this turn's user message on:
 //!    the follower prints each streamed chunk on a line of its own, may lag or die, and the
 //!    transcript merges chunks, so the stored reply is exactly what the agent said.
 //! 4. `paseo inspect --json ID` gives the model, mode, usage and pending permissions; the
-//!    send's status ends the turn: `completed` completes it, `error` fails it with paseo's
-//!    message, `timeout` (send waits 10 minutes) fails it saying the agent may still be
+//!    turn's status ends it: `completed` (wait's `idle`) completes it, `error` fails it with
+//!    paseo's message, `timeout` (after 10 minutes) fails it saying the agent may still be
 //!    working, `permission` fails it saying which permission waits and how to grant it in
 //!    Paseo.
 //!
-//! Cancelling sends `paseo stop` and ends the follower; closing the chat archives the agent.
+//! Cancelling sends `paseo stop` (also when it comes while `run` creates the agent: the
+//! creation is let finish, so the agent is known and stopped) and ends the follower; closing
+//! the chat archives the agent.
 
 pub mod cli;
 mod reply;
@@ -30,27 +51,38 @@ pub mod transcript;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use tokio_util::sync::CancellationToken;
 
 use crate::core::agent::{TurnOutcome, TurnStatus};
 use crate::core::events::Event;
 use crate::core::runtime::Runtime;
-use crate::core::store::{new_id, PaseoAgent};
+use crate::core::store::PaseoAgent;
 use crate::core::worktree::content_hash;
 
 use super::registry::{self, AgentSpec, Protocol};
 use super::turn::ExternalTurn;
 use super::ExternalTurnRequest;
-use cli::{Following, Inspection, PaseoCli, SendResult, Sending};
+use cli::{Following, Inspection, PaseoCli, TurnResult, Waiting};
 use reply::PaseoReply;
 
-/// How long `paseo send` may take to end by itself after `paseo stop` before it is killed.
+/// How long `paseo send` or `paseo wait` may take to end by itself after `paseo stop` before
+/// it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long the follower may take to print what it holds once asked to stop.
 const FOLLOWER_GRACE: Duration = Duration::from_secs(1);
 /// Where prompts wait for `paseo send --prompt-file`, under the data home.
 const PROMPT_DIR: &str = "paseo-prompts";
+
+/// How a turn reaches the chat's agent.
+enum Begun {
+    /// `paseo run` created the agent with this turn's prompt: the turn is under way.
+    Created,
+    /// Imported from this provider session: the turn is still to be sent.
+    Imported(String),
+    /// The agent of the chat's earlier turns.
+    Known,
+}
 
 /// Runs one turn (already begun: its user message is stored) on the chat's Paseo agent, in
 /// the request's working directory. Every failure ends the turn with a clear error; nothing
@@ -78,50 +110,64 @@ pub async fn run_turn(
         .unwrap_or_else(|| rt.project_root.clone());
     let cli = PaseoCli::new(spec, cwd);
     let chat_id = turn.chat_id().to_string();
-    let agent = tokio::select! {
-        agent = agent_for_chat(rt, spec, &cli, &chat_id) => agent,
-        _ = cancel.cancelled() => return turn.finish(TurnStatus::Cancelled, None),
-    };
-    let agent = match agent {
-        Ok(a) => a,
+    // Not raced with a cancel: an agent the daemon created is stored (and then stopped) rather
+    // than left running unknown. Creating has a deadline.
+    let (agent, begun) = match agent_for_chat(rt, spec, &cli, &chat_id, prompt).await {
+        Ok(found) => found,
         Err(e) => return turn.finish(TurnStatus::Failed, Some(format!("{e:#}"))),
     };
     let id = agent.paseo_id.as_str();
-    let mut following = match cli.follow(id) {
+    let created = matches!(begun, Begun::Created);
+    if cancel.is_cancelled() {
+        return cancelled_before_waiting(rt, &cli, id, created, turn).await;
+    }
+    let tail = if created { cli::WHOLE_TIMELINE } else { 0 };
+    let mut following = match cli.follow(id, tail) {
         Ok(f) => f,
         Err(e) => return turn.finish(TurnStatus::Failed, Some(format!("{e:#}"))),
     };
     // Sent before the follower listens, the turn's first items would only reach the reply
-    // when it settles. A follower that never starts (the daemon is down) leaves `send` to say
-    // why.
-    tokio::select! {
-        _ = following.started(cli.timeout()) => {}
-        _ = cancel.cancelled() => return turn.finish(TurnStatus::Cancelled, None),
-    }
-    let mut sending = match cli.send(id, prompt, &rt.config.home.join(PROMPT_DIR)) {
-        Ok(s) => s,
-        Err(e) => return turn.finish(TurnStatus::Failed, Some(format!("{e:#}"))),
+    // when it settles. A follower that never starts (the daemon is down) leaves `send` or
+    // `wait` to say why.
+    let history = tokio::select! {
+        history = following.started(cli.timeout()) => history,
+        _ = cancel.cancelled() => {
+            return cancelled_before_waiting(rt, &cli, id, created, turn).await;
+        }
     };
     let mut reply = PaseoReply::new(prompt);
+    for line in &history {
+        reply.show(&mut turn, line);
+    }
+    let waiting = match created {
+        true => cli.wait(id),
+        false => cli.send(id, prompt, &rt.config.home.join(PROMPT_DIR)),
+    };
+    let mut waiting = match waiting {
+        Ok(w) => w,
+        Err(e) => return turn.finish(TurnStatus::Failed, Some(format!("{e:#}"))),
+    };
     let mut follower_alive = true;
-    let sent = loop {
+    let ended = loop {
         tokio::select! {
             line = following.next_line(), if follower_alive => match line {
                 Some(line) => reply.show(&mut turn, &line),
                 // It died: the transcript still has the turn.
                 None => follower_alive = false,
             },
-            sent = sending.finish(&cli) => break sent,
+            ended = waiting.finish(&cli) => break ended,
             _ = cancel.cancelled() => {
-                return stop(rt, &cli, id, sending, following, turn).await;
+                return stop(rt, &cli, id, waiting, following, turn).await;
             }
         }
     };
+    // Its prompt file goes with it, now that paseo has read it.
+    drop(waiting);
     for line in following.stop(FOLLOWER_GRACE).await {
         reply.show(&mut turn, &line);
     }
-    let sent = match sent {
-        Ok(sent) => sent,
+    let ended = match ended {
+        Ok(ended) => ended,
         Err(e) => return turn.finish(TurnStatus::Failed, Some(format!("{e:#}"))),
     };
     // The turn is over: a cancel now has nothing left to stop (these calls have deadlines).
@@ -152,9 +198,18 @@ pub async fn run_turn(
             Inspection::default()
         }
     };
-    match turn_failure(&spec.name, id, &sent, &seen) {
+    match turn_failure(&spec.name, id, &ended, &seen) {
         None => turn.finish(TurnStatus::Completed, None),
-        Some(error) => turn.finish(TurnStatus::Failed, Some(error)),
+        Some(error) => {
+            let error = match &begun {
+                Begun::Imported(session) if ended.status == "error" => format!(
+                    "{error} (the agent was just imported from provider session {session}, `session` in [agents.{}]: is it a session the daemon's {} has?)",
+                    spec.name, agent.provider
+                ),
+                _ => error,
+            };
+            turn.finish(TurnStatus::Failed, Some(error))
+        }
     }
 }
 
@@ -162,14 +217,15 @@ fn notice(rt: &Runtime, message: String) {
     rt.emit(Event::Notice { message });
 }
 
-/// Why a turn whose send answered `sent` failed; `None` when it completed.
-fn turn_failure(agent: &str, id: &str, sent: &SendResult, seen: &Inspection) -> Option<String> {
-    let said = sent.message.trim();
-    match sent.status.as_str() {
+/// Why a turn whose `send` or `wait` answered `ended` failed; `None` when it completed.
+fn turn_failure(agent: &str, id: &str, ended: &TurnResult, seen: &Inspection) -> Option<String> {
+    let said = ended.message.trim();
+    let call = ended.call;
+    match ended.status.as_str() {
         "completed" => None,
         "error" => Some(format!("agent '{agent}': the Paseo agent ended in error: {said}")),
         "timeout" => Some(format!(
-            "agent '{agent}': the Paseo agent did not finish within the 10 minutes `paseo send` waits; it may still be working (`paseo logs {id}` shows it, `paseo stop {id}` stops it)"
+            "agent '{agent}': the Paseo agent did not finish within the 10 minutes `paseo {call}` waits; it may still be working (`paseo logs {id}` shows it, `paseo stop {id}` stops it)"
         )),
         "permission" => {
             let what = match seen.pending_permissions.as_slice() {
@@ -181,65 +237,112 @@ fn turn_failure(agent: &str, id: &str, sent: &SendResult, seen: &Inspection) -> 
             ))
         }
         other => Some(format!(
-            "agent '{agent}': `paseo send` answered status '{other}': {said}"
+            "agent '{agent}': `paseo {call}` answered status '{other}': {said}"
         )),
     }
 }
 
-/// Ends a cancelled turn: `paseo stop` ends the agent's work, `send` is given a moment to
-/// return by itself before it is killed, and the follower ends.
+/// Ends a turn cancelled before its `send` or `wait` started: the turn `run` started is
+/// stopped; a turn not yet sent has nothing to stop.
+async fn cancelled_before_waiting(
+    rt: &Runtime,
+    cli: &PaseoCli,
+    id: &str,
+    created: bool,
+    turn: ExternalTurn,
+) -> TurnOutcome {
+    if created {
+        if let Err(e) = cli.stop(id).await {
+            notice(rt, format!("{e:#}"));
+        }
+    }
+    turn.finish(TurnStatus::Cancelled, None)
+}
+
+/// Ends a cancelled turn: `paseo stop` ends the agent's work, `send` or `wait` is given a
+/// moment to return by itself before it is killed, and the follower ends.
 async fn stop(
     rt: &Runtime,
     cli: &PaseoCli,
     id: &str,
-    sending: Sending,
+    waiting: Waiting,
     following: Following,
     turn: ExternalTurn,
 ) -> TurnOutcome {
     if let Err(e) = cli.stop(id).await {
         notice(rt, format!("{e:#}"));
     }
-    sending.end(STOP_GRACE).await;
+    waiting.end(STOP_GRACE).await;
     // What it still holds came after the cancel.
     drop(following.stop(Duration::ZERO).await);
     turn.finish(TurnStatus::Cancelled, None)
 }
 
-/// The chat's Paseo agent: the one it has on this daemon and provider, else a new import.
+/// The chat's Paseo agent: the one it has on this daemon and provider (and session), else a
+/// new one — imported from the configured provider session, or created by `paseo run` on
+/// `prompt` — stored at once.
 async fn agent_for_chat(
     rt: &Runtime,
     spec: &AgentSpec,
     cli: &PaseoCli,
     chat_id: &str,
-) -> Result<PaseoAgent> {
+    prompt: &str,
+) -> Result<(PaseoAgent, Begun)> {
     let provider = spec
         .provider
         .clone()
         .ok_or_else(|| anyhow!("[agents.{}]: a paseo agent needs provider", spec.name))?;
     let daemon = daemon_digest(spec.host.as_deref());
     if let Some(known) = rt.store.paseo_agent(chat_id)? {
+        let same = known.agent == spec.name
+            && known.provider == provider
+            && known.daemon == daemon
+            && known.provider_session == spec.session;
         if known.archived {
             // Archived when the chat closed: the conversation starts over on a new agent.
-        } else if known.agent == spec.name && known.provider == provider && known.daemon == daemon {
-            return Ok(known);
+        } else if same {
+            return Ok((known, Begun::Known));
         } else if let Err(e) = archive_chat(rt, chat_id).await {
-            // The chat moved to another agent, provider or daemon; the old agent is left.
+            // The chat moved to another agent, provider, daemon or session; the old agent is
+            // left.
             tracing::warn!("archiving the chat's earlier Paseo agent failed: {e:#}");
         }
     }
-    let provider_session = new_id();
-    let paseo_id = cli.import(&provider_session, &provider, chat_id).await?;
+    let (paseo_id, begun) = match &spec.session {
+        Some(session) => {
+            if let Some(holder) = rt
+                .store
+                .paseo_session_holder(&daemon, &provider, session, chat_id)?
+            {
+                let title = rt.store.get_chat(&holder)?.title;
+                let named = match title.trim() {
+                    "" => holder,
+                    title => format!("{holder} ('{title}')"),
+                };
+                bail!(
+                    "agent '{}': provider session {session} is already continued by chat {named}; one chat at a time continues a session: go on there, or close that chat (which archives its Paseo agent) first",
+                    spec.name
+                );
+            }
+            let id = cli.import(session, &provider, chat_id).await?;
+            (id, Begun::Imported(session.clone()))
+        }
+        None => (
+            cli.create(&provider, chat_id, prompt).await?,
+            Begun::Created,
+        ),
+    };
     let agent = PaseoAgent {
         chat_id: chat_id.to_string(),
         agent: spec.name.clone(),
         paseo_id,
         provider,
         daemon,
-        provider_session,
+        provider_session: spec.session.clone(),
         archived: false,
     };
     rt.store.record_paseo_agent(&agent)?;
-    Ok(agent)
+    Ok((agent, begun))
 }
 
 /// Which daemon an agent lives on, without keeping its address (it may hold a password).
@@ -270,7 +373,7 @@ fn record_session(
 }
 
 /// Archives the chat's Paseo agent (`paseo archive`), if it has one still active: the chat is
-/// closed. A later turn of the chat imports a new agent.
+/// closed. A later turn of the chat gets a new agent.
 pub async fn archive_chat(rt: &Runtime, chat_id: &str) -> Result<()> {
     let Some(known) = rt.store.paseo_agent(chat_id)? else {
         return Ok(());
