@@ -208,3 +208,48 @@ fn kill_ends_the_child() {
         ExitReport::Signal(libc::SIGKILL)
     ));
 }
+
+/// The nice values of this process's threads called `name`.
+#[cfg(target_os = "linux")]
+fn thread_nice_values(name: &str) -> Vec<i32> {
+    let mut values = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Field 19 is the nice value; the fields after the command's closing parenthesis start
+        // at field 3.
+        if let Some(nice) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(16))
+            .and_then(|n| n.parse().ok())
+        {
+            values.push(nice);
+        }
+    }
+    values
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_reader_yields_to_the_workspace_and_the_program_keeps_its_priority() {
+    let (session, fed, _waker) = start("nice; sleep 5");
+    wait_for(&fed, "0\r\n");
+    assert!(
+        output(&fed).starts_with("0\r\n"),
+        "the program's nice value: {:?}",
+        output(&fed)
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !thread_nice_values("pty-reader").contains(&READER_NICE) {
+        assert!(
+            Instant::now() < deadline,
+            "no reader thread at nice {READER_NICE}: {:?}",
+            thread_nice_values("pty-reader")
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    session.kill();
+}
