@@ -2,7 +2,7 @@
 //! itself. Each step runs the blocking git work off the runtime and emits the events the
 //! workspace folds (`ChangePending` per new or rewritten change, then `ChangesCaptured`).
 //!
-//! ```ignore
+//! ```text
 //! let source = WorktreeSource { agent: "codex".into(), chat_id, task_id: None };
 //! let place = checkout::open(&rt, source, Isolation::Worktree).await?;
 //! // … run the agent with `place.dir()` as its working directory, one turn …
