@@ -296,6 +296,17 @@ async fn a_chat_continues_its_paseo_agent_across_turns_and_restarts() {
         message_finished(&first).as_deref(),
         Some("Reply 1:\n\nDone with the change.")
     );
+    // The panes were streamed a preview: after it ends they are told to show the stored reply.
+    let finished_at = first
+        .iter()
+        .position(|e| matches!(e, Event::MessageFinished { .. }));
+    let rewritten_at = first
+        .iter()
+        .position(|e| matches!(e, Event::ReplyRewritten { chat_id: c, .. } if *c == chat_id));
+    assert!(
+        finished_at.is_some() && rewritten_at > finished_at,
+        "{first:?}"
+    );
     assert_eq!(
         stored_reply(&rig, &chat_id, 1),
         ("complete".into(), settled_reply(1))

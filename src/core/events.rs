@@ -316,6 +316,12 @@ pub enum Event {
         chat_id: String,
         lines: Vec<String>,
     },
+    /// An external agent's reply was rebuilt from the agent's own record of the turn (a Paseo
+    /// transcript) and stored: panes show the stored message in place of what was streamed.
+    ReplyRewritten {
+        chat_id: String,
+        message_id: String,
+    },
     /// The slash commands an external agent offers now (the composer completes them).
     AgentCommands {
         chat_id: String,

@@ -46,6 +46,9 @@ pub struct ExternalTurn {
     started: Instant,
     open: HashMap<String, OpenCall>,
     usage: Usage,
+    /// The parts were rebuilt after streaming ([`ExternalTurn::take_parts`]): the panes are
+    /// told to show the stored reply instead of what they were streamed.
+    rewritten: bool,
 }
 
 impl ExternalTurn {
@@ -80,6 +83,7 @@ impl ExternalTurn {
             started: Instant::now(),
             open: HashMap::new(),
             usage: Usage::default(),
+            rewritten: false,
         })
     }
 
@@ -185,11 +189,12 @@ impl ExternalTurn {
     /// the reply from its own record of the turn ([`ExternalTurn::push_part`]), keeping the
     /// tool-call parts it started.
     pub fn take_parts(&mut self) -> Vec<MessagePart> {
+        self.rewritten = true;
         std::mem::take(&mut self.parts)
     }
 
-    /// Appends a part without announcing it (see [`ExternalTurn::take_parts`]): the reply's
-    /// final text reaches the panes with `MessageFinished`.
+    /// Appends a part without announcing it (see [`ExternalTurn::take_parts`]): the panes
+    /// show the stored reply on `ReplyRewritten` when the turn finishes.
     pub fn push_part(&mut self, part: MessagePart) {
         self.parts.push(part);
     }
@@ -265,6 +270,14 @@ impl ExternalTurn {
                 chat_id: self.chat.id.clone(),
                 message_id: self.message_id.clone(),
                 content: final_text.clone().unwrap_or_default(),
+            });
+        }
+        // After `MessageFinished`, which ends the streamed preview: the stored reply then
+        // takes the preview's place.
+        if self.rewritten {
+            self.rt.emit(Event::ReplyRewritten {
+                chat_id: self.chat.id.clone(),
+                message_id: self.message_id.clone(),
             });
         }
         self.rt.emit(Event::TurnFinished {

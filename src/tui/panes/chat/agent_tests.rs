@@ -206,3 +206,85 @@ fn a_plan_is_a_checklist_that_the_turns_latest_replaces() {
     assert!(screen.contains("[~] make the change"), "{screen}");
     assert_eq!(screen.matches("read the code").count(), 1, "{screen}");
 }
+
+#[test]
+fn a_reply_rebuilt_from_the_agents_record_replaces_what_was_streamed() {
+    use crate::core::agent::TurnStatus;
+    use crate::core::agents::turn::ExternalTurn;
+    use crate::core::store::{MessagePart, PartKind};
+
+    let e = env();
+    let mut p = new_pane(&e);
+    let chat = e.engine.chat(&e.chat_id).unwrap();
+    let mut turn = ExternalTurn::begin(&e.engine.rt, &chat, "fix it", "agent:remote").unwrap();
+    let chat_id = e.chat_id.clone();
+    for event in [
+        Event::UserMessage {
+            chat_id: chat_id.clone(),
+            turn: turn.turn,
+            text: "fix it".into(),
+            attachments: Vec::new(),
+        },
+        Event::TurnStarted {
+            chat_id: chat_id.clone(),
+            turn: turn.turn,
+        },
+        // The preview, as Paseo's follower prints a streamed message: a chunk a line, and the
+        // reasoning after the text it came before.
+        Event::TextDelta {
+            chat_id: chat_id.clone(),
+            text: "Reply one:\nDone with\nthe change.\n".into(),
+        },
+        Event::ReasoningDelta {
+            chat_id: chat_id.clone(),
+            text: "Planning the change.".into(),
+        },
+    ] {
+        ev(&mut p, &e, event);
+    }
+    // The turn is settled from the agent's own transcript.
+    turn.take_parts();
+    turn.push_part(MessagePart::text(
+        PartKind::Reasoning,
+        "Planning the change.",
+    ));
+    turn.push_part(MessagePart::text(
+        PartKind::Text,
+        "Reply one: done with the change.",
+    ));
+    turn.finish(TurnStatus::Completed, None);
+    let reply = e.engine.transcript(&chat_id).unwrap().pop().unwrap();
+    ev(
+        &mut p,
+        &e,
+        Event::MessageFinished {
+            chat_id: chat_id.clone(),
+            message_id: reply.id.clone(),
+            content: "Reply one: done with the change.".into(),
+        },
+    );
+    ev(
+        &mut p,
+        &e,
+        Event::ReplyRewritten {
+            chat_id: chat_id.clone(),
+            message_id: reply.id,
+        },
+    );
+    let screen = draw(&mut p, &e, &theme(), 80, 20, 0);
+    assert_eq!(screen.matches("Reply one").count(), 1, "{screen}");
+    assert!(
+        screen.contains("Reply one: done with the change."),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("Done with"),
+        "the preview stayed: {screen}"
+    );
+    assert_eq!(
+        screen.matches("Planning the change.").count(),
+        1,
+        "{screen}"
+    );
+    assert_eq!(screen.matches("› fix it").count(), 1, "{screen}");
+}

@@ -98,6 +98,52 @@ impl ChatPane {
         }
     }
 
+    /// Shows the stored reply `message_id` of the current turn in place of what was streamed
+    /// for it (an external agent rebuilt the reply from its own record of the turn).
+    fn show_stored_reply(&mut self, message_id: &str) -> bool {
+        // Nothing is stored after a reply while its turn ends: it is among the newest.
+        let newest = self.engine.message_count(&self.chat_id).and_then(|count| {
+            self.engine
+                .transcript_range(&self.chat_id, (count - 3).max(1), 4)
+        });
+        let message = match newest {
+            Ok(messages) => messages.into_iter().find(|m| m.id == message_id),
+            Err(e) => {
+                tracing::warn!("reloading reply {message_id}: {e:#}");
+                None
+            }
+        };
+        let Some(message) = message else {
+            return false;
+        };
+        let turn = message.turn_number;
+        let streamed = |it: &Item| {
+            it.turn == turn
+                && matches!(
+                    it.kind,
+                    Kind::Assistant { .. } | Kind::Reasoning { .. } | Kind::Tool(_)
+                )
+        };
+        let at = self
+            .items
+            .iter()
+            .position(streamed)
+            .unwrap_or(self.items.len());
+        self.items.retain(|it| !streamed(it));
+        let stored = super::transcript_items(&self.engine, &self.chat_id, &[message], None);
+        self.items.splice(at..at, stored);
+        if self.top.is_some_and(|(item, _)| item >= at) {
+            self.top = None;
+        }
+        if self.selected.is_some_and(|s| s >= at) {
+            self.selected = None;
+        }
+        self.reindex();
+        self.link_changes();
+        self.mark_decided_changes();
+        true
+    }
+
     pub(super) fn fold(&mut self, event: &Event) -> bool {
         // Before the first draw the width is unknown; a later draw re-renders at the real one.
         let width = if self.width == 0 { 80 } else { self.width };
@@ -201,6 +247,7 @@ impl ChatPane {
                 self.tokens += usage.prompt_tokens + usage.completion_tokens;
                 self.context = Some(*context);
             }
+            Event::ReplyRewritten { message_id, .. } => return self.show_stored_reply(message_id),
             Event::MessageFinished { content, .. } => match self.last_streaming() {
                 Some(i) => self.items[i].finish_stream(content, width, &self.theme),
                 None if !content.trim().is_empty() => {

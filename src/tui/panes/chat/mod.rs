@@ -871,7 +871,8 @@ impl Pane for ChatPane {
             | Event::PermissionAnswered { chat_id, .. }
             | Event::AgentPlan { chat_id, .. }
             | Event::AgentSession { chat_id, .. }
-            | Event::AgentCommands { chat_id, .. } => *chat_id == self.chat_id,
+            | Event::AgentCommands { chat_id, .. }
+            | Event::ReplyRewritten { chat_id, .. } => *chat_id == self.chat_id,
             Event::HookFinished { chat_id, .. } => chat_id.as_deref() == Some(&self.chat_id),
             // Carries no chat id: it is ours if we show the change.
             Event::ChangeResolved { .. } => true,
