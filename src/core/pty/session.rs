@@ -43,7 +43,7 @@ const MAX_PENDING_SIGNALS: usize = 32;
 const READ_CHUNK: usize = 64 * 1024;
 /// The nice value of a session's reader thread: see [`yield_to_interactive_threads`].
 #[cfg(target_os = "linux")]
-const READER_NICE: libc::c_int = 5;
+const READER_NICE: libc::c_int = 10;
 /// Bytes parsed per hold of the screen lock: about 0.3 ms of parsing, the longest a draw waits
 /// behind a flooding pane.
 const FEED_SLICE: usize = 16 * 1024;
@@ -383,8 +383,8 @@ fn read_output(
 /// Linux) below the workspace's own threads. Parsing a program's output is throughput work:
 /// beside a pane flooding with `yes` on two cores, the flooding reader took the CPU the key's
 /// way to the screen needed (the UI thread, the input writer, the shell's echo), and a key
-/// echoed in 27–65 ms at p95; at nice 5, 15–17 ms, as tmux. Alone on the machine the reader
-/// runs as fast as before.
+/// echoed in 27–65 ms at p95; at nice 5 in 13–26 ms, at nice 10 in 14–17 ms (tmux 15–21).
+/// Alone on the machine the reader runs as fast as before.
 fn yield_to_interactive_threads() {
     #[cfg(target_os = "linux")]
     {
