@@ -105,6 +105,11 @@ impl Tmux {
         }
     }
 
+    /// Waits until the screen shows `want`; the screen then.
+    fn wait_for_text(&self, what: &str, want: &str, timeout: Duration) -> String {
+        self.wait_for(what, timeout, |s| s.contains(want))
+    }
+
     /// Waits until the workspace has exited; false if it is still running after `timeout`.
     fn exited_within(&self, timeout: Duration) -> bool {
         let start = Instant::now();
@@ -144,15 +149,11 @@ fn a_tool_using_turn_shows_answer_and_trace_and_survives_a_restart() {
             .when(Match::has_tool_result_for("call_ls")),
     ]);
     let tmux = Tmux::start(project.path(), home.path(), &server.base_url());
-    tmux.wait_for("the workspace", Duration::from_secs(20), |s| {
-        s.contains("C-b ? help")
-    });
+    tmux.wait_for_text("the workspace", "C-b ? help", Duration::from_secs(20));
 
     tmux.type_text("what is in this project?");
     tmux.send(&["Enter"]);
-    let screen = tmux.wait_for("the answer", Duration::from_secs(20), |s| {
-        s.contains("single README file")
-    });
+    let screen = tmux.wait_for_text("the answer", "single README file", Duration::from_secs(20));
     assert!(screen.contains("what is in this project?"), "{screen}");
     assert!(screen.contains("list_dir"), "{screen}");
 
@@ -170,9 +171,11 @@ fn a_tool_using_turn_shows_answer_and_trace_and_survives_a_restart() {
 
     // Restart: the transcript and the layout (chat + trace) come back from SQLite.
     tmux.launch(project.path(), home.path(), &server.base_url());
-    let screen = tmux.wait_for("the restored transcript", Duration::from_secs(20), |s| {
-        s.contains("single README file")
-    });
+    let screen = tmux.wait_for_text(
+        "the restored transcript",
+        "single README file",
+        Duration::from_secs(20),
+    );
     assert!(screen.contains("what is in this project?"), "{screen}");
     assert!(screen.contains("Trace"), "{screen}");
     assert_eq!(
@@ -202,14 +205,14 @@ fn copy_mode_reaches_the_tmux_buffer() {
     let home = tempfile::tempdir().unwrap();
     let server = MockServer::start_blocking(vec![Reply::text("clipboard canary 4711")]);
     let tmux = Tmux::start(project.path(), home.path(), &server.base_url());
-    tmux.wait_for("the workspace", Duration::from_secs(20), |s| {
-        s.contains("C-b ? help")
-    });
+    tmux.wait_for_text("the workspace", "C-b ? help", Duration::from_secs(20));
     tmux.type_text("say the canary");
     tmux.send(&["Enter"]);
-    tmux.wait_for("the answer", Duration::from_secs(20), |s| {
-        s.contains("clipboard canary 4711")
-    });
+    tmux.wait_for_text(
+        "the answer",
+        "clipboard canary 4711",
+        Duration::from_secs(20),
+    );
     // Copy mode starts on the last visible line; take a few lines up to include the reply.
     tmux.send(&["C-b", "["]);
     tmux.send(&["k", "k", "k", "k", "k", "k", "y"]);
@@ -254,9 +257,7 @@ fn typing_never_decides_and_quitting_mid_turn_asks_first() {
         Reply::stall_mid_stream("Working on it", 30_000).into(),
     ]);
     let tmux = Tmux::start(project.path(), home.path(), &server.base_url());
-    tmux.wait_for("the workspace", Duration::from_secs(20), |s| {
-        s.contains("C-b ? help")
-    });
+    tmux.wait_for_text("the workspace", "C-b ? help", Duration::from_secs(20));
     tmux.type_text("edit main.py");
     tmux.send(&["Enter"]);
     tmux.wait_for("the decision line", Duration::from_secs(20), |s| {
@@ -265,33 +266,39 @@ fn typing_never_decides_and_quitting_mid_turn_asks_first() {
 
     // A sentence typed now is text: nothing is applied.
     tmux.type_text("and also tell me more");
-    let screen = tmux.wait_for("the typed text", Duration::from_secs(10), |s| {
-        s.contains("› and also tell me more")
-    });
+    let screen = tmux.wait_for_text(
+        "the typed text",
+        "› and also tell me more",
+        Duration::from_secs(10),
+    );
     assert!(!screen.contains("applied"), "{screen}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "print('hi')\n");
 
     // Ctrl-Y applies; until the next turn, Ctrl-N reverts.
     tmux.send(&["C-y"]);
-    tmux.wait_for("the applied change", Duration::from_secs(10), |s| {
-        s.contains("Ctrl-N revert")
-    });
+    tmux.wait_for_text(
+        "the applied change",
+        "Ctrl-N revert",
+        Duration::from_secs(10),
+    );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "print('hello')\n");
     tmux.send(&["C-n"]);
-    tmux.wait_for("the reverted change", Duration::from_secs(10), |s| {
-        s.contains("rejected main.py")
-    });
+    tmux.wait_for_text(
+        "the reverted change",
+        "rejected main.py",
+        Duration::from_secs(10),
+    );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "print('hi')\n");
 
     // The draft was kept; sending it starts a turn that keeps running.
     tmux.send(&["Enter"]);
-    tmux.wait_for("the running turn", Duration::from_secs(20), |s| {
-        s.contains("Working on it")
-    });
+    tmux.wait_for_text("the running turn", "Working on it", Duration::from_secs(20));
     tmux.send(&["C-b", "q"]);
-    tmux.wait_for("the quit question", Duration::from_secs(10), |s| {
-        s.contains("Still running: 1 chat turn.")
-    });
+    tmux.wait_for_text(
+        "the quit question",
+        "Still running: 1 chat turn.",
+        Duration::from_secs(10),
+    );
     tmux.send(&["y"]);
     assert!(
         tmux.exited_within(Duration::from_secs(10)),
@@ -300,9 +307,11 @@ fn typing_never_decides_and_quitting_mid_turn_asks_first() {
 
     // The turn ended as cancelled: the next start has nothing to recover.
     tmux.launch(project.path(), home.path(), &server.base_url());
-    let screen = tmux.wait_for("the restored chat", Duration::from_secs(20), |s| {
-        s.contains("Working on it")
-    });
+    let screen = tmux.wait_for_text(
+        "the restored chat",
+        "Working on it",
+        Duration::from_secs(20),
+    );
     assert!(!screen.contains("recovered after a crash"), "{screen}");
     assert!(!screen.contains("interrupted"), "{screen}");
 }
@@ -316,10 +325,7 @@ fn a_terminal_pane_runs_programs_and_comes_back_after_a_restart() {
     let home = tempfile::tempdir().unwrap();
     let server = MockServer::start_blocking(Vec::<Reply>::new());
     let tmux = Tmux::start(project.path(), home.path(), &server.base_url());
-    let wait = |what: &str, want: &str| {
-        let want = want.to_string();
-        tmux.wait_for(what, Duration::from_secs(20), move |s| s.contains(&want))
-    };
+    let wait = |what: &str, want: &str| tmux.wait_for_text(what, want, Duration::from_secs(20));
     wait("the workspace", "C-b ? help");
     tmux.send(&["C-b", "t"]);
     wait("the terminal pane", "terminal ·");
@@ -449,32 +455,34 @@ fn an_acp_agent_chat_streams_asks_leaves_a_change_and_cancels() {
     assert!(approved.status.success(), "{approved:?}");
     let server = MockServer::start_blocking(Vec::<Reply>::new());
     let tmux = Tmux::start(project.path(), home.path(), &server.base_url());
-    tmux.wait_for("the workspace", Duration::from_secs(20), |s| {
-        s.contains("C-b ? help")
-    });
+    tmux.wait_for_text("the workspace", "C-b ? help", Duration::from_secs(20));
 
     tmux.type_text("/agent scripted");
     tmux.send(&["Enter"]);
-    tmux.wait_for("the bound chat", Duration::from_secs(10), |s| {
-        s.contains("chat · scripted · idle")
-    });
+    tmux.wait_for_text(
+        "the bound chat",
+        "chat · scripted · idle",
+        Duration::from_secs(10),
+    );
     tmux.type_text("[[permission]] [[edit:notes.txt]] hello there");
     tmux.send(&["Enter"]);
-    let screen = tmux.wait_for("the question", Duration::from_secs(20), |s| {
-        s.contains("Ctrl-Y once · Ctrl-A always · Ctrl-N reject")
-    });
+    let screen = tmux.wait_for_text(
+        "the question",
+        "Ctrl-Y once · Ctrl-A always · Ctrl-N reject",
+        Duration::from_secs(20),
+    );
     assert!(screen.contains("Run rm -rf build"), "{screen}");
     tmux.send(&["C-y"]);
-    let screen = tmux.wait_for("the reply", Duration::from_secs(20), |s| {
-        s.contains("You said: hello there")
-    });
+    let screen = tmux.wait_for_text(
+        "the reply",
+        "You said: hello there",
+        Duration::from_secs(20),
+    );
     assert!(screen.contains("permission: allow-once"), "{screen}");
     assert!(screen.contains("✓ edit notes.txt"), "{screen}");
 
     tmux.send(&["C-b", "d"]);
-    let screen = tmux.wait_for("the change", Duration::from_secs(10), |s| {
-        s.contains("Changes · 1 pending")
-    });
+    let screen = tmux.wait_for_text("the change", "Changes · 1 pending", Duration::from_secs(10));
     let changes_pane: String = screen
         .lines()
         .filter_map(|l| l.split_once('│').map(|(_, right)| right))
@@ -487,14 +495,10 @@ fn an_acp_agent_chat_streams_asks_leaves_a_change_and_cancels() {
 
     tmux.type_text("[[slow:20000]] wait for me");
     tmux.send(&["Enter"]);
-    tmux.wait_for("the slow turn", Duration::from_secs(20), |s| {
-        s.contains("working…")
-    });
+    tmux.wait_for_text("the slow turn", "working…", Duration::from_secs(20));
     let started = Instant::now();
     tmux.send(&["Escape"]);
-    tmux.wait_for("the cancel", Duration::from_secs(10), |s| {
-        s.contains("turn cancelled")
-    });
+    tmux.wait_for_text("the cancel", "turn cancelled", Duration::from_secs(10));
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
@@ -518,10 +522,7 @@ fn a_pty_agent_chat_runs_the_agent_in_a_terminal_pane_and_reports_its_exit() {
     .unwrap();
     let server = MockServer::start_blocking(Vec::<Reply>::new());
     let tmux = Tmux::start(project.path(), home.path(), &server.base_url());
-    let wait = |what: &str, want: &str| {
-        let want = want.to_string();
-        tmux.wait_for(what, Duration::from_secs(20), move |s| s.contains(&want))
-    };
+    let wait = |what: &str, want: &str| tmux.wait_for_text(what, want, Duration::from_secs(20));
     wait("the workspace", "C-b ? help");
     tmux.type_text("/agent term");
     tmux.send(&["Enter"]);
